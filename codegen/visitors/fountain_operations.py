@@ -1,0 +1,154 @@
+"""Template data for the FountainAI router templates, read straight from the spec.
+
+fastapi-code-generator's own operation data drops parameter constraints (pattern, bounds) and picks
+the 200 response as primary even when the spec lists 201 first; routers generated from it would
+accept input the contract forbids. This visitor gives the templates exact, resolved data instead.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi_code_generator.parser import OpenAPIParser
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+SCALARS = {"integer": "int", "string": "str", "boolean": "bool", "number": "float"}
+CONSTRAINTS = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "pattern": "pattern",
+}
+
+
+def _snake(name: str) -> str:
+    name = re.sub(r"[^0-9A-Za-z]+", "_", name)
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return name.strip("_").lower()
+
+
+def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local references are supported, got {ref}")
+        target: Any = spec
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _ref_name(node: dict[str, Any]) -> str | None:
+    ref = node.get("$ref")
+    return ref.rsplit("/", 1)[1] if isinstance(ref, str) else None
+
+
+def _model_hint(schema: dict[str, Any]) -> str:
+    """The Python type of a request or response body: a named model or a list of one."""
+    if (name := _ref_name(schema)) is not None:
+        return name
+    if schema.get("type") == "array" and (name := _ref_name(schema.get("items", {}))):
+        return f"List[{name}]"
+    raise ValueError("bodies must be a $ref to a named schema or an array of one")
+
+
+def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    param = _resolve(spec, raw)
+    schema = _resolve(spec, param.get("schema", {}))
+    kind = schema.get("type")
+    if "enum" in schema:
+        hint = "Literal[" + ", ".join(repr(v) for v in schema["enum"]) + "]"
+    elif kind in SCALARS:
+        hint = SCALARS[kind]
+    else:
+        raise ValueError(f"parameter {param['name']}: unsupported schema type {kind!r}")
+    required = bool(param.get("required")) or param["in"] == "path"
+    if not required and "default" not in schema:
+        hint = f"Optional[{hint}]"
+    constraints = [f"{py}={schema[js]!r}" for js, py in CONSTRAINTS.items() if js in schema]
+    default = "..." if required else repr(schema.get("default"))
+    location = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}[param["in"]]
+    alias = "alias=" + repr(param["name"])
+    return {
+        "name": _snake(param["name"]),
+        "alias": param["name"],
+        "location": location,
+        "type_hint": hint,
+        "fastapi_default": f"{location}({', '.join([default, alias, *constraints])})",
+    }
+
+
+def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]]:
+    responses = []
+    for status, response_raw in raw.items():
+        response = _resolve(spec, response_raw)
+        content = response.get("content", {})
+        media_type, media = next(iter(content.items()), (None, {}))
+        responses.append(
+            {
+                "status": str(status),
+                "description": response.get("description", ""),
+                "media_type": media_type,
+                "model": _model_hint(media["schema"]) if media_type else None,
+            }
+        )
+    return responses
+
+
+def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    operations = []
+    for path, path_item in spec.get("paths", {}).items():
+        shared = path_item.get("parameters", [])
+        for method in HTTP_METHODS:
+            if method not in path_item:
+                continue
+            raw = path_item[method]
+            parameters = [_parameter(spec, p) for p in [*shared, *raw.get("parameters", [])]]
+            body = None
+            if "requestBody" in raw:
+                request = _resolve(spec, raw["requestBody"])
+                body = _model_hint(request["content"]["application/json"]["schema"])
+            responses = _responses(spec, raw["responses"])
+            success = next(r for r in responses if r["status"].startswith("2"))
+            operations.append(
+                {
+                    "operation_id": raw["operationId"],
+                    "function_name": _snake(raw["operationId"]),
+                    "method": method,
+                    "path": path,
+                    "summary": raw.get("summary", ""),
+                    "description": " ".join(raw.get("description", "").split()),
+                    "tags": raw.get("tags", []),
+                    "parameters": parameters,
+                    "body": body,
+                    "status_code": int(success["status"]),
+                    "response_model": success["model"],
+                    "responses": [r for r in responses if r is not success],
+                }
+            )
+    return operations
+
+
+def visit(parser: OpenAPIParser, model_path: Path) -> dict[str, object]:
+    spec = parser.raw_obj
+    models = sorted(
+        {
+            name
+            for op in _operations(spec)
+            for hint in [op["body"], op["response_model"], *(r["model"] for r in op["responses"])]
+            if hint
+            for name in re.findall(r"[A-Z]\w*", hint)
+            if name != "List"
+        }
+    )
+    return {
+        "fountain_operations": _operations(spec),
+        "fountain_models": models,
+        "fountain_title": spec["info"]["title"],
+    }

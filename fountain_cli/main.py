@@ -1,0 +1,150 @@
+"""`fountain`: the one command that drives FountainAI's specs, code, databases and servers."""
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fountain_cli import codegen, registry
+from fountain_cli.db import db_app
+from fountain_common.service import REPO_ROOT
+
+app = typer.Typer(
+    help="FountainAI: contract-first storytelling services.\n\nExample: fountain validate && fountain codegen && fountain serve",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(db_app, name="db")
+
+ServiceArg = Annotated[
+    Optional[str],
+    typer.Argument(help="One service (e.g. central_sequence); all of them when left out.", show_default=False),
+]
+
+
+def _services(name: str | None) -> list[str]:
+    names = registry.service_names()
+    if name is None:
+        return names
+    if name not in names:
+        typer.secho(f"Unknown service {name!r}. Known services: {', '.join(names)}.", fg="red", err=True)
+        raise typer.Exit(2)
+    return [name]
+
+
+def _spec_names(name: str | None) -> list[str]:
+    specs = sorted(p.stem for p in (REPO_ROOT / "specs").glob("*.yaml"))
+    if name is None:
+        return specs
+    if name not in specs:
+        typer.secho(f"No spec specs/{name}.yaml. Specs: {', '.join(specs)}.", fg="red", err=True)
+        raise typer.Exit(2)
+    return [name]
+
+
+@app.command()
+def validate(service: ServiceArg = None) -> None:
+    """Check specs/*.yaml: valid OpenAPI 3.1 and FountainAI's own rules (docs/spec-conventions.md).
+
+    Example: fountain validate central_sequence
+    """
+    from fountain_cli.spec_rules import check_spec
+
+    hosts = {s.name: s.host for s in registry.all_services()}
+    failures = 0
+    for name in _spec_names(service):
+        findings = check_spec(REPO_ROOT / "specs" / f"{name}.yaml", hosts.get(name))
+        failures += len(findings)
+        for finding in findings:
+            typer.secho(f"specs/{finding}", fg="red", err=True)
+        if not findings:
+            typer.echo(f"specs/{name}.yaml: ok")
+    if failures:
+        typer.secho(f"{failures} problem(s) found.", fg="red", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("codegen")
+def codegen_command(
+    service: ServiceArg = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if generated code differs from the specs.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Regenerate even when the inputs are unchanged.")] = False,
+) -> None:
+    """Generate models and routers (services/<name>/generated/) from specs/<name>.yaml.
+
+    Unchanged specs are skipped. Example: fountain codegen --check
+    """
+    names = _spec_names(service)
+    if check:
+        problems = [p for name in names for p in codegen.differences(name)]
+        for problem in problems:
+            typer.secho(problem, fg="red", err=True)
+        if problems:
+            typer.secho("Generated code is out of date: run `make codegen` and commit the result.", fg="red", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"generated code matches {len(names)} spec(s)")
+        return
+    for name in names:
+        changed = codegen.generate(name, force=force)
+        typer.echo(f"services/{name}/generated: {'written' if changed else 'unchanged'}")
+
+
+@app.command()
+def serve(
+    service: ServiceArg = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[Optional[int], typer.Option(help="Port; default 8080 for all services, the service's own port (8101-8105) for one.")] = None,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the database schemas before serving.")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (one service only).")] = 1,
+) -> None:
+    """Serve one service, or all five in one process routed by Host header exactly as the gateway routes.
+
+    Example: fountain serve  then  curl -H 'Host: centralsequence.fountain.coach' http://127.0.0.1:8080/v1/sequence ...
+    """
+    import uvicorn
+
+    from fountain_cli.servers import all_services_app, one_service_app_factory
+    from fountain_common.observability import configure_logging
+    from fountain_common.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    names = _services(service)
+    if migrate:
+        from alembic import command
+
+        from fountain_cli.db import _config
+
+        for name in names:
+            command.upgrade(_config(name), "head")
+    if service is None:
+        if workers != 1:
+            typer.secho("--workers applies to one service; all services share one process.", fg="red", err=True)
+            raise typer.Exit(2)
+        listen = port or 8080
+        typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header:")
+        for svc in registry.all_services():
+            typer.echo(f"  {svc.host:35} -> {svc.name}")
+        uvicorn.run(all_services_app(), host=host, port=listen, access_log=False, log_config=None)
+    else:
+        svc = registry.load_service(service)
+        listen = port or svc.port
+        typer.echo(f"Serving {service} on http://{host}:{listen}")
+        uvicorn.run(
+            f"fountain_cli.servers:{one_service_app_factory(service)}",
+            factory=True,
+            host=host,
+            port=listen,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

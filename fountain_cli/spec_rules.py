@@ -1,0 +1,180 @@
+"""`fountain validate`: each spec must be valid OpenAPI 3.1 and keep FountainAI's own rules.
+
+Every finding names the file and the operation at fault. The rules (docs/spec-conventions.md):
+- paths live under /v1/ or /v2/ (plus the /health and /ready probes);
+- servers name the production host and a local address;
+- each operation has a unique operationId, tags, a summary, a description of at most 300 characters
+  (the limit GPT actions impose), a request example (when it takes a body) and a success example;
+- each operation declares 500; one that takes input declares 400 (and 422 on /v2); one with a path
+  parameter declares 404;
+- /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
+  response schema is required; every list is paginated (limit, offset, {items, total, limit, offset});
+  property and parameter names are camelCase.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+METHODS = ("get", "put", "post", "delete", "patch")
+PROBES = {"/health", "/ready"}
+CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+DESCRIPTION_LIMIT = 300
+PAGE_FIELDS = {"items", "total", "limit", "offset"}
+
+
+class SpecChecker:
+    def __init__(self, path: Path, production_host: str | None = None) -> None:
+        self.path = path
+        self.production_host = production_host
+        self.spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.findings: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.findings.append(f"{self.path.name}: {where}: {message}")
+
+    def resolve(self, node: Any) -> Any:
+        while isinstance(node, dict) and "$ref" in node:
+            target: Any = self.spec
+            for part in node["$ref"][2:].split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def check(self) -> list[str]:
+        try:
+            validate(self.spec)
+        except OpenAPIValidationError as error:
+            self.fail("document", f"not valid OpenAPI: {error.message}")
+            return self.findings
+        if not str(self.spec.get("openapi", "")).startswith("3.1"):
+            self.fail("document", "must be OpenAPI 3.1")
+        self.check_servers()
+        seen: dict[str, str] = {}
+        for path, item in self.spec.get("paths", {}).items():
+            if path not in PROBES and not path.startswith(("/v1/", "/v2/")):
+                self.fail(path, "paths must start with /v1/ or /v2/ (or be /health or /ready)")
+            for method in METHODS:
+                if method in item:
+                    self.check_operation(path, method, item, item[method], seen)
+        return self.findings
+
+    def check_servers(self) -> None:
+        urls = [s.get("url", "") for s in self.spec.get("servers", [])]
+        if self.production_host and f"https://{self.production_host}" not in urls:
+            self.fail("servers", f"must list the production host https://{self.production_host}")
+        if not any(u.startswith(("http://localhost", "http://127.0.0.1")) for u in urls):
+            self.fail("servers", "must list a local address (http://localhost:PORT)")
+
+    def check_operation(
+        self, path: str, method: str, item: dict[str, Any], op: dict[str, Any], seen: dict[str, str]
+    ) -> None:
+        op_id = op.get("operationId")
+        where = f"{method.upper()} {path} ({op_id or 'no operationId'})"
+        if not op_id:
+            self.fail(where, "operationId is missing")
+        elif op_id in seen:
+            self.fail(where, f"operationId {op_id} is also used by {seen[op_id]}")
+        else:
+            seen[op_id] = f"{method.upper()} {path}"
+        if not op.get("summary"):
+            self.fail(where, "summary is missing")
+        description = " ".join(str(op.get("description", "")).split())
+        if not description:
+            self.fail(where, "description is missing")
+        elif len(description) > DESCRIPTION_LIMIT:
+            self.fail(where, f"description is {len(description)} characters; the limit is {DESCRIPTION_LIMIT}")
+        if not op.get("tags"):
+            self.fail(where, "tags are missing")
+
+        version = "v1" if path.startswith("/v1/") else "v2" if path.startswith("/v2/") else None
+        params = [self.resolve(p) for p in [*item.get("parameters", []), *op.get("parameters", [])]]
+        body = self.resolve(op["requestBody"]) if "requestBody" in op else None
+        responses = {str(k): self.resolve(v) for k, v in op.get("responses", {}).items()}
+
+        if body is not None:
+            media = body.get("content", {}).get("application/json")
+            if media is None:
+                self.fail(where, "request body must be application/json")
+            elif not (media.get("example") or media.get("examples")):
+                self.fail(where, "request body has no example")
+            elif "$ref" not in media.get("schema", {}):
+                self.fail(where, "request body schema must be a $ref to a named schema")
+        success = [code for code in responses if code.startswith("2")]
+        if not success:
+            self.fail(where, "no success (2xx) response")
+        for code in success:
+            media = next(iter(responses[code].get("content", {}).values()), None)
+            if media is not None and not (media.get("example") or media.get("examples")):
+                self.fail(where, f"response {code} has no example")
+
+        expected = {"500"}
+        if body is not None or params:
+            expected.add("400")
+        if version == "v2" and (body is not None or params):
+            expected.add("422")
+        if any(p.get("in") == "path" for p in params):
+            expected.add("404")
+        for code in sorted(expected - set(responses)):
+            self.fail(where, f"must declare a {code} response")
+
+        if version == "v2":
+            self.check_v2(where, method, params, body, responses)
+        elif version == "v1":
+            for code, response in responses.items():
+                if code[0] in "45" and "application/json" not in response.get("content", {}):
+                    self.fail(where, f"v1 error {code} must be application/json with a message field")
+
+    def check_v2(
+        self,
+        where: str,
+        method: str,
+        params: list[dict[str, Any]],
+        body: dict[str, Any] | None,
+        responses: dict[str, Any],
+    ) -> None:
+        names = {p["name"] for p in params}
+        if method == "post" and "Idempotency-Key" not in names:
+            self.fail(where, "a /v2 POST must accept the Idempotency-Key header")
+        for p in params:
+            if p.get("in") in ("query", "path") and not CAMEL.match(p["name"]):
+                self.fail(where, f"parameter {p['name']} is not camelCase")
+        for code, response in responses.items():
+            content = response.get("content", {})
+            if code[0] in "45" and set(content) != {"application/problem+json"}:
+                self.fail(where, f"error {code} must be application/problem+json only")
+            if code.startswith("2"):
+                for media in content.values():
+                    self.check_response_schema(where, code, self.resolve(media.get("schema", {})))
+                    schema = self.resolve(media.get("schema", {}))
+                    if method == "get" and "items" in schema.get("properties", {}):
+                        self.check_pagination(where, names, schema)
+
+    def check_response_schema(self, where: str, code: str, schema: dict[str, Any], seen: frozenset[int] = frozenset()) -> None:
+        if id(schema) in seen:
+            return
+        properties = schema.get("properties", {})
+        missing = sorted(set(properties) - set(schema.get("required", [])))
+        if missing:
+            self.fail(where, f"response {code}: fields {', '.join(missing)} must be required")
+        for name, prop in properties.items():
+            if not CAMEL.match(name):
+                self.fail(where, f"response {code}: field {name} is not camelCase")
+            prop = self.resolve(prop)
+            nested = self.resolve(prop.get("items", {})) if prop.get("type") == "array" else prop
+            if nested.get("type") == "object" and nested.get("properties"):
+                self.check_response_schema(where, code, nested, seen | {id(schema)})
+
+    def check_pagination(self, where: str, params: set[str], schema: dict[str, Any]) -> None:
+        if not {"limit", "offset"} <= params:
+            self.fail(where, "a /v2 list must take limit and offset")
+        if not PAGE_FIELDS <= set(schema.get("properties", {})):
+            self.fail(where, "a /v2 list must answer {items, total, limit, offset}")
+
+
+def check_spec(path: Path, production_host: str | None = None) -> list[str]:
+    return SpecChecker(path, production_host).check()

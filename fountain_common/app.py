@@ -1,0 +1,69 @@
+"""Assembles a service's FastAPI app: spec metadata, generated routes, problem handlers, request ids,
+and the database engine for the app's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import yaml
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fountain_common.database import create_engine
+from fountain_common.observability import RequestContextMiddleware
+from fountain_common.problems import install_problem_handlers
+from fountain_common.service import ServiceDefinition
+from fountain_common.settings import Settings, get_settings
+
+
+def create_service_app(
+    service: ServiceDefinition,
+    *,
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    pool_size: int | None = None,
+) -> FastAPI:
+    """The app for `service`. With `engine` given the caller owns it; otherwise the app creates one
+    at startup (starting the embedded PostgreSQL if no database URL is configured) and disposes of it."""
+    settings = settings or get_settings()
+    spec: dict[str, Any] = yaml.safe_load(service.spec_path.read_text())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or create_engine(settings, pool_size=pool_size)
+        try:
+            yield
+        finally:
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=spec["info"]["title"],
+        version=spec["info"]["version"],
+        description=spec["info"].get("description", ""),
+        servers=spec.get("servers"),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+    install_problem_handlers(app)
+    app.include_router(service.build_router())
+    app.add_middleware(RequestContextMiddleware, service=service.name)
+    return app
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -1,0 +1,106 @@
+"""Idempotency-Key for POST (IETF httpapi idempotency-key draft).
+
+The key is claimed in the same transaction as the operation it guards, so a response is recorded
+if and only if the operation committed. A concurrent retry with the same key waits on the claim and
+then replays; the same key with a different request is 422; a key whose first attempt failed may be
+used again. Keys are kept for `idempotency_ttl_hours`.
+"""
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import Response
+from pydantic import BaseModel
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fountain_common.problems import Problem
+
+M = TypeVar("M", bound=BaseModel)
+REPLAYED_HEADERS = ("etag", "location")
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """The table a service needs for idempotency keys; each service's migrations create it in its schema."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(255), primary_key=True),
+        Column("request_fingerprint", String(64), nullable=False),
+        Column("response_status", Integer, nullable=False),
+        Column("response_body", JSONB, nullable=False),
+        Column("response_headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        comment="Responses of POST requests sent with an Idempotency-Key, replayed to retries.",
+    )
+
+
+def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
+    payload = body.model_dump(mode="json") if body is not None else None
+    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def idempotent(
+    conn: AsyncConnection,
+    table: Table,
+    *,
+    key: str | None,
+    request_fingerprint: str,
+    response: Response,
+    model: type[M],
+    operation: Callable[[], Awaitable[M]],
+    ttl_hours: int = 24,
+) -> M:
+    """Run `operation` once per key; `conn` must be inside the transaction that does the work."""
+    if key is None:
+        return await operation()
+    await conn.execute(
+        table.delete().where(
+            table.c.key == key, table.c.created_at < func.now() - text(f"interval '{int(ttl_hours)} hours'")
+        )
+    )
+    claimed = (
+        await conn.execute(
+            insert(table)
+            .values(
+                key=key,
+                request_fingerprint=request_fingerprint,
+                response_status=0,
+                response_body={},
+                response_headers={},
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.c.key)
+        )
+    ).first()
+    if claimed is None:
+        stored = (await conn.execute(table.select().where(table.c.key == key))).mappings().one()
+        if stored["request_fingerprint"] != request_fingerprint:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "This Idempotency-Key was already used with a different request.",
+            )
+        response.status_code = stored["response_status"]
+        for name, value in stored["response_headers"].items():
+            response.headers[name] = value
+        response.headers["idempotent-replayed"] = "true"
+        return model.model_validate(stored["response_body"])
+    result = await operation()
+    headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
+    await conn.execute(
+        table.update()
+        .where(table.c.key == key)
+        .values(
+            response_status=response.status_code or 200,
+            response_body=result.model_dump(mode="json"),
+            response_headers=headers,
+        )
+    )
+    return result
+

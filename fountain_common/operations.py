@@ -1,0 +1,60 @@
+"""Base of every hand-written implementation: the request-scoped things an operation needs.
+
+A service's implementation class derives from this and from its generated `Operations`; FastAPI
+builds one per request (the generated routes depend on the class), passing the request and the
+response whose status and headers the operation may set.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from fountain_common.health import check_ready
+from fountain_common.idempotency import fingerprint, idempotent
+from fountain_common.service import ServiceDefinition
+from fountain_common.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RequestScope:
+    def __init__(self, request: Request, response: Response) -> None:
+        self.request = request
+        self.response = response
+        self.engine: AsyncEngine = request.app.state.engine
+        self.settings: Settings = request.app.state.settings
+        self.service: ServiceDefinition = request.app.state.service
+
+    async def ensure_ready(self) -> None:
+        """Raise 503 unless the database answers and this service's schema is fully migrated."""
+        await check_ready(self.engine, self.service)
+
+    def created(self, location: str | None = None) -> None:
+        self.response.status_code = 201
+        if location:
+            self.response.headers["Location"] = location
+
+    async def idempotent(
+        self,
+        conn: AsyncConnection,
+        key: str | None,
+        body: BaseModel | None,
+        model: type[M],
+        operation: Callable[[], Awaitable[M]],
+    ) -> M:
+        """Run `operation` (inside `conn`'s transaction) once per Idempotency-Key; replay it otherwise."""
+        table: Table = self.service.metadata.tables[f"{self.service.schema}.idempotency_keys"]
+        return await idempotent(
+            conn,
+            table,
+            key=key,
+            request_fingerprint=fingerprint(self.request.method, self.request.url.path, body),
+            response=self.response,
+            model=model,
+            operation=operation,
+            ttl_hours=self.settings.idempotency_ttl_hours,
+        )

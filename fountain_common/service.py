@@ -1,0 +1,36 @@
+"""What the platform needs to know of a service: its name (also its PostgreSQL schema), public host,
+local port, spec, tables, migrations and routes."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    host: str
+    port: int
+    metadata: MetaData
+    build_router: Callable[[], APIRouter]
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+    @property
+    def spec_path(self) -> Path:
+        return REPO_ROOT / "specs" / f"{self.name}.yaml"
+
+    @property
+    def package_dir(self) -> Path:
+        return REPO_ROOT / "services" / self.name
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.package_dir / "migrations"

@@ -1,0 +1,28 @@
+"""Configuration, read once from the environment (prefix FOUNTAIN_)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOUNTAIN_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="External PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded PostgreSQL keeps its data.")
+    database_name: str = Field(default="fountain", description="Database used on the embedded server.")
+    pool_size: int = Field(default=20, ge=1, le=500)
+    pool_overflow: int = Field(default=10, ge=0, le=500)
+    log_level: str = Field(default="INFO")
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

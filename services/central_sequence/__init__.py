@@ -1,0 +1,1 @@
+"""Central Sequence Service: the order of every part of a story, from one gapless counter."""
