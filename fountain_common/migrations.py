@@ -26,6 +26,7 @@ ENVIRONMENT_DIR = Path(__file__).resolve().parent / "alembic"
 def alembic_config(service: ServiceDefinition, database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ENVIRONMENT_DIR))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", str(service.migrations_dir))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url

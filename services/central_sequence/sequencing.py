@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Subquery, bindparam, cast, func, literal, null, select, text, tuple_, union_all
+from sqlalchemy import Select, Subquery, bindparam, case, cast, func, literal, null, select, text, tuple_, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
@@ -154,17 +154,20 @@ async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if
     current = int(row["sequence_number"])
     if position == current:
         return row
-    if position < current:
-        await _shift(conn, position, current - 1, +1)
-    else:
-        await _shift(conn, current + 1, position, -1)
+    # One statement moves the element and shifts the ones between its old and new place by one
+    # towards the old place; the unique check runs once, at its end.
+    low, high, delta = (position, current, 1) if position < current else (current, position, -1)
     moved = await conn.execute(
         elements.update()
-        .where(elements.c.id == row["id"])
-        .values(sequence_number=position, revision=elements.c.revision + 1, updated_at=func.now())
+        .where(elements.c.sequence_number.between(low, high))
+        .values(
+            sequence_number=case((elements.c.id == row["id"], position), else_=elements.c.sequence_number + delta),
+            revision=elements.c.revision + 1,
+            updated_at=func.now(),
+        )
         .returning(*ELEMENT_COLUMNS)
     )
-    return moved.mappings().one()
+    return next(r for r in moved.mappings().all() if r["id"] == row["id"])
 
 
 async def reorder(conn: AsyncConnection, assignments: dict[ElementKey, int]) -> list[RowMapping]:

@@ -1,0 +1,53 @@
+# FountainAI developer commands. Every target installs what it needs into .venv first
+# (uv, pinned by uv.lock), so a fresh clone needs only Python 3.11 and make.
+
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install codegen validate run test typecheck lint-imports check-generated bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+install: $(VENV)/.installed  ## Install the pinned dependencies into .venv
+
+codegen: install  ## Regenerate models and routers from specs/ (skips unchanged specs)
+	$(BIN)/fountain codegen
+
+validate: install  ## Check every spec: OpenAPI 3.1 and our own rules
+	$(BIN)/fountain validate
+
+run: install  ## Run all five services on http://127.0.0.1:8080 (embedded PostgreSQL, no Docker)
+	$(BIN)/fountain serve
+
+check-generated: install  ## Fail when generated code differs from what the specs produce
+	$(BIN)/fountain codegen --check
+
+typecheck: install  ## mypy --strict over the common library, the CLI and the services
+	$(BIN)/mypy
+
+lint-imports: install  ## Services never import each other; the common library imports no service
+	$(BIN)/lint-imports --no-cache
+
+test: install validate check-generated typecheck lint-imports  ## Everything CI runs: specs, generated code, types, imports, pytest
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked" >&2; exit 1; fi; \
+	exit $$status
+
+bench: install  ## Measure the Central Sequence Service against pgbench (see bench/README.md)
+	$(BIN)/python bench/central_sequence.py
+
+clean:  ## Remove the virtual environments, caches and the embedded database
+	rm -rf $(VENV) $(TOOLS) var .mypy_cache .pytest_cache

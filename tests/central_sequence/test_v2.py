@@ -1,0 +1,157 @@
+"""/v2 behaviour of the Central Sequence Service."""
+
+import httpx
+
+
+async def create(client: httpx.AsyncClient, element_type: str, element_id: int, **extra: object) -> httpx.Response:
+    return await client.post("/v2/elements", json={"elementType": element_type, "elementId": element_id, **extra})
+
+
+async def order(client: httpx.AsyncClient) -> list[str]:
+    page = (await client.get("/v2/elements", params={"limit": 500})).json()
+    return [f"{e['elementType']}/{e['elementId']}" for e in page["items"]]
+
+
+async def test_create_appends_and_answers_location_and_etag(client: httpx.AsyncClient) -> None:
+    response = await create(client, "script", 1)
+    assert response.status_code == 201
+    assert response.headers["location"] == "/v2/elements/script/1"
+    body = response.json()
+    assert body["sequenceNumber"] == 1 and body["version"] == 1
+    fetched = await client.get("/v2/elements/script/1")
+    assert fetched.json() == body
+    assert fetched.headers["etag"] == response.headers["etag"]
+
+
+async def test_creating_an_element_twice_is_409_problem(client: httpx.AsyncClient) -> None:
+    await create(client, "script", 1)
+    response = await create(client, "script", 1)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/conflict")
+
+
+async def test_insert_at_a_position_shifts_the_later_elements(client: httpx.AsyncClient) -> None:
+    for element_id in (1, 2, 3):
+        await create(client, "section", element_id)
+    response = await create(client, "section", 4, sequenceNumber=2)
+    assert response.json()["sequenceNumber"] == 2
+    assert await order(client) == ["section/1", "section/4", "section/2", "section/3"]
+
+
+async def test_insert_past_the_end_is_422_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    await create(client, "section", 1)
+    response = await create(client, "section", 2, sequenceNumber=3)
+    assert response.status_code == 422
+    assert await order(client) == ["section/1"]
+
+
+async def test_move_renumbers_gaplessly(client: httpx.AsyncClient) -> None:
+    for element_id in (1, 2, 3, 4):
+        await create(client, "section", element_id)
+    moved = await client.post("/v2/elements/section/4/move", json={"sequenceNumber": 1})
+    assert moved.status_code == 200 and moved.json()["sequenceNumber"] == 1
+    assert await order(client) == ["section/4", "section/1", "section/2", "section/3"]
+    await client.post("/v2/elements/section/4/move", json={"sequenceNumber": 3})
+    assert await order(client) == ["section/1", "section/2", "section/4", "section/3"]
+    numbers = [e["sequenceNumber"] for e in (await client.get("/v2/elements")).json()["items"]]
+    assert numbers == [1, 2, 3, 4]
+
+
+async def test_stale_if_match_is_412_and_moves_nothing(client: httpx.AsyncClient) -> None:
+    await create(client, "section", 1)
+    await create(client, "section", 2)
+    etag = (await client.get("/v2/elements/section/2")).headers["etag"]
+    await client.post("/v2/elements/section/2/versions", json={"data": {"title": "Act 2"}})
+    stale = await client.post("/v2/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert await order(client) == ["section/1", "section/2"]
+    fresh = (await client.get("/v2/elements/section/2")).headers["etag"]
+    moved = await client.post("/v2/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": fresh})
+    assert moved.status_code == 200
+    assert await order(client) == ["section/2", "section/1"]
+
+
+async def test_list_paginates_filters_and_counts(client: httpx.AsyncClient) -> None:
+    for element_id in range(1, 6):
+        await create(client, "character", element_id)
+        await create(client, "action", element_id)
+    page = (await client.get("/v2/elements", params={"elementType": "action", "limit": 2, "offset": 1})).json()
+    assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
+    assert [e["elementId"] for e in page["items"]] == [2, 3]
+    ranged = (await client.get("/v2/elements", params={"fromSequence": 3, "toSequence": 5})).json()
+    assert [e["sequenceNumber"] for e in ranged["items"]] == [3, 4, 5]
+    inverted = await client.get("/v2/elements", params={"fromSequence": 5, "toSequence": 3})
+    assert inverted.status_code == 422
+
+
+async def test_versions_history_and_single_version(client: httpx.AsyncClient) -> None:
+    await create(client, "spokenWord", 1)
+    created = await client.post("/v2/elements/spokenWord/1/versions", json={"data": {"text": "Wherefore"}})
+    assert created.status_code == 201
+    assert created.headers["location"] == "/v2/elements/spokenWord/1/versions/2"
+    assert (await client.get("/v2/elements/spokenWord/1")).json()["version"] == 2
+    assert (await client.get("/v2/elements/spokenWord/1/versions/2")).json()["data"] == {"text": "Wherefore"}
+    assert (await client.get("/v2/elements/spokenWord/1/versions/1")).json()["data"] is None
+    missing = await client.get("/v2/elements/spokenWord/1/versions/3")
+    assert missing.status_code == 404
+
+
+async def test_retry_with_the_same_idempotency_key_creates_one_element(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "create-script-1"}
+    first = await client.post("/v2/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
+    retry = await client.post("/v2/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["location"] == first.headers["location"]
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await order(client) == ["script/1"]
+    reused = await client.post("/v2/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    assert reused.status_code == 422
+    assert await order(client) == ["script/1"]
+
+
+async def test_a_failed_attempt_does_not_burn_the_idempotency_key(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "k-retry"}
+    body = {"elementType": "section", "elementId": 1, "sequenceNumber": 2}
+    assert (await client.post("/v2/elements", json=body, headers=headers)).status_code == 422
+    await create(client, "script", 1)
+    assert (await client.post("/v2/elements", json=body, headers=headers)).status_code == 201
+
+
+async def test_reorder_across_types_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    await create(client, "script", 1)
+    await create(client, "section", 1)
+    await create(client, "character", 1)
+    swap = {
+        "elements": [
+            {"elementType": "script", "elementId": 1, "sequenceNumber": 3},
+            {"elementType": "character", "elementId": 1, "sequenceNumber": 1},
+        ]
+    }
+    response = await client.post("/v2/reorder", json=swap)
+    assert response.status_code == 200
+    assert [e["elementType"] for e in response.json()["items"]] == ["character", "script"]
+    assert await order(client) == ["character/1", "section/1", "script/1"]
+    bad = {"elements": [{"elementType": "script", "elementId": 1, "sequenceNumber": 1}]}
+    assert (await client.post("/v2/reorder", json=bad)).status_code == 422
+    assert await order(client) == ["character/1", "section/1", "script/1"]
+
+
+async def test_v1_and_v2_show_the_same_numbers(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/sequence", json={"elementType": "script", "elementId": 1})
+    await create(client, "section", 1)
+    v1_again = await client.post("/v1/sequence", json={"elementType": "section", "elementId": 1})
+    assert v1_again.status_code == 200 and v1_again.json() == {"sequenceNumber": 2}
+    assert (await client.get("/v2/elements/script/1")).json()["sequenceNumber"] == 1
+
+
+async def test_v2_errors_are_problem_details(client: httpx.AsyncClient) -> None:
+    invalid = await client.post("/v2/elements", json={"elementType": "script", "elementId": -1})
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
+    problem = invalid.json()
+    assert problem["status"] == 422 and problem["errors"][0]["location"] == "body.elementId"
+    missing = await client.get("/v2/elements/script/99")
+    assert missing.status_code == 404 and missing.json()["detail"] == "Element script/99 not found."
+    assert "message" not in missing.json()

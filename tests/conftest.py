@@ -1,0 +1,68 @@
+"""Test fixtures: one embedded PostgreSQL for the session, every service migrated into it.
+
+The server lives in a temporary folder of its own, so a test run never touches ./var or a
+configured database.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from fountain_cli import registry
+from fountain_common.app import create_service_app
+from fountain_common.embedded_postgres import embedded_url
+from fountain_common.migrations import alembic_config
+from fountain_common.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("postgres")
+    url = embedded_url(Path(data_dir), "fountain_test")
+    previous = os.environ.get("FOUNTAIN_DATABASE_URL")
+    os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
+    for service in registry.all_services():
+        command.upgrade(alembic_config(service, url), "head")
+    yield url
+    if previous is None:
+        os.environ.pop("FOUNTAIN_DATABASE_URL", None)
+    else:
+        os.environ["FOUNTAIN_DATABASE_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, pool_size=10)
+    yield engine
+    await engine.dispose()
+
+
+def service_app(name: str, settings: Settings, engine: AsyncEngine) -> FastAPI:
+    return create_service_app(registry.load_service(name), settings=settings, engine=engine)
+
+
+@pytest.fixture
+async def client_for(settings: Settings, engine: AsyncEngine) -> AsyncIterator[object]:
+    """client_for("central_sequence") -> an HTTP client talking to that service in-process."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(name: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=service_app(name, settings, engine))
+        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
