@@ -6,7 +6,7 @@ response whose status and headers the operation may set.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -29,9 +29,14 @@ class RequestScope:
         self.settings: Settings = request.app.state.settings
         self.service: ServiceDefinition = request.app.state.service
 
-    async def ensure_ready(self) -> None:
-        """Raise 503 unless the database answers and this service's schema is fully migrated."""
+    # The probes every spec declares (getHealth, getReadiness), answered the same way by every service.
+    async def get_health(self) -> Any:
+        return {"status": "ok", "service": self.service.name}
+
+    async def get_readiness(self) -> Any:
+        """503 unless the database answers and this service's schema is fully migrated."""
         await check_ready(self.engine, self.service)
+        return {"status": "ok", "service": self.service.name}
 
     def created(self, location: str | None = None) -> None:
         self.response.status_code = 201

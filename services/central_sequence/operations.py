@@ -18,7 +18,6 @@ from .generated.models import (
     ElementList,
     ElementMove,
     ElementPage,
-    HealthStatus,
     Reorder,
     ReorderRequest,
     SequenceRequest,
@@ -59,14 +58,6 @@ def _element_url(key: ElementKey) -> str:
 
 
 class CentralSequenceOperations(RequestScope, Operations):
-    # --- probes ---------------------------------------------------------------------------------
-    async def get_health(self) -> HealthStatus:
-        return HealthStatus(status="ok", service=self.service.name)
-
-    async def get_readiness(self) -> HealthStatus:
-        await self.ensure_ready()
-        return HealthStatus(status="ok", service=self.service.name)
-
     # --- v1 -------------------------------------------------------------------------------------
     async def generate_sequence_number(self, *, body: SequenceRequest) -> SequenceResponse:
         async with autocommit(self.engine) as conn:

@@ -1,0 +1,1 @@
+"""Character Management Service: Characters, actions, spoken words and the paraphrases of each."""
