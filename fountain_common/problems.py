@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from fountain_common.database import sqlstate
 
@@ -126,17 +127,25 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(request, problem)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method any route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed"}
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    problem = Problem(
-        exc.status_code,
-        kind,
-        titles.get(exc.status_code, "HTTP error"),
-        str(exc.detail),
-        headers=dict(exc.headers or {}),
-    )
+    headers = dict(exc.headers or {})
+    detail = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
+    problem = Problem(exc.status_code, kind, titles.get(exc.status_code, "HTTP error"), detail, headers=headers)
     return problem_response(request, problem)
 
 

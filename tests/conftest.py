@@ -18,7 +18,10 @@ from fountain_cli import registry
 from fountain_common.app import create_service_app
 from fountain_common.embedded_postgres import embedded_url
 from fountain_common.migrations import alembic_config
+from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
+
+configure_logging("WARNING", "console")
 
 
 @pytest.fixture(scope="session")

@@ -689,7 +689,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[A-Za-z][A-Za-z0-9_-]*$',
         ),
         element_id: int = Path(..., alias='elementId', ge=1, le=9223372036854775807),
-        version: int = Path(..., alias='version', ge=1, le=9223372036854775807),
+        version: int = Path(..., alias='version', ge=1, le=2147483647),
         operations: Operations = Depends(implementation),
     ) -> Version:
         return await operations.get_element_version(

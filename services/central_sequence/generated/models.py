@@ -107,7 +107,7 @@ class Element(BaseModel):
         ),
     ]
     sequenceNumber: Annotated[int, Field(ge=1, le=9223372036854775807)]
-    version: Annotated[int, Field(ge=1, le=9223372036854775807)]
+    version: Annotated[int, Field(ge=1, le=2147483647)]
     createdAt: AwareDatetime
     updatedAt: AwareDatetime
 
@@ -133,7 +133,14 @@ class ElementCreate(BaseModel):
             le=9223372036854775807,
         ),
     ]
-    sequenceNumber: Annotated[Optional[int], Field(ge=1, le=9223372036854775807)] = None
+    sequenceNumber: Annotated[
+        Optional[int],
+        Field(
+            description='Insert at this number, shifting later elements up; absent or null appends.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
 
 
 class ElementMove(BaseModel):
@@ -196,7 +203,7 @@ class Version(BaseModel):
             le=9223372036854775807,
         ),
     ]
-    version: Annotated[int, Field(ge=1, le=9223372036854775807)]
+    version: Annotated[int, Field(ge=1, le=2147483647)]
     data: Annotated[
         Optional[Dict[str, Any]],
         Field(description='The data given with this version; null for version 1.'),
