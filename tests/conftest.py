@@ -25,9 +25,14 @@ configure_logging("WARNING", "console")
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("postgres")
-    url = embedded_url(Path(data_dir), "fountain_test")
+def postgres_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Data folder of the test run's own embedded PostgreSQL server."""
+    return Path(tmp_path_factory.mktemp("postgres"))
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_dir: Path) -> Iterator[str]:
+    url = embedded_url(postgres_dir, "fountain_test")
     previous = os.environ.get("FOUNTAIN_DATABASE_URL")
     os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
     for service in registry.all_services():

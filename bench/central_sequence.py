@@ -1,0 +1,953 @@
+"""Benchmark of the Central Sequence Service: number allocations over HTTP against PostgreSQL's own
+limit for the same SQL (pgbench), on a fresh embedded PostgreSQL.
+
+One run:
+  1. starts an embedded PostgreSQL in a new temporary folder, migrates it, and starts ONE service
+     process (`fountain serve central_sequence --no-migrate`, log level WARNING);
+  2. for each number of concurrent clients (1, 8, 32 by default), after a short warm-up, alternates
+     `--repeats` times: wrk sending `POST /v1/sequence` for a new element each request, then pgbench
+     running the service's allocation statement (sequencing._NUMBER_NEW) for a new element each
+     transaction, over the server's unix socket;
+  3. prints the medians, the service's peak RSS and whether the project's targets are met, and
+     writes everything to bench/results/central_sequence-<timestamp>.json;
+  4. checks that the database holds the numbers 1..N, each exactly once;
+  5. stops every process it started, also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402  (after the path set-up: the project's venv provides it)
+
+DATABASE = "fountain_bench"
+SERVICE = "central_sequence"
+TARGET_CLIENTS = 32
+TARGET_RATIO = 0.5  # HTTP allocations/s at 32 clients >= half of pgbench's tx/s
+TARGET_RSS_MB = 150.0  # peak RSS of the one service process
+ID_STRIDE = 1_000_000_000  # ids per wrk thread / pgbench client within one run
+RUN_STRIDE = 1_000_000_000_000  # ids per run: every run (warm-ups included) gets its own block
+
+EXAMPLE = """\
+examples:
+  make bench                                              # defaults: 1, 8, 32 clients, 10 s, 3 repeats
+  .venv/bin/python bench/central_sequence.py --duration 5 --repeats 3
+  .venv/bin/python bench/central_sequence.py --clients 32 --duration 20 --repeats 5
+
+Needs wrk (Debian package `wrk`); run as root, the script installs it with apt-get when missing.
+Without it, `--load-generator python` uses a slower asyncio client (said so in the output).
+"""
+
+
+# --------------------------------------------------------------------------------------------------
+# Child processes: every one is registered and stopped at exit, whatever the exit.
+
+
+class Children:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        # A new session: a Ctrl-C in the terminal reaches only this script, which then stops the
+        # children in order (load generator, service) before the database.
+        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            stop_process(proc)
+        self.procs.clear()
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if proc.returncode is not None:
+        return
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        proc.terminate()
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    except ProcessLookupError:
+        pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+
+
+def wait_with_cpu(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for `proc` to end; answers the CPU seconds (user + system) it used."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated(f"signal {signum}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurements
+
+
+@dataclass
+class HttpRun:
+    clients: int
+    repeat: int
+    load_generator: str
+    duration_s: float
+    allocations: int
+    allocations_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    service_cpu_pct: float  # of one core
+    postgres_cpu_pct: float
+    load_generator_cpu_pct: float
+    service_peak_rss_mb: float
+
+
+@dataclass
+class PgbenchRun:
+    clients: int
+    repeat: int
+    threads: int
+    duration_s: float
+    transactions: int
+    tps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    failed: int
+    postgres_cpu_pct: float
+    pgbench_cpu_pct: float
+
+
+@dataclass
+class Summary:
+    clients: int
+    http_allocations_per_s: float
+    http_p50_ms: float
+    http_p99_ms: float
+    pgbench_tps: float
+    pgbench_p50_ms: float | None
+    pgbench_p99_ms: float | None
+    ratio: float
+    service_cpu_pct: float
+    postgres_cpu_pct_http: float
+    load_generator_cpu_pct: float
+    service_peak_rss_mb: float
+
+
+@dataclass
+class Results:
+    started_at: str
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    http_runs: list[HttpRun] = field(default_factory=list)
+    pgbench_runs: list[PgbenchRun] = field(default_factory=list)
+    summary: list[Summary] = field(default_factory=list)
+    service_peak_rss_mb: float = 0.0
+    targets: dict[str, Any] = field(default_factory=dict)
+    invariant: dict[str, Any] = field(default_factory=dict)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of a process and its descendants every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self.window_peak = 0
+        self._stop_event = threading.Event()
+
+    def sample(self) -> int:
+        try:
+            procs = [self.process, *self.process.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            rss = self.sample()
+            self.peak = max(self.peak, rss)
+            self.window_peak = max(self.window_peak, rss)
+            self._stop_event.wait(self.interval)
+
+    def start_window(self) -> None:
+        self.window_peak = self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class CpuMeter:
+    """CPU seconds used by the service process and by all PostgreSQL processes between two points."""
+
+    def __init__(self, service_pid: int, postmaster_pid: int) -> None:
+        self.service = psutil.Process(service_pid)
+        self.postmaster = psutil.Process(postmaster_pid)
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    def snapshot(self) -> tuple[float, dict[int, float]]:
+        service = self._cpu(self.service)
+        postgres: dict[int, float] = {}
+        for proc in [self.postmaster, *self.postmaster.children()]:
+            try:
+                postgres[proc.pid] = self._cpu(proc)
+            except psutil.Error:
+                pass
+        return service, postgres
+
+    @staticmethod
+    def delta(
+        before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]]
+    ) -> tuple[float, float]:
+        # A PostgreSQL backend that started during the interval counts from zero; one that ended
+        # during it is lost (the runs keep their connections open, so that is rare and small).
+        postgres = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
+        return after[0] - before[0], postgres
+
+
+# --------------------------------------------------------------------------------------------------
+# The load generators
+
+
+WRK_SCRIPT = r"""
+-- POST /v1/sequence for a NEW element each request: the ids of one run start at the run's base
+-- (first script argument), each wrk thread has its own block of ids, and a per-thread counter walks it.
+local thread_index = 0
+
+function setup(thread)
+  thread:set("thread_index", thread_index)
+  thread_index = thread_index + 1
+end
+
+function init(args)
+  counter = tonumber(args[1]) + thread_index * tonumber(args[2])
+end
+
+local headers = { ["Content-Type"] = "application/json" }
+
+function request()
+  counter = counter + 1
+  return wrk.format("POST", "/v1/sequence", headers,
+    string.format('{"elementType":"bench","elementId":%.0f}', counter))
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%.1f,"p99_us":%.1f,"mean_us":%.1f,"max_us":%.1f,'
+    .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.mean,
+    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    ok: int
+    duration_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    cpu_s: float
+
+
+class WrkLoad:
+    name = "wrk"
+
+    def __init__(self, wrk: str, workdir: Path, port: int, max_threads: int, children: Children) -> None:
+        self.wrk = wrk
+        self.script = workdir / "allocate.lua"
+        self.script.write_text(WRK_SCRIPT)
+        self.output = workdir / "wrk.out"
+        self.url = f"http://127.0.0.1:{port}"
+        self.max_threads = max_threads
+        self.children = children
+
+    def threads_for(self, clients: int) -> int:
+        threads = max(1, min(self.max_threads, clients))
+        while clients % threads:  # wrk gives each thread connections / threads connections
+            threads -= 1
+        return threads
+
+    def run(self, clients: int, duration: int, base: int) -> LoadResult:
+        threads = self.threads_for(clients)
+        args = [
+            self.wrk, "-t", str(threads), "-c", str(clients), "-d", f"{duration}s", "--timeout", "10s",
+            "-s", str(self.script), self.url, "--", str(base), str(ID_STRIDE),
+        ]  # fmt: skip
+        with self.output.open("wb") as out:
+            proc = self.children.start(args, stdout=out, stderr=subprocess.STDOUT)
+            cpu = wait_with_cpu(proc)
+        text = self.output.read_text(errors="replace")
+        match = re.search(r"^BENCH_RESULT (\{.*\})$", text, re.MULTILINE)
+        if proc.returncode != 0 or match is None:
+            raise RuntimeError(f"wrk failed (exit {proc.returncode}):\n{text}")
+        data = json.loads(match.group(1))
+        errors = {k: int(v) for k, v in data["errors"].items()}
+        return LoadResult(
+            requests=data["requests"],
+            ok=data["requests"] - errors["status"],
+            duration_s=data["duration_us"] / 1e6,
+            p50_ms=data["p50_us"] / 1000,
+            p99_ms=data["p99_us"] / 1000,
+            errors=errors,
+            cpu_s=cpu,
+        )
+
+
+class PythonLoad:
+    """Fallback when wrk cannot be had: asyncio keep-alive connections speaking plain HTTP/1.1. It runs
+    in this process and costs far more CPU per request than wrk, so on 2 cores it takes CPU from the
+    service and the figures are lower bounds."""
+
+    name = "python-asyncio"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    async def _run(self, clients: int, duration: int, base: int) -> tuple[list[float], int, int, float]:
+        latencies: list[float] = []
+        failures = 0
+        status_errors = 0
+        stop_at = time.perf_counter() + duration
+        port = self.port
+
+        async def client(index: int) -> None:
+            nonlocal failures, status_errors
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            element_id = base + index * ID_STRIDE
+            try:
+                while time.perf_counter() < stop_at:
+                    element_id += 1
+                    body = b'{"elementType":"bench","elementId":%d}' % element_id
+                    request = (
+                        b"POST /v1/sequence HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (port, len(body), body)
+                    )
+                    started = time.perf_counter()
+                    writer.write(request)
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    found = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                    if found is None:
+                        raise RuntimeError(f"response without Content-Length: {head!r}")
+                    await reader.readexactly(int(found.group(1)))
+                    latencies.append(time.perf_counter() - started)
+                    if head[9:12] != b"201":
+                        status_errors += 1
+            except (OSError, asyncio.IncompleteReadError):
+                failures += 1
+            finally:
+                writer.close()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        return latencies, status_errors, failures, time.perf_counter() - started
+
+    def run(self, clients: int, duration: int, base: int) -> LoadResult:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        latencies, status_errors, failures, elapsed = asyncio.run(self._run(clients, duration, base))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        latencies.sort()
+        return LoadResult(
+            requests=len(latencies),
+            ok=len(latencies) - status_errors,
+            duration_s=elapsed,
+            p50_ms=percentile(latencies, 50) * 1000,
+            p99_ms=percentile(latencies, 99) * 1000,
+            errors={"connection": failures, "status": status_errors},
+            cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        )
+
+
+def find_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is not installed: installing the Debian package with `apt-get install -y wrk` ...", flush=True)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], **quiet)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet)
+        return shutil.which("wrk")
+    return None
+
+
+WRK_HOWTO = (
+    "wrk is not installed and this script cannot install it (it installs it only when running as root "
+    "with apt-get). Install it with `sudo apt-get install wrk` (Debian/Ubuntu), `brew install wrk` (macOS) "
+    "or from https://github.com/wg/wrk, then run the benchmark again."
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# pgbench
+
+
+def postgres_tool(name: str) -> str:
+    """The PostgreSQL client tool shipped with pgserver (same version as the server), else the system's."""
+    try:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        candidate = Path(POSTGRES_BIN_PATH) / name
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+    if not found:
+        raise SystemExit(f"{name} not found: it ships with pgserver (a dependency of the project) or with postgresql-client.")
+    return found
+
+
+def pgbench_script() -> str:
+    """The service's allocation statement, word for word, with pgbench variables for its parameters.
+    Each client walks its own block of ids (`:client_id`), so every transaction numbers a new element."""
+    from services.central_sequence.sequencing import _NUMBER_NEW
+
+    statement = textwrap.dedent(_NUMBER_NEW.text).strip()
+    statement = statement.replace(":element_type", ":element_type_value").replace(":element_id", ":eid")
+    return (
+        "-- One allocation per transaction, the statement of sequencing._NUMBER_NEW.\n"
+        "\\set n :n + 1\n"
+        f"\\set eid :base + :client_id * {ID_STRIDE} + :n\n"
+        f"{statement};\n"
+    )
+
+
+class Pgbench:
+    def __init__(self, workdir: Path, socket_dir: str, children: Children, max_threads: int) -> None:
+        self.pgbench = postgres_tool("pgbench")
+        self.script = workdir / "allocate.sql"
+        self.script.write_text(pgbench_script())
+        self.logdir = workdir / "pgbench-logs"
+        self.logdir.mkdir(exist_ok=True)
+        self.output = workdir / "pgbench.out"
+        self.socket_dir = socket_dir
+        self.children = children
+        self.max_threads = max_threads
+
+    def run(self, clients: int, duration: int, base: int) -> tuple[dict[str, Any], float]:
+        threads = max(1, min(self.max_threads, clients))
+        for old in self.logdir.iterdir():
+            old.unlink()
+        prefix = self.logdir / "tx"
+        args = [
+            self.pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads), "-T", str(duration),
+            "-f", str(self.script), "-D", f"base={base}", "-D", "n=0", "-D", "element_type_value=pgbench",
+            "-l", "--log-prefix", str(prefix),
+            "-h", self.socket_dir, "-U", "postgres", DATABASE,
+        ]  # fmt: skip
+        with self.output.open("wb") as out:
+            proc = self.children.start(args, stdout=out, stderr=subprocess.STDOUT, cwd=self.logdir)
+            cpu = wait_with_cpu(proc)
+        text = self.output.read_text(errors="replace")
+        tps = re.search(r"^tps = ([\d.]+)", text, re.MULTILINE)
+        processed = re.search(r"number of transactions actually processed: (\d+)", text)
+        if proc.returncode != 0 or tps is None or processed is None:
+            raise RuntimeError(f"pgbench failed (exit {proc.returncode}):\n{text}")
+        failed = re.search(r"number of failed transactions: (\d+)", text)
+        latencies: list[float] = []
+        for path in glob.glob(f"{prefix}.*"):
+            with open(path) as log:
+                for line in log:
+                    parts = line.split()
+                    # client_id transaction_no time(us) script_no time_epoch time_us
+                    if len(parts) >= 3 and parts[2].isdigit():
+                        latencies.append(int(parts[2]) / 1000)
+        latencies.sort()
+        return {
+            "transactions": int(processed.group(1)),
+            "tps": float(tps.group(1)),
+            "threads": threads,
+            "failed": int(failed.group(1)) if failed else 0,
+            "p50_ms": percentile(latencies, 50) if latencies else None,
+            "p99_ms": percentile(latencies, 99) if latencies else None,
+        }, cpu
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fountain_command() -> str:
+    beside = Path(sys.executable).parent / "fountain"
+    return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "fountain")
+
+
+def wait_ready(port: int, service: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise RuntimeError(f"the service exited with {service.returncode} before it was ready:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the service did not answer GET /ready with 200 within {timeout:.0f} s:\n{tail(log)}")
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def version_of(command: list[str]) -> str:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "?"
+    return (result.stdout or result.stderr).strip().splitlines()[0] if (result.stdout or result.stderr) else "?"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print(" | ".join(h.rjust(w) for h, w in zip(headers, widths)))
+    print("-|-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(c.rjust(w) for c, w in zip(row, widths)))
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def median_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from fountain_common.embedded_postgres import embedded_url, ensure_server
+
+    clients_levels = args.clients
+    total_steps = len(clients_levels) * args.repeats * 2
+    print(
+        f"Central Sequence Service benchmark: clients {', '.join(map(str, clients_levels))}; "
+        f"{args.duration} s per measurement after a {args.warmup} s warm-up; {args.repeats} repeats; "
+        f"{os.cpu_count()} CPUs.",
+        flush=True,
+    )
+
+    if args.load_generator in ("auto", "wrk"):
+        wrk = find_wrk()
+        if wrk is None and args.load_generator == "wrk":
+            print(WRK_HOWTO, file=sys.stderr)
+            return 2
+        if wrk is None:
+            print(f"NOTE: {WRK_HOWTO}\nNOTE: falling back to the built-in asyncio client, which competes with "
+                  "the service for the CPU: the HTTP figures are LOWER BOUNDS.", flush=True)  # fmt: skip
+    else:
+        wrk = None
+
+    workdir = Path(tempfile.mkdtemp(prefix="fountain-bench-"))
+    children = Children()
+    server = None
+    sampler: RssSampler | None = None
+    try:
+        print(f"[setup] embedded PostgreSQL in {workdir} ...", flush=True)
+        url = embedded_url(workdir, DATABASE)
+        server = ensure_server(workdir)
+        socket_dir = url.split("host=", 1)[1]
+        psql = postgres_tool("psql")
+
+        def sql(query: str) -> str:
+            result = subprocess.run(
+                [psql, "-h", socket_dir, "-U", "postgres", "-d", DATABASE, "-At", "-v", "ON_ERROR_STOP=1", "-c", query],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return result.stdout.strip()
+
+        env = {**os.environ, "FOUNTAIN_DATABASE_URL": url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
+        fountain = fountain_command()
+        print("[setup] fountain db upgrade central_sequence ...", flush=True)
+        migrate = subprocess.run([fountain, "db", "upgrade", SERVICE], env=env, cwd=ROOT, capture_output=True, text=True)
+        if migrate.returncode != 0:
+            raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
+
+        port = free_port()
+        log = workdir / "service.log"
+        print(f"[setup] fountain serve central_sequence --port {port} --no-migrate ...", flush=True)
+        with log.open("wb") as service_log:
+            service = children.start(
+                [fountain, "serve", SERVICE, "--port", str(port), "--no-migrate"],
+                env=env, cwd=ROOT, stdout=service_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_ready(port, service, log)
+        print(f"[setup] service ready on http://127.0.0.1:{port} (pid {service.pid})", flush=True)
+
+        sampler = RssSampler(service.pid)
+        sampler.start()
+        cpu = CpuMeter(service.pid, server.get_pid())
+        load: WrkLoad | PythonLoad = (
+            WrkLoad(wrk, workdir, port, args.wrk_threads, children) if wrk else PythonLoad(port)
+        )
+        pgbench = Pgbench(workdir, socket_dir, children, args.pgbench_threads)
+
+        results = Results(
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            machine=machine_info(),
+            settings={
+                "clients": clients_levels,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "repeats": args.repeats,
+                "load_generator": load.name,
+                "load_generator_version": version_of([wrk, "--version"]) if wrk else "built-in",
+                "wrk_threads_max": args.wrk_threads,
+                "pgbench_threads_max": args.pgbench_threads,
+                "pgbench": version_of([pgbench.pgbench, "--version"]),
+                "postgres": sql("SHOW server_version"),
+                "pgbench_script": pgbench_script(),
+                "service_command": f"fountain serve {SERVICE} --port {port} --no-migrate",
+            },
+        )
+
+        run_number = 0
+        answered = {"http": 0, "pgbench": 0}  # warm-ups included, for the accounting at the end
+
+        def next_base() -> int:
+            nonlocal run_number
+            run_number += 1
+            return run_number * RUN_STRIDE
+
+        def check_service() -> None:
+            if service.poll() is not None:
+                raise RuntimeError(f"the service exited with {service.returncode}:\n{tail(log)}")
+
+        def measure_http(clients: int, duration: int) -> tuple[LoadResult, float, float, float]:
+            sql("CHECKPOINT")
+            sampler.start_window()
+            before = cpu.snapshot()
+            result = load.run(clients, duration, next_base())
+            answered["http"] += result.ok
+            after = cpu.snapshot()
+            check_service()
+            service_cpu, postgres_cpu = CpuMeter.delta(before, after)
+            return result, service_cpu, postgres_cpu, sampler.window_peak / 2**20
+
+        def measure_pgbench(clients: int, duration: int) -> tuple[dict[str, Any], float, float]:
+            sql("CHECKPOINT")
+            before = cpu.snapshot()
+            outcome, pgbench_cpu = pgbench.run(clients, duration, next_base())
+            answered["pgbench"] += outcome["transactions"]
+            after = cpu.snapshot()
+            _, postgres_cpu = CpuMeter.delta(before, after)
+            return outcome, postgres_cpu, pgbench_cpu
+
+        step = 0
+        for clients in clients_levels:
+            if args.warmup > 0:
+                print(f"[clients={clients}] warm-up: {load.name} {args.warmup} s, pgbench {args.warmup} s ...", flush=True)
+                measure_http(clients, args.warmup)
+                measure_pgbench(clients, args.warmup)
+            for repeat in range(1, args.repeats + 1):
+                step += 1
+                print(f"[{step}/{total_steps}] clients={clients} repeat {repeat}/{args.repeats}: HTTP via {load.name} ...",
+                      end=" ", flush=True)  # fmt: skip
+                result, service_cpu, postgres_cpu, peak = measure_http(clients, args.duration)
+                http = HttpRun(
+                    clients=clients, repeat=repeat, load_generator=load.name, duration_s=result.duration_s,
+                    allocations=result.ok, allocations_per_s=result.ok / result.duration_s,
+                    p50_ms=result.p50_ms, p99_ms=result.p99_ms, errors=result.errors,
+                    service_cpu_pct=100 * service_cpu / result.duration_s,
+                    postgres_cpu_pct=100 * postgres_cpu / result.duration_s,
+                    load_generator_cpu_pct=100 * result.cpu_s / result.duration_s,
+                    service_peak_rss_mb=peak,
+                )  # fmt: skip
+                results.http_runs.append(http)
+                bad = {k: v for k, v in result.errors.items() if v}
+                print(f"{http.allocations_per_s:,.0f} alloc/s, p50 {http.p50_ms:.2f} ms, p99 {http.p99_ms:.2f} ms"
+                      + (f"  ERRORS {bad}" if bad else ""), flush=True)  # fmt: skip
+
+                step += 1
+                print(f"[{step}/{total_steps}] clients={clients} repeat {repeat}/{args.repeats}: pgbench ...", end=" ", flush=True)
+                outcome, postgres_cpu, pgbench_cpu = measure_pgbench(clients, args.duration)
+                pg = PgbenchRun(
+                    clients=clients, repeat=repeat, threads=outcome["threads"], duration_s=args.duration,
+                    transactions=outcome["transactions"], tps=outcome["tps"], p50_ms=outcome["p50_ms"],
+                    p99_ms=outcome["p99_ms"], failed=outcome["failed"],
+                    postgres_cpu_pct=100 * postgres_cpu / args.duration,
+                    pgbench_cpu_pct=100 * pgbench_cpu / args.duration,
+                )  # fmt: skip
+                results.pgbench_runs.append(pg)
+                print(f"{pg.tps:,.0f} tx/s, p50 {fmt(pg.p50_ms, 2)} ms, p99 {fmt(pg.p99_ms, 2)} ms"
+                      + (f"  FAILED {pg.failed}" if pg.failed else ""), flush=True)  # fmt: skip
+
+        sampler.stop()
+        results.service_peak_rss_mb = max(sampler.peak, sampler.sample()) / 2**20
+
+        for clients in clients_levels:
+            https = [r for r in results.http_runs if r.clients == clients]
+            pgs = [r for r in results.pgbench_runs if r.clients == clients]
+            http_rate = median([r.allocations_per_s for r in https])
+            tps = median([r.tps for r in pgs])
+            results.summary.append(
+                Summary(
+                    clients=clients,
+                    http_allocations_per_s=http_rate,
+                    http_p50_ms=median([r.p50_ms for r in https]),
+                    http_p99_ms=median([r.p99_ms for r in https]),
+                    pgbench_tps=tps,
+                    pgbench_p50_ms=median_or_none([r.p50_ms for r in pgs]),
+                    pgbench_p99_ms=median_or_none([r.p99_ms for r in pgs]),
+                    ratio=http_rate / tps if tps else float("nan"),
+                    service_cpu_pct=median([r.service_cpu_pct for r in https]),
+                    postgres_cpu_pct_http=median([r.postgres_cpu_pct for r in https]),
+                    load_generator_cpu_pct=median([r.load_generator_cpu_pct for r in https]),
+                    service_peak_rss_mb=max(r.service_peak_rss_mb for r in https),
+                )
+            )
+
+        # The invariant: the elements hold exactly the numbers 1..N, each once.
+        count, maximum, distinct, minimum, counter = (
+            int(v or 0)
+            for v in sql(
+                "SELECT count(*), max(sequence_number), count(DISTINCT sequence_number), min(sequence_number), "
+                "(SELECT last_value FROM central_sequence.sequence_counter WHERE id = 1) "
+                "FROM central_sequence.elements"
+            ).split("|")
+        )
+        invariant_ok = count == maximum == distinct == counter and (count == 0 or minimum == 1)
+        # Every answered request and every pgbench transaction must have numbered a NEW element (a
+        # repeated id would be answered from the existing row, a cheaper path). The service may also
+        # have numbered a few elements whose answers wrk dropped when a run's time was up.
+        by_type = dict(
+            (line.split("|")[0], int(line.split("|")[1]))
+            for line in sql("SELECT element_type, count(*) FROM central_sequence.elements GROUP BY 1").splitlines()
+            if line
+        )
+        new_each_time = by_type.get("pgbench", 0) == answered["pgbench"] and by_type.get("bench", 0) >= answered["http"]
+        results.invariant = {
+            "elements": count, "max": maximum, "distinct": distinct, "min": minimum, "counter": counter,
+            "ok": invariant_ok,
+            "http_answered": answered["http"], "http_elements": by_type.get("bench", 0),
+            "pgbench_transactions": answered["pgbench"], "pgbench_elements": by_type.get("pgbench", 0),
+            "every_allocation_new": new_each_time,
+        }  # fmt: skip
+
+        target_row = next((s for s in results.summary if s.clients == TARGET_CLIENTS), None)
+        ratio_met = None if target_row is None else target_row.ratio >= TARGET_RATIO
+        rss_met = results.service_peak_rss_mb < TARGET_RSS_MB
+        results.targets = {
+            "ratio_at_32_clients": {"target": f">= {TARGET_RATIO}", "value": target_row.ratio if target_row else None, "met": ratio_met},
+            "service_peak_rss_mb": {"target": f"< {TARGET_RSS_MB:.0f}", "value": results.service_peak_rss_mb, "met": rss_met},
+        }  # fmt: skip
+
+        # The report
+        print()
+        note = "" if load.name == "wrk" else "  (asyncio fallback client: HTTP figures are lower bounds)"
+        print(f"Medians of {args.repeats} runs of {args.duration} s each; HTTP load from {load.name}{note}.")
+        print_table(
+            ["clients", "HTTP alloc/s", "p50 ms", "p99 ms", "pgbench tx/s", "ratio HTTP/pgbench"],
+            [
+                [str(s.clients), fmt(s.http_allocations_per_s, 0), fmt(s.http_p50_ms, 2), fmt(s.http_p99_ms, 2),
+                 fmt(s.pgbench_tps, 0), f"{s.ratio:.2f}"]
+                for s in results.summary
+            ],
+        )  # fmt: skip
+        print()
+        print("Where the CPU went during the HTTP runs (% of one core; the machine has "
+              f"{os.cpu_count()} cores), and pgbench's own latency:")  # fmt: skip
+        print_table(
+            ["clients", "service CPU %", "PostgreSQL CPU %", f"{load.name} CPU %", "pgbench p50 ms", "pgbench p99 ms"],
+            [
+                [str(s.clients), fmt(s.service_cpu_pct, 0), fmt(s.postgres_cpu_pct_http, 0),
+                 fmt(s.load_generator_cpu_pct, 0), fmt(s.pgbench_p50_ms, 2), fmt(s.pgbench_p99_ms, 2)]
+                for s in results.summary
+            ],
+        )  # fmt: skip
+        print()
+        print(f"Service peak RSS: {results.service_peak_rss_mb:.1f} MB")
+        if target_row is None:
+            print(f"Target HTTP >= {TARGET_RATIO:.0%} of pgbench at {TARGET_CLIENTS} clients: not measured (no run at {TARGET_CLIENTS} clients)")
+        else:
+            print(f"Target HTTP >= {TARGET_RATIO:.0%} of pgbench at {TARGET_CLIENTS} clients: "
+                  f"{'MET' if ratio_met else 'NOT MET'} (ratio {target_row.ratio:.2f})")  # fmt: skip
+        print(f"Target service RSS < {TARGET_RSS_MB:.0f} MB: {'MET' if rss_met else 'NOT MET'} "
+              f"(peak {results.service_peak_rss_mb:.1f} MB)")  # fmt: skip
+        print(f"Invariant, numbers 1..N each exactly once: {'OK' if invariant_ok else 'VIOLATED'} "
+              f"(elements {count}, distinct numbers {distinct}, min {minimum}, max {maximum}, counter {counter})")  # fmt: skip
+        print(f"Every allocation numbered a new element: {'yes' if new_each_time else 'NO'} "
+              f"(pgbench: {answered['pgbench']} transactions, {by_type.get('pgbench', 0)} elements; "
+              f"HTTP: {answered['http']} answers, {by_type.get('bench', 0)} elements)")  # fmt: skip
+
+        out_dir = Path(args.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"central_sequence-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        out.write_text(json.dumps(asdict(results), indent=2) + "\n")
+        print(f"Results written to {out}")
+        return 0 if invariant_ok and new_each_time else 1
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if sampler is not None:
+            sampler.stop()
+        children.stop_all()
+        if server is not None:
+            server.cleanup()  # stops the embedded PostgreSQL (this process is its only user)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def clients_list(text: str) -> list[int]:
+    try:
+        levels = [positive_int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of client counts, e.g. 1,8,32 ({error})")
+    if not levels:
+        raise argparse.ArgumentTypeError("at least one client count")
+    return levels
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/central_sequence.py",
+        description=(
+            "Measure the Central Sequence Service's number allocations (POST /v1/sequence, a new element "
+            "each request) through HTTP at several client counts, against pgbench running the same SQL "
+            "on the same fresh embedded PostgreSQL, and check that the numbers stay 1..N without gaps "
+            "or duplicates."
+        ),
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--duration", type=positive_int, default=10, help="seconds per measurement (default: 10)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="measurements per configuration; medians are reported (default: 3)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per client count, for each side (default: 2; 0 for none)")
+    parser.add_argument("--clients", type=clients_list, default=[1, 8, 32], help="comma-separated client counts (default: 1,8,32)")
+    parser.add_argument(
+        "--load-generator", choices=["auto", "wrk", "python"], default="auto",
+        help="HTTP load generator: wrk (installed with apt-get as root when missing), the built-in asyncio "
+        "client, or auto: wrk if it can be had, else the asyncio client (default: auto)",
+    )  # fmt: skip
+    parser.add_argument("--wrk-threads", type=positive_int, default=1, help="wrk threads at most (default: 1; one thread drives 32 connections easily and leaves the other core to the service and PostgreSQL)")
+    parser.add_argument("--pgbench-threads", type=positive_int, default=2, help="pgbench -j at most (default: 2)")
+    parser.add_argument("--output-dir", default=str(ROOT / "bench" / "results"), help="where the JSON results go (default: bench/results)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, _on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("\nInterrupted: every process this benchmark started has been stopped.", file=sys.stderr)
+        return 130
+    except _Terminated as stop:
+        print(f"\nStopped by {stop}: every process this benchmark started has been stopped.", file=sys.stderr)
+        return 143
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", None)
+        print(f"\nBenchmark failed: {error}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

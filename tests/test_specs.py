@@ -1,0 +1,58 @@
+"""`fountain validate`: every spec keeps the rules, and a spec that breaks one is named with the
+operation at fault."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fountain_cli import registry
+from fountain_cli.spec_rules import check_spec
+
+
+@pytest.mark.parametrize("service", registry.service_names())
+def test_every_spec_keeps_the_rules(service: str) -> None:
+    definition = registry.load_service(service)
+    assert check_spec(definition.spec_path, definition.host) == []
+
+
+def broken_copy(tmp_path: Path, change: str) -> list[str]:
+    spec = yaml.safe_load(registry.load_service("central_sequence").spec_path.read_text())
+    post = spec["paths"]["/v2/elements"]["post"]
+    if change == "long description":
+        post["description"] = "x" * 301
+    elif change == "no idempotency key":
+        post["parameters"] = []
+    elif change == "duplicate operationId":
+        spec["paths"]["/v2/elements"]["get"]["operationId"] = "createElement"
+    elif change == "optional response field":
+        spec["components"]["schemas"]["Element"]["required"].remove("version")
+    elif change == "unversioned path":
+        spec["paths"]["/sequence"] = spec["paths"].pop("/v1/sequence")
+    elif change == "no 500":
+        del post["responses"]["500"]
+    elif change == "no example":
+        del post["requestBody"]["content"]["application/json"]["examples"]
+    elif change == "no production server":
+        spec["servers"] = spec["servers"][1:]
+    path = tmp_path / "central_sequence.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return check_spec(path, "centralsequence.fountain.coach")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("long description", "POST /v2/elements (createElement): description is 301 characters; the limit is 300"),
+        ("no idempotency key", "POST /v2/elements (createElement): a /v2 POST must accept the Idempotency-Key header"),
+        ("duplicate operationId", "not valid OpenAPI: Operation ID 'createElement' for 'get' in '/v2/elements' is not unique"),
+        ("optional response field", "fields version must be required"),
+        ("unversioned path", "/sequence: paths must start with /v1/ or /v2/"),
+        ("no 500", "POST /v2/elements (createElement): must declare a 500 response"),
+        ("no example", "POST /v2/elements (createElement): request body has no example"),
+        ("no production server", "servers: must list the production host https://centralsequence.fountain.coach"),
+    ],
+)
+def test_a_broken_rule_is_named_with_file_and_operation(tmp_path: Path, change: str, expected: str) -> None:
+    findings = broken_copy(tmp_path, change)
+    assert any(expected in finding and finding.startswith("central_sequence.yaml: ") for finding in findings), findings
