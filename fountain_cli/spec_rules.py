@@ -5,6 +5,7 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
 - servers name the production host and a local address;
 - each operation has a unique operationId, tags, a summary, a description of at most 300 characters
   (the limit GPT actions impose), a request example (when it takes a body) and a success example;
+- every example is valid against the schema it illustrates;
 - each operation declares 500; one that takes input declares 400 (and 422 on /v2); one with a path
   parameter declares 404;
 - /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
@@ -17,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 METHODS = ("get", "put", "post", "delete", "patch")
 PROBES = {"/health", "/ready"}
@@ -33,17 +37,41 @@ class SpecChecker:
         self.production_host = production_host
         self.spec: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.findings: list[str] = []
+        self.registry: Registry[Any] = Registry().with_resource(
+            "urn:spec", Resource.from_contents(self.spec, default_specification=DRAFT202012)
+        )
 
     def fail(self, where: str, message: str) -> None:
         self.findings.append(f"{self.path.name}: {where}: {message}")
 
     def resolve(self, node: Any) -> Any:
+        return self.locate(node, "")[0]
+
+    def locate(self, node: Any, pointer: str) -> tuple[Any, str]:
+        """Follow $refs; answers the node and its JSON pointer in the document."""
         while isinstance(node, dict) and "$ref" in node:
+            pointer = node["$ref"][1:]
             target: Any = self.spec
-            for part in node["$ref"][2:].split("/"):
-                target = target[part]
+            for part in pointer[1:].split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
             node = target
-        return node
+        return node, pointer
+
+    def check_examples(self, where: str, container: Any, pointer: str) -> None:
+        """Every example of a media type object must validate against its schema."""
+        for media_type, media in container.get("content", {}).items():
+            media_pointer = f"{pointer}/content/{media_type.replace('~', '~0').replace('/', '~1')}"
+            if "schema" not in media:
+                continue
+            schema_pointer = self.locate(media["schema"], media_pointer + "/schema")[1]
+            validator = OAS31Validator({"$ref": f"urn:spec#{schema_pointer}"}, registry=self.registry)
+            examples = {name: self.resolve(example).get("value") for name, example in media.get("examples", {}).items()}
+            if "example" in media:
+                examples["example"] = media["example"]
+            for name, value in examples.items():
+                for error in validator.iter_errors(value):
+                    at = "/".join(str(p) for p in error.absolute_path) or "(root)"
+                    self.fail(where, f"example {name!r} ({media_type}) at {at}: {error.message}")
 
     def check(self) -> list[str]:
         try:
@@ -61,7 +89,18 @@ class SpecChecker:
             for method in METHODS:
                 if method in item:
                     self.check_operation(path, method, item, item[method], seen)
+                    self.check_operation_examples(path, method, item[method])
         return self.findings
+
+    def check_operation_examples(self, path: str, method: str, op: dict[str, Any]) -> None:
+        where = f"{method.upper()} {path} ({op.get('operationId', 'no operationId')})"
+        base = "/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+        if "requestBody" in op:
+            body, pointer = self.locate(op["requestBody"], base + "/requestBody")
+            self.check_examples(where, body, pointer)
+        for code, raw in op.get("responses", {}).items():
+            response, pointer = self.locate(raw, f"{base}/responses/{code}")
+            self.check_examples(where, response, pointer)
 
     def check_servers(self) -> None:
         urls = [s.get("url", "") for s in self.spec.get("servers", [])]

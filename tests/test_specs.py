@@ -33,6 +33,8 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         del post["responses"]["500"]
     elif change == "no example":
         del post["requestBody"]["content"]["application/json"]["examples"]
+    elif change == "example breaks its schema":
+        post["requestBody"]["content"]["application/json"]["examples"]["append"]["value"]["elementId"] = "one"
     elif change == "no production server":
         spec["servers"] = spec["servers"][1:]
     path = tmp_path / "central_sequence.yaml"
@@ -50,6 +52,7 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         ("unversioned path", "/sequence: paths must start with /v1/ or /v2/"),
         ("no 500", "POST /v2/elements (createElement): must declare a 500 response"),
         ("no example", "POST /v2/elements (createElement): request body has no example"),
+        ("example breaks its schema", "POST /v2/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'"),
         ("no production server", "servers: must list the production host https://centralsequence.fountain.coach"),
     ],
 )
