@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from fountain_cli import codegen, registry
-from fountain_cli.db import db_app
+from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -21,16 +21,6 @@ ServiceArg = Annotated[
     Optional[str],
     typer.Argument(help="One service (e.g. central_sequence); all of them when left out.", show_default=False),
 ]
-
-
-def _services(name: str | None) -> list[str]:
-    names = registry.service_names()
-    if name is None:
-        return names
-    if name not in names:
-        typer.secho(f"Unknown service {name!r}. Known services: {', '.join(names)}.", fg="red", err=True)
-        raise typer.Exit(2)
-    return [name]
 
 
 def _spec_names(name: str | None) -> list[str]:
@@ -110,14 +100,9 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    names = _services(service)
+    names = selected_services(service)
     if migrate:
-        from alembic import command
-
-        from fountain_cli.db import _config
-
-        for name in names:
-            command.upgrade(_config(name), "head")
+        upgrade_all(names)
     if service is None:
         if workers != 1:
             typer.secho("--workers applies to one service; all services share one process.", fg="red", err=True)
