@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from fountain_common.service import REPO_ROOT
 
@@ -33,7 +34,7 @@ def input_stamp(spec: Path) -> str:
     digest = hashlib.sha256()
     for tool in ("fastapi-code-generator", "datamodel-code-generator", "black", "isort"):
         digest.update(f"{tool}=={version(tool)}\n".encode())
-    for path in [spec, *sorted(TEMPLATES.rglob("*")), *sorted(VISITORS.glob("*.py"))]:
+    for path in [spec, Path(__file__), *sorted(TEMPLATES.rglob("*")), *sorted(VISITORS.glob("*.py"))]:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -50,6 +51,42 @@ def _in_repo_root() -> Iterator[None]:
         os.chdir(previous)
 
 
+@contextlib.contextmanager
+def _json_types() -> Iterator[None]:
+    """Generate models that take JSON's own types only: "12" or true is no integer, 12 no string.
+
+    Integers become fountain_common.json_types.JsonInt (JSON Schema's integer: 12 and 12.0, not
+    "12"); strings and booleans become pydantic's strict types. fastapi-code-generator's parser
+    accepts these settings, but its generate_code() does not pass them: a subclass supplies them.
+    """
+    from datamodel_code_generator.enums import StrictTypes
+    from datamodel_code_generator.imports import Import
+    from datamodel_code_generator.model.pydantic_v2.types import DataTypeManager
+    from datamodel_code_generator.types import Types
+    from fastapi_code_generator import cli
+    from fastapi_code_generator.parser import OpenAPIParser
+
+    class JsonTypeManager(DataTypeManager):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            json_int = self.data_type.from_import(Import.from_full_path("fountain_common.json_types.JsonInt"))
+            for integer in (Types.integer, Types.int32, Types.int64):
+                self.type_map[integer] = json_int
+
+    class JsonParser(OpenAPIParser):  # type: ignore[misc]  # the generator is untyped
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["strict_types"] = [StrictTypes.str, StrictTypes.bool]
+            kwargs["data_type_manager_type"] = JsonTypeManager
+            super().__init__(*args, **kwargs)
+
+    original = cli.OpenAPIParser
+    cli.OpenAPIParser = JsonParser
+    try:
+        yield
+    finally:
+        cli.OpenAPIParser = original
+
+
 def render(spec: Path, output_dir: Path) -> None:
     """Write models.py, api.py and __init__.py for `spec` into `output_dir`."""
     import warnings
@@ -57,7 +94,7 @@ def render(spec: Path, output_dir: Path) -> None:
     from fastapi_code_generator.cli import generate_code
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    with _in_repo_root(), warnings.catch_warnings():
+    with _in_repo_root(), _json_types(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         generate_code(
             input_name=spec.name,

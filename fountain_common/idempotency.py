@@ -3,17 +3,17 @@
 The key is claimed in the same transaction as the operation it guards, so a response is recorded
 if and only if the operation committed. A concurrent retry with the same key waits on the claim and
 then replays; the same key with a different request is 422; a key whose first attempt failed may be
-used again. Keys are kept for `idempotency_ttl_hours`.
+used again. Keys are kept for `idempotency_ttl_hours`; each new key purges up to 100 expired ones.
 """
 
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, text
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,14 +34,27 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("response_body", JSONB, nullable=False),
         Column("response_headers", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("idempotency_keys_created_at_idx", "created_at"),
         comment="Responses of POST requests sent with an Idempotency-Key, replayed to retries.",
     )
 
 
-def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
+def fingerprint(method: str, path: str, body: BaseModel | None, precondition: str | None = None) -> str:
+    """What makes two requests the same request: method, path, body and If-Match."""
     payload = body.model_dump(mode="json") if body is not None else None
-    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _purge_expired(table: Table, ttl_hours: int) -> Any:
+    """Delete up to 100 expired keys, skipping any another transaction holds, so purging never waits."""
+    expired = (
+        select(table.c.key)
+        .where(table.c.created_at < func.now() - text(f"interval '{int(ttl_hours)} hours'"))
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    )
+    return table.delete().where(table.c.key.in_(expired.scalar_subquery()))
 
 
 async def idempotent(
@@ -58,11 +71,7 @@ async def idempotent(
     """Run `operation` once per key; `conn` must be inside the transaction that does the work."""
     if key is None:
         return await operation()
-    await conn.execute(
-        table.delete().where(
-            table.c.key == key, table.c.created_at < func.now() - text(f"interval '{int(ttl_hours)} hours'")
-        )
-    )
+    await conn.execute(_purge_expired(table, ttl_hours))
     claimed = (
         await conn.execute(
             insert(table)

@@ -57,7 +57,9 @@ class RequestScope:
             conn,
             table,
             key=key,
-            request_fingerprint=fingerprint(self.request.method, self.request.url.path, body),
+            request_fingerprint=fingerprint(
+                self.request.method, self.request.url.path, body, self.request.headers.get("if-match")
+            ),
             response=self.response,
             model=model,
             operation=operation,

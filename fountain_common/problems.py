@@ -5,6 +5,7 @@ with the same fields plus the upstream `message`, and report invalid input as 40
 does. No error ever reaches a client as a stack trace.
 """
 
+import re
 from typing import Any
 
 import structlog
@@ -13,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from fountain_common.database import sqlstate
 
@@ -128,11 +128,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method any route serves at this path (Starlette names only the first route's)."""
+    """Every method the contract declares at this path (Starlette would name only one route's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, request.url.path):
+            methods |= {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
     return ", ".join(sorted(methods))
 
 

@@ -28,3 +28,14 @@ def contract_schema(database_url: str) -> Iterator[schemathesis.BaseSchema]:
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_the_contract(case: schemathesis.Case) -> None:
     case.call_and_validate()
+
+
+def test_stateful_sequences_through_links_keep_the_contract(contract_schema: schemathesis.BaseSchema) -> None:
+    """Create an element, then read, move, version and read back the version it names (OpenAPI links)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    machine = contract_schema.as_state_machine()
+    run_state_machine_as_test(
+        machine,
+        settings=settings(max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)),
+    )

@@ -38,12 +38,21 @@ async def test_invalid_element_is_400_with_a_message_and_numbers_nothing(client:
         {"elementType": "x" * 65, "elementId": 1},
         {"elementType": "script\u0000", "elementId": 1},
         {"elementType": "script"},
+        {"elementType": "script", "elementId": "12"},  # JSON types only: no coercion from strings
+        {"elementType": "script", "elementId": True},
+        {"elementType": 12, "elementId": 1},
     ):
         response = await client.post("/v1/sequence", json=body)
         assert response.status_code == 400, body
         assert response.headers["content-type"] == "application/json"
         assert response.json()["message"]
     assert await numbers(client) == {}
+
+
+async def test_an_integral_number_is_an_integer_as_json_schema_says(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/sequence", json={"elementType": "script", "elementId": 3.0})
+    assert (response.status_code, response.json()) == (201, {"sequenceNumber": 1})
+    assert await numbers(client) == {("script", 3): 1}
 
 
 async def test_malformed_json_is_400_with_a_message(client: httpx.AsyncClient) -> None:

@@ -111,6 +111,24 @@ async def test_retry_with_the_same_idempotency_key_creates_one_element(client: h
     assert await order(client) == ["script/1"]
 
 
+async def test_the_same_key_with_another_precondition_is_another_request(client: httpx.AsyncClient) -> None:
+    await create(client, "section", 1)
+    etag = (await client.get("/v2/elements/section/1")).headers["etag"]
+    body = {"data": {"title": "Act 1"}}
+    first = await client.post("/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": etag})
+    assert first.status_code == 201
+    other = await client.post("/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": '"9"'})
+    assert other.status_code == 422
+    assert (await client.get("/v2/elements/section/1")).json()["version"] == 2
+
+
+async def test_a_wrong_method_is_405_naming_every_allowed_method(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/v2/elements")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_a_failed_attempt_does_not_burn_the_idempotency_key(client: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "k-retry"}
     body = {"elementType": "section", "elementId": 1, "sequenceNumber": 2}

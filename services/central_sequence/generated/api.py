@@ -327,10 +327,6 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         status_code=200,
         response_model=ElementPage,
         responses={
-            "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
-                "model": Problem,
-            },
             "422": {
                 "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
                 "model": Problem,
@@ -382,7 +378,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         response_model=Element,
         responses={
             "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
+                "description": 'The request body is not valid JSON.',
                 "model": Problem,
             },
             "409": {
@@ -429,10 +425,6 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         status_code=200,
         response_model=Element,
         responses={
-            "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
-                "model": Problem,
-            },
             "404": {
                 "description": 'The resource does not exist.',
                 "model": Problem,
@@ -478,7 +470,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         response_model=Element,
         responses={
             "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
+                "description": 'The request body is not valid JSON.',
                 "model": Problem,
             },
             "404": {
@@ -541,10 +533,6 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         status_code=200,
         response_model=VersionPage,
         responses={
-            "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
-                "model": Problem,
-            },
             "404": {
                 "description": 'The resource does not exist.',
                 "model": Problem,
@@ -594,7 +582,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         response_model=Version,
         responses={
             "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
+                "description": 'The request body is not valid JSON.',
                 "model": Problem,
             },
             "404": {
@@ -657,10 +645,6 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         status_code=200,
         response_model=Version,
         responses={
-            "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
-                "model": Problem,
-            },
             "404": {
                 "description": 'The resource does not exist.',
                 "model": Problem,
@@ -708,7 +692,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         response_model=ElementList,
         responses={
             "400": {
-                "description": 'The request body is not valid JSON, or a parameter is malformed.',
+                "description": 'The request body is not valid JSON.',
                 "model": Problem,
             },
             "404": {

@@ -6,12 +6,14 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Dict, List, Optional
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
+
+from fountain_common.json_types import JsonInt
 
 
 class SequenceRequest(BaseModel):
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -20,7 +22,7 @@ class SequenceRequest(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
@@ -30,24 +32,26 @@ class SequenceRequest(BaseModel):
 
 
 class SequenceResponse(BaseModel):
-    sequenceNumber: Annotated[int, Field(description="The element's sequence number.")]
+    sequenceNumber: Annotated[
+        JsonInt, Field(description="The element's sequence number.")
+    ]
 
 
 class ReorderItem(BaseModel):
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
             le=9223372036854775807,
         ),
     ]
-    newSequence: Annotated[int, Field(ge=1, le=9223372036854775807)]
+    newSequence: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
 
 
 class VersionRequest(BaseModel):
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -56,7 +60,7 @@ class VersionRequest(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
@@ -71,26 +75,17 @@ class VersionRequest(BaseModel):
 
 class VersionResponse(BaseModel):
     versionNumber: Annotated[
-        int, Field(description='The number of the version just appended.')
+        JsonInt, Field(description='The number of the version just appended.')
     ]
 
 
 class SuccessResponse(BaseModel):
-    message: str
-
-
-class Error(BaseModel):
-    message: str
-    type: Optional[str] = None
-    title: Optional[str] = None
-    status: Optional[int] = None
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    message: StrictStr
 
 
 class Element(BaseModel):
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -99,15 +94,15 @@ class Element(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
             le=9223372036854775807,
         ),
     ]
-    sequenceNumber: Annotated[int, Field(ge=1, le=9223372036854775807)]
-    version: Annotated[int, Field(ge=1, le=2147483647)]
+    sequenceNumber: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    version: Annotated[JsonInt, Field(ge=1, le=2147483647)]
     createdAt: AwareDatetime
     updatedAt: AwareDatetime
 
@@ -117,7 +112,7 @@ class ElementCreate(BaseModel):
         extra='forbid',
     )
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -126,7 +121,7 @@ class ElementCreate(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
@@ -134,7 +129,7 @@ class ElementCreate(BaseModel):
         ),
     ]
     sequenceNumber: Annotated[
-        Optional[int],
+        Optional[JsonInt],
         Field(
             description='Insert at this number, shifting later elements up; absent or null appends.',
             ge=1,
@@ -147,14 +142,14 @@ class ElementMove(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    sequenceNumber: Annotated[int, Field(ge=1, le=9223372036854775807)]
+    sequenceNumber: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
 
 
 class ElementPage(BaseModel):
     items: List[Element]
-    total: Annotated[int, Field(ge=0)]
-    limit: int
-    offset: int
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
 
 
 class ElementList(BaseModel):
@@ -166,7 +161,7 @@ class ReorderEntry(BaseModel):
         extra='forbid',
     )
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -175,19 +170,19 @@ class ReorderEntry(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
             le=9223372036854775807,
         ),
     ]
-    sequenceNumber: Annotated[int, Field(ge=1, le=9223372036854775807)]
+    sequenceNumber: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
 
 
 class Version(BaseModel):
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -196,14 +191,14 @@ class Version(BaseModel):
         ),
     ]
     elementId: Annotated[
-        int,
+        JsonInt,
         Field(
             description="The element's id in the service that owns it.",
             ge=1,
             le=9223372036854775807,
         ),
     ]
-    version: Annotated[int, Field(ge=1, le=2147483647)]
+    version: Annotated[JsonInt, Field(ge=1, le=2147483647)]
     data: Annotated[
         Optional[Dict[str, Any]],
         Field(description='The data given with this version; null for version 1.'),
@@ -223,17 +218,17 @@ class VersionCreate(BaseModel):
 
 class VersionPage(BaseModel):
     items: List[Version]
-    total: Annotated[int, Field(ge=0)]
-    limit: int
-    offset: int
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
 
 
 class FieldError(BaseModel):
     location: Annotated[
-        str,
+        StrictStr,
         Field(description='Where the fault is, e.g. body.elementId or query.limit.'),
     ]
-    message: str
+    message: StrictStr
 
 
 class Status(Enum):
@@ -242,12 +237,12 @@ class Status(Enum):
 
 class HealthStatus(BaseModel):
     status: Status
-    service: str
+    service: StrictStr
 
 
 class ReorderRequest(BaseModel):
     elementType: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
             max_length=64,
@@ -258,6 +253,19 @@ class ReorderRequest(BaseModel):
     elements: Annotated[List[ReorderItem], Field(max_length=1000, min_length=1)]
 
 
+class Error(BaseModel):
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
+    errors: Annotated[
+        Optional[List[FieldError]],
+        Field(description='For invalid input, one entry per field at fault.'),
+    ] = None
+
+
 class Reorder(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -266,11 +274,11 @@ class Reorder(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    type: StrictStr
+    title: StrictStr
+    status: JsonInt
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),

@@ -43,6 +43,7 @@ def upgrade() -> None:
     schema='central_sequence',
     comment='Responses of POST requests sent with an Idempotency-Key, replayed to retries.'
     )
+    op.create_index('idempotency_keys_created_at_idx', 'idempotency_keys', ['created_at'], unique=False, schema='central_sequence')
     op.create_table('sequence_counter',
     sa.Column('id', sa.SmallInteger(), autoincrement=False, nullable=False),
     sa.Column('last_value', sa.BigInteger(), nullable=False),
@@ -64,6 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('idempotency_keys_created_at_idx', table_name='idempotency_keys', schema='central_sequence')
     op.drop_table('element_versions', schema='central_sequence')
     op.drop_table('sequence_counter', schema='central_sequence')
     op.drop_table('idempotency_keys', schema='central_sequence')

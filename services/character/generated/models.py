@@ -6,16 +6,18 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
+
+from fountain_common.json_types import JsonInt
 
 
 class Character(BaseModel):
     characterId: Annotated[
-        int, Field(description='Unique identifier of the character.')
+        JsonInt, Field(description='Unique identifier of the character.')
     ]
-    name: Annotated[str, Field(description='Name of the character.')]
+    name: Annotated[StrictStr, Field(description='Name of the character.')]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A brief description of the character and their role within the story.'
         ),
@@ -24,7 +26,7 @@ class Character(BaseModel):
 
 class CharacterCreateRequest(BaseModel):
     name: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Name of the character.',
             max_length=200,
@@ -33,7 +35,7 @@ class CharacterCreateRequest(BaseModel):
         ),
     ]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A brief description of the character and their role within the story.',
             max_length=10000,
@@ -44,23 +46,23 @@ class CharacterCreateRequest(BaseModel):
 
 class Paraphrase(BaseModel):
     paraphraseId: Annotated[
-        int, Field(description='Unique identifier of the paraphrase.')
+        JsonInt, Field(description='Unique identifier of the paraphrase.')
     ]
     originalId: Annotated[
-        int,
+        JsonInt,
         Field(
             description='Id of the character, action or spoken word this paraphrase belongs to.'
         ),
     ]
-    text: Annotated[str, Field(description='The paraphrased wording.')]
+    text: Annotated[StrictStr, Field(description='The paraphrased wording.')]
     commentary: Annotated[
-        str, Field(description='Why the paraphrase relates to the original.')
+        StrictStr, Field(description='Why the paraphrase relates to the original.')
     ]
 
 
 class ParaphraseCreateRequest(BaseModel):
     originalId: Annotated[
-        int,
+        JsonInt,
         Field(
             description='Id of the original; must equal the id in the path.',
             ge=1,
@@ -68,7 +70,7 @@ class ParaphraseCreateRequest(BaseModel):
         ),
     ]
     text: Annotated[
-        str,
+        StrictStr,
         Field(
             description='The paraphrased wording.',
             max_length=10000,
@@ -77,7 +79,7 @@ class ParaphraseCreateRequest(BaseModel):
         ),
     ]
     commentary: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Why the paraphrase relates to the original.',
             max_length=10000,
@@ -87,9 +89,9 @@ class ParaphraseCreateRequest(BaseModel):
 
 
 class Action(BaseModel):
-    actionId: Annotated[int, Field(description='Unique identifier of the action.')]
+    actionId: Annotated[JsonInt, Field(description='Unique identifier of the action.')]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A textual description outlining what happens in this action.'
         ),
@@ -98,7 +100,7 @@ class Action(BaseModel):
 
 class ActionCreateRequest(BaseModel):
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A textual description outlining what happens in this action.',
             max_length=10000,
@@ -110,14 +112,16 @@ class ActionCreateRequest(BaseModel):
 
 class SpokenWord(BaseModel):
     dialogueId: Annotated[
-        int, Field(description='Unique identifier of the spoken word.')
+        JsonInt, Field(description='Unique identifier of the spoken word.')
     ]
-    text: Annotated[str, Field(description='The dialogue text of the spoken word.')]
+    text: Annotated[
+        StrictStr, Field(description='The dialogue text of the spoken word.')
+    ]
 
 
 class SpokenWordCreateRequest(BaseModel):
     text: Annotated[
-        str,
+        StrictStr,
         Field(
             description='The dialogue text of the spoken word.',
             max_length=10000,
@@ -128,20 +132,20 @@ class SpokenWordCreateRequest(BaseModel):
 
 
 class Error(BaseModel):
-    message: str
-    type: Optional[str] = None
-    title: Optional[str] = None
-    status: Optional[int] = None
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
 
 
 class FieldError(BaseModel):
     location: Annotated[
-        str,
+        StrictStr,
         Field(description='Where the fault is, e.g. body.name or path.characterId.'),
     ]
-    message: str
+    message: StrictStr
 
 
 class Status(Enum):
@@ -150,15 +154,15 @@ class Status(Enum):
 
 class HealthStatus(BaseModel):
     status: Status
-    service: str
+    service: StrictStr
 
 
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    type: StrictStr
+    title: StrictStr
+    status: JsonInt
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),

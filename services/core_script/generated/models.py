@@ -6,12 +6,14 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
+
+from fountain_common.json_types import JsonInt
 
 
 class ScriptRequest(BaseModel):
     title: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Title of the script.',
             max_length=200,
@@ -20,13 +22,13 @@ class ScriptRequest(BaseModel):
         ),
     ]
     author: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Author of the script.', max_length=200, pattern='^[^\\x00]*$'
         ),
     ] = None
     description: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Brief description of the script.',
             max_length=10000,
@@ -36,32 +38,32 @@ class ScriptRequest(BaseModel):
 
 
 class ScriptResponse(BaseModel):
-    scriptId: Annotated[int, Field(description='Unique identifier of the script.')]
+    scriptId: Annotated[JsonInt, Field(description='Unique identifier of the script.')]
     sequenceNumber: Annotated[
-        int, Field(description='Sequence number assigned to the script.')
+        JsonInt, Field(description='Sequence number assigned to the script.')
     ]
 
 
 class Script(BaseModel):
-    scriptId: Annotated[int, Field(description='Unique identifier of the script.')]
-    title: Annotated[str, Field(description='Title of the script.')]
+    scriptId: Annotated[JsonInt, Field(description='Unique identifier of the script.')]
+    title: Annotated[StrictStr, Field(description='Title of the script.')]
     author: Annotated[
-        str, Field(description='Author of the script; empty when none was given.')
+        StrictStr, Field(description='Author of the script; empty when none was given.')
     ]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Brief description of the script; empty when none was given.'
         ),
     ]
     sequenceNumber: Annotated[
-        int, Field(description='Sequence number assigned to the script.')
+        JsonInt, Field(description='Sequence number assigned to the script.')
     ]
 
 
 class ScriptUpdateRequest(BaseModel):
     title: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Title of the script.',
             max_length=200,
@@ -70,13 +72,13 @@ class ScriptUpdateRequest(BaseModel):
         ),
     ] = None
     author: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Author of the script.', max_length=200, pattern='^[^\\x00]*$'
         ),
     ] = None
     description: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Brief description of the script.',
             max_length=10000,
@@ -87,7 +89,7 @@ class ScriptUpdateRequest(BaseModel):
 
 class SectionHeadingRequest(BaseModel):
     title: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Title of the section heading.',
             max_length=200,
@@ -99,17 +101,17 @@ class SectionHeadingRequest(BaseModel):
 
 class SectionHeadingResponse(BaseModel):
     headingId: Annotated[
-        int, Field(description='Unique identifier of the section heading.')
+        JsonInt, Field(description='Unique identifier of the section heading.')
     ]
-    scriptId: Annotated[int, Field(description='Unique identifier of the script.')]
+    scriptId: Annotated[JsonInt, Field(description='Unique identifier of the script.')]
     sequenceNumber: Annotated[
-        int, Field(description='Sequence number assigned to the section heading.')
+        JsonInt, Field(description='Sequence number assigned to the section heading.')
     ]
 
 
 class SectionHeadingUpdateRequest(BaseModel):
     title: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Title of the section heading.',
             max_length=200,
@@ -121,7 +123,7 @@ class SectionHeadingUpdateRequest(BaseModel):
 
 class ReorderItem(BaseModel):
     headingId: Annotated[
-        int,
+        JsonInt,
         Field(
             description='Unique identifier of the section heading.',
             ge=1,
@@ -129,7 +131,7 @@ class ReorderItem(BaseModel):
         ),
     ]
     newSequence: Annotated[
-        int,
+        JsonInt,
         Field(
             description='New sequence number for the section heading.',
             ge=1,
@@ -139,23 +141,24 @@ class ReorderItem(BaseModel):
 
 
 class SuccessResponse(BaseModel):
-    message: Annotated[str, Field(description='Success message.')]
+    message: Annotated[StrictStr, Field(description='Success message.')]
 
 
 class Error(BaseModel):
-    message: str
-    type: Optional[str] = None
-    title: Optional[str] = None
-    status: Optional[int] = None
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
 
 
 class FieldError(BaseModel):
     location: Annotated[
-        str, Field(description='Where the fault is, e.g. body.title or path.scriptId.')
+        StrictStr,
+        Field(description='Where the fault is, e.g. body.title or path.scriptId.'),
     ]
-    message: str
+    message: StrictStr
 
 
 class Status(Enum):
@@ -164,7 +167,7 @@ class Status(Enum):
 
 class HealthStatus(BaseModel):
     status: Status
-    service: str
+    service: StrictStr
 
 
 class ReorderRequest(BaseModel):
@@ -172,11 +175,11 @@ class ReorderRequest(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    type: StrictStr
+    title: StrictStr
+    status: JsonInt
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),

@@ -29,7 +29,9 @@ def upgrade() -> None:
     schema='core_script',
     comment='Responses of POST requests sent with an Idempotency-Key, replayed to retries.'
     )
+    op.create_index('idempotency_keys_created_at_idx', 'idempotency_keys', ['created_at'], unique=False, schema='core_script')
 
 
 def downgrade() -> None:
+    op.drop_index('idempotency_keys_created_at_idx', table_name='idempotency_keys', schema='core_script')
     op.drop_table('idempotency_keys', schema='core_script')

@@ -6,18 +6,20 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
+
+from fountain_common.json_types import JsonInt
 
 
 class SessionRequest(BaseModel):
     userId: Annotated[
-        int,
+        JsonInt,
         Field(
             description='Unique identifier of the user.', ge=1, le=9223372036854775807
         ),
     ]
     context: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Initial context of the session.',
             max_length=10000,
@@ -27,24 +29,30 @@ class SessionRequest(BaseModel):
 
 
 class SessionResponse(BaseModel):
-    sessionId: Annotated[int, Field(description='Unique identifier of the session.')]
-    userId: Annotated[int, Field(description='Unique identifier of the user.')]
+    sessionId: Annotated[
+        JsonInt, Field(description='Unique identifier of the session.')
+    ]
+    userId: Annotated[JsonInt, Field(description='Unique identifier of the user.')]
     context: Annotated[
-        str, Field(description='Context of the session; empty when none was given.')
+        StrictStr,
+        Field(description='Context of the session; empty when none was given.'),
     ]
 
 
 class Session(BaseModel):
-    sessionId: Annotated[int, Field(description='Unique identifier of the session.')]
-    userId: Annotated[int, Field(description='Unique identifier of the user.')]
+    sessionId: Annotated[
+        JsonInt, Field(description='Unique identifier of the session.')
+    ]
+    userId: Annotated[JsonInt, Field(description='Unique identifier of the user.')]
     context: Annotated[
-        str, Field(description='Context of the session; empty when none was given.')
+        StrictStr,
+        Field(description='Context of the session; empty when none was given.'),
     ]
 
 
 class SessionUpdateRequest(BaseModel):
     context: Annotated[
-        Optional[str],
+        Optional[StrictStr],
         Field(
             description='Updated context of the session.',
             max_length=10000,
@@ -54,25 +62,27 @@ class SessionUpdateRequest(BaseModel):
 
 
 class SessionContextResponse(BaseModel):
-    sessionId: Annotated[int, Field(description='Unique identifier of the session.')]
-    context: Annotated[str, Field(description='Context of the session.')]
+    sessionId: Annotated[
+        JsonInt, Field(description='Unique identifier of the session.')
+    ]
+    context: Annotated[StrictStr, Field(description='Context of the session.')]
 
 
 class Error(BaseModel):
-    message: str
-    type: Optional[str] = None
-    title: Optional[str] = None
-    status: Optional[int] = None
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
 
 
 class FieldError(BaseModel):
     location: Annotated[
-        str,
+        StrictStr,
         Field(description='Where the fault is, e.g. body.userId or path.sessionId.'),
     ]
-    message: str
+    message: StrictStr
 
 
 class Status(Enum):
@@ -81,15 +91,15 @@ class Status(Enum):
 
 class HealthStatus(BaseModel):
     status: Status
-    service: str
+    service: StrictStr
 
 
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    type: StrictStr
+    title: StrictStr
+    status: JsonInt
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),

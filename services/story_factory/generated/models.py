@@ -6,39 +6,41 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Dict, List, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
+
+from fountain_common.json_types import JsonInt
 
 
 class Orchestration(BaseModel):
     csoundFilePath: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Path to the generated Csound file; empty while none exists.'
         ),
     ]
     lilyPondFilePath: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Path to the generated LilyPond file; empty while none exists.'
         ),
     ]
     midiFilePath: Annotated[
-        str,
+        StrictStr,
         Field(description='Path to the generated MIDI file; empty while none exists.'),
     ]
 
 
 class SectionHeading(BaseModel):
     headingId: Annotated[
-        int, Field(description='Unique identifier of the section heading.')
+        JsonInt, Field(description='Unique identifier of the section heading.')
     ]
     scriptId: Annotated[
-        int,
+        JsonInt,
         Field(description='Identifier of the script this section heading belongs to.'),
     ]
-    title: Annotated[str, Field(description='Title of the section heading.')]
+    title: Annotated[StrictStr, Field(description='Title of the section heading.')]
     sequence: Annotated[
-        int,
+        JsonInt,
         Field(
             description="Sequence number of the section heading (Core Script's sequenceNumber)."
         ),
@@ -47,11 +49,11 @@ class SectionHeading(BaseModel):
 
 class Character(BaseModel):
     characterId: Annotated[
-        int, Field(description='Unique identifier of the character.')
+        JsonInt, Field(description='Unique identifier of the character.')
     ]
-    name: Annotated[str, Field(description='Name of the character.')]
+    name: Annotated[StrictStr, Field(description='Name of the character.')]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A brief description of the character and their role within the story.'
         ),
@@ -59,9 +61,9 @@ class Character(BaseModel):
 
 
 class Action(BaseModel):
-    actionId: Annotated[int, Field(description='Unique identifier of the action.')]
+    actionId: Annotated[JsonInt, Field(description='Unique identifier of the action.')]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='A textual description outlining what happens in this action.'
         ),
@@ -70,39 +72,45 @@ class Action(BaseModel):
 
 class SpokenWord(BaseModel):
     dialogueId: Annotated[
-        int, Field(description='Unique identifier of the spoken word.')
+        JsonInt, Field(description='Unique identifier of the spoken word.')
     ]
-    text: Annotated[str, Field(description='The dialogue text of the spoken word.')]
+    text: Annotated[
+        StrictStr, Field(description='The dialogue text of the spoken word.')
+    ]
     sequence: Annotated[
-        int, Field(description='Sequence number of the spoken word within the script.')
+        JsonInt,
+        Field(description='Sequence number of the spoken word within the script.'),
     ]
 
 
 class Context(BaseModel):
-    contextId: Annotated[int, Field(description='Unique identifier of the context.')]
+    contextId: Annotated[
+        JsonInt, Field(description='Unique identifier of the context.')
+    ]
     characterId: Annotated[
-        int, Field(description='Identifier of the character this context belongs to.')
+        JsonInt,
+        Field(description='Identifier of the character this context belongs to.'),
     ]
     data: Annotated[
-        Dict[str, str],
+        Dict[str, StrictStr],
         Field(description='Context data for the character, e.g. mood and location.'),
     ]
 
 
 class Error(BaseModel):
-    message: str
-    type: Optional[str] = None
-    title: Optional[str] = None
-    status: Optional[int] = None
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
 
 
 class FieldError(BaseModel):
     location: Annotated[
-        str, Field(description='Where the fault is, e.g. query.scriptId.')
+        StrictStr, Field(description='Where the fault is, e.g. query.scriptId.')
     ]
-    message: str
+    message: StrictStr
 
 
 class Status(Enum):
@@ -111,12 +119,12 @@ class Status(Enum):
 
 class HealthStatus(BaseModel):
     status: Status
-    service: str
+    service: StrictStr
 
 
 class StoryElement(BaseModel):
     sequence: Annotated[
-        int,
+        JsonInt,
         Field(
             description='The sequence number of the story element, ensuring the correct order.'
         ),
@@ -128,7 +136,7 @@ class StoryElement(BaseModel):
 
 
 class StorySequence(BaseModel):
-    scriptId: Annotated[int, Field(description='Unique identifier of the script.')]
+    scriptId: Annotated[JsonInt, Field(description='Unique identifier of the script.')]
     sequences: Annotated[
         List[StoryElement],
         Field(description='The story elements in the range, in sequence order.'),
@@ -136,11 +144,11 @@ class StorySequence(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: Optional[str] = None
-    instance: Optional[str] = None
+    type: StrictStr
+    title: StrictStr
+    status: JsonInt
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
@@ -148,13 +156,13 @@ class Problem(BaseModel):
 
 
 class FullStory(BaseModel):
-    scriptId: Annotated[int, Field(description='Unique identifier of the script.')]
-    title: Annotated[str, Field(description='Title of the script.')]
+    scriptId: Annotated[JsonInt, Field(description='Unique identifier of the script.')]
+    title: Annotated[StrictStr, Field(description='Title of the script.')]
     author: Annotated[
-        str, Field(description='Author of the script; empty when none was given.')
+        StrictStr, Field(description='Author of the script; empty when none was given.')
     ]
     description: Annotated[
-        str,
+        StrictStr,
         Field(
             description='Brief description or summary of the script; empty when none was given.'
         ),

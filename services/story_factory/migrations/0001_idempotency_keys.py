@@ -29,7 +29,9 @@ def upgrade() -> None:
     schema='story_factory',
     comment='Responses of POST requests sent with an Idempotency-Key, replayed to retries.'
     )
+    op.create_index('idempotency_keys_created_at_idx', 'idempotency_keys', ['created_at'], unique=False, schema='story_factory')
 
 
 def downgrade() -> None:
+    op.drop_index('idempotency_keys_created_at_idx', table_name='idempotency_keys', schema='story_factory')
     op.drop_table('idempotency_keys', schema='story_factory')
