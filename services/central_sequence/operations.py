@@ -5,12 +5,13 @@ from typing import Optional
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fountain_common.database import autocommit, run_in_transaction
+from fountain_common.database import run_in_transaction
 from fountain_common.operations import RequestScope
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import invalid
 
 from . import sequencing
+from .batching import numberer_for
 from .generated.api import Operations
 from .generated.models import (
     Element,
@@ -60,8 +61,7 @@ def _element_url(key: ElementKey) -> str:
 class CentralSequenceOperations(RequestScope, Operations):
     # --- v1 -------------------------------------------------------------------------------------
     async def generate_sequence_number(self, *, body: SequenceRequest) -> SequenceResponse:
-        async with autocommit(self.engine) as conn:
-            number, created = await sequencing.number_element(conn, ElementKey(body.elementType, body.elementId))
+        number, created = await numberer_for(self.engine).number(ElementKey(body.elementType, body.elementId))
         self.response.status_code = 201 if created else 200
         return SequenceResponse(sequenceNumber=number)
 

@@ -1,0 +1,117 @@
+"""Numbering many concurrent /v1 requests in one statement.
+
+Every new number takes the counter row lock, so under load requests queue on that lock one commit
+after another. Instead, each service process gathers the numbering requests that arrive while a
+statement is running and numbers them all with the next one: one lock, one commit, one round trip
+for the whole batch. A single request is numbered at once, as before. The invariants are those of
+sequencing.number_element: PostgreSQL, not this process, guarantees them.
+"""
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fountain_common.database import autocommit
+
+from .sequencing import ElementKey
+
+MAX_BATCH = 500
+
+# Number the new elements of a batch, in the order given, and read the numbers of those that have
+# one already. Autocommitted as one statement: if a concurrent batch numbered one of them first, the
+# unique key fails the whole statement (nothing is numbered) and the batch is run again.
+_NUMBER_BATCH = text(
+    """
+    WITH input AS (
+        SELECT t.element_type, t.element_id, t.ord
+        FROM unnest(CAST(:types AS varchar[]), CAST(:ids AS bigint[])) WITH ORDINALITY AS t(element_type, element_id, ord)
+    ), existing AS (
+        SELECT i.ord, e.sequence_number
+        FROM input i JOIN central_sequence.elements e
+          ON e.element_type = i.element_type AND e.element_id = i.element_id
+    ), fresh AS (
+        SELECT i.element_type, i.element_id, i.ord, row_number() OVER (ORDER BY i.ord) AS rank
+        FROM input i WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.ord = i.ord)
+    ), counter AS (
+        UPDATE central_sequence.sequence_counter
+        SET last_value = last_value + (SELECT count(*) FROM fresh)
+        WHERE id = 1 AND EXISTS (SELECT 1 FROM fresh)
+        RETURNING last_value - (SELECT count(*) FROM fresh) AS base
+    ), inserted AS (
+        INSERT INTO central_sequence.elements (element_type, element_id, sequence_number)
+        SELECT f.element_type, f.element_id, c.base + f.rank FROM fresh f CROSS JOIN counter c
+        RETURNING element_type, element_id, sequence_number
+    )
+    SELECT i.ord, n.sequence_number, true AS created
+    FROM inserted n JOIN input i ON i.element_type = n.element_type AND i.element_id = n.element_id
+    UNION ALL
+    SELECT ord, sequence_number, false AS created FROM existing
+    """
+)
+
+
+@dataclass
+class _Waiting:
+    futures: list["asyncio.Future[tuple[int, bool]]"] = field(default_factory=list)
+
+
+class BatchNumberer:
+    """One per engine (so per process): a queue of numbering requests and one worker draining it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.pending: dict[ElementKey, _Waiting] = {}
+        self.worker: asyncio.Task[None] | None = None
+
+    async def number(self, key: ElementKey) -> tuple[int, bool]:
+        """The element's number and whether this request gave it (201) or found it (200)."""
+        future: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(key, _Waiting()).futures.append(future)
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self.pending:
+            keys = list(self.pending)[:MAX_BATCH]
+            batch = {key: self.pending.pop(key) for key in keys}
+            try:
+                numbers = await self._number_batch(keys)
+            except Exception as error:  # every waiting request answers with the database's error
+                for waiting in batch.values():
+                    for future in waiting.futures:
+                        if not future.done():
+                            future.set_exception(error)
+                continue
+            for key, waiting in batch.items():
+                number, created = numbers[key]
+                for position, future in enumerate(waiting.futures):
+                    if not future.done():
+                        # Requests for the same element in one batch: the first numbered it.
+                        future.set_result((number, created and position == 0))
+
+    async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
+        params = {"types": [k.element_type for k in keys], "ids": [k.element_id for k in keys]}
+        for attempt in range(1, 4):
+            try:
+                async with autocommit(self.engine) as conn:
+                    rows = (await conn.execute(_NUMBER_BATCH, params)).all()
+                return {keys[row.ord - 1]: (int(row.sequence_number), bool(row.created)) for row in rows}
+            except IntegrityError:
+                if attempt == 3:
+                    raise
+                # A concurrent batch numbered one of these elements first; the next pass reads it.
+        raise AssertionError("unreachable")
+
+
+_numberers: "weakref.WeakKeyDictionary[AsyncEngine, BatchNumberer]" = weakref.WeakKeyDictionary()
+
+
+def numberer_for(engine: AsyncEngine) -> BatchNumberer:
+    if engine not in _numberers:
+        _numberers[engine] = BatchNumberer(engine)
+    return _numberers[engine]
