@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test typecheck lint-imports check-generated bench clean
+.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,13 +35,17 @@ run: install  ## Run all five services on http://127.0.0.1:8080 (embedded Postgr
 check-generated: install  ## Fail when generated code differs from what the specs produce
 	$(BIN)/fountain codegen --check
 
+lint: install  ## ruff: lint and formatting (generated code and migrations excepted)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 typecheck: install  ## mypy --strict over the common library, the CLI and the services
 	$(BIN)/mypy
 
 lint-imports: install  ## Services never import each other; the common library imports no service
 	$(BIN)/lint-imports --no-cache
 
-test: install validate check-generated typecheck lint-imports  ## Everything CI runs: specs, generated code, types, imports, pytest
+test: install validate check-generated lint typecheck lint-imports  ## Everything CI runs: specs, generated code, lint, types, imports, pytest
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked" >&2; exit 1; fi; \
 	exit $$status

@@ -1,7 +1,6 @@
 """`fountain`: the one command that drives FountainAI's specs, code, databases and servers."""
 
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -58,7 +57,9 @@ def validate(service: ServiceArg = None) -> None:
 @app.command("codegen")
 def codegen_command(
     service: ServiceArg = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if generated code differs from the specs.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; fail if generated code differs from the specs.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Regenerate even when the inputs are unchanged.")] = False,
 ) -> None:
     """Generate models and routers (services/<name>/generated/) from specs/<name>.yaml.
@@ -84,7 +85,10 @@ def codegen_command(
 def serve(
     service: ServiceArg = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="Port; default 8080 for all services, the service's own port (8101-8105) for one.")] = None,
+    port: Annotated[
+        Optional[int],
+        typer.Option(help="Port; default 8080 for all services, the service's own port (8101-8105) for one."),
+    ] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database schemas before serving.")] = True,
     workers: Annotated[int, typer.Option(min=1, help="Server processes (one service only).")] = 1,
 ) -> None:

@@ -197,7 +197,9 @@ class SpecChecker:
                     if method == "get" and "items" in schema.get("properties", {}):
                         self.check_pagination(where, names, schema)
 
-    def check_response_schema(self, where: str, code: str, schema: dict[str, Any], seen: frozenset[int] = frozenset()) -> None:
+    def check_response_schema(
+        self, where: str, code: str, schema: dict[str, Any], seen: frozenset[int] = frozenset()
+    ) -> None:
         if id(schema) in seen:
             return
         properties = schema.get("properties", {})
@@ -215,7 +217,7 @@ class SpecChecker:
     def check_pagination(self, where: str, params: set[str], schema: dict[str, Any]) -> None:
         if not {"limit", "offset"} <= params:
             self.fail(where, "a /v2 list must take limit and offset")
-        if not PAGE_FIELDS <= set(schema.get("properties", {})):
+        if not set(schema.get("properties", {})) >= PAGE_FIELDS:
             self.fail(where, "a /v2 list must answer {items, total, limit, offset}")
 
 

@@ -3,10 +3,10 @@ and the database engine for the app's lifetime."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,17 +76,3 @@ def _contract_openapi(app: FastAPI, spec: dict[str, Any]) -> dict[str, Any]:
                 operation["responses"] = {k: v for k, v in operation["responses"].items() if k in keep}
         app.openapi_schema = document
     return app.openapi_schema
-
-
-def get_engine(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = request.app.state.engine
-    return engine
-
-
-def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
-SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -19,4 +19,6 @@ async def check_ready(engine: AsyncEngine, service: ServiceDefinition) -> None:
         raise unavailable(f"The database is not reachable or not migrated: {type(error).__name__}.") from error
     head = head_revision(service)
     if current != head:
-        raise unavailable(f"Schema {service.schema} is at revision {current}, expected {head}: run `fountain db upgrade`.")
+        raise unavailable(
+            f"Schema {service.schema} is at revision {current}, expected {head}: run `fountain db upgrade`."
+        )

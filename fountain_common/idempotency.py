@@ -112,4 +112,3 @@ async def idempotent(
         )
     )
     return result
-

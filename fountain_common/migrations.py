@@ -19,7 +19,6 @@ from sqlalchemy.pool import NullPool
 
 from fountain_common.service import ServiceDefinition
 
-
 ENVIRONMENT_DIR = Path(__file__).resolve().parent / "alembic"
 
 

@@ -19,7 +19,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None) -> Iterator[list[str]]:
+def serve(
+    args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None
+) -> Iterator[list[str]]:
     """Start `count` processes of `fountain serve ARGS --port P`; yields their base URLs."""
     env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
     ports = [free_port() for _ in range(count)]

@@ -10,7 +10,16 @@ runner = CliRunner()
 
 @pytest.mark.parametrize(
     "command",
-    [["validate"], ["codegen"], ["serve"], ["db", "upgrade"], ["db", "downgrade"], ["db", "check"], ["db", "current"], ["db", "revision"]],
+    [
+        ["validate"],
+        ["codegen"],
+        ["serve"],
+        ["db", "upgrade"],
+        ["db", "downgrade"],
+        ["db", "check"],
+        ["db", "current"],
+        ["db", "revision"],
+    ],
 )
 def test_every_command_explains_itself_with_an_example(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])

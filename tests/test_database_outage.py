@@ -19,7 +19,9 @@ UNREACHABLE = "postgresql+asyncpg://fountain@127.0.0.1:1/fountain"
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     engine = create_async_engine(UNREACHABLE)
-    app = create_service_app(registry.load_service("central_sequence"), settings=Settings(database_url=UNREACHABLE), engine=engine)
+    app = create_service_app(
+        registry.load_service("central_sequence"), settings=Settings(database_url=UNREACHABLE), engine=engine
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         yield http
     await engine.dispose()

@@ -33,7 +33,13 @@ def test_every_history_round_trips_within_its_own_schema(postgres_dir: Path, dat
     for service in services:
         command.upgrade(alembic_config(service, url), "head")
     before = tables_by_schema(url)
-    assert before["central_sequence"] == {"alembic_version", "elements", "element_versions", "sequence_counter", "idempotency_keys"}
+    assert before["central_sequence"] == {
+        "alembic_version",
+        "elements",
+        "element_versions",
+        "sequence_counter",
+        "idempotency_keys",
+    }
     for service in services:
         config = alembic_config(service, url)
         command.downgrade(config, "base")

@@ -47,12 +47,18 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
     [
         ("long description", "POST /v2/elements (createElement): description is 301 characters; the limit is 300"),
         ("no idempotency key", "POST /v2/elements (createElement): a /v2 POST must accept the Idempotency-Key header"),
-        ("duplicate operationId", "not valid OpenAPI: Operation ID 'createElement' for 'get' in '/v2/elements' is not unique"),
+        (
+            "duplicate operationId",
+            "not valid OpenAPI: Operation ID 'createElement' for 'get' in '/v2/elements' is not unique",
+        ),
         ("optional response field", "fields version must be required"),
         ("unversioned path", "/sequence: paths must start with /v1/ or /v2/"),
         ("no 500", "POST /v2/elements (createElement): must declare a 500 response"),
         ("no example", "POST /v2/elements (createElement): request body has no example"),
-        ("example breaks its schema", "POST /v2/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'"),
+        (
+            "example breaks its schema",
+            "POST /v2/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'",
+        ),
         ("no production server", "servers: must list the production host https://centralsequence.fountain.coach"),
     ],
 )

@@ -178,9 +178,7 @@ class CentralSequenceOperations(RequestScope, Operations):
         return _version(key, row)
 
     async def apply_reorder(self, *, idempotency_key: Optional[str], body: Reorder) -> ElementList:
-        assignments = _assignments(
-            [(ElementKey(e.elementType, e.elementId), e.sequenceNumber) for e in body.elements]
-        )
+        assignments = _assignments([(ElementKey(e.elementType, e.elementId), e.sequenceNumber) for e in body.elements])
 
         async def work(conn: AsyncConnection) -> ElementList:
             async def reorder() -> ElementList:

@@ -7,7 +7,6 @@ the deferrable unique constraint on sequence_number backs the invariant up.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Subquery, bindparam, case, cast, func, literal, null, select, text, tuple_, union_all
@@ -179,7 +178,11 @@ async def reorder(conn: AsyncConnection, assignments: dict[ElementKey, int]) -> 
         (
             await conn.execute(
                 select(*ELEMENT_COLUMNS)
-                .where(tuple_(elements.c.element_type, elements.c.element_id).in_([(k.element_type, k.element_id) for k in keys]))
+                .where(
+                    tuple_(elements.c.element_type, elements.c.element_id).in_(
+                        [(k.element_type, k.element_id) for k in keys]
+                    )
+                )
                 .order_by(elements.c.id)
                 .with_for_update()
             )
@@ -304,7 +307,3 @@ async def get_version(conn: AsyncConnection, element: RowMapping, version: int) 
     if row is None:
         raise not_found(f"Element {element['element_type']}/{element['element_id']} has no version {version}.")
     return row
-
-
-def timestamps(row: RowMapping) -> dict[str, datetime]:
-    return {"createdAt": row["created_at"], "updatedAt": row["updated_at"]}

@@ -18,7 +18,9 @@ async def reset_numbering(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, client_for: Callable[[str], httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    engine: AsyncEngine, client_for: Callable[[str], httpx.AsyncClient]
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the Central Sequence Service over an empty numbering."""
     await reset_numbering(engine)
     yield client_for("central_sequence")

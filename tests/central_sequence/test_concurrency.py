@@ -39,7 +39,9 @@ async def assert_gapless(engine: AsyncEngine) -> int:
     return int(row.n)
 
 
-async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(engine: AsyncEngine, database_url: str) -> None:
+async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
+    engine: AsyncEngine, database_url: str
+) -> None:
     await reset_numbering(engine)
     with serve(["central_sequence"], database_url, count=PROCESSES) as urls:
         limits = httpx.Limits(max_connections=CLIENTS)
@@ -82,20 +84,29 @@ async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(engine
                     elif choice < 0.45:
                         response = await http.post(
                             f"{url}/v2/elements",
-                            json={"elementType": "spokenWord", "elementId": client * 1000 + n + 1, "sequenceNumber": rng.randint(1, total)},
+                            json={
+                                "elementType": "spokenWord",
+                                "elementId": client * 1000 + n + 1,
+                                "sequenceNumber": rng.randint(1, total),
+                            },
                         )
                     elif choice < 0.65:
                         response = await http.post(
                             f"{url}/v2/elements/{a[0]}/{a[1]}/move", json={"sequenceNumber": rng.randint(1, total)}
                         )
                     elif choice < 0.85:
-                        held = [(await http.get(f"{url}/v2/elements/{k[0]}/{k[1]}")).json()["sequenceNumber"] for k in (a, b)]
+                        held = [
+                            (await http.get(f"{url}/v2/elements/{k[0]}/{k[1]}")).json()["sequenceNumber"]
+                            for k in (a, b)
+                        ]
                         response = await http.post(
                             f"{url}/v2/reorder",
-                            json={"elements": [
-                                {"elementType": a[0], "elementId": a[1], "sequenceNumber": held[1]},
-                                {"elementType": b[0], "elementId": b[1], "sequenceNumber": held[0]},
-                            ]},
+                            json={
+                                "elements": [
+                                    {"elementType": a[0], "elementId": a[1], "sequenceNumber": held[1]},
+                                    {"elementType": b[0], "elementId": b[1], "sequenceNumber": held[0]},
+                                ]
+                            },
                         )
                     else:
                         response = await http.post(

@@ -37,5 +37,7 @@ def test_stateful_sequences_through_links_keep_the_contract(contract_schema: sch
     machine = contract_schema.as_state_machine()
     run_state_machine_as_test(
         machine,
-        settings=settings(max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=30, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )

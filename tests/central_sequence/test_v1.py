@@ -66,7 +66,10 @@ async def test_reorder_swaps_numbers_as_in_the_upstream_example(client: httpx.As
     await number(client, "section", 2)
     response = await client.post(
         "/v1/sequence/reorder",
-        json={"elementType": "section", "elements": [{"elementId": 1, "newSequence": 2}, {"elementId": 2, "newSequence": 1}]},
+        json={
+            "elementType": "section",
+            "elements": [{"elementId": 1, "newSequence": 2}, {"elementId": 2, "newSequence": 1}],
+        },
     )
     assert (response.status_code, response.json()) == (200, {"message": "Reorder successful."})
     assert await numbers(client) == {("section", 1): 2, ("section", 2): 1}
@@ -93,7 +96,10 @@ async def test_reorder_with_an_unknown_element_is_404_and_changes_nothing(client
     before = await numbers(client)
     response = await client.post(
         "/v1/sequence/reorder",
-        json={"elementType": "section", "elements": [{"elementId": 1, "newSequence": 2}, {"elementId": 9, "newSequence": 1}]},
+        json={
+            "elementType": "section",
+            "elements": [{"elementId": 1, "newSequence": 2}, {"elementId": 9, "newSequence": 1}],
+        },
     )
     assert response.status_code == 404
     assert "section/9" in response.json()["message"]

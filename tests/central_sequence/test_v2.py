@@ -115,9 +115,13 @@ async def test_the_same_key_with_another_precondition_is_another_request(client:
     await create(client, "section", 1)
     etag = (await client.get("/v2/elements/section/1")).headers["etag"]
     body = {"data": {"title": "Act 1"}}
-    first = await client.post("/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": etag})
+    first = await client.post(
+        "/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": etag}
+    )
     assert first.status_code == 201
-    other = await client.post("/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": '"9"'})
+    other = await client.post(
+        "/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": '"9"'}
+    )
     assert other.status_code == 422
     assert (await client.get("/v2/elements/section/1")).json()["version"] == 2
 
