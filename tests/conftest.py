@@ -12,6 +12,7 @@ import httpx
 import pytest
 from alembic import command
 from fastapi import FastAPI
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fountain_cli import registry
@@ -22,6 +23,12 @@ from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
 
 configure_logging("WARNING", "console")
+
+# Property-based tests draw the same cases on every run by default, so CI is reproducible; set
+# FOUNTAIN_HYPOTHESIS_PROFILE=explore to draw new ones (and more of them) on each run.
+settings.register_profile("repeatable", max_examples=50, derandomize=True, database=None)
+settings.register_profile("explore", max_examples=300, database=None)
+settings.load_profile(os.environ.get("FOUNTAIN_HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
