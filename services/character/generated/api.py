@@ -201,6 +201,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -228,6 +232,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -264,6 +272,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -304,6 +316,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -336,6 +352,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -363,6 +383,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -401,6 +425,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -437,6 +465,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -467,6 +499,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -494,6 +530,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -532,6 +572,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -568,6 +612,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {

@@ -160,6 +160,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -187,6 +191,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "502": {
@@ -229,6 +237,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -265,6 +277,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "502": {
@@ -309,6 +325,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -347,6 +367,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "502": {

@@ -136,6 +136,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -163,6 +167,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -201,6 +209,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -237,6 +249,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {

@@ -122,6 +122,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
+                "model": Error,
+            },
             "502": {
                 "description": 'A service the story is read from (Core Script, Character or Session and Context Management) failed or is unreachable.',
                 "model": Error,
@@ -164,6 +168,10 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
+                "model": Error,
+            },
+            "501": {
+                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "502": {
