@@ -6,7 +6,7 @@ One run:
      process (`fountain serve central_sequence --no-migrate`, log level WARNING);
   2. for each number of concurrent clients (1, 8, 32 by default), after a short warm-up, alternates
      `--repeats` times: wrk sending `POST /v1/sequence` for a new element each request, then pgbench
-     running the service's allocation statement (sequencing._NUMBER_NEW) for a new element each
+     running the service's allocation statement (batching._NUMBER_BATCH) for one new element each
      transaction, over the server's unix socket;
   3. prints the medians, the service's peak RSS and whether the project's targets are met, and
      writes everything to bench/results/central_sequence-<timestamp>.json;
@@ -458,23 +458,17 @@ def postgres_tool(name: str) -> str:
 
 
 def pgbench_script() -> str:
-    """The allocation statement of sequencing._NUMBER_NEW, word for word, with pgbench variables for its
-    parameters: one new element per transaction, PostgreSQL's own limit for numbering one at a time.
-    Each client walks its own block of ids (`:client_id`), so every transaction numbers a new element.
-    (The service may number several concurrent requests in one statement, see batching.py: then its
-    HTTP figure can pass this one.)"""
-    try:
-        from services.central_sequence.sequencing import _NUMBER_NEW
-    except ImportError as error:
-        raise RuntimeError(
-            "services/central_sequence/sequencing.py no longer defines _NUMBER_NEW, the one-element allocation "
-            "statement pgbench runs: point pgbench_script() in bench/central_sequence.py at its successor."
-        ) from error
+    """The service's allocation statement (batching._NUMBER_BATCH), word for word, numbering one new
+    element per transaction: PostgreSQL's own limit for numbering one element at a time. Each client
+    walks its own block of ids (`:client_id`), so every transaction numbers a new element. (Under
+    load the service numbers the requests that arrive together in one statement, so its HTTP figure
+    can pass this one.)"""
+    from services.central_sequence.batching import _NUMBER_BATCH
 
-    statement = textwrap.dedent(_NUMBER_NEW.text).strip()
-    statement = statement.replace(":element_type", ":element_type_value").replace(":element_id", ":eid")
+    statement = textwrap.dedent(_NUMBER_BATCH.text).strip()
+    statement = statement.replace(":types", "ARRAY[:element_type_value]").replace(":ids", "ARRAY[:eid]")
     return (
-        "-- One allocation per transaction, the statement of sequencing._NUMBER_NEW.\n"
+        "-- One allocation per transaction: the service's statement (batching._NUMBER_BATCH) for one element.\n"
         "\\set n :n + 1\n"
         f"\\set eid :base + :client_id * {ID_STRIDE} + :n\n"
         f"{statement};\n"

@@ -1,5 +1,7 @@
 """ASGI apps for `fountain serve`: each service alone, or all of them behind one Host dispatcher."""
 
+import gc
+
 from fastapi import FastAPI
 
 from fountain_cli import registry
@@ -10,14 +12,27 @@ from fountain_common.app import create_service_app
 ALL_IN_ONE_POOL_SIZE = 5
 
 
+def settle_garbage_collector() -> None:
+    """Move everything built at start-up (modules, apps, models) out of the collector's reach, and
+    collect the young generation less often: full collections over those objects caused the
+    slowest 1% of requests (tens of milliseconds) under load. Memory use is unchanged."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7_000, 20, 20)
+
+
 def all_services_app() -> HostDispatcher:
-    return HostDispatcher(
+    app = HostDispatcher(
         {svc.host: create_service_app(svc, pool_size=ALL_IN_ONE_POOL_SIZE) for svc in registry.all_services()}
     )
+    settle_garbage_collector()
+    return app
 
 
 def one_service_app(name: str) -> FastAPI:
-    return create_service_app(registry.load_service(name))
+    app = create_service_app(registry.load_service(name))
+    settle_garbage_collector()
+    return app
 
 
 def one_service_app_factory(name: str) -> str:

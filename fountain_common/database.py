@@ -29,11 +29,12 @@ def async_database_url(settings: Settings) -> str:
 
 
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    # No pre-ping: it costs three round trips per checkout. A connection the server dropped fails
+    # its request with 503 (see problems.py), and SQLAlchemy then replaces the pool's connections.
     return create_async_engine(
         async_database_url(settings),
         pool_size=pool_size or settings.pool_size,
         max_overflow=settings.pool_overflow,
-        pool_pre_ping=True,
     )
 
 

@@ -4,7 +4,7 @@ Every new number takes the counter row lock, so under load requests queue on tha
 after another. Instead, each service process gathers the numbering requests that arrive while a
 statement is running and numbers them all with the next one: one lock, one commit, one round trip
 for the whole batch. A single request is numbered at once, as before. The invariants are those of
-sequencing.number_element: PostgreSQL, not this process, guarantees them.
+sequencing.py: PostgreSQL, not this process, guarantees them.
 """
 
 import asyncio
@@ -29,13 +29,16 @@ _NUMBER_BATCH = text(
     WITH input AS (
         SELECT t.element_type, t.element_id, t.ord
         FROM unnest(CAST(:types AS varchar[]), CAST(:ids AS bigint[])) WITH ORDINALITY AS t(element_type, element_id, ord)
-    ), existing AS (
-        SELECT i.ord, e.sequence_number
-        FROM input i JOIN central_sequence.elements e
-          ON e.element_type = i.element_type AND e.element_id = i.element_id
+    ), looked_up AS (
+        -- A subquery per element, not a join: it stays an index lookup even in a plan chosen while
+        -- the table was empty (prepared statements keep their plan).
+        SELECT i.element_type, i.element_id, i.ord,
+               (SELECT e.sequence_number FROM central_sequence.elements e
+                WHERE e.element_type = i.element_type AND e.element_id = i.element_id) AS existing_number
+        FROM input i
     ), fresh AS (
-        SELECT i.element_type, i.element_id, i.ord, row_number() OVER (ORDER BY i.ord) AS rank
-        FROM input i WHERE NOT EXISTS (SELECT 1 FROM existing x WHERE x.ord = i.ord)
+        SELECT element_type, element_id, ord, row_number() OVER (ORDER BY ord) AS rank
+        FROM looked_up WHERE existing_number IS NULL
     ), counter AS (
         UPDATE central_sequence.sequence_counter
         SET last_value = last_value + (SELECT count(*) FROM fresh)
@@ -46,10 +49,10 @@ _NUMBER_BATCH = text(
         SELECT f.element_type, f.element_id, c.base + f.rank FROM fresh f CROSS JOIN counter c
         RETURNING element_type, element_id, sequence_number
     )
-    SELECT i.ord, n.sequence_number, true AS created
-    FROM inserted n JOIN input i ON i.element_type = n.element_type AND i.element_id = n.element_id
+    SELECT f.ord, n.sequence_number, true AS created
+    FROM inserted n JOIN fresh f ON f.element_type = n.element_type AND f.element_id = n.element_id
     UNION ALL
-    SELECT ord, sequence_number, false AS created FROM existing
+    SELECT ord, existing_number, false AS created FROM looked_up WHERE existing_number IS NOT NULL
     """
 )
 

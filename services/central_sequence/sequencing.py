@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Select, Subquery, bindparam, case, cast, func, literal, null, select, text, tuple_, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.pagination import Page, fetch_page
@@ -40,44 +39,6 @@ ELEMENT_COLUMNS = (
     elements.c.created_at,
     elements.c.updated_at,
 )
-
-# Number a new element in one statement: take the next number only if the element has none yet.
-# Autocommitted on its own, it is a single round trip; two first calls for the same element race
-# into the unique key, and the loser (rolled back whole, so no number is lost) reads the winner's.
-_NUMBER_NEW = text(
-    """
-    WITH existing AS (
-        SELECT sequence_number FROM central_sequence.elements
-        WHERE element_type = :element_type AND element_id = :element_id
-    ), counter AS (
-        UPDATE central_sequence.sequence_counter SET last_value = last_value + 1
-        WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM existing)
-        RETURNING last_value
-    ), inserted AS (
-        INSERT INTO central_sequence.elements (element_type, element_id, sequence_number)
-        SELECT :element_type, :element_id, last_value FROM counter
-        RETURNING sequence_number
-    )
-    SELECT sequence_number, true AS created FROM inserted
-    UNION ALL
-    SELECT sequence_number, false AS created FROM existing
-    """
-)
-
-
-async def number_element(conn: AsyncConnection, key: ElementKey) -> tuple[int, bool]:
-    """The element's number and whether it was given now (v1: idempotent per element).
-    `conn` must be in autocommit mode: a failed attempt must not abort an enclosing transaction."""
-    params = {"element_type": key.element_type, "element_id": key.element_id}
-    for attempt in range(3):
-        try:
-            row = (await conn.execute(_NUMBER_NEW, params)).one()
-            return int(row.sequence_number), bool(row.created)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            # A concurrent first call numbered it; the next pass reads that number.
-    raise AssertionError("unreachable")
 
 
 async def _lock_counter(conn: AsyncConnection) -> int:

@@ -10,7 +10,7 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 
 from typing import Callable, List, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from fountain_common.problems import not_implemented
 
@@ -160,9 +160,15 @@ class Operations:
         raise not_implemented("applyReorder")
 
 
-def build_router(implementation: Callable[..., Operations]) -> APIRouter:
-    """All routes of the spec, each resolving `implementation` per request as a dependency."""
+def build_router(
+    implementation: Callable[[Request, Response], Operations],
+) -> APIRouter:
+    """All routes of the spec, each building `implementation(request, response)` per request."""
     router = APIRouter()
+
+    async def operations_for(request: Request, response: Response) -> Operations:
+        # An async dependency: FastAPI runs it on the event loop, not in its thread pool.
+        return implementation(request, response)
 
     @router.get(
         "/health",
@@ -181,7 +187,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_health(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_health()
 
@@ -206,7 +212,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_readiness(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_readiness()
 
@@ -240,7 +246,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def generate_sequence_number(
         *,
         body: SequenceRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SequenceResponse:
         return await operations.generate_sequence_number(
             body=body,
@@ -276,7 +282,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def reorder_elements(
         *,
         body: ReorderRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SuccessResponse:
         return await operations.reorder_elements(
             body=body,
@@ -312,7 +318,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_version(
         *,
         body: VersionRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> VersionResponse:
         return await operations.create_version(
             body=body,
@@ -358,7 +364,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         ),
         limit: int = Query(50, alias='limit', ge=1, le=500),
         offset: int = Query(0, alias='offset', ge=0, le=2147483647),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> ElementPage:
         return await operations.list_elements(
             element_type=element_type,
@@ -409,7 +415,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[\\x21-\\x7E]+$',
         ),
         body: ElementCreate,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Element:
         return await operations.create_element(
             idempotency_key=idempotency_key,
@@ -453,7 +459,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[A-Za-z][A-Za-z0-9_-]*$',
         ),
         element_id: int = Path(..., alias='elementId', ge=1, le=9223372036854775807),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Element:
         return await operations.get_element(
             element_type=element_type,
@@ -514,7 +520,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[\\x21-\\x7E]+$',
         ),
         body: ElementMove,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Element:
         return await operations.move_element(
             element_type=element_type,
@@ -563,7 +569,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         element_id: int = Path(..., alias='elementId', ge=1, le=9223372036854775807),
         limit: int = Query(50, alias='limit', ge=1, le=500),
         offset: int = Query(0, alias='offset', ge=0, le=2147483647),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> VersionPage:
         return await operations.list_element_versions(
             element_type=element_type,
@@ -626,7 +632,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[\\x21-\\x7E]+$',
         ),
         body: VersionCreate,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Version:
         return await operations.create_element_version(
             element_type=element_type,
@@ -674,7 +680,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         ),
         element_id: int = Path(..., alias='elementId', ge=1, le=9223372036854775807),
         version: int = Path(..., alias='version', ge=1, le=2147483647),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Version:
         return await operations.get_element_version(
             element_type=element_type,
@@ -723,7 +729,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             pattern='^[\\x21-\\x7E]+$',
         ),
         body: Reorder,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> ElementList:
         return await operations.apply_reorder(
             idempotency_key=idempotency_key,

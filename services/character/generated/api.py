@@ -10,7 +10,7 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 
 from typing import Callable, List, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from fountain_common.problems import not_implemented
 
@@ -138,9 +138,15 @@ class Operations:
         raise not_implemented("createSpokenWordParaphrase")
 
 
-def build_router(implementation: Callable[..., Operations]) -> APIRouter:
-    """All routes of the spec, each resolving `implementation` per request as a dependency."""
+def build_router(
+    implementation: Callable[[Request, Response], Operations],
+) -> APIRouter:
+    """All routes of the spec, each building `implementation(request, response)` per request."""
     router = APIRouter()
+
+    async def operations_for(request: Request, response: Response) -> Operations:
+        # An async dependency: FastAPI runs it on the event loop, not in its thread pool.
+        return implementation(request, response)
 
     @router.get(
         "/health",
@@ -159,7 +165,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_health(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_health()
 
@@ -184,7 +190,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_readiness(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_readiness()
 
@@ -213,7 +219,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def list_characters(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Character]:
         return await operations.list_characters()
 
@@ -247,7 +253,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_character(
         *,
         body: CharacterCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Character:
         return await operations.create_character(
             body=body,
@@ -289,7 +295,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         character_id: int = Path(
             ..., alias='characterId', ge=1, le=9223372036854775807
         ),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Paraphrase]:
         return await operations.list_character_paraphrases(
             character_id=character_id,
@@ -332,7 +338,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             ..., alias='characterId', ge=1, le=9223372036854775807
         ),
         body: ParaphraseCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Paraphrase:
         return await operations.create_character_paraphrase(
             character_id=character_id,
@@ -364,7 +370,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def list_actions(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Action]:
         return await operations.list_actions()
 
@@ -398,7 +404,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_action(
         *,
         body: ActionCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Action:
         return await operations.create_action(
             body=body,
@@ -438,7 +444,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def list_action_paraphrases(
         *,
         action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Paraphrase]:
         return await operations.list_action_paraphrases(
             action_id=action_id,
@@ -479,7 +485,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         *,
         action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
         body: ParaphraseCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Paraphrase:
         return await operations.create_action_paraphrase(
             action_id=action_id,
@@ -511,7 +517,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def list_spoken_words(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[SpokenWord]:
         return await operations.list_spoken_words()
 
@@ -545,7 +551,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_spoken_word(
         *,
         body: SpokenWordCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SpokenWord:
         return await operations.create_spoken_word(
             body=body,
@@ -587,7 +593,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         spoken_word_id: int = Path(
             ..., alias='spokenWordId', ge=1, le=9223372036854775807
         ),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Paraphrase]:
         return await operations.list_spoken_word_paraphrases(
             spoken_word_id=spoken_word_id,
@@ -630,7 +636,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
             ..., alias='spokenWordId', ge=1, le=9223372036854775807
         ),
         body: ParaphraseCreateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> Paraphrase:
         return await operations.create_spoken_word_paraphrase(
             spoken_word_id=spoken_word_id,

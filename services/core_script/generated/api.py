@@ -10,7 +10,7 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 
 from typing import Callable, List, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from fountain_common.problems import not_implemented
 
@@ -97,9 +97,15 @@ class Operations:
         raise not_implemented("reorderSectionHeadings")
 
 
-def build_router(implementation: Callable[..., Operations]) -> APIRouter:
-    """All routes of the spec, each resolving `implementation` per request as a dependency."""
+def build_router(
+    implementation: Callable[[Request, Response], Operations],
+) -> APIRouter:
+    """All routes of the spec, each building `implementation(request, response)` per request."""
     router = APIRouter()
+
+    async def operations_for(request: Request, response: Response) -> Operations:
+        # An async dependency: FastAPI runs it on the event loop, not in its thread pool.
+        return implementation(request, response)
 
     @router.get(
         "/health",
@@ -118,7 +124,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_health(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_health()
 
@@ -143,7 +149,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_readiness(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_readiness()
 
@@ -172,7 +178,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def list_scripts(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Script]:
         return await operations.list_scripts()
 
@@ -210,7 +216,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_script(
         *,
         body: ScriptRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> ScriptResponse:
         return await operations.create_script(
             body=body,
@@ -251,7 +257,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         *,
         script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
         body: ScriptUpdateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> ScriptResponse:
         return await operations.update_script(
             script_id=script_id,
@@ -297,7 +303,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         *,
         script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
         body: SectionHeadingRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SectionHeadingResponse:
         return await operations.add_section_heading(
             script_id=script_id,
@@ -340,7 +346,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
         heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
         body: SectionHeadingUpdateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SectionHeadingResponse:
         return await operations.update_section_heading(
             script_id=script_id,
@@ -387,7 +393,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         *,
         script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
         body: ReorderRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SuccessResponse:
         return await operations.reorder_section_headings(
             script_id=script_id,

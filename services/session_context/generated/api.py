@@ -10,7 +10,7 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 
 from typing import Callable, List, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from fountain_common.problems import not_implemented
 
@@ -73,9 +73,15 @@ class Operations:
         raise not_implemented("getSessionContext")
 
 
-def build_router(implementation: Callable[..., Operations]) -> APIRouter:
-    """All routes of the spec, each resolving `implementation` per request as a dependency."""
+def build_router(
+    implementation: Callable[[Request, Response], Operations],
+) -> APIRouter:
+    """All routes of the spec, each building `implementation(request, response)` per request."""
     router = APIRouter()
+
+    async def operations_for(request: Request, response: Response) -> Operations:
+        # An async dependency: FastAPI runs it on the event loop, not in its thread pool.
+        return implementation(request, response)
 
     @router.get(
         "/health",
@@ -94,7 +100,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_health(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_health()
 
@@ -119,7 +125,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_readiness(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_readiness()
 
@@ -148,7 +154,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def list_sessions(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> List[Session]:
         return await operations.list_sessions()
 
@@ -182,7 +188,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def create_session(
         *,
         body: SessionRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SessionResponse:
         return await operations.create_session(
             body=body,
@@ -223,7 +229,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         *,
         session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
         body: SessionUpdateRequest,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SessionResponse:
         return await operations.update_session(
             session_id=session_id,
@@ -264,7 +270,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def get_session_context(
         *,
         session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> SessionContextResponse:
         return await operations.get_session_context(
             session_id=session_id,

@@ -10,7 +10,7 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 
 from typing import Callable, List, Literal, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from fountain_common.problems import not_implemented
 
@@ -51,9 +51,15 @@ class Operations:
         raise not_implemented("getStorySequences")
 
 
-def build_router(implementation: Callable[..., Operations]) -> APIRouter:
-    """All routes of the spec, each resolving `implementation` per request as a dependency."""
+def build_router(
+    implementation: Callable[[Request, Response], Operations],
+) -> APIRouter:
+    """All routes of the spec, each building `implementation(request, response)` per request."""
     router = APIRouter()
+
+    async def operations_for(request: Request, response: Response) -> Operations:
+        # An async dependency: FastAPI runs it on the event loop, not in its thread pool.
+        return implementation(request, response)
 
     @router.get(
         "/health",
@@ -72,7 +78,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_health(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_health()
 
@@ -97,7 +103,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     )
     async def get_readiness(
         *,
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> HealthStatus:
         return await operations.get_readiness()
 
@@ -143,7 +149,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
     async def get_full_story(
         *,
         script_id: int = Query(..., alias='scriptId', ge=1, le=9223372036854775807),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> FullStory:
         return await operations.get_full_story(
             script_id=script_id,
@@ -197,7 +203,7 @@ def build_router(implementation: Callable[..., Operations]) -> APIRouter:
         end_sequence: int = Query(
             ..., alias='endSequence', ge=1, le=9223372036854775807
         ),
-        operations: Operations = Depends(implementation),
+        operations: Operations = Depends(operations_for),
     ) -> StorySequence:
         return await operations.get_story_sequences(
             script_id=script_id,
