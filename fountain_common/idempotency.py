@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, func, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,15 +46,12 @@ def fingerprint(method: str, path: str, body: BaseModel | None, precondition: st
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _purge_expired(table: Table, ttl_hours: int) -> Any:
-    """Delete up to 100 expired keys, skipping any another transaction holds, so purging never waits."""
-    expired = (
-        select(table.c.key)
-        .where(table.c.created_at < func.now() - text(f"interval '{int(ttl_hours)} hours'"))
-        .limit(100)
-        .with_for_update(skip_locked=True)
-    )
-    return table.delete().where(table.c.key.in_(expired.scalar_subquery()))
+def _purge_expired(table: Table, key: str, ttl_hours: int) -> Any:
+    """Delete `key` if it expired (so it counts as new), and up to 100 other expired keys, skipping
+    any another transaction holds, so purging never waits and the table does not grow unbounded."""
+    expired = table.c.created_at < func.now() - text(f"interval '{int(ttl_hours)} hours'")
+    others = select(table.c.key).where(expired).limit(100).with_for_update(skip_locked=True)
+    return table.delete().where(expired, or_(table.c.key == key, table.c.key.in_(others.scalar_subquery())))
 
 
 async def idempotent(
@@ -71,7 +68,7 @@ async def idempotent(
     """Run `operation` once per key; `conn` must be inside the transaction that does the work."""
     if key is None:
         return await operation()
-    await conn.execute(_purge_expired(table, ttl_hours))
+    await conn.execute(_purge_expired(table, key, ttl_hours))
     claimed = (
         await conn.execute(
             insert(table)

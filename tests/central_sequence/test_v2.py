@@ -1,6 +1,8 @@
 """/v2 behaviour of the Central Sequence Service."""
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def create(client: httpx.AsyncClient, element_type: str, element_id: int, **extra: object) -> httpx.Response:
@@ -131,6 +133,22 @@ async def test_a_wrong_method_is_405_naming_every_allowed_method(client: httpx.A
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_expired_idempotency_key_counts_as_new(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    headers = {"Idempotency-Key": "old-key"}
+    assert (await create(client, "script", 1)).status_code == 201
+    first = await client.post("/v2/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    assert first.status_code == 201
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE central_sequence.idempotency_keys SET created_at = now() - interval '25 hours'")
+        )
+    again = await client.post("/v2/elements", json={"elementType": "script", "elementId": 3}, headers=headers)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    async with engine.connect() as conn:
+        keys = (await conn.execute(text("SELECT count(*) FROM central_sequence.idempotency_keys"))).scalar_one()
+    assert keys == 1
 
 
 async def test_a_failed_attempt_does_not_burn_the_idempotency_key(client: httpx.AsyncClient) -> None:
