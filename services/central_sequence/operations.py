@@ -6,6 +6,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.database import run_in_transaction
+from fountain_common.etags import etag
 from fountain_common.operations import RequestScope
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import invalid
@@ -88,7 +89,7 @@ class CentralSequenceOperations(RequestScope, Operations):
             async def insert() -> Element:
                 row = await sequencing.insert_element(conn, key, body.sequenceNumber)
                 self.created(_element_url(key))
-                self.response.headers["ETag"] = sequencing.etag(row)
+                self.response.headers["ETag"] = etag(row)
                 return _element(row)
 
             return await self.idempotent(conn, idempotency_key, body, Element, insert)
@@ -114,7 +115,7 @@ class CentralSequenceOperations(RequestScope, Operations):
     async def get_element(self, *, element_type: str, element_id: int) -> Element:
         async with self.engine.connect() as conn:
             row = await sequencing.get(conn, ElementKey(element_type, element_id))
-        self.response.headers["ETag"] = sequencing.etag(row)
+        self.response.headers["ETag"] = etag(row)
         return _element(row)
 
     async def move_element(
@@ -132,7 +133,7 @@ class CentralSequenceOperations(RequestScope, Operations):
             async def move() -> Element:
                 row = await sequencing.move_element(conn, key, body.sequenceNumber, if_match)
                 self.response.status_code = 200
-                self.response.headers["ETag"] = sequencing.etag(row)
+                self.response.headers["ETag"] = etag(row)
                 return _element(row)
 
             return await self.idempotent(conn, idempotency_key, body, Element, move)
@@ -163,7 +164,7 @@ class CentralSequenceOperations(RequestScope, Operations):
             async def append() -> Version:
                 element, version = await sequencing.append_version(conn, key, body.data, if_match)
                 self.created(f"{_element_url(key)}/versions/{version['version']}")
-                self.response.headers["ETag"] = sequencing.etag(element)
+                self.response.headers["ETag"] = etag(element)
                 return _version(key, version)
 
             return await self.idempotent(conn, idempotency_key, body, Version, append)

@@ -14,8 +14,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.etags import check_etag
 from fountain_common.pagination import Page, fetch_page
-from fountain_common.problems import conflict, invalid, not_found, precondition_failed
+from fountain_common.problems import conflict, invalid, not_found
 
 from .tables import element_versions, elements, sequence_counter
 
@@ -108,7 +109,7 @@ async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if
     row = await find(conn, key, lock=True)
     if row is None:
         raise not_found(f"Element {key} not found.")
-    check_etag(row, if_match)
+    check_etag(row, if_match, what="Element")
     if position > last:
         raise invalid(f"sequenceNumber {position} is past the end: the last number is {last}.")
     current = int(row["sequence_number"])
@@ -186,18 +187,6 @@ def _preview(numbers: list[int]) -> str:
     return shown + (", ..." if len(numbers) > 10 else "")
 
 
-def etag(row: RowMapping) -> str:
-    return f'"{row["revision"]}"'
-
-
-def check_etag(row: RowMapping, if_match: str | None) -> None:
-    if if_match is None or if_match.strip() == "*":
-        return
-    accepted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if etag(row) not in accepted:
-        raise precondition_failed(f"Element changed since it was read: its ETag is now {etag(row)}.")
-
-
 async def append_version(
     conn: AsyncConnection, key: ElementKey, data: dict[str, Any], if_match: str | None = None
 ) -> tuple[RowMapping, RowMapping]:
@@ -206,7 +195,7 @@ async def append_version(
     row = await find(conn, key, lock=True)
     if row is None:
         raise not_found(f"Element {key} not found.")
-    check_etag(row, if_match)
+    check_etag(row, if_match, what="Element")
     element = (
         (
             await conn.execute(
