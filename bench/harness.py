@@ -1,0 +1,305 @@
+"""What every FountainAI benchmark shares: child processes that are always stopped, an embedded
+PostgreSQL with a service process on it, CPU and memory meters, wrk, medians and tables."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402  (after the path set-up: the project's venv provides it)
+
+# --------------------------------------------------------------------------------------------------
+# Child processes: every one is registered and stopped at exit, whatever the exit.
+
+
+class Children:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        # A new session: a Ctrl-C in the terminal reaches only this script, which then stops the
+        # children in order (load generator, service) before the database.
+        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            stop_process(proc)
+        self.procs.clear()
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if proc.returncode is not None:
+        return
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        proc.terminate()
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    except ProcessLookupError:
+        pass
+    for child in descendants:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
+def wait_with_cpu(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for `proc` to end; answers the CPU seconds (user + system) it used."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Terminated(Exception):
+    pass
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+class RssSampler(threading.Thread):
+    """Samples the RSS of a process and its descendants every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self.window_peak = 0
+        self._stop_event = threading.Event()
+
+    def sample(self) -> int:
+        try:
+            procs = [self.process, *self.process.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            rss = self.sample()
+            self.peak = max(self.peak, rss)
+            self.window_peak = max(self.window_peak, rss)
+            self._stop_event.wait(self.interval)
+
+    def start_window(self) -> None:
+        self.window_peak = self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class CpuMeter:
+    """CPU seconds used by the service process and by all PostgreSQL processes between two points."""
+
+    def __init__(self, service_pid: int, postmaster_pid: int) -> None:
+        self.service = psutil.Process(service_pid)
+        self.postmaster = psutil.Process(postmaster_pid)
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    def snapshot(self) -> tuple[float, dict[int, float]]:
+        service = self._cpu(self.service)
+        postgres: dict[int, float] = {}
+        for proc in [self.postmaster, *self.postmaster.children()]:
+            with contextlib.suppress(psutil.Error):
+                postgres[proc.pid] = self._cpu(proc)
+        return service, postgres
+
+    @staticmethod
+    def delta(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]]) -> tuple[float, float]:
+        # A PostgreSQL backend that started during the interval counts from zero; one that ended
+        # during it is lost (the runs keep their connections open, so that is rare and small).
+        postgres = sum(cpu - before[1].get(pid, 0.0) for pid, cpu in after[1].items())
+        return after[0] - before[0], postgres
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    ok: int
+    duration_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    cpu_s: float
+
+
+def find_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is not installed: installing the Debian package with `apt-get install -y wrk` ...", flush=True)
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], **quiet)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], **quiet)
+        return shutil.which("wrk")
+    return None
+
+
+WRK_HOWTO = (
+    "wrk is not installed and this script cannot install it (it installs it only when running as root "
+    "with apt-get). Install it with `sudo apt-get install wrk` (Debian/Ubuntu), `brew install wrk` (macOS) "
+    "or from https://github.com/wg/wrk, then run the benchmark again."
+)
+
+
+def postgres_tool(name: str) -> str:
+    """The PostgreSQL client tool shipped with pgserver (same version as the server), else the system's."""
+    try:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        candidate = Path(POSTGRES_BIN_PATH) / name
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+    if not found:
+        raise SystemExit(
+            f"{name} not found: it ships with pgserver (a dependency of the project) or with postgresql-client."
+        )
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fountain_command() -> str:
+    beside = Path(sys.executable).parent / "fountain"
+    return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "fountain")
+
+
+def wait_ready(port: int, service: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            raise RuntimeError(f"the service exited with {service.returncode} before it was ready:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the service did not answer GET /ready with 200 within {timeout:.0f} s:\n{tail(log)}")
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def version_of(command: list[str]) -> str:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "?"
+    return (result.stdout or result.stderr).strip().splitlines()[0] if (result.stdout or result.stderr) else "?"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print(" | ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+    print("-|-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def median_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def clients_list(text: str) -> list[int]:
+    try:
+        levels = [positive_int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of client counts, e.g. 1,8,32 ({error})") from error
+    if not levels:
+        raise argparse.ArgumentTypeError("at least one client count")
+    return levels
