@@ -232,11 +232,15 @@ def write_generated() -> list[Path]:
     return changed
 
 
+def display(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def generated_differences() -> list[str]:
     """The generated deployment files that are missing or differ from what would be written now."""
     problems = []
     for path, content in generated_files().items():
-        relative = path.relative_to(REPO_ROOT)
+        relative = display(path)
         if not path.exists():
             problems.append(f"{relative} (missing)")
         elif path.read_text(encoding="utf-8") != content:
@@ -350,7 +354,7 @@ def gateway(
         return
     changed = write_generated()
     for path in generated_files():
-        typer.echo(f"{path.relative_to(REPO_ROOT)}: {'written' if path in changed else 'unchanged'}")
+        typer.echo(f"{display(path)}: {'written' if path in changed else 'unchanged'}")
 
 
 @gateway_app.command()

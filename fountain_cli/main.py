@@ -86,7 +86,7 @@ def codegen_command(
         typer.echo(f"services/{name}/generated: {'written' if changed else 'unchanged'}")
     written = gateway.write_generated()
     for path in gateway.generated_files():
-        typer.echo(f"{path.relative_to(REPO_ROOT)}: {'written' if path in written else 'unchanged'}")
+        typer.echo(f"{gateway.display(path)}: {'written' if path in written else 'unchanged'}")
 
 
 @app.command()
