@@ -79,7 +79,7 @@ def codegen_command(
         if problems:
             typer.secho("Generated code is out of date: run `make codegen` and commit the result.", fg="red", err=True)
             raise typer.Exit(1)
-        typer.echo(f"generated code matches {len(names)} spec(s)")
+        typer.echo(f"generated code matches {len(names)} spec(s); kong/kong.yml and docker-compose.yml are current")
         return
     for name in names:
         changed = codegen.generate(name, force=force)

@@ -360,3 +360,19 @@ def test_path_regex_and_priority() -> None:
     assert gateway.regex_priority("/v1/scripts/{scriptId}/sections/reorder") > gateway.regex_priority(
         "/v1/scripts/{scriptId}/sections/{headingId}"
     )
+
+
+def test_proxied_requests_land_on_the_operation_the_spec_names(deployed: dict[str, Any]) -> None:
+    """What Kong forwards is matched against the service's real routes: the same operationId answers."""
+    from urllib.parse import urlsplit
+
+    from starlette.routing import Match
+
+    for service in registry.all_services():
+        app_routes = service.build_router().routes
+        for operation in gateway.spec_operations(service):
+            outcome = handle(deployed, service.host, operation.method, _sample(operation.path), {"apikey": WRITER_KEY})
+            assert outcome.status == 200 and outcome.upstream_url is not None, operation
+            scope = {"type": "http", "method": operation.method, "path": urlsplit(outcome.upstream_url).path}
+            served = [r for r in app_routes if r.matches(scope)[0] == Match.FULL]
+            assert [getattr(r, "operation_id", None) for r in served][:1] == [operation.operation_id], operation
