@@ -89,3 +89,53 @@ def test_new_keys_are_accepted_and_different() -> None:
     assert len(keys) == 3
     consumers = gateway.parse_consumers(" ".join(f"c{i}:reader:{key}" for i, key in enumerate(sorted(keys))))
     assert [c.key for c in consumers] == sorted(keys)
+
+
+def test_a_new_service_appears_in_both_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    from fastapi import APIRouter
+    from sqlalchemy import MetaData
+
+    from fountain_cli import deployment, registry
+    from fountain_common.service import ServiceDefinition
+
+    spec = tmp_path / "notes.yaml"
+    spec.write_text(
+        "openapi: 3.1.0\npaths:\n  /health:\n    get: {operationId: getHealth}\n"
+        "  /v2/notes/{noteId}:\n    get: {operationId: getNote}\n    delete: {operationId: deleteNote}\n"
+    )
+
+    @dataclass(frozen=True)
+    class NewService(ServiceDefinition):
+        @property
+        def spec_path(self) -> Path:
+            return spec
+
+    notes = NewService("story_notes", "notes.fountain.coach", 8106, MetaData(), APIRouter)
+    existing = registry.all_services()
+    monkeypatch.setattr(registry, "all_services", lambda: [*existing, notes])
+
+    kong = gateway.kong_config()
+    service = next(s for s in kong["services"] if s["name"] == "story_notes")
+    assert service["url"] == "http://story-notes:8106"
+    routes = {r["name"]: (r["hosts"], r["paths"], r["methods"]) for r in service["routes"]}
+    assert routes == {
+        "story_notes.health.open": (["notes.fountain.coach"], ["~/health$"], ["GET"]),
+        "story_notes.v2-notes-noteId.read": (["notes.fountain.coach"], ["~/v2/notes/[^/]+$"], ["GET"]),
+        "story_notes.v2-notes-noteId.write": (["notes.fountain.coach"], ["~/v2/notes/[^/]+$"], ["DELETE"]),
+    }
+    compose = deployment.compose_config()["services"]
+    assert compose["story-notes"]["command"][:3] == ["fountain", "serve", "story_notes"]
+    assert compose["kong"]["depends_on"]["story-notes"] == {"condition": "service_healthy"}
+
+
+def test_an_unversioned_path_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fountain_cli import registry
+
+    spec = tmp_path / "character.yaml"
+    spec.write_text("openapi: 3.1.0\npaths:\n  /characters:\n    get: {operationId: listCharacters}\n")
+    character = registry.load_service("character")
+    monkeypatch.setattr(type(character), "spec_path", property(lambda self: spec))
+    with pytest.raises(ValueError, match="path /characters is neither versioned"):
+        gateway.kong_config()
