@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench clean
+.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench clean deploy-tools gateway
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,10 +45,19 @@ typecheck: install  ## mypy --strict over the common library, the CLI and the se
 lint-imports: install  ## Services never import each other; the common library imports no service
 	$(BIN)/lint-imports --no-cache
 
-test: install validate check-generated lint typecheck lint-imports  ## Everything CI runs: specs, generated code, lint, types, imports, pytest
+test: install deploy-tools validate check-generated lint typecheck lint-imports  ## Everything CI runs: specs, generated code, lint, types, imports, pytest
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked" >&2; exit 1; fi; \
 	exit $$status
+
+gateway: install  ## Regenerate kong/kong.yml and docker-compose.yml (make codegen does it too)
+	$(BIN)/fountain gateway
+
+deploy-tools:  ## Install Debian's docker-compose when missing (the tests check docker-compose.yml with it)
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "Installing docker-compose (Debian package) to check docker-compose.yml"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
+	} || { echo "docker-compose is missing and could not be installed: run 'apt-get install docker-compose' as root" >&2; exit 1; }
 
 bench: install  ## Measure the Central Sequence Service against pgbench (see bench/README.md)
 	$(BIN)/python bench/central_sequence.py

@@ -5,8 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from fountain_cli import codegen, registry
+from fountain_cli import codegen, gateway, registry
 from fountain_cli.db import db_app, selected_services, upgrade_all
+from fountain_cli.dns import dns
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -15,6 +16,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(gateway.gateway_app, name="gateway")
+app.command()(dns)
 
 ServiceArg = Annotated[
     Optional[str],
@@ -62,23 +65,28 @@ def codegen_command(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Regenerate even when the inputs are unchanged.")] = False,
 ) -> None:
-    """Generate models and routers (services/<name>/generated/) from specs/<name>.yaml.
+    """Generate models and routers (services/<name>/generated/) from specs/<name>.yaml, then
+    kong/kong.yml and docker-compose.yml from every spec (as `fountain gateway` does).
 
     Unchanged specs are skipped. Example: fountain codegen --check
     """
     names = _spec_names(service)
     if check:
         problems = [p for name in names for p in codegen.differences(name)]
+        problems += gateway.generated_differences()
         for problem in problems:
             typer.secho(problem, fg="red", err=True)
         if problems:
             typer.secho("Generated code is out of date: run `make codegen` and commit the result.", fg="red", err=True)
             raise typer.Exit(1)
-        typer.echo(f"generated code matches {len(names)} spec(s)")
+        typer.echo(f"generated code matches {len(names)} spec(s); kong/kong.yml and docker-compose.yml are current")
         return
     for name in names:
         changed = codegen.generate(name, force=force)
         typer.echo(f"services/{name}/generated: {'written' if changed else 'unchanged'}")
+    written = gateway.write_generated()
+    for path in gateway.generated_files():
+        typer.echo(f"{gateway.display(path)}: {'written' if path in written else 'unchanged'}")
 
 
 @app.command()

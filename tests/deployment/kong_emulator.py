@@ -1,0 +1,167 @@
+"""What Kong does with a request, for a declarative configuration: which route takes it (host,
+method, path prefix or regex, priority), whether key-auth and acl let it through, and which
+upstream URL it is proxied to. Kong itself cannot run in the test environment.
+
+Route choice follows Kong's router: a route matches when each field it sets matches; of the
+matching routes, those with more matching fields win, then regex paths over prefix paths, then the
+higher regex_priority, then the longer path. Two routes left equal are ambiguous (Kong would pick
+by creation order): the emulator refuses them so that a test fails.
+"""
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class AmbiguousRoute(AssertionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    service_url: str
+    name: str
+    hosts: tuple[str, ...]
+    methods: tuple[str, ...]
+    paths: tuple[str, ...]
+    regex_priority: int
+    strip_path: bool
+    plugins: dict[str, dict[str, Any]] = field(hash=False, compare=False)
+
+
+def routes_of(config: dict[str, Any]) -> list[Route]:
+    routes = []
+    for service in config.get("services", []):
+        for route in service.get("routes", []):
+            routes.append(
+                Route(
+                    service=service["name"],
+                    service_url=service["url"],
+                    name=route["name"],
+                    hosts=tuple(route.get("hosts", ())),
+                    methods=tuple(route.get("methods", ())),
+                    paths=tuple(route.get("paths", ())),
+                    regex_priority=route.get("regex_priority", 0),
+                    # Kong's default is to strip the matched prefix.
+                    strip_path=route.get("strip_path", True),
+                    plugins={p["name"]: p.get("config", {}) for p in route.get("plugins", [])},
+                )
+            )
+    return routes
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    if pattern.endswith(".*"):
+        return host.startswith(pattern[:-1])
+    return host == pattern
+
+
+@functools.cache
+def _regex(path: str) -> re.Pattern[str]:
+    return re.compile(path[1:])
+
+
+def _path_match(route: Route, path: str) -> tuple[bool, str] | None:
+    """(is regex, the path that matched) for the best matching path of the route."""
+    best: tuple[bool, str] | None = None
+    for candidate in route.paths:
+        if candidate.startswith("~"):
+            # Kong anchors regex paths at the start of the path.
+            if _regex(candidate).match(path):
+                return (True, candidate)
+        elif path.startswith(candidate) and (best is None or len(candidate) > len(best[1])):
+            best = (False, candidate)
+    return best
+
+
+def route_for(config: dict[str, Any] | list[Route], host: str, method: str, path: str) -> Route | None:
+    host = host.lower().rsplit(":", 1)[0]
+    ranked = []
+    for route in config if isinstance(config, list) else routes_of(config):
+        if route.hosts and not any(_host_matches(h, host) for h in route.hosts):
+            continue
+        if route.methods and method not in route.methods:
+            continue
+        matched = _path_match(route, path) if route.paths else (False, "")
+        if matched is None:
+            continue
+        fields = sum(1 for attribute in (route.hosts, route.methods, route.paths) if attribute)
+        is_regex, matched_path = matched
+        ranked.append(((fields, is_regex, route.regex_priority, len(matched_path)), route))
+    if not ranked:
+        return None
+    ranked.sort(key=lambda item: item[0], reverse=True)
+    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
+        raise AmbiguousRoute(
+            f"{method} {host}{path} matches {ranked[0][1].name} and {ranked[1][1].name} with equal priority"
+        )
+    return ranked[0][1]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int  # 200: proxied upstream; otherwise the status Kong answers itself
+    route: Route | None = None
+    upstream_url: str | None = None
+    consumer: str | None = None
+
+
+def _consumer_by_key(config: dict[str, Any], key: str) -> dict[str, Any] | None:
+    for consumer in config.get("consumers", []):
+        if any(credential["key"] == key for credential in consumer.get("keyauth_credentials", [])):
+            return consumer
+    return None
+
+
+def handle(
+    config: dict[str, Any],
+    host: str,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    routes: list[Route] | None = None,
+) -> Outcome:
+    """Kong's answer to a request: 404 when no route takes it, 401 without a valid key on a route
+    with key-auth, 403 when the consumer's groups are not allowed by the route's acl, else 200 with
+    the URL the request is proxied to. `routes`: routes_of(config), when the caller has them."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    route = route_for(routes if routes is not None else config, host, method, path)
+    if route is None:
+        return Outcome(404)
+    consumer = None
+    if "key-auth" in route.plugins:
+        key_names = route.plugins["key-auth"].get("key_names", ["apikey"])
+        key = next((headers[name.lower()] for name in key_names if name.lower() in headers), None)
+        if key is None:
+            return Outcome(401, route)
+        consumer = _consumer_by_key(config, key)
+        if consumer is None:
+            return Outcome(401, route)
+    if "acl" in route.plugins:
+        if consumer is None:
+            return Outcome(401, route)
+        groups = {acl["group"] for acl in consumer.get("acls", [])}
+        allow = set(route.plugins["acl"].get("allow", []))
+        deny = set(route.plugins["acl"].get("deny", []))
+        if (allow and not groups & allow) or groups & deny:
+            return Outcome(403, route, consumer=consumer["username"])
+    upstream = urlsplit(route.service_url)
+    forwarded = path
+    if route.strip_path:
+        matched = _path_match(route, path)
+        assert matched is not None
+        is_regex, pattern = matched
+        prefix = _regex(pattern).match(path).group(0) if is_regex else pattern  # type: ignore[union-attr]
+        forwarded = "/" + path[len(prefix) :].lstrip("/")
+    base = upstream.path.rstrip("/")
+    return Outcome(
+        200,
+        route,
+        f"{upstream.scheme}://{upstream.netloc}{base}{forwarded}",
+        consumer["username"] if consumer else None,
+    )
