@@ -4,7 +4,9 @@ optimistic concurrency, cascade delete, bulk reads, pagination and retries."""
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -297,3 +299,24 @@ async def test_v2_deleted_session_disappears_from_v1(client: httpx.AsyncClient) 
     await session(client, 2, "b")
     await client.delete("/v2/sessions/1")
     assert (await client.get("/v1/sessions")).json() == [{"sessionId": 2, "userId": 2, "context": "b"}]
+
+
+async def test_the_database_refuses_what_the_api_refuses(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    """The spec's bounds are constraints too, so no other writer can store what the API would refuse."""
+    s = await session(client)
+    bad_rows = [
+        f"INSERT INTO session_context.contexts (session_id, character_id, data) VALUES ({s['sessionId']}, 1, '{{\"k\": 1}}')",
+        f"INSERT INTO session_context.contexts (session_id, character_id, data) VALUES ({s['sessionId']}, 1, '[]')",
+        f'INSERT INTO session_context.contexts (session_id, character_id, data) VALUES ({s["sessionId"]}, 1, \'{{"": "x"}}\')',
+        f"INSERT INTO session_context.contexts (session_id, character_id) VALUES ({s['sessionId']}, 0)",
+        "INSERT INTO session_context.contexts (session_id, character_id) VALUES (999, 1)",
+        "INSERT INTO session_context.sessions (user_id) VALUES (0)",
+        "INSERT INTO session_context.sessions (user_id, context) VALUES (1, repeat('x', 10001))",
+        "INSERT INTO session_context.contexts (session_id, character_id, data) "
+        f"SELECT {s['sessionId']}, 1, jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 101) AS i",
+    ]
+    for statement in bad_rows:
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text(statement))
+    assert await count(engine, "contexts") == 0
