@@ -192,6 +192,17 @@ async def test_concurrent_patches_with_one_etag_give_one_200_and_one_412(client:
         assert current.headers["etag"] == winner.headers["etag"]
 
 
+async def test_concurrent_merges_without_if_match_all_survive(client: httpx.AsyncClient) -> None:
+    s = await session(client)
+    c = (await context(client, s["sessionId"], 1)).json()
+    url = f"/v2/contexts/{c['contextId']}"
+    answers = await asyncio.gather(*(client.patch(url, json={"data": {f"key{i}": str(i)}}) for i in range(10)))
+    assert all(a.status_code == 200 for a in answers)
+    current = await client.get(url)
+    assert current.json()["data"] == {f"key{i}": str(i) for i in range(10)}
+    assert current.headers["etag"] == '"11"'
+
+
 async def test_deleting_a_session_deletes_its_contexts(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     doomed, kept = await session(client), await session(client)
     doomed_contexts = [(await context(client, doomed["sessionId"], i)).json()["contextId"] for i in (1, 2, 3)]
