@@ -15,6 +15,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fountain_common.problems import not_implemented
 
 from .models import (
+    Context,
+    ContextCreate,
+    ContextPage,
+    ContextPatch,
     Error,
     HealthStatus,
     Problem,
@@ -23,6 +27,10 @@ from .models import (
     SessionRequest,
     SessionResponse,
     SessionUpdateRequest,
+    UserSession,
+    UserSessionCreate,
+    UserSessionPage,
+    UserSessionPatch,
 )
 
 
@@ -71,6 +79,112 @@ class Operations:
     ) -> SessionContextResponse:
         """getSessionContext: Get Session Context"""
         raise not_implemented("getSessionContext")
+
+    async def list_user_sessions(
+        self,
+        *,
+        user_id: Optional[int],
+        limit: int,
+        offset: int,
+    ) -> UserSessionPage:
+        """listUserSessions: List sessions"""
+        raise not_implemented("listUserSessions")
+
+    async def create_user_session(
+        self,
+        *,
+        idempotency_key: Optional[str],
+        body: UserSessionCreate,
+    ) -> UserSession:
+        """createUserSession: Start a session"""
+        raise not_implemented("createUserSession")
+
+    async def get_user_session(
+        self,
+        *,
+        session_id: int,
+    ) -> UserSession:
+        """getUserSession: Read one session"""
+        raise not_implemented("getUserSession")
+
+    async def delete_user_session(
+        self,
+        *,
+        session_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteUserSession: Delete a session and its contexts"""
+        raise not_implemented("deleteUserSession")
+
+    async def update_user_session(
+        self,
+        *,
+        session_id: int,
+        if_match: Optional[str],
+        body: UserSessionPatch,
+    ) -> UserSession:
+        """updateUserSession: Change a session's context"""
+        raise not_implemented("updateUserSession")
+
+    async def list_session_contexts(
+        self,
+        *,
+        session_id: int,
+        character_id: Optional[str],
+        limit: int,
+        offset: int,
+    ) -> ContextPage:
+        """listSessionContexts: List the character contexts of a session"""
+        raise not_implemented("listSessionContexts")
+
+    async def create_context(
+        self,
+        *,
+        session_id: int,
+        idempotency_key: Optional[str],
+        body: ContextCreate,
+    ) -> Context:
+        """createContext: Add a character's context to a session"""
+        raise not_implemented("createContext")
+
+    async def list_contexts(
+        self,
+        *,
+        session_id: Optional[int],
+        character_id: Optional[str],
+        context_id: Optional[str],
+        limit: int,
+        offset: int,
+    ) -> ContextPage:
+        """listContexts: Read many character contexts at once"""
+        raise not_implemented("listContexts")
+
+    async def get_context(
+        self,
+        *,
+        context_id: int,
+    ) -> Context:
+        """getContext: Read one character context"""
+        raise not_implemented("getContext")
+
+    async def delete_context(
+        self,
+        *,
+        context_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteContext: Delete a character context"""
+        raise not_implemented("deleteContext")
+
+    async def update_context(
+        self,
+        *,
+        context_id: int,
+        if_match: Optional[str],
+        body: ContextPatch,
+    ) -> Context:
+        """updateContext: Merge changes into a character context"""
+        raise not_implemented("updateContext")
 
 
 def build_router(
@@ -142,10 +256,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -173,10 +283,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -213,10 +319,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -257,10 +359,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -276,6 +374,496 @@ def build_router(
             session_id=session_id,
         )
 
+    @router.get(
+        "/v2/sessions",
+        operation_id="listUserSessions",
+        summary='List sessions',
+        description='Lists sessions in the order they were started (ascending sessionId), optionally of one user only, one page at a time with the total count.',
+        tags=["v2"],
+        status_code=200,
+        response_model=UserSessionPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_user_sessions(
+        *,
+        user_id: Optional[int] = Query(
+            None, alias='userId', ge=1, le=9223372036854775807
+        ),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> UserSessionPage:
+        return await operations.list_user_sessions(
+            user_id=user_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/sessions",
+        operation_id="createUserSession",
+        summary='Start a session',
+        description='Starts a session for a user with an optional initial context (empty when left out) and answers it with its ETag and Location. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=UserSession,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def create_user_session(
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: UserSessionCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> UserSession:
+        return await operations.create_user_session(
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/sessions/{sessionId}",
+        operation_id="getUserSession",
+        summary='Read one session',
+        description='Reads a session with its text context. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=UserSession,
+        responses={
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_user_session(
+        *,
+        session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> UserSession:
+        return await operations.get_user_session(
+            session_id=session_id,
+        )
+
+    @router.delete(
+        "/v2/sessions/{sessionId}",
+        operation_id="deleteUserSession",
+        summary='Delete a session and its contexts',
+        description='Deletes the session and every character context in it, in one transaction. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_user_session(
+        *,
+        session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_user_session(
+            session_id=session_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/sessions/{sessionId}",
+        operation_id="updateUserSession",
+        summary="Change a session's context",
+        description="Sets the session's text context (the field /v1 reads and writes); a body without context changes nothing. With If-Match, a stale ETag is 412 and nothing is changed.",
+        tags=["v2"],
+        status_code=200,
+        response_model=UserSession,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_user_session(
+        *,
+        session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: UserSessionPatch,
+        operations: Operations = Depends(operations_for),
+    ) -> UserSession:
+        return await operations.update_user_session(
+            session_id=session_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/sessions/{sessionId}/contexts",
+        operation_id="listSessionContexts",
+        summary='List the character contexts of a session',
+        description="Lists the session's character contexts by ascending contextId, optionally of some characters only, one page at a time. Unknown session is 404.",
+        tags=["v2"],
+        status_code=200,
+        response_model=ContextPage,
+        responses={
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_session_contexts(
+        *,
+        session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
+        character_id: Optional[str] = Query(
+            None,
+            alias='characterId',
+            min_length=1,
+            max_length=1999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,99}$',
+        ),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ContextPage:
+        return await operations.list_session_contexts(
+            session_id=session_id,
+            character_id=character_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/sessions/{sessionId}/contexts",
+        operation_id="createContext",
+        summary="Add a character's context to a session",
+        description='Creates the context of one character in the session. A session holds at most one context per character: a second one is 409. Unknown session: 404. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=Context,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "409": {
+                "description": 'The session already holds a context for this character.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def create_context(
+        *,
+        session_id: int = Path(..., alias='sessionId', ge=1, le=9223372036854775807),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ContextCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> Context:
+        return await operations.create_context(
+            session_id=session_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/contexts",
+        operation_id="listContexts",
+        summary='Read many character contexts at once',
+        description='Lists character contexts by ascending contextId, filtered by session, by a list of characterIds and by a list of contextIds (up to 100 each, comma-separated), one page at a time: one request for all the characters of a story.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ContextPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_contexts(
+        *,
+        session_id: Optional[int] = Query(
+            None, alias='sessionId', ge=1, le=9223372036854775807
+        ),
+        character_id: Optional[str] = Query(
+            None,
+            alias='characterId',
+            min_length=1,
+            max_length=1999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,99}$',
+        ),
+        context_id: Optional[str] = Query(
+            None,
+            alias='contextId',
+            min_length=1,
+            max_length=1999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,99}$',
+        ),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ContextPage:
+        return await operations.list_contexts(
+            session_id=session_id,
+            character_id=character_id,
+            context_id=context_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get(
+        "/v2/contexts/{contextId}",
+        operation_id="getContext",
+        summary='Read one character context',
+        description='Reads a character context. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=Context,
+        responses={
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_context(
+        *,
+        context_id: int = Path(..., alias='contextId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> Context:
+        return await operations.get_context(
+            context_id=context_id,
+        )
+
+    @router.delete(
+        "/v2/contexts/{contextId}",
+        operation_id="deleteContext",
+        summary='Delete a character context',
+        description='Deletes one character context; the session and its other contexts stay. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_context(
+        *,
+        context_id: int = Path(..., alias='contextId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_context(
+            context_id=context_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/contexts/{contextId}",
+        operation_id="updateContext",
+        summary='Merge changes into a character context',
+        description='Merges data into the context as a JSON merge patch: a key with a string sets it, a key with null removes it, keys left out stay. At most 100 keys after the merge (else 422). A stale If-Match is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=Context,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_context(
+        *,
+        context_id: int = Path(..., alias='contextId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ContextPatch,
+        operations: Operations = Depends(operations_for),
+    ) -> Context:
+        return await operations.update_context(
+            context_id=context_id,
+            if_match=if_match,
+            body=body,
+        )
+
     return router
 
 
@@ -286,4 +874,15 @@ OPERATION_IDS: List[str] = [
     "createSession",
     "updateSession",
     "getSessionContext",
+    "listUserSessions",
+    "createUserSession",
+    "getUserSession",
+    "deleteUserSession",
+    "updateUserSession",
+    "listSessionContexts",
+    "createContext",
+    "listContexts",
+    "getContext",
+    "deleteContext",
+    "updateContext",
 ]

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, List, Optional
+from typing import Annotated, Dict, List, Optional
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -68,13 +68,75 @@ class SessionContextResponse(BaseModel):
     context: Annotated[StrictStr, Field(description='Context of the session.')]
 
 
-class Error(BaseModel):
-    message: StrictStr
-    type: Optional[StrictStr] = None
-    title: Optional[StrictStr] = None
-    status: Optional[JsonInt] = None
-    detail: Optional[StrictStr] = None
-    instance: Optional[StrictStr] = None
+class UserSession(BaseModel):
+    sessionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    userId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    context: Annotated[
+        StrictStr,
+        Field(
+            description="The session's text context; empty when none was given.",
+            max_length=10000,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class UserSessionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    userId: Annotated[
+        JsonInt,
+        Field(
+            description='The user the session belongs to; not checked against any user list.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    context: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='Initial text context; empty when left out.',
+            max_length=10000,
+            pattern='^[^\\x00]*$',
+        ),
+    ] = None
+
+
+class UserSessionPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    context: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='The new text context.', max_length=10000, pattern='^[^\\x00]*$'
+        ),
+    ] = None
+
+
+class UserSessionPage(BaseModel):
+    items: List[UserSession]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class ContextValue(RootModel[StrictStr]):
+    root: Annotated[
+        StrictStr,
+        Field(
+            description='One value of context data.',
+            max_length=4000,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+
+
+class ContextDataPatch(RootModel[Optional[Dict[str, Optional[ContextValue]]]]):
+    root: Annotated[Optional[Dict[str, Optional[ContextValue]]], Field(max_length=100)]
 
 
 class FieldError(BaseModel):
@@ -94,6 +156,45 @@ class HealthStatus(BaseModel):
     service: StrictStr
 
 
+class Error(BaseModel):
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
+    errors: Annotated[
+        Optional[List[FieldError]],
+        Field(description='For invalid input, one entry per field at fault.'),
+    ] = None
+
+
+class ContextData(RootModel[Dict[str, ContextValue]]):
+    root: Annotated[Dict[str, ContextValue], Field(max_length=100)]
+
+
+class ContextCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    characterId: Annotated[
+        JsonInt,
+        Field(
+            description='The character whose context this is; one context per character and session.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    data: Optional[ContextData] = None
+
+
+class ContextPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    data: Optional[ContextDataPatch] = None
+
+
 class Problem(BaseModel):
     type: StrictStr
     title: StrictStr
@@ -104,3 +205,26 @@ class Problem(BaseModel):
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
     ] = None
+
+
+class Context(BaseModel):
+    contextId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sessionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    characterId: Annotated[
+        JsonInt,
+        Field(
+            description="The character's id in the Character Management Service (not checked).",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    data: ContextData
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class ContextPage(BaseModel):
+    items: List[Context]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt

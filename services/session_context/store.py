@@ -1,0 +1,238 @@
+"""Sessions and character contexts on a database connection: the rules both API versions share.
+
+Every change bumps the row's `revision` (its /v2 ETag) in the same statement that makes it, and only
+when something really changed. Writes guarded by If-Match lock the row first (SELECT ... FOR UPDATE),
+so of two writers holding the same ETag one wins and the other sees the new revision and gets 412.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fountain_common.etags import check_etag
+from fountain_common.problems import conflict, invalid, not_found
+
+from .tables import DATA_KEY_MAX_LENGTH, DATA_MAX_KEYS, contexts, sessions
+
+BIGINT_MAX = 9223372036854775807
+ID_LIST_MAX = 100
+ID_LIST = re.compile(r"^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,99}$")
+
+SESSION_COLUMNS = (
+    sessions.c.id,
+    sessions.c.user_id,
+    sessions.c.context,
+    sessions.c.revision,
+    sessions.c.created_at,
+    sessions.c.updated_at,
+)
+CONTEXT_COLUMNS = (
+    contexts.c.id,
+    contexts.c.session_id,
+    contexts.c.character_id,
+    contexts.c.data,
+    contexts.c.revision,
+    contexts.c.created_at,
+    contexts.c.updated_at,
+)
+
+
+# --- sessions -----------------------------------------------------------------------------------
+async def insert_session(conn: AsyncConnection, user_id: int, context: str) -> RowMapping:
+    inserted = await conn.execute(
+        sessions.insert().values(user_id=user_id, context=context).returning(*SESSION_COLUMNS)
+    )
+    return inserted.mappings().one()
+
+
+async def get_session(conn: AsyncConnection, session_id: int, *, lock: bool = False) -> RowMapping:
+    query = select(*SESSION_COLUMNS).where(sessions.c.id == session_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise not_found(f"Session {session_id} not found.")
+    return row
+
+
+async def set_session_context(conn: AsyncConnection, session_id: int, context: str | None) -> RowMapping:
+    """v1 PUT: last writer wins, in one atomic statement; a missing context changes nothing."""
+    if context is None:
+        return await get_session(conn, session_id)
+    changed = sessions.c.context != context
+    updated = await conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id)
+        .values(
+            context=context,
+            revision=case((changed, sessions.c.revision + 1), else_=sessions.c.revision),
+            updated_at=case((changed, func.now()), else_=sessions.c.updated_at),
+        )
+        .returning(*SESSION_COLUMNS)
+    )
+    row = updated.mappings().first()
+    if row is None:
+        raise not_found(f"Session {session_id} not found.")
+    return row
+
+
+async def update_session(
+    conn: AsyncConnection, session_id: int, context: str | None, if_match: str | None
+) -> RowMapping:
+    """v2 PATCH: like the v1 PUT, but refused with 412 when If-Match names an older revision."""
+    row = await get_session(conn, session_id, lock=True)
+    check_etag(row, if_match, what="Session")
+    if context is None or context == row["context"]:
+        return row
+    updated = await conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id)
+        .values(context=context, revision=sessions.c.revision + 1, updated_at=func.now())
+        .returning(*SESSION_COLUMNS)
+    )
+    return updated.mappings().one()
+
+
+async def delete_session(conn: AsyncConnection, session_id: int, if_match: str | None) -> None:
+    """Deletes the session; its contexts go with it (ON DELETE CASCADE), in the same transaction."""
+    row = await get_session(conn, session_id, lock=True)
+    check_etag(row, if_match, what="Session")
+    await conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+
+def sessions_query(user_id: int | None = None) -> Select[Any]:
+    query = select(*SESSION_COLUMNS).order_by(sessions.c.id)
+    if user_id is not None:
+        query = query.where(sessions.c.user_id == user_id)
+    return query
+
+
+# --- character contexts -------------------------------------------------------------------------
+async def insert_context(
+    conn: AsyncConnection, session_id: int, character_id: int, data: Mapping[str, str]
+) -> RowMapping:
+    """One context per (session, character): a second one is 409, also when two requests race."""
+    # FOR KEY SHARE keeps the session from being deleted until this transaction ends.
+    found = await conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update(key_share=True))
+    if found.first() is None:
+        raise not_found(f"Session {session_id} not found.")
+    inserted = await conn.execute(
+        insert(contexts)
+        .values(session_id=session_id, character_id=character_id, data=dict(data))
+        .on_conflict_do_nothing(index_elements=["session_id", "character_id"])
+        .returning(*CONTEXT_COLUMNS)
+    )
+    row = inserted.mappings().first()
+    if row is None:
+        existing = await conn.execute(
+            select(contexts.c.id).where(contexts.c.session_id == session_id, contexts.c.character_id == character_id)
+        )
+        raise conflict(
+            f"Session {session_id} already holds context {existing.scalar_one()} for character {character_id}."
+        )
+    return row
+
+
+async def get_context(conn: AsyncConnection, context_id: int, *, lock: bool = False) -> RowMapping:
+    query = select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise not_found(f"Context {context_id} not found.")
+    return row
+
+
+def check_keys(keys: Iterable[str]) -> None:
+    """Keys of context data: 1-200 characters, no NUL (a bound JSON Schema states only in words here)."""
+    errors = [
+        {"location": f"body.data.{key[:40]}", "message": f"Keys must have 1-{DATA_KEY_MAX_LENGTH} characters, no NUL"}
+        for key in keys
+        if not 1 <= len(key) <= DATA_KEY_MAX_LENGTH or "\x00" in key
+    ]
+    if errors:
+        raise invalid(
+            f"{len(errors)} key(s) of data are empty, longer than {DATA_KEY_MAX_LENGTH} characters or hold NUL.", errors
+        )
+
+
+def merged(data: Mapping[str, str], patch: Mapping[str, str | None]) -> dict[str, str]:
+    """JSON merge patch (RFC 7396) of a flat map: a string sets the key, null removes it."""
+    result = dict(data)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+async def merge_context(
+    conn: AsyncConnection, context_id: int, patch: Mapping[str, str | None], if_match: str | None
+) -> RowMapping:
+    row = await get_context(conn, context_id, lock=True)
+    check_etag(row, if_match, what="Context")
+    data = merged(row["data"], patch)
+    if len(data) > DATA_MAX_KEYS:
+        raise invalid(
+            f"After the merge the context would hold {len(data)} keys; at most {DATA_MAX_KEYS} are allowed.",
+            errors=[{"location": "body.data", "message": f"At most {DATA_MAX_KEYS} keys after the merge"}],
+        )
+    if data == row["data"]:
+        return row
+    updated = await conn.execute(
+        contexts.update()
+        .where(contexts.c.id == context_id)
+        .values(data=data, revision=contexts.c.revision + 1, updated_at=func.now())
+        .returning(*CONTEXT_COLUMNS)
+    )
+    return updated.mappings().one()
+
+
+async def delete_context(conn: AsyncConnection, context_id: int, if_match: str | None) -> None:
+    row = await get_context(conn, context_id, lock=True)
+    check_etag(row, if_match, what="Context")
+    await conn.execute(contexts.delete().where(contexts.c.id == context_id))
+
+
+def contexts_query(
+    session_id: int | None = None,
+    character_ids: Iterable[int] | None = None,
+    context_ids: Iterable[int] | None = None,
+) -> Select[Any]:
+    query = select(*CONTEXT_COLUMNS).order_by(contexts.c.id)
+    if session_id is not None:
+        query = query.where(contexts.c.session_id == session_id)
+    if character_ids is not None:
+        query = query.where(contexts.c.character_id.in_(list(character_ids)))
+    if context_ids is not None:
+        query = query.where(contexts.c.id.in_(list(context_ids)))
+    return query
+
+
+def parse_id_list(name: str, values: list[str]) -> set[int] | None:
+    """The ids of a filter given as `1,2,3`, possibly repeated (`?x=1&x=2,3`); None when absent.
+
+    Each occurrence must match the spec's pattern (the route checked only the last one). Ids too
+    large for the database cannot exist and are left out, so they match nothing."""
+    if not values:
+        return None
+    ids: set[int] = set()
+    for value in values:
+        if not ID_LIST.match(value):
+            raise invalid(
+                f"query.{name}: ids must be positive integers separated by commas, got {value[:40]!r}.",
+                errors=[{"location": f"query.{name}", "message": "Ids must be positive integers separated by commas"}],
+            )
+        ids.update(int(part) for part in value.split(","))
+    if len(ids) > ID_LIST_MAX:
+        raise invalid(
+            f"query.{name}: at most {ID_LIST_MAX} ids, got {len(ids)}.",
+            errors=[{"location": f"query.{name}", "message": f"At most {ID_LIST_MAX} ids"}],
+        )
+    return {i for i in ids if i <= BIGINT_MAX}
