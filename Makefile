@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench clean deploy-tools gateway
+.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench bench-crud clean deploy-tools gateway
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ deploy-tools:  ## Install Debian's docker-compose when missing (the tests check 
 
 bench: install  ## Measure the Central Sequence Service against pgbench (see bench/README.md)
 	$(BIN)/python bench/central_sequence.py
+
+bench-crud: install  ## Read-heavy and write-heavy load on Character Management and Session and Context (bench/README.md)
+	$(BIN)/python bench/crud.py
 
 clean:  ## Remove the virtual environments, caches and the embedded database
 	rm -rf $(VENV) $(TOOLS) var .mypy_cache .pytest_cache

@@ -338,9 +338,16 @@ def bench_service(
 
         sampler.stop()
         results.peak_rss_mb[resource.service] = max(sampler.peak, sampler.sample()) / 2**20
-        rows = int(sql(f"SELECT count(*) FROM {resource.table}"))
+        # One statement, so both counts come from one snapshot: creates wrk abandoned when its time was
+        # up may still be committing.
         schema = resource.table.split(".")[0]
-        keys = int(sql(f"SELECT count(*) FROM {schema}.idempotency_keys WHERE key LIKE 'bench-%'"))
+        rows, keys = (
+            int(n)
+            for n in sql(
+                f"SELECT (SELECT count(*) FROM {resource.table}), "
+                f"(SELECT count(*) FROM {schema}.idempotency_keys WHERE key LIKE 'bench-%')"
+            ).split("|")
+        )
         failed = sum(sum(r.errors.values()) for r in results.runs if r.service == resource.service)
         results.nothing_lost[resource.service] = {
             "seeded": len(ids),
