@@ -1,5 +1,7 @@
 """/v2 behaviour of the Character Management Service."""
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -278,3 +280,21 @@ async def test_the_database_refuses_a_paraphrase_of_two_parents_or_none(
                         f"VALUES ({parents}, 'x', '')"
                     )
                 )
+
+
+async def test_paraphrases_added_while_their_character_is_deleted_never_outlive_it(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Each add either lands before the delete (and goes with it) or finds no character (404)."""
+    for _ in range(3):
+        await add(client, "/v2/characters", {"name": "Mercutio", "description": "Kinsman to the Prince."})
+        character_id = (await client.get("/v2/characters", params={"sort": "-id", "limit": 1})).json()["items"][0][
+            "characterId"
+        ]
+        path = f"/v2/characters/{character_id}"
+        adds = [client.post(f"{path}/paraphrases", json=PARAPHRASE) for _ in range(8)]
+        responses = await asyncio.gather(*adds[:4], client.delete(path), *adds[4:])
+        assert {r.status_code for r in responses} <= {201, 204, 404}, [r.text for r in responses]
+        assert responses[4].status_code == 204
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM character.paraphrases"))).scalar_one() == 0
