@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Optional, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -339,7 +340,7 @@ class CharacterOperations(RequestScope, Operations):
         self.created()
         return _paraphrase(parent, row)
 
-    async def _page(self, query: Any, limit: int, offset: int) -> tuple[list[RowMapping], int]:
+    async def _page(self, query: Select[Any], limit: int, offset: int) -> tuple[list[RowMapping], int]:
         async with self.engine.connect() as conn:
             page = await fetch_page(conn, query, limit=limit, offset=offset)
         return page.rows, page.total
