@@ -53,7 +53,8 @@ def parse_ids(ids: str | None) -> list[int] | None:
         return None
     numbers = [int(part) for part in ids.split(",")]
     if too_large := [n for n in numbers if n > BIGINT_MAX]:
-        raise invalid(f"ids: {too_large[0]} is larger than the largest id, {BIGINT_MAX}.")
+        message = f"{too_large[0]} is larger than the largest id, {BIGINT_MAX}"
+        raise invalid(f"query.ids: {message}", [{"location": "query.ids", "message": message}])
     return numbers
 
 

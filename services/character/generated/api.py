@@ -961,7 +961,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         name_contains: Optional[str] = Query(
@@ -1204,7 +1204,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         text_contains: Optional[str] = Query(
@@ -1454,7 +1454,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         description_contains: Optional[str] = Query(
@@ -1682,7 +1682,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         text_contains: Optional[str] = Query(
@@ -1924,7 +1924,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         text_contains: Optional[str] = Query(
@@ -2160,7 +2160,7 @@ def build_router(
         ids: Optional[str] = Query(
             None,
             alias='ids',
-            max_length=10499,
+            max_length=9999,
             pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
         ),
         text_contains: Optional[str] = Query(
