@@ -16,16 +16,32 @@ from fountain_common.problems import not_implemented
 
 from .models import (
     Action,
+    ActionCreate,
     ActionCreateRequest,
+    ActionPage,
+    ActionRecord,
+    ActionUpdate,
     Character,
+    CharacterCreate,
     CharacterCreateRequest,
+    CharacterPage,
+    CharacterRecord,
+    CharacterUpdate,
     Error,
     HealthStatus,
     Paraphrase,
+    ParaphraseCreate,
     ParaphraseCreateRequest,
+    ParaphrasePage,
+    ParaphraseRecord,
+    ParaphraseUpdate,
     Problem,
     SpokenWord,
+    SpokenWordCreate,
     SpokenWordCreateRequest,
+    SpokenWordPage,
+    SpokenWordRecord,
+    SpokenWordUpdate,
 )
 
 
@@ -137,6 +153,328 @@ class Operations:
         """createSpokenWordParaphrase: Create a New Paraphrase for a Spoken Word"""
         raise not_implemented("createSpokenWordParaphrase")
 
+    async def search_characters(
+        self,
+        *,
+        ids: Optional[str],
+        name_contains: Optional[str],
+        sort: Literal[
+            'id',
+            '-id',
+            'name',
+            '-name',
+            'createdAt',
+            '-createdAt',
+            'updatedAt',
+            '-updatedAt',
+        ],
+        limit: int,
+        offset: int,
+    ) -> CharacterPage:
+        """searchCharacters: List characters"""
+        raise not_implemented("searchCharacters")
+
+    async def add_character(
+        self,
+        *,
+        idempotency_key: Optional[str],
+        body: CharacterCreate,
+    ) -> CharacterRecord:
+        """addCharacter: Create a character"""
+        raise not_implemented("addCharacter")
+
+    async def get_character(
+        self,
+        *,
+        character_id: int,
+    ) -> CharacterRecord:
+        """getCharacter: Read one character"""
+        raise not_implemented("getCharacter")
+
+    async def delete_character(
+        self,
+        *,
+        character_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteCharacter: Delete a character"""
+        raise not_implemented("deleteCharacter")
+
+    async def update_character(
+        self,
+        *,
+        character_id: int,
+        if_match: Optional[str],
+        body: CharacterUpdate,
+    ) -> CharacterRecord:
+        """updateCharacter: Change a character"""
+        raise not_implemented("updateCharacter")
+
+    async def search_character_paraphrases(
+        self,
+        *,
+        character_id: int,
+        ids: Optional[str],
+        text_contains: Optional[str],
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ],
+        limit: int,
+        offset: int,
+    ) -> ParaphrasePage:
+        """searchCharacterParaphrases: List the paraphrases of a character"""
+        raise not_implemented("searchCharacterParaphrases")
+
+    async def add_character_paraphrase(
+        self,
+        *,
+        character_id: int,
+        idempotency_key: Optional[str],
+        body: ParaphraseCreate,
+    ) -> ParaphraseRecord:
+        """addCharacterParaphrase: Add a paraphrase to a character"""
+        raise not_implemented("addCharacterParaphrase")
+
+    async def get_character_paraphrase(
+        self,
+        *,
+        character_id: int,
+        paraphrase_id: int,
+    ) -> ParaphraseRecord:
+        """getCharacterParaphrase: Read one paraphrase of a character"""
+        raise not_implemented("getCharacterParaphrase")
+
+    async def delete_character_paraphrase(
+        self,
+        *,
+        character_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteCharacterParaphrase: Delete a paraphrase of a character"""
+        raise not_implemented("deleteCharacterParaphrase")
+
+    async def update_character_paraphrase(
+        self,
+        *,
+        character_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+        body: ParaphraseUpdate,
+    ) -> ParaphraseRecord:
+        """updateCharacterParaphrase: Change a paraphrase of a character"""
+        raise not_implemented("updateCharacterParaphrase")
+
+    async def search_actions(
+        self,
+        *,
+        ids: Optional[str],
+        description_contains: Optional[str],
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ],
+        limit: int,
+        offset: int,
+    ) -> ActionPage:
+        """searchActions: List actions"""
+        raise not_implemented("searchActions")
+
+    async def add_action(
+        self,
+        *,
+        idempotency_key: Optional[str],
+        body: ActionCreate,
+    ) -> ActionRecord:
+        """addAction: Create an action"""
+        raise not_implemented("addAction")
+
+    async def get_action(
+        self,
+        *,
+        action_id: int,
+    ) -> ActionRecord:
+        """getAction: Read one action"""
+        raise not_implemented("getAction")
+
+    async def delete_action(
+        self,
+        *,
+        action_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteAction: Delete an action"""
+        raise not_implemented("deleteAction")
+
+    async def update_action(
+        self,
+        *,
+        action_id: int,
+        if_match: Optional[str],
+        body: ActionUpdate,
+    ) -> ActionRecord:
+        """updateAction: Change an action"""
+        raise not_implemented("updateAction")
+
+    async def search_action_paraphrases(
+        self,
+        *,
+        action_id: int,
+        ids: Optional[str],
+        text_contains: Optional[str],
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ],
+        limit: int,
+        offset: int,
+    ) -> ParaphrasePage:
+        """searchActionParaphrases: List the paraphrases of an action"""
+        raise not_implemented("searchActionParaphrases")
+
+    async def add_action_paraphrase(
+        self,
+        *,
+        action_id: int,
+        idempotency_key: Optional[str],
+        body: ParaphraseCreate,
+    ) -> ParaphraseRecord:
+        """addActionParaphrase: Add a paraphrase to an action"""
+        raise not_implemented("addActionParaphrase")
+
+    async def get_action_paraphrase(
+        self,
+        *,
+        action_id: int,
+        paraphrase_id: int,
+    ) -> ParaphraseRecord:
+        """getActionParaphrase: Read one paraphrase of an action"""
+        raise not_implemented("getActionParaphrase")
+
+    async def delete_action_paraphrase(
+        self,
+        *,
+        action_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteActionParaphrase: Delete a paraphrase of an action"""
+        raise not_implemented("deleteActionParaphrase")
+
+    async def update_action_paraphrase(
+        self,
+        *,
+        action_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+        body: ParaphraseUpdate,
+    ) -> ParaphraseRecord:
+        """updateActionParaphrase: Change a paraphrase of an action"""
+        raise not_implemented("updateActionParaphrase")
+
+    async def search_spoken_words(
+        self,
+        *,
+        ids: Optional[str],
+        text_contains: Optional[str],
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ],
+        limit: int,
+        offset: int,
+    ) -> SpokenWordPage:
+        """searchSpokenWords: List spoken words"""
+        raise not_implemented("searchSpokenWords")
+
+    async def add_spoken_word(
+        self,
+        *,
+        idempotency_key: Optional[str],
+        body: SpokenWordCreate,
+    ) -> SpokenWordRecord:
+        """addSpokenWord: Create a spoken word"""
+        raise not_implemented("addSpokenWord")
+
+    async def get_spoken_word(
+        self,
+        *,
+        spoken_word_id: int,
+    ) -> SpokenWordRecord:
+        """getSpokenWord: Read one spoken word"""
+        raise not_implemented("getSpokenWord")
+
+    async def delete_spoken_word(
+        self,
+        *,
+        spoken_word_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteSpokenWord: Delete a spoken word"""
+        raise not_implemented("deleteSpokenWord")
+
+    async def update_spoken_word(
+        self,
+        *,
+        spoken_word_id: int,
+        if_match: Optional[str],
+        body: SpokenWordUpdate,
+    ) -> SpokenWordRecord:
+        """updateSpokenWord: Change a spoken word"""
+        raise not_implemented("updateSpokenWord")
+
+    async def search_spoken_word_paraphrases(
+        self,
+        *,
+        spoken_word_id: int,
+        ids: Optional[str],
+        text_contains: Optional[str],
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ],
+        limit: int,
+        offset: int,
+    ) -> ParaphrasePage:
+        """searchSpokenWordParaphrases: List the paraphrases of a spoken word"""
+        raise not_implemented("searchSpokenWordParaphrases")
+
+    async def add_spoken_word_paraphrase(
+        self,
+        *,
+        spoken_word_id: int,
+        idempotency_key: Optional[str],
+        body: ParaphraseCreate,
+    ) -> ParaphraseRecord:
+        """addSpokenWordParaphrase: Add a paraphrase to a spoken word"""
+        raise not_implemented("addSpokenWordParaphrase")
+
+    async def get_spoken_word_paraphrase(
+        self,
+        *,
+        spoken_word_id: int,
+        paraphrase_id: int,
+    ) -> ParaphraseRecord:
+        """getSpokenWordParaphrase: Read one paraphrase of a spoken word"""
+        raise not_implemented("getSpokenWordParaphrase")
+
+    async def delete_spoken_word_paraphrase(
+        self,
+        *,
+        spoken_word_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteSpokenWordParaphrase: Delete a paraphrase of a spoken word"""
+        raise not_implemented("deleteSpokenWordParaphrase")
+
+    async def update_spoken_word_paraphrase(
+        self,
+        *,
+        spoken_word_id: int,
+        paraphrase_id: int,
+        if_match: Optional[str],
+        body: ParaphraseUpdate,
+    ) -> ParaphraseRecord:
+        """updateSpokenWordParaphrase: Change a paraphrase of a spoken word"""
+        raise not_implemented("updateSpokenWordParaphrase")
+
 
 def build_router(
     implementation: Callable[[Request, Response], Operations],
@@ -207,10 +545,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -238,10 +572,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -278,10 +608,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -322,10 +648,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -358,10 +680,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -389,10 +707,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -431,10 +745,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -471,10 +781,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -505,10 +811,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -536,10 +838,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -576,10 +874,6 @@ def build_router(
             },
             "500": {
                 "description": 'An unexpected error; it was logged with the request id.',
-                "model": Error,
-            },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
                 "model": Error,
             },
             "503": {
@@ -620,10 +914,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -640,6 +930,1455 @@ def build_router(
     ) -> Paraphrase:
         return await operations.create_spoken_word_paraphrase(
             spoken_word_id=spoken_word_id,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/characters",
+        operation_id="searchCharacters",
+        summary='List characters',
+        description='Lists characters one page at a time with the total count: all of them, or only those named in ids, or those whose name contains nameContains (case-insensitive), ordered by sort.',
+        tags=["v2"],
+        status_code=200,
+        response_model=CharacterPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_characters(
+        *,
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        name_contains: Optional[str] = Query(
+            None,
+            alias='nameContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id',
+            '-id',
+            'name',
+            '-name',
+            'createdAt',
+            '-createdAt',
+            'updatedAt',
+            '-updatedAt',
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> CharacterPage:
+        return await operations.search_characters(
+            ids=ids,
+            name_contains=name_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/characters",
+        operation_id="addCharacter",
+        summary='Create a character',
+        description='Creates a character and answers it with its id, Location and ETag. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=CharacterRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_character(
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: CharacterCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> CharacterRecord:
+        return await operations.add_character(
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/characters/{characterId}",
+        operation_id="getCharacter",
+        summary='Read one character',
+        description='Reads one character. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=CharacterRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_character(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> CharacterRecord:
+        return await operations.get_character(
+            character_id=character_id,
+        )
+
+    @router.delete(
+        "/v2/characters/{characterId}",
+        operation_id="deleteCharacter",
+        summary='Delete a character',
+        description='Deletes a character together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_character(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_character(
+            character_id=character_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/characters/{characterId}",
+        operation_id="updateCharacter",
+        summary='Change a character',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=CharacterRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_character(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: CharacterUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> CharacterRecord:
+        return await operations.update_character(
+            character_id=character_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/characters/{characterId}/paraphrases",
+        operation_id="searchCharacterParaphrases",
+        summary='List the paraphrases of a character',
+        description='Lists the paraphrases of one character a page at a time with the total count, optionally only those named in ids or whose text contains textContains (case-insensitive). A missing character is 404.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphrasePage,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_character_paraphrases(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        text_contains: Optional[str] = Query(
+            None,
+            alias='textContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphrasePage:
+        return await operations.search_character_paraphrases(
+            character_id=character_id,
+            ids=ids,
+            text_contains=text_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/characters/{characterId}/paraphrases",
+        operation_id="addCharacterParaphrase",
+        summary='Add a paraphrase to a character',
+        description='Adds a paraphrase to the character named in the path and answers it with Location and ETag. A missing character is 404. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_character_paraphrase(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ParaphraseCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.add_character_paraphrase(
+            character_id=character_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/characters/{characterId}/paraphrases/{paraphraseId}",
+        operation_id="getCharacterParaphrase",
+        summary='Read one paraphrase of a character',
+        description='Reads one paraphrase of the character; 404 if either does not exist or the paraphrase belongs to another character.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_character_paraphrase(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.get_character_paraphrase(
+            character_id=character_id,
+            paraphrase_id=paraphrase_id,
+        )
+
+    @router.delete(
+        "/v2/characters/{characterId}/paraphrases/{paraphraseId}",
+        operation_id="deleteCharacterParaphrase",
+        summary='Delete a paraphrase of a character',
+        description='Deletes one paraphrase of the character. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_character_paraphrase(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_character_paraphrase(
+            character_id=character_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/characters/{characterId}/paraphrases/{paraphraseId}",
+        operation_id="updateCharacterParaphrase",
+        summary='Change a paraphrase of a character',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_character_paraphrase(
+        *,
+        character_id: int = Path(
+            ..., alias='characterId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ParaphraseUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.update_character_paraphrase(
+            character_id=character_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/actions",
+        operation_id="searchActions",
+        summary='List actions',
+        description='Lists actions one page at a time with the total count: all of them, or only those named in ids, or those whose description contains descriptionContains (case-insensitive), ordered by sort.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ActionPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_actions(
+        *,
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        description_contains: Optional[str] = Query(
+            None,
+            alias='descriptionContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ActionPage:
+        return await operations.search_actions(
+            ids=ids,
+            description_contains=description_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/actions",
+        operation_id="addAction",
+        summary='Create an action',
+        description='Creates an action and answers it with its id, Location and ETag. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=ActionRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_action(
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ActionCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> ActionRecord:
+        return await operations.add_action(
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/actions/{actionId}",
+        operation_id="getAction",
+        summary='Read one action',
+        description='Reads one action. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ActionRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_action(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> ActionRecord:
+        return await operations.get_action(
+            action_id=action_id,
+        )
+
+    @router.delete(
+        "/v2/actions/{actionId}",
+        operation_id="deleteAction",
+        summary='Delete an action',
+        description='Deletes an action together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_action(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_action(
+            action_id=action_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/actions/{actionId}",
+        operation_id="updateAction",
+        summary='Change an action',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ActionRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_action(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ActionUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> ActionRecord:
+        return await operations.update_action(
+            action_id=action_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/actions/{actionId}/paraphrases",
+        operation_id="searchActionParaphrases",
+        summary='List the paraphrases of an action',
+        description='Lists the paraphrases of one action a page at a time with the total count, optionally only those named in ids or whose text contains textContains (case-insensitive). A missing action is 404.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphrasePage,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_action_paraphrases(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        text_contains: Optional[str] = Query(
+            None,
+            alias='textContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphrasePage:
+        return await operations.search_action_paraphrases(
+            action_id=action_id,
+            ids=ids,
+            text_contains=text_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/actions/{actionId}/paraphrases",
+        operation_id="addActionParaphrase",
+        summary='Add a paraphrase to an action',
+        description='Adds a paraphrase to the action named in the path and answers it with Location and ETag. A missing action is 404. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_action_paraphrase(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ParaphraseCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.add_action_paraphrase(
+            action_id=action_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/actions/{actionId}/paraphrases/{paraphraseId}",
+        operation_id="getActionParaphrase",
+        summary='Read one paraphrase of an action',
+        description='Reads one paraphrase of the action; 404 if either does not exist or the paraphrase belongs to another action.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_action_paraphrase(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.get_action_paraphrase(
+            action_id=action_id,
+            paraphrase_id=paraphrase_id,
+        )
+
+    @router.delete(
+        "/v2/actions/{actionId}/paraphrases/{paraphraseId}",
+        operation_id="deleteActionParaphrase",
+        summary='Delete a paraphrase of an action',
+        description='Deletes one paraphrase of the action. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_action_paraphrase(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_action_paraphrase(
+            action_id=action_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/actions/{actionId}/paraphrases/{paraphraseId}",
+        operation_id="updateActionParaphrase",
+        summary='Change a paraphrase of an action',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_action_paraphrase(
+        *,
+        action_id: int = Path(..., alias='actionId', ge=1, le=9223372036854775807),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ParaphraseUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.update_action_paraphrase(
+            action_id=action_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/spokenWords",
+        operation_id="searchSpokenWords",
+        summary='List spoken words',
+        description='Lists spoken words one page at a time with the total count: all of them, or only those named in ids, or those whose text contains textContains (case-insensitive), ordered by sort.',
+        tags=["v2"],
+        status_code=200,
+        response_model=SpokenWordPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_spoken_words(
+        *,
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        text_contains: Optional[str] = Query(
+            None,
+            alias='textContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> SpokenWordPage:
+        return await operations.search_spoken_words(
+            ids=ids,
+            text_contains=text_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/spokenWords",
+        operation_id="addSpokenWord",
+        summary='Create a spoken word',
+        description='Creates a spoken word and answers it with its id, Location and ETag. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=SpokenWordRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_spoken_word(
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: SpokenWordCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> SpokenWordRecord:
+        return await operations.add_spoken_word(
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/spokenWords/{spokenWordId}",
+        operation_id="getSpokenWord",
+        summary='Read one spoken word',
+        description='Reads one spoken word. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=SpokenWordRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_spoken_word(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> SpokenWordRecord:
+        return await operations.get_spoken_word(
+            spoken_word_id=spoken_word_id,
+        )
+
+    @router.delete(
+        "/v2/spokenWords/{spokenWordId}",
+        operation_id="deleteSpokenWord",
+        summary='Delete a spoken word',
+        description='Deletes a spoken word together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_spoken_word(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_spoken_word(
+            spoken_word_id=spoken_word_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/spokenWords/{spokenWordId}",
+        operation_id="updateSpokenWord",
+        summary='Change a spoken word',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=SpokenWordRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_spoken_word(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: SpokenWordUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> SpokenWordRecord:
+        return await operations.update_spoken_word(
+            spoken_word_id=spoken_word_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/spokenWords/{spokenWordId}/paraphrases",
+        operation_id="searchSpokenWordParaphrases",
+        summary='List the paraphrases of a spoken word',
+        description='Lists the paraphrases of one spoken word a page at a time with the total count, optionally only those named in ids or whose text contains textContains (case-insensitive). A missing spoken word is 404.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphrasePage,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_spoken_word_paraphrases(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        text_contains: Optional[str] = Query(
+            None,
+            alias='textContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        sort: Literal[
+            'id', '-id', 'createdAt', '-createdAt', 'updatedAt', '-updatedAt'
+        ] = Query('id', alias='sort'),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphrasePage:
+        return await operations.search_spoken_word_paraphrases(
+            spoken_word_id=spoken_word_id,
+            ids=ids,
+            text_contains=text_contains,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/spokenWords/{spokenWordId}/paraphrases",
+        operation_id="addSpokenWordParaphrase",
+        summary='Add a paraphrase to a spoken word',
+        description='Adds a paraphrase to the spoken word named in the path and answers it with Location and ETag. A missing spoken word is 404. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_spoken_word_paraphrase(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ParaphraseCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.add_spoken_word_paraphrase(
+            spoken_word_id=spoken_word_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/spokenWords/{spokenWordId}/paraphrases/{paraphraseId}",
+        operation_id="getSpokenWordParaphrase",
+        summary='Read one paraphrase of a spoken word',
+        description='Reads one paraphrase of the spoken word; 404 if either does not exist or the paraphrase belongs to another spoken word.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_spoken_word_paraphrase(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.get_spoken_word_paraphrase(
+            spoken_word_id=spoken_word_id,
+            paraphrase_id=paraphrase_id,
+        )
+
+    @router.delete(
+        "/v2/spokenWords/{spokenWordId}/paraphrases/{paraphraseId}",
+        operation_id="deleteSpokenWordParaphrase",
+        summary='Delete a paraphrase of a spoken word',
+        description='Deletes one paraphrase of the spoken word. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_spoken_word_paraphrase(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_spoken_word_paraphrase(
+            spoken_word_id=spoken_word_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/spokenWords/{spokenWordId}/paraphrases/{paraphraseId}",
+        operation_id="updateSpokenWordParaphrase",
+        summary='Change a paraphrase of a spoken word',
+        description='Changes the fields given and keeps the others. With If-Match, a stale ETag is 412 and nothing changes.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ParaphraseRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The resource, or the character, action or spoken word it belongs to, does not exist.',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def update_spoken_word_paraphrase(
+        *,
+        spoken_word_id: int = Path(
+            ..., alias='spokenWordId', ge=1, le=9223372036854775807
+        ),
+        paraphrase_id: int = Path(
+            ..., alias='paraphraseId', ge=1, le=9223372036854775807
+        ),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ParaphraseUpdate,
+        operations: Operations = Depends(operations_for),
+    ) -> ParaphraseRecord:
+        return await operations.update_spoken_word_paraphrase(
+            spoken_word_id=spoken_word_id,
+            paraphrase_id=paraphrase_id,
+            if_match=if_match,
             body=body,
         )
 
@@ -661,4 +2400,34 @@ OPERATION_IDS: List[str] = [
     "createSpokenWord",
     "listSpokenWordParaphrases",
     "createSpokenWordParaphrase",
+    "searchCharacters",
+    "addCharacter",
+    "getCharacter",
+    "deleteCharacter",
+    "updateCharacter",
+    "searchCharacterParaphrases",
+    "addCharacterParaphrase",
+    "getCharacterParaphrase",
+    "deleteCharacterParaphrase",
+    "updateCharacterParaphrase",
+    "searchActions",
+    "addAction",
+    "getAction",
+    "deleteAction",
+    "updateAction",
+    "searchActionParaphrases",
+    "addActionParaphrase",
+    "getActionParaphrase",
+    "deleteActionParaphrase",
+    "updateActionParaphrase",
+    "searchSpokenWords",
+    "addSpokenWord",
+    "getSpokenWord",
+    "deleteSpokenWord",
+    "updateSpokenWord",
+    "searchSpokenWordParaphrases",
+    "addSpokenWordParaphrase",
+    "getSpokenWordParaphrase",
+    "deleteSpokenWordParaphrase",
+    "updateSpokenWordParaphrase",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -131,13 +131,219 @@ class SpokenWordCreateRequest(BaseModel):
     ]
 
 
-class Error(BaseModel):
-    message: StrictStr
-    type: Optional[StrictStr] = None
-    title: Optional[StrictStr] = None
-    status: Optional[JsonInt] = None
-    detail: Optional[StrictStr] = None
-    instance: Optional[StrictStr] = None
+class CharacterRecord(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    description: Annotated[StrictStr, Field(max_length=10000, pattern='^[^\\x00]*$')]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Counts the changes to the item; its ETag is this number in quotes.',
+            ge=1,
+        ),
+    ]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class CharacterCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    description: Annotated[StrictStr, Field(max_length=10000, pattern='^[^\\x00]*$')]
+
+
+class CharacterUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: Annotated[
+        Optional[StrictStr], Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ] = None
+    description: Annotated[
+        Optional[StrictStr], Field(max_length=10000, pattern='^[^\\x00]*$')
+    ] = None
+
+
+class CharacterPage(BaseModel):
+    items: List[CharacterRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class ActionRecord(BaseModel):
+    actionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    description: Annotated[
+        StrictStr, Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Counts the changes to the item; its ETag is this number in quotes.',
+            ge=1,
+        ),
+    ]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class ActionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: Annotated[
+        StrictStr, Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$')
+    ]
+
+
+class ActionUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: Annotated[
+        Optional[StrictStr],
+        Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$'),
+    ] = None
+
+
+class ActionPage(BaseModel):
+    items: List[ActionRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class SpokenWordRecord(BaseModel):
+    spokenWordId: Annotated[
+        JsonInt,
+        Field(
+            description="The spoken word's id; the same number /v1 calls dialogueId.",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    text: Annotated[
+        StrictStr, Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Counts the changes to the item; its ETag is this number in quotes.',
+            ge=1,
+        ),
+    ]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class SpokenWordCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    text: Annotated[
+        StrictStr, Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$')
+    ]
+
+
+class SpokenWordUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    text: Annotated[
+        Optional[StrictStr],
+        Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$'),
+    ] = None
+
+
+class SpokenWordPage(BaseModel):
+    items: List[SpokenWordRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class OriginalType(Enum):
+    character = 'character'
+    action = 'action'
+    spokenWord = 'spokenWord'
+
+
+class ParaphraseRecord(BaseModel):
+    paraphraseId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    originalType: Annotated[
+        OriginalType,
+        Field(description='Kind of the original this paraphrase belongs to.'),
+    ]
+    originalId: Annotated[
+        JsonInt,
+        Field(
+            description='Id of the character, action or spoken word this paraphrase belongs to.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    text: Annotated[
+        StrictStr, Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    commentary: Annotated[StrictStr, Field(max_length=10000, pattern='^[^\\x00]*$')]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Counts the changes to the item; its ETag is this number in quotes.',
+            ge=1,
+        ),
+    ]
+    createdAt: AwareDatetime
+    updatedAt: AwareDatetime
+
+
+class ParaphraseCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    text: Annotated[
+        StrictStr,
+        Field(
+            description='The paraphrased wording.',
+            max_length=10000,
+            min_length=1,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    commentary: Annotated[
+        StrictStr,
+        Field(
+            description='Why the paraphrase relates to the original.',
+            max_length=10000,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+
+
+class ParaphraseUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    text: Annotated[
+        Optional[StrictStr],
+        Field(max_length=10000, min_length=1, pattern='^[^\\x00]*$'),
+    ] = None
+    commentary: Annotated[
+        Optional[StrictStr], Field(max_length=10000, pattern='^[^\\x00]*$')
+    ] = None
+
+
+class ParaphrasePage(BaseModel):
+    items: List[ParaphraseRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
 
 
 class FieldError(BaseModel):
@@ -155,6 +361,39 @@ class Status(Enum):
 class HealthStatus(BaseModel):
     status: Status
     service: StrictStr
+
+
+class Sort(Enum):
+    id = 'id'
+    field_id = '-id'
+    name = 'name'
+    field_name = '-name'
+    createdAt = 'createdAt'
+    field_createdAt = '-createdAt'
+    updatedAt = 'updatedAt'
+    field_updatedAt = '-updatedAt'
+
+
+class Sort2(Enum):
+    id = 'id'
+    field_id = '-id'
+    createdAt = 'createdAt'
+    field_createdAt = '-createdAt'
+    updatedAt = 'updatedAt'
+    field_updatedAt = '-updatedAt'
+
+
+class Error(BaseModel):
+    message: StrictStr
+    type: Optional[StrictStr] = None
+    title: Optional[StrictStr] = None
+    status: Optional[JsonInt] = None
+    detail: Optional[StrictStr] = None
+    instance: Optional[StrictStr] = None
+    errors: Annotated[
+        Optional[List[FieldError]],
+        Field(description='For invalid input, one entry per field at fault.'),
+    ] = None
 
 
 class Problem(BaseModel):

@@ -1,0 +1,183 @@
+"""Reading and writing characters, actions, spoken words and their paraphrases.
+
+The three parent kinds have the same shape (an id, their own text fields, a revision and
+timestamps) and each owns paraphrases through its own foreign key column of `paraphrases`; a
+`Parent` names the table and column of one kind, so every query is written once for all three.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Select, Table, delete, func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fountain_common.etags import check_etag
+from fountain_common.problems import invalid, not_found
+
+from .tables import actions, characters, paraphrases, spoken_words
+
+BIGINT_MAX = 9223372036854775807
+
+
+@dataclass(frozen=True)
+class Parent:
+    table: Table
+    label: str  # as it appears in messages: "Character 3 not found."
+    original_type: str  # the /v2 `originalType` of its paraphrases
+    paraphrase_column: Column[Any]  # the paraphrases column that points at it
+    search_column: Column[Any]  # what the list's ...Contains filter searches
+    sort_columns: dict[str, Column[Any]]
+
+
+def _sort_columns(table: Table, *extra: str) -> dict[str, Column[Any]]:
+    columns = {"id": table.c.id, "createdAt": table.c.created_at, "updatedAt": table.c.updated_at}
+    return columns | {name: table.c[name] for name in extra}
+
+
+CHARACTER = Parent(
+    characters, "Character", "character", paraphrases.c.character_id, characters.c.name,
+    _sort_columns(characters, "name"),
+)  # fmt: skip
+ACTION = Parent(actions, "Action", "action", paraphrases.c.action_id, actions.c.description, _sort_columns(actions))
+SPOKEN_WORD = Parent(
+    spoken_words, "Spoken word", "spokenWord", paraphrases.c.spoken_word_id, spoken_words.c.text,
+    _sort_columns(spoken_words),
+)  # fmt: skip
+PARAPHRASE_SORT = _sort_columns(paraphrases)
+
+
+def parse_ids(ids: str | None) -> list[int] | None:
+    """The `ids` query parameter (comma-separated; its pattern bounds digits and count) as ints."""
+    if ids is None:
+        return None
+    numbers = [int(part) for part in ids.split(",")]
+    if too_large := [n for n in numbers if n > BIGINT_MAX]:
+        message = f"{too_large[0]} is larger than the largest id, {BIGINT_MAX}"
+        raise invalid(f"query.ids: {message}", [{"location": "query.ids", "message": message}])
+    return numbers
+
+
+def _ordered(query: Select[Any], columns: dict[str, Column[Any]], sort: str, id_column: Column[Any]) -> Select[Any]:
+    column = columns[sort.removeprefix("-")]
+    key = column.desc() if sort.startswith("-") else column.asc()
+    return query.order_by(key) if column is id_column else query.order_by(key, id_column.asc())
+
+
+def _filtered(
+    query: Select[Any], table: Table, ids: list[int] | None, column: Column[Any], contains: str | None
+) -> Select[Any]:
+    if ids is not None:
+        query = query.where(table.c.id.in_(ids))
+    if contains is not None:
+        query = query.where(column.icontains(contains, autoescape=True))
+    return query
+
+
+# --- parents -------------------------------------------------------------------------------------
+def list_query(
+    parent: Parent, *, ids: list[int] | None = None, contains: str | None = None, sort: str = "id"
+) -> Select[Any]:
+    query = _filtered(select(parent.table), parent.table, ids, parent.search_column, contains)
+    return _ordered(query, parent.sort_columns, sort, parent.table.c.id)
+
+
+async def insert(conn: AsyncConnection, parent: Parent, values: dict[str, Any]) -> RowMapping:
+    return (await conn.execute(parent.table.insert().values(**values).returning(*parent.table.c))).mappings().one()
+
+
+async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> RowMapping:
+    """The row, or 404. `lock="update"` locks it for a change; `"key share"` only keeps it from being
+    deleted (what adding a paraphrase needs)."""
+    query = select(parent.table).where(parent.table.c.id == item_id)
+    if lock == "update":
+        query = query.with_for_update()
+    elif lock == "key share":
+        query = query.with_for_update(read=True, key_share=True)
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise not_found(f"{parent.label} {item_id} not found.")
+    return row
+
+
+async def change(
+    conn: AsyncConnection, parent: Parent, item_id: int, values: dict[str, Any], if_match: str | None
+) -> RowMapping:
+    row = await get(conn, parent, item_id, lock="update")
+    check_etag(row, if_match, what=f"{parent.label} {item_id}")
+    return await _update(conn, parent.table, item_id, values)
+
+
+async def remove(conn: AsyncConnection, parent: Parent, item_id: int, if_match: str | None) -> None:
+    """Deletes the row; its paraphrases go with it (ON DELETE CASCADE)."""
+    row = await get(conn, parent, item_id, lock="update")
+    check_etag(row, if_match, what=f"{parent.label} {item_id}")
+    await conn.execute(delete(parent.table).where(parent.table.c.id == item_id))
+
+
+async def _update(conn: AsyncConnection, table: Table, item_id: int, values: dict[str, Any]) -> RowMapping:
+    statement = (
+        update(table)
+        .where(table.c.id == item_id)
+        .values(**values, revision=table.c.revision + 1, updated_at=func.now())
+        .returning(*table.c)
+    )
+    return (await conn.execute(statement)).mappings().one()
+
+
+# --- paraphrases ---------------------------------------------------------------------------------
+def paraphrase_query(
+    parent: Parent, parent_id: int, *, ids: list[int] | None = None, contains: str | None = None, sort: str = "id"
+) -> Select[Any]:
+    query = select(paraphrases).where(parent.paraphrase_column == parent_id)
+    query = _filtered(query, paraphrases, ids, paraphrases.c.text, contains)
+    return _ordered(query, PARAPHRASE_SORT, sort, paraphrases.c.id)
+
+
+async def insert_paraphrase(
+    conn: AsyncConnection, parent: Parent, parent_id: int, *, text: str, commentary: str
+) -> RowMapping:
+    """Adds a paraphrase; 404 when the parent does not exist. The parent stays locked against
+    deletion until the transaction ends, so the insert never meets a vanished parent."""
+    await get(conn, parent, parent_id, lock="key share")
+    statement = (
+        paraphrases.insert()
+        .values({parent.paraphrase_column.name: parent_id, "text": text, "commentary": commentary})
+        .returning(*paraphrases.c)
+    )
+    return (await conn.execute(statement)).mappings().one()
+
+
+async def get_paraphrase(
+    conn: AsyncConnection, parent: Parent, parent_id: int, paraphrase_id: int, *, lock: bool = False
+) -> RowMapping:
+    """The paraphrase of this parent, or 404 naming what is missing (the parent, or its paraphrase)."""
+    await get(conn, parent, parent_id)
+    query = select(paraphrases).where(paraphrases.c.id == paraphrase_id, parent.paraphrase_column == parent_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise not_found(f"{parent.label} {parent_id} has no paraphrase {paraphrase_id}.")
+    return row
+
+
+async def change_paraphrase(
+    conn: AsyncConnection,
+    parent: Parent,
+    parent_id: int,
+    paraphrase_id: int,
+    values: dict[str, Any],
+    if_match: str | None,
+) -> RowMapping:
+    row = await get_paraphrase(conn, parent, parent_id, paraphrase_id, lock=True)
+    check_etag(row, if_match, what=f"Paraphrase {paraphrase_id}")
+    return await _update(conn, paraphrases, paraphrase_id, values)
+
+
+async def remove_paraphrase(
+    conn: AsyncConnection, parent: Parent, parent_id: int, paraphrase_id: int, if_match: str | None
+) -> None:
+    row = await get_paraphrase(conn, parent, parent_id, paraphrase_id, lock=True)
+    check_etag(row, if_match, what=f"Paraphrase {paraphrase_id}")
+    await conn.execute(delete(paraphrases).where(paraphrases.c.id == paraphrase_id))
