@@ -14,6 +14,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fountain_common.health import check_ready
+from fountain_common.id_lists import parse_id_list
 from fountain_common.idempotency import fingerprint, idempotent
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings
@@ -37,6 +38,10 @@ class RequestScope:
         """503 unless the database answers and this service's schema is fully migrated."""
         await check_ready(self.engine, self.service)
         return {"status": "ok", "service": self.service.name}
+
+    def id_filter(self, name: str, *, max_ids: int) -> set[int] | None:
+        """The ids of an id-list query parameter (`?ids=3,1,7`), from every occurrence of it."""
+        return parse_id_list(name, self.request.query_params.getlist(name), max_ids=max_ids)
 
     def created(self, location: str | None = None) -> None:
         self.response.status_code = 201

@@ -159,7 +159,9 @@ class CharacterOperations(RequestScope, Operations):
     async def search_characters(
         self, *, ids: Optional[str], name_contains: Optional[str], sort: str, limit: int, offset: int
     ) -> CharacterPage:
-        query = store.list_query(CHARACTER, ids=store.parse_ids(ids), contains=name_contains, sort=sort)
+        query = store.list_query(
+            CHARACTER, ids=self.id_filter("ids", max_ids=store.IDS_MAX), contains=name_contains, sort=sort
+        )
         rows, total = await self._page(query, limit, offset)
         return CharacterPage(items=[_character_record(r) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -181,7 +183,9 @@ class CharacterOperations(RequestScope, Operations):
     async def search_actions(
         self, *, ids: Optional[str], description_contains: Optional[str], sort: str, limit: int, offset: int
     ) -> ActionPage:
-        query = store.list_query(ACTION, ids=store.parse_ids(ids), contains=description_contains, sort=sort)
+        query = store.list_query(
+            ACTION, ids=self.id_filter("ids", max_ids=store.IDS_MAX), contains=description_contains, sort=sort
+        )
         rows, total = await self._page(query, limit, offset)
         return ActionPage(items=[_action_record(r) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -201,7 +205,9 @@ class CharacterOperations(RequestScope, Operations):
     async def search_spoken_words(
         self, *, ids: Optional[str], text_contains: Optional[str], sort: str, limit: int, offset: int
     ) -> SpokenWordPage:
-        query = store.list_query(SPOKEN_WORD, ids=store.parse_ids(ids), contains=text_contains, sort=sort)
+        query = store.list_query(
+            SPOKEN_WORD, ids=self.id_filter("ids", max_ids=store.IDS_MAX), contains=text_contains, sort=sort
+        )
         rows, total = await self._page(query, limit, offset)
         return SpokenWordPage(items=[_spoken_word_record(r) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -410,7 +416,9 @@ class CharacterOperations(RequestScope, Operations):
         limit: int,
         offset: int,
     ) -> ParaphrasePage:
-        query = store.paraphrase_query(parent, parent_id, ids=store.parse_ids(ids), contains=text_contains, sort=sort)
+        query = store.paraphrase_query(
+            parent, parent_id, ids=self.id_filter("ids", max_ids=store.IDS_MAX), contains=text_contains, sort=sort
+        )
         async with self.engine.connect() as conn:
             await store.get(conn, parent, parent_id)
             page = await fetch_page(conn, query, limit=limit, offset=offset)

@@ -157,7 +157,7 @@ class SessionContextOperations(RequestScope, Operations):
     async def list_session_contexts(
         self, *, session_id: int, character_id: Optional[str], limit: int, offset: int
     ) -> ContextPage:
-        character_ids = self._id_list("characterId")
+        character_ids = self.id_filter("characterId", max_ids=store.ID_LIST_MAX)
         async with self.engine.connect() as conn:
             await store.get_session(conn, session_id)
             page = await fetch_page(conn, store.contexts_query(session_id, character_ids), limit=limit, offset=offset)
@@ -172,7 +172,11 @@ class SessionContextOperations(RequestScope, Operations):
         limit: int,
         offset: int,
     ) -> ContextPage:
-        query = store.contexts_query(session_id, self._id_list("characterId"), self._id_list("contextId"))
+        query = store.contexts_query(
+            session_id,
+            self.id_filter("characterId", max_ids=store.ID_LIST_MAX),
+            self.id_filter("contextId", max_ids=store.ID_LIST_MAX),
+        )
         async with self.engine.connect() as conn:
             page = await fetch_page(conn, query, limit=limit, offset=offset)
         return ContextPage(items=[_context(r) for r in page.rows], total=page.total, limit=limit, offset=offset)
@@ -197,7 +201,3 @@ class SessionContextOperations(RequestScope, Operations):
     async def delete_context(self, *, context_id: int, if_match: Optional[str]) -> None:
         await run_in_transaction(self.engine, lambda conn: store.delete_context(conn, context_id, if_match))
         self.response.status_code = 204
-
-    def _id_list(self, name: str) -> set[int] | None:
-        # Every occurrence of the parameter: the route validated only the last one.
-        return store.parse_id_list(name, self.request.query_params.getlist(name))
