@@ -151,6 +151,7 @@ async def test_delete_takes_the_paraphrases_with_it_and_leaves_the_others(
         await add(client, f"/v2/{plural}/{parent_id}/paraphrases", PARAPHRASE)
     deleted = await client.delete(f"/v2/{plural}/1")
     assert deleted.status_code == 204 and deleted.content == b""
+    assert "content-type" not in deleted.headers  # an empty body declares no media type
     assert (await client.get(f"/v2/{plural}/1")).status_code == 404
     assert (await client.get(f"/v2/{plural}/1/paraphrases/1")).status_code == 404
     assert (await row_counts(engine))["paraphrases"] == 1

@@ -1082,6 +1082,7 @@ def build_router(
         description='Deletes a character together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -1331,6 +1332,7 @@ def build_router(
         description='Deletes one paraphrase of the character. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -1566,6 +1568,7 @@ def build_router(
         description='Deletes an action together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -1805,6 +1808,7 @@ def build_router(
         description='Deletes one paraphrase of the action. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -2038,6 +2042,7 @@ def build_router(
         description='Deletes a spoken word together with all of its paraphrases. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -2287,6 +2292,7 @@ def build_router(
         description='Deletes one paraphrase of the spoken word. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {

@@ -499,6 +499,7 @@ def build_router(
         description='Deletes the session and every character context in it, in one transaction. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
@@ -781,6 +782,7 @@ def build_router(
         description='Deletes one character context; the session and its other contexts stay. With If-Match, a stale ETag is 412 and nothing is deleted.',
         tags=["v2"],
         status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
         response_model=None,
         responses={
             "404": {
