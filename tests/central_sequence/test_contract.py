@@ -2,35 +2,23 @@
 positive and negative data) in-process against the spec file, with all of its checks: no 500, no
 undocumented status, no response that breaks its schema, invalid input rejected."""
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from hypothesis import settings
 
-from fountain_cli import registry
-from fountain_common.app import create_service_app
-from fountain_common.settings import Settings
 from tests.central_sequence.conftest import reset_numbering
+from tests.contract import QUIET, run_stateful, served_schema
 
-SERVICE = registry.load_service("central_sequence")
 schema = schemathesis.pytest.from_fixture("contract_schema")
 
 
 @pytest.fixture(scope="module")
-def contract_schema(database_url: str) -> Iterator[schemathesis.BaseSchema]:
-    loaded = schemathesis.openapi.from_path(str(SERVICE.spec_path))
-    # The app creates its own engine at startup, on the event loop schemathesis serves it from.
-    loaded.app = create_service_app(SERVICE, settings=Settings(database_url=database_url))
-    yield loaded
+def contract_schema(database_url: str) -> schemathesis.BaseSchema:
+    return served_schema("central_sequence", database_url)
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=QUIET)
 def test_every_operation_keeps_the_contract(case: schemathesis.Case) -> None:
     case.call_and_validate()
 
@@ -39,21 +27,4 @@ def test_stateful_sequences_through_links_keep_the_contract(
     contract_schema: schemathesis.BaseSchema, database_url: str
 ) -> None:
     """Create an element, then read, move, version and read back the version it names (OpenAPI links)."""
-
-    class Workflow(contract_schema.as_state_machine()):  # type: ignore[misc]
-        def setup(self) -> None:
-            # Every run starts from an empty numbering, so a replayed run meets the same state.
-            asyncio.run(_reset(database_url))
-
-    run_state_machine_as_test(
-        Workflow,
-        settings=settings(stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)),
-    )
-
-
-async def _reset(database_url: str) -> None:
-    engine = create_async_engine(database_url, poolclass=NullPool)
-    try:
-        await reset_numbering(engine)
-    finally:
-        await engine.dispose()
+    run_stateful(contract_schema, database_url, reset_numbering)

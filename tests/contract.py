@@ -1,0 +1,69 @@
+"""What every service's contract tests share: the service's spec served in-process by the real app on
+the test database, and stateful runs through the spec's OpenAPI links that start from a clean state.
+
+A service's test_contract.py declares the fixture and the parametrized test (schemathesis collects
+them per module) and passes its own reset, which knows what "empty" means for its tables.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from fountain_cli import registry
+from fountain_common.app import create_service_app
+from fountain_common.settings import Settings
+
+Reset = Callable[[AsyncEngine], Awaitable[None]]
+QUIET = list(HealthCheck)  # in-process calls to a database are slow for hypothesis' taste, and fine
+
+
+def served_schema(service_name: str, database_url: str, spec: dict[str, Any] | None = None) -> schemathesis.BaseSchema:
+    """The service's spec (or `spec`, a trimmed copy of it), answered by the service's app."""
+    service = registry.load_service(service_name)
+    loaded = schemathesis.openapi.from_dict(spec) if spec else schemathesis.openapi.from_path(str(service.spec_path))
+    # The app creates its own engine at startup, on the event loop schemathesis serves it from.
+    loaded.app = create_service_app(service, settings=Settings(database_url=database_url))
+    return loaded
+
+
+def run_stateful(schema: schemathesis.BaseSchema, database_url: str, reset: Reset, *, steps: int = 6) -> None:
+    """Run schemathesis' state machine over the links of `schema`, every run from a `reset` database,
+    so a replayed run meets the same state."""
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            asyncio.run(_reset(database_url, reset))
+
+    run_state_machine_as_test(
+        Workflow, settings=settings(stateful_step_count=steps, deadline=None, suppress_health_check=QUIET)
+    )
+
+
+def only_operations(spec: dict[str, Any], operation_ids: set[str]) -> dict[str, Any]:
+    """`spec` cut down to `operation_ids` and the links between them (mutated in place, returned)."""
+    for path, item in list(spec["paths"].items()):
+        for method in [m for m in item if m != "parameters"]:
+            if item[method]["operationId"] not in operation_ids:
+                del item[method]
+                continue
+            for response in item[method]["responses"].values():
+                links = response.get("links", {})
+                for name in [n for n, link in links.items() if link["operationId"] not in operation_ids]:
+                    del links[name]
+        if set(item) <= {"parameters"}:
+            del spec["paths"][path]
+    return spec
+
+
+async def _reset(database_url: str, reset: Reset) -> None:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        await reset(engine)
+    finally:
+        await engine.dispose()
