@@ -42,7 +42,6 @@ from harness import (
     CpuMeter,
     LoadResult,
     RssSampler,
-    Terminated,
     clients_list,
     find_wrk,
     fmt,
@@ -51,11 +50,11 @@ from harness import (
     machine_info,
     median,
     median_or_none,
-    on_sigterm,
     percentile,
     positive_int,
     postgres_tool,
     print_table,
+    run_guarded,
     tail,
     version_of,
     wait_ready,
@@ -773,21 +772,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.signal(signal.SIGHUP, on_sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted: every process this benchmark started has been stopped.", file=sys.stderr)
-        return 130
-    except Terminated as stop:
-        print(f"\nStopped by {stop}: every process this benchmark started has been stopped.", file=sys.stderr)
-        return 143
-    except (RuntimeError, subprocess.CalledProcessError) as error:
-        detail = getattr(error, "stderr", None)
-        print(f"\nBenchmark failed: {error}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
-        return 1
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ from harness import (
     WRK_HOWTO,
     Children,
     RssSampler,
-    Terminated,
     clients_list,
     find_wrk,
     fmt,
@@ -46,10 +44,10 @@ from harness import (
     free_port,
     machine_info,
     median,
-    on_sigterm,
     positive_int,
     postgres_tool,
     print_table,
+    run_guarded,
     tail,
     version_of,
     wait_ready,
@@ -459,7 +457,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="bench/crud.py",
         description=(
             "Measure Character Management and Session and Context under a read-heavy mix (list pages and "
-            "single reads, 10%% creates) and a write-heavy one (80%% creates), at several client counts, "
+            "single reads, 10% creates) and a write-heavy one (80% creates), at several client counts, "
             "each service as one process on a fresh embedded PostgreSQL."
         ),
         epilog=EXAMPLE,
@@ -485,21 +483,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.signal(signal.SIGHUP, on_sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("\nInterrupted: every process this benchmark started has been stopped.", file=sys.stderr)
-        return 130
-    except Terminated as stop:
-        print(f"\nStopped by {stop}: every process this benchmark started has been stopped.", file=sys.stderr)
-        return 143
-    except (RuntimeError, subprocess.CalledProcessError) as error:
-        detail = getattr(error, "stderr", None)
-        print(f"\nBenchmark failed: {error}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
-        return 1
+    return run_guarded(run, parse_args(argv))
 
 
 if __name__ == "__main__":

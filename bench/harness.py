@@ -8,6 +8,7 @@ import contextlib
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -303,3 +304,22 @@ def clients_list(text: str) -> list[int]:
     if not levels:
         raise argparse.ArgumentTypeError("at least one client count")
     return levels
+
+
+def run_guarded(run: Any, args: argparse.Namespace) -> int:
+    """`run(args)` with SIGTERM/SIGHUP turned into a clean stop and every ending reported in one line
+    (the benchmark's own `finally` stops what it started)."""
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGHUP, on_sigterm)
+    try:
+        return int(run(args))
+    except KeyboardInterrupt:
+        print("\nInterrupted: every process this benchmark started has been stopped.", file=sys.stderr)
+        return 130
+    except Terminated as stop:
+        print(f"\nStopped by {stop}: every process this benchmark started has been stopped.", file=sys.stderr)
+        return 143
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", None)
+        print(f"\nBenchmark failed: {error}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
+        return 1
