@@ -36,3 +36,13 @@ def embedded_url(data_dir: Path, database: str) -> str:
         server.psql(f'CREATE DATABASE "{database}";')
     socket_dir = server.get_uri().split("host=", 1)[1]
     return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"
+
+
+def stop_server(data_dir: Path) -> None:
+    """Stop the server of `data_dir` if this process started or joined it (it stops when its last
+    user lets go)."""
+    pgdata = (data_dir / "pgdata").resolve()
+    with _lock:
+        server = _servers.pop(pgdata, None)
+    if server is not None:
+        server.cleanup()

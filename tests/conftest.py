@@ -5,6 +5,8 @@ configured database.
 """
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fountain_cli import registry
 from fountain_common.app import create_service_app
-from fountain_common.embedded_postgres import embedded_url
+from fountain_common.embedded_postgres import embedded_url, stop_server
 from fountain_common.migrations import alembic_config
 from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
@@ -32,9 +34,13 @@ settings.load_profile(os.environ.get("FOUNTAIN_HYPOTHESIS_PROFILE", "repeatable"
 
 
 @pytest.fixture(scope="session")
-def postgres_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Data folder of the test run's own embedded PostgreSQL server."""
-    return Path(tmp_path_factory.mktemp("postgres"))
+def postgres_dir() -> Iterator[Path]:
+    """Data folder of the test run's own embedded PostgreSQL server. Not under pytest's basetemp:
+    another pytest run on the machine prunes old basetemps, and with them a running server's data."""
+    folder = Path(tempfile.mkdtemp(prefix="fountain-test-pg-"))
+    yield folder
+    stop_server(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
