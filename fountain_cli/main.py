@@ -7,6 +7,8 @@ import typer
 
 from fountain_cli import codegen, registry
 from fountain_cli.db import db_app, selected_services, upgrade_all
+from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
+from fountain_cli.scaffold.command import scaffold
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -129,6 +131,9 @@ def serve(
             access_log=False,
             log_config=None,
         )
+
+
+app.command(epilog=SCAFFOLD_EPILOG)(scaffold)
 
 
 def main() -> None:  # pragma: no cover - console entry point
