@@ -1,7 +1,7 @@
 """The neutral schema model -> the Python files of a new service, written once and then owned by it:
 service.py, tables.py, operations.py, the initial migration, and its tests."""
 
-import json
+import pprint
 from datetime import UTC, datetime
 
 from fountain_cli.scaffold.model import Column, Schema, Table, camel, creation_order, embed_name, pascal
@@ -327,7 +327,7 @@ async def client(
     await empty_tables(engine)
     yield client_for("{service}")
 '''
-    rows = json.dumps(_sample_rows(schema), indent=4)
+    rows = pprint.pformat(_sample_rows(schema), sort_dicts=False)
     behaviour = f'''"""The {service} service's rows through its API: create, read (with embedded references), list with
 filters, ordering and pages, change, delete, and the errors each answers."""
 
