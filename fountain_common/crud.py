@@ -6,11 +6,13 @@ API field names are the columns' names in camelCase; a row can embed the rows it
 point to (`?embed=author`).
 """
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, insert, select, update
+from sqlalchemy import Column, Date, Table, Uuid, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,6 +49,20 @@ class Resource:
 
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
+
+
+def _parsed(column: Column[Any], value: Any) -> Any:
+    """A query or path value as the column's Python type (routes pass UUIDs and dates as text)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(column.type, Uuid):
+            return uuid.UUID(value)
+        if isinstance(column.type, Date):
+            return date.fromisoformat(value)
+    except ValueError as error:
+        raise invalid(f"{api_name(column.name)}: {value!r} is not a valid {column.type.__visit_name__}.") from error
+    return value
 
 
 def to_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,7 +129,7 @@ async def list_rows(
     query = select(resource.table)
     for column, value in filters.items():
         if value is not None:
-            query = query.where(resource.table.c[column] == value)
+            query = query.where(resource.table.c[column] == _parsed(resource.table.c[column], value))
     field = (order_by or api_name(resource.key.name)).lstrip("-")
     columns = resource.columns_by_field()
     if field not in columns:
@@ -127,6 +143,7 @@ async def list_rows(
 
 
 async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str, Any]:
+    key = _parsed(resource.key, key)
     row = (await conn.execute(select(resource.table).where(resource.key == key))).mappings().first()
     if row is None:
         raise not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
@@ -154,6 +171,7 @@ async def create_row(scope: RequestScope, resource: Resource, fields: Mapping[st
 async def update_row(engine: AsyncEngine, resource: Resource, key: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Change only the fields given; an empty change answers the row as it is."""
     values = _to_columns(resource, fields)
+    key = _parsed(resource.key, key)
     try:
         async with engine.begin() as conn:
             if not values:
@@ -171,6 +189,7 @@ async def update_row(engine: AsyncEngine, resource: Resource, key: Any, fields: 
 
 async def delete_row(scope: RequestScope, resource: Resource, key: Any) -> None:
     """Delete one row; 404 when there is none, 409 while other rows still point to it."""
+    key = _parsed(resource.key, key)
     try:
         async with scope.engine.begin() as conn:
             result = await conn.execute(delete(resource.table).where(resource.key == key).returning(resource.key))

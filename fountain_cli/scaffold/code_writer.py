@@ -26,9 +26,10 @@ PY_TYPES = {
     "text": "str",
     "varchar": "str",
     "boolean": "bool",
-    "uuid": "UUID",
-    "timestamptz": "datetime",
-    "date": "date",
+    # The generated routes pass these as text; the shared CRUD logic parses them.
+    "uuid": "str",
+    "timestamptz": "str",
+    "date": "str",
     "double": "float",
 }
 
@@ -59,7 +60,8 @@ def column_code(table: Table, column: Column, prefix: str = "") -> str:
         args.append(f"{prefix}Identity(always={column.generated == 'identity_always'})")
     if column.name in table.primary_key:
         args.append("primary_key=True")
-        args.append(f"autoincrement={column.generated == 'serial'}")
+        if column.generated in (None, "serial"):
+            args.append(f"autoincrement={column.generated == 'serial'}")
     else:
         args.append(f"nullable={column.nullable}")
     if column.default is not None:
@@ -154,18 +156,13 @@ def _signature(params: list[tuple[str, str]], returns: str) -> list[str]:
 
 def render_operations(service: str, schema: Schema) -> str:
     ordered = creation_order(schema)
-    py_types = {PY_TYPES[c.type.name] for t in ordered for c in t.columns}
     models = sorted(m for t in ordered for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page"))
     lines = [
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
         "",
     ]
-    if {"datetime", "date"} & py_types:
-        lines.append("from datetime import " + ", ".join(sorted({"datetime", "date"} & py_types)))
     lines.append("from typing import Optional")
-    if "UUID" in py_types:
-        lines.append("from uuid import UUID")
     lines += [
         "",
         "from fountain_common.crud import " + ("Embed, " if any(t.foreign_keys for t in ordered) else "") + "Resource, create_row, delete_row, get_row, list_rows, update_row",
