@@ -9,10 +9,10 @@ point to (`?embed=author`).
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, Table, Uuid, delete, insert, select, update
+from sqlalchemy import Column, Date, DateTime, Table, Uuid, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -58,9 +58,13 @@ def _parsed(column: Column[Any], value: Any) -> Any:
     try:
         if isinstance(column.type, Uuid):
             return uuid.UUID(value)
+        if isinstance(column.type, DateTime):
+            moment = datetime.fromisoformat(value)
+            moment.astimezone(UTC)  # a time near year 1 or 9999 may not exist in UTC
+            return moment
         if isinstance(column.type, Date):
             return date.fromisoformat(value)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise invalid(f"{api_name(column.name)}: {value!r} is not a valid {column.type.__visit_name__}.") from error
     return value
 
@@ -71,7 +75,7 @@ def to_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
     columns = resource.columns_by_field()
-    return {columns[name].name: value for name, value in fields.items()}
+    return {columns[name].name: _parsed(columns[name], value) for name, value in fields.items()}
 
 
 def _embeds(resource: Resource, embed: str | None) -> list[Embed]:
@@ -94,7 +98,7 @@ async def _with_embeds(conn: AsyncConnection, rows: list[dict[str, Any]], embeds
         found: dict[Any, dict[str, Any]] = {}
         if wanted:
             result = await conn.execute(select(embed.target).where(target_key.in_(wanted)))
-            found = {row[embed.target_column]: to_fields(row) for row in result.mappings()}
+            found = {row[embed.target_column]: to_fields(dict(row)) for row in result.mappings()}
         for item, row in zip(items, rows, strict=True):
             item[embed.name] = found.get(row[embed.column])
     return items
@@ -128,8 +132,15 @@ async def list_rows(
     embeds = _embeds(resource, embed)
     query = select(resource.table)
     for column, value in filters.items():
-        if value is not None:
-            query = query.where(resource.table.c[column] == _parsed(resource.table.c[column], value))
+        if value is None:
+            continue
+        target = resource.table.c[column]
+        try:
+            query = query.where(target == _parsed(target, value))
+        except Problem:
+            if not isinstance(target.type, Date):
+                raise
+            query = query.where(false())  # a well-formed date no row can hold: 29 February 2026
     field = (order_by or api_name(resource.key.name)).lstrip("-")
     columns = resource.columns_by_field()
     if field not in columns:
@@ -160,7 +171,9 @@ async def create_row(scope: RequestScope, resource: Resource, fields: Mapping[st
     """Insert a row from the fields given (the others take their defaults); answers 201 with Location."""
     try:
         async with scope.engine.begin() as conn:
-            result = await conn.execute(insert(resource.table).values(_to_columns(resource, fields)).returning(resource.table))
+            result = await conn.execute(
+                insert(resource.table).values(_to_columns(resource, fields)).returning(resource.table)
+            )
             row = dict(result.mappings().one())
     except IntegrityError as error:
         raise _integrity_problem(error, resource) from error

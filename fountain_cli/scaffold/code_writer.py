@@ -17,7 +17,6 @@ SA_TYPES = {
     "uuid": "Uuid",
     "timestamptz": "DateTime",
     "date": "Date",
-    "double": "Double",
 }
 PY_TYPES = {
     "smallint": "int",
@@ -30,7 +29,6 @@ PY_TYPES = {
     "uuid": "str",
     "timestamptz": "str",
     "date": "str",
-    "double": "float",
 }
 
 
@@ -70,7 +68,10 @@ def column_code(table: Table, column: Column, prefix: str = "") -> str:
 
 
 def constraint_codes(table: Table, prefix: str = "") -> list[str]:
-    codes = [f"{prefix}UniqueConstraint({', '.join(map(repr, cols))}, name={unique_name(table, cols, name)!r})" for cols, name in table.uniques]
+    codes = [
+        f"{prefix}UniqueConstraint({', '.join(map(repr, cols))}, name={unique_name(table, cols, name)!r})"
+        for cols, name in table.uniques
+    ]
     for check in table.checks:
         name = f", name={check.name!r}" if check.name else ""
         codes.append(f"{prefix}CheckConstraint({check.sql!r}{name})")
@@ -156,7 +157,11 @@ def _signature(params: list[tuple[str, str]], returns: str) -> list[str]:
 
 def render_operations(service: str, schema: Schema) -> str:
     ordered = creation_order(schema)
-    models = sorted(m for t in ordered for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page"))
+    models = sorted(
+        m
+        for t in ordered
+        for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page")
+    )
     lines = [
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
@@ -165,7 +170,9 @@ def render_operations(service: str, schema: Schema) -> str:
     lines.append("from typing import Optional")
     lines += [
         "",
-        "from fountain_common.crud import " + ("Embed, " if any(t.foreign_keys for t in ordered) else "") + "Resource, create_row, delete_row, get_row, list_rows, update_row",
+        "from fountain_common.crud import "
+        + ("Embed, " if any(t.foreign_keys for t in ordered) else "")
+        + "Resource, create_row, delete_row, get_row, list_rows, update_row",
         "from fountain_common.operations import RequestScope",
         "",
         "from . import tables",
@@ -204,16 +211,25 @@ def render_operations(service: str, schema: Schema) -> str:
             "            order_by=order_by,",
             "            limit=limit,",
             "            offset=offset,",
-            *([ "            embed=embed,"] if table.foreign_keys else []),
+            *(["            embed=embed,"] if table.foreign_keys else []),
             "        )",
             f"        return {model}Page.model_validate(page)",
             "",
         ]
         lines += [f"    async def create_{snake}(self, *, body: {model}Create) -> {model}:"]
-        lines += [f"        return {model}.model_validate(await create_row(self, {resource}, body.model_dump(exclude_unset=True)))", ""]
+        lines += [
+            f"        return {model}.model_validate(await create_row(self, {resource}, body.model_dump(exclude_unset=True)))",
+            "",
+        ]
         lines += [f"    async def get_{snake}(", *[f"        {p}" for p in _signature([key_param, *embed], model)]]
-        lines += [f"        return {model}.model_validate(await get_row(self.engine, {resource}, {key.name}{embed_kw}))", ""]
-        lines += [f"    async def update_{snake}(", *[f"        {p}" for p in _signature([key_param, ("body", f"{model}Update")], model)]]
+        lines += [
+            f"        return {model}.model_validate(await get_row(self.engine, {resource}, {key.name}{embed_kw}))",
+            "",
+        ]
+        lines += [
+            f"    async def update_{snake}(",
+            *[f"        {p}" for p in _signature([key_param, ("body", f"{model}Update")], model)],
+        ]
         lines += [
             f"        row = await update_row(self.engine, {resource}, {key.name}, body.model_dump(exclude_unset=True))",
             f"        return {model}.model_validate(row)",
@@ -254,7 +270,11 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
     """One row per table, in creation order, for the behaviour test: what to send, what to expect."""
     rows = []
     for table in creation_order(schema):
-        body = {camel(c.name): example_value(c) for c in table.columns if writable(c) and c.name not in {fk.column for fk in table.foreign_keys}}
+        body = {
+            camel(c.name): example_value(c)
+            for c in table.columns
+            if writable(c) and c.name not in {fk.column for fk in table.foreign_keys}
+        }
         for column in table.columns:
             if column.type.name == "uuid" and column.name in table.primary_key and column.default is None:
                 body[camel(column.name)] = "00000000-0000-4000-8000-000000000001"
@@ -264,7 +284,11 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
                 "key": camel(table.key.name),
                 "body": body,
                 "references": {
-                    camel(fk.column): [collection_path(schema.table(fk.target_table)), camel(fk.target_column), embed_name(fk)]
+                    camel(fk.column): [
+                        collection_path(schema.table(fk.target_table)),
+                        camel(fk.target_column),
+                        embed_name(fk),
+                    ]
                     for fk in table.foreign_keys
                 },
                 "blocked": any(
@@ -277,7 +301,9 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
                     (
                         [camel(c.name), _changed(c)]
                         for c in table.columns
-                        if writable(c) and c.name not in table.primary_key and c.name not in {fk.column for fk in table.foreign_keys}
+                        if writable(c)
+                        and c.name not in table.primary_key
+                        and c.name not in {fk.column for fk in table.foreign_keys}
                     ),
                     None,
                 ),

@@ -20,7 +20,6 @@ FIELD_TYPES = {
     "uuid": "uuid",
     "timestamp": "timestamptz",
     "date": "date",
-    "number": "double",
 }
 
 FORMAT: dict[str, Any] = {
@@ -123,12 +122,13 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
             column.generated = "serial"
         if "default" in spec:
             expected = {"boolean": bool, "string": str, "text": str}.get(kind, int if "int" in kind else None)
-            if kind == "number":
-                expected = float
             value = spec["default"]
-            if expected is None or not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-                if not (kind == "number" and isinstance(value, int) and not isinstance(value, bool)):
-                    problems.append(f"{at}/default: {value!r} is not a {kind}")
+            if (
+                expected is None
+                or not isinstance(value, expected)
+                or (expected is not bool and isinstance(value, bool))
+            ):
+                problems.append(f"{at}/default: {value!r} is not a {kind}")
             column.default = _literal(value)
         if spec.get("defaultNow"):
             if kind not in ("timestamp", "date"):
@@ -143,7 +143,9 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
         if "references" in spec:
             on_delete = spec.get("onDelete")
             table.foreign_keys.append(
-                ForeignKey(field_name, spec["references"], "", None if on_delete in (None, "no action") else on_delete.upper())
+                ForeignKey(
+                    field_name, spec["references"], "", None if on_delete in (None, "no action") else on_delete.upper()
+                )
             )
         elif "onDelete" in spec:
             problems.append(f"{at}/onDelete: only a field with references has an onDelete action")

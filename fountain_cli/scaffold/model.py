@@ -13,7 +13,8 @@ from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 IDENTIFIER = re.compile(r"^(?=.{1,40}$)[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 # The column types a service can carry end to end: PostgreSQL type, JSON Schema, Python, SQLAlchemy.
-TYPES = ("smallint", "integer", "bigint", "text", "varchar", "boolean", "uuid", "timestamptz", "date", "double")
+# (Floating point is left out: the generated models would take "1.5", a string, as a number.)
+TYPES = ("smallint", "integer", "bigint", "text", "varchar", "boolean", "uuid", "timestamptz", "date")
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
 # Names the generated API and models use themselves: a table or column so named would collide.
 RESERVED_API_NAMES = {"limit", "offset", "order_by", "embed", "body", "operations", "self", "request", "response"}
@@ -104,8 +105,10 @@ def embed_name(fk: ForeignKey) -> str:
 
 def identifier_problems(name: str, what: str) -> list[str]:
     if not IDENTIFIER.match(name):
-        return [f"{what}: {name!r} is not a valid name (lower case letters and digits, words joined by single _, "
-                "starting with a letter, at most 40 characters)"]
+        return [
+            f"{what}: {name!r} is not a valid name (lower case letters and digits, words joined by single _, "
+            "starting with a letter, at most 40 characters)"
+        ]
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return [f"{what}: {name!r} is a Python keyword"]
     if name in RESERVED_KEYWORDS or name in TYPE_FUNC_NAME_KEYWORDS:

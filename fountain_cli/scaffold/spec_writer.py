@@ -28,8 +28,26 @@ def collection_path(table: Table) -> str:
     return "/v1/" + table.name.replace("_", "-")
 
 
-def value_schema(column: Column) -> dict[str, Any]:
+# Years 0001-9999 and the days each month can have (29 February is accepted, and checked later).
+YEAR = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})"
+# Times keep to years 1000-9998: near year 1 or 9999 a UTC offset moves them out of range.
+TIME_YEAR = r"([1-8]\d{3}|9[0-8]\d\d|99[0-8]\d)"
+MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-9]))"
+TIME = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+
+
+def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a column's values; `given` for values a client sends, where dates are
+    plain strings of a fixed form (a `format` alone would let the models take numbers as dates)."""
     kind = column.type.name
+    if given and kind == "date":
+        return {"type": "string", "pattern": f"^{YEAR}-{MONTH_DAY}$", "description": "A date, YYYY-MM-DD."}
+    if given and kind == "timestamptz":
+        return {
+            "type": "string",
+            "pattern": f"^{TIME_YEAR}-{MONTH_DAY}T{TIME}$",
+            "description": "A time with its UTC offset (RFC 3339).",
+        }
     if kind in INT_BOUNDS:
         fmt, low, high = INT_BOUNDS[kind]
         if column.generated:  # sequences start at 1
@@ -46,11 +64,11 @@ def value_schema(column: Column) -> dict[str, Any]:
         return {"type": "string", "format": "date-time"}
     if kind == "date":
         return {"type": "string", "format": "date"}
-    return {"type": "number"}
+    raise ValueError(f"no JSON Schema for type {kind}")
 
 
-def field_schema(column: Column, *, nullable: bool) -> dict[str, Any]:
-    schema = value_schema(column)
+def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict[str, Any]:
+    schema = value_schema(column, given=given)
     if nullable:
         schema["type"] = [schema["type"], "null"]
     return schema
@@ -62,13 +80,11 @@ def example_value(column: Column) -> Any:
         return 1
     if kind in ("text", "varchar"):
         return f"{column.name.replace('_', ' ')} 1"[: column.type.length or TEXT_LIMIT]
-    return {"boolean": True, "uuid": EXAMPLE_UUID, "timestamptz": "2026-11-21T10:00:00Z", "date": "2026-11-21"}.get(
-        kind, 1.5
-    )
+    return {"boolean": True, "uuid": EXAMPLE_UUID, "timestamptz": "2026-11-21T10:00:00Z", "date": "2026-11-21"}[kind]
 
 
 def filterable(column: Column) -> bool:
-    return column.type.name not in ("timestamptz", "double")
+    return column.type.name != "timestamptz"
 
 
 def writable(column: Column) -> bool:
@@ -92,13 +108,15 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
             "description": f"The {fk.target_table} row {camel(fk.column)} points to, when asked for with embed.",
             "anyOf": [{"$ref": f"#/components/schemas/{pascal(fk.target_table)}"}, {"type": "null"}],
         }
-    create_props = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns if writable(c)}
-    create_required = [
-        camel(c.name) for c in table.columns if writable(c) and not c.nullable and c.default is None
-    ]
+    create_props = {
+        camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
+    }
+    create_required = [camel(c.name) for c in table.columns if writable(c) and not c.nullable and c.default is None]
     key = table.primary_key[0]
     update_props = {
-        camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns if writable(c) and c.name != key
+        camel(c.name): field_schema(c, nullable=c.nullable, given=True)
+        for c in table.columns
+        if writable(c) and c.name != key
     }
     create: dict[str, Any] = {
         "type": "object",
@@ -179,7 +197,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
             "in": "query",
             "required": False,
             "description": f"Only rows whose {c.name} equals this.",
-            "schema": value_schema(c),
+            "schema": value_schema(c, given=True),
         }
         for c in table.columns
         if filterable(c)
@@ -198,7 +216,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": f"The row's {key.name}.",
-        "schema": value_schema(key),
+        "schema": value_schema(key, given=True),
     }
     update_example = {f: v for f, v in create_example.items() if f != camel(key.name)}
     update_example = dict(list(update_example.items())[:1])
@@ -217,7 +235,11 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
                 ],
-                "responses": {"200": _json(f"{model}Page", page, "One page of rows."), "400": _ref("V1BadRequest"), **errors},
+                "responses": {
+                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "400": _ref("V1BadRequest"),
+                    **errors,
+                },
             },
             "post": {
                 "tags": ["v1"],
@@ -266,7 +288,11 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "operationId": f"get{model}",
                 "summary": f"Read a {title(table.name)} row",
                 "description": f"Reads one {table.name} row"
-                + (", with the rows its foreign keys point to when asked for with embed." if table.foreign_keys else "."),
+                + (
+                    ", with the rows its foreign keys point to when asked for with embed."
+                    if table.foreign_keys
+                    else "."
+                ),
                 "parameters": embed_parameter(table),
                 "responses": {
                     "200": _json(model, row_example(schema, table, embed=bool(table.foreign_keys)), "The row."),
@@ -323,7 +349,10 @@ def _error_response(description: str, example: dict[str, Any], *, retry: bool = 
     response: dict[str, Any] = {
         "description": description,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "examples": {"error": {"value": example}}}
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "examples": {"error": {"value": example}},
+            }
         },
     }
     if retry:
@@ -463,7 +492,12 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
                 "Health": _json("HealthStatus", {"status": "ok", "service": service}, "The service is up."),
                 "V1BadRequest": _error_response(
                     "The request is malformed or breaks a rule; `message` says which.",
-                    _error(400, "invalid-request", "Invalid request", "query.limit: Input should be less than or equal to 500"),
+                    _error(
+                        400,
+                        "invalid-request",
+                        "Invalid request",
+                        "query.limit: Input should be less than or equal to 500",
+                    ),
                 ),
                 "V1NotFound": _error_response(
                     "The row does not exist.", _error(404, "not-found", "Not found", "No row with this key.")
@@ -483,7 +517,11 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
                 ),
                 "InternalError": _problem_response(
                     "An unexpected error; it was logged with the request id.",
-                    {"type": "https://fountain.coach/problems/internal", "title": "Internal server error", "status": 500},
+                    {
+                        "type": "https://fountain.coach/problems/internal",
+                        "title": "Internal server error",
+                        "status": 500,
+                    },
                 ),
                 "Unavailable": _problem_response(
                     "The database is unreachable or not migrated; retry later.",
@@ -502,4 +540,6 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
 
 def render_spec(service: str, host: str, port: int, schema: Schema) -> str:
     header = f"# The {service} service's contract, scaffolded by `fountain scaffold`; edit it, then `make codegen`.\n"
-    return header + yaml.safe_dump(build_spec(service, host, port, schema), sort_keys=False, allow_unicode=True, width=120)
+    return header + yaml.safe_dump(
+        build_spec(service, host, port, schema), sort_keys=False, allow_unicode=True, width=120
+    )

@@ -21,9 +21,14 @@ TYPE_NAMES = {
     "uuid": "uuid",
     "timestamptz": "timestamptz",
     "date": "date",
-    "float8": "double",
 }
-SERIALS = {"smallserial": "smallint", "serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint"}
+SERIALS = {
+    "smallserial": "smallint",
+    "serial": "integer",
+    "serial4": "integer",
+    "bigserial": "bigint",
+    "serial8": "bigint",
+}
 FK_ACTIONS = {"a": None, "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 # Defaults that are constants or the clock: anything else (another column, a sequence, a function
 # of the row) would not mean the same once the API writes the rows.
@@ -44,7 +49,7 @@ def read_sql(source: str, origin: str = "input") -> Schema:
     problems: list[str] = []
     for raw in statements:
         where = f"{origin}:{line_of(source, raw.stmt_location or 0)}: "
-        stmt = raw.stmt
+        stmt: Any = raw.stmt
         if not isinstance(stmt, ast.CreateStmt):
             problems.append(f"{where}only CREATE TABLE statements are read; found {type(stmt).__name__}")
             continue
@@ -70,14 +75,16 @@ def _names(nodes: Any) -> list[str]:
 
 
 class _TableReader:
-    def __init__(self, stmt: ast.CreateStmt, where: str, source: str) -> None:
+    def __init__(self, stmt: Any, where: str, source: str) -> None:
         self.problems: list[str] = []
         self.source = source
         relation = stmt.relation
         self.table = Table(name=relation.relname, where=where)
         if relation.schemaname:
-            self.fail(f"table {relation.relname}: a schema name ({relation.schemaname}) is not carried; "
-                      "the service's own schema holds its tables")
+            self.fail(
+                f"table {relation.relname}: a schema name ({relation.schemaname}) is not carried; "
+                "the service's own schema holds its tables"
+            )
         if stmt.inhRelations or stmt.partspec or stmt.ofTypename:
             self.fail(f"table {relation.relname}: inheritance, partitions and typed tables are not supported")
         for element in stmt.tableElts or ():
@@ -91,12 +98,14 @@ class _TableReader:
     def fail(self, message: str) -> None:
         self.problems.append(f"{self.table.where}{message}")
 
-    def column(self, node: ast.ColumnDef) -> None:
+    def column(self, node: Any) -> None:
         name = node.colname
         at = f"table {self.table.name}, column {name}"
         type_names = [n for n in _names(node.typeName.names) if n != "pg_catalog"]
         type_name = type_names[-1] if type_names else ""
-        modifiers = [m.val.ival for m in node.typeName.typmods or () if isinstance(m, ast.A_Const)]
+        modifiers: list[int] = [
+            getattr(m.val, "ival", 0) for m in node.typeName.typmods or () if isinstance(m, ast.A_Const)
+        ]
         column = Column(name=name, type=ColumnType("text"), where=self.table.where)
         if node.typeName.arrayBounds:
             self.fail(f"{at}: array types are not supported")
@@ -110,13 +119,15 @@ class _TableReader:
             self.fail(f"{at}: timestamp without time zone is not carried; use timestamptz")
         else:
             shown = _deparse(node.typeName)
-            self.fail(f"{at}: type {shown} is not supported (supported: smallint, integer, bigint, serial, "
-                      "bigserial, text, varchar(n), boolean, uuid, timestamptz, date, double precision)")
+            self.fail(
+                f"{at}: type {shown} is not supported (supported: smallint, integer, bigint, serial, "
+                "bigserial, text, varchar(n), boolean, uuid, timestamptz, date)"
+            )
         self.table.columns.append(column)
         for constraint in node.constraints or ():
             self.constraint(constraint, column)
 
-    def constraint(self, node: ast.Constraint, column: Column | None) -> None:
+    def constraint(self, node: Any, column: Column | None) -> None:
         kind = node.contype
         at = f"table {self.table.name}" + (f", column {column.name}" if column else "")
         columns = [column.name] if column else _names(node.keys)
@@ -151,7 +162,7 @@ class _TableReader:
         else:
             self.fail(f"{at}: constraint {ConstrType(kind).name} is not supported")
 
-    def named(self, node: ast.Constraint, suffix: str) -> None:
+    def named(self, node: Any, suffix: str) -> None:
         if node.conname and node.conname != f"{self.table.name}_{suffix}":
             self.fail(f"table {self.table.name}: the primary key name {node.conname} is not carried")
 
@@ -164,7 +175,7 @@ class _TableReader:
         else:
             column.default = sql
 
-    def foreign_key(self, node: ast.Constraint, columns: list[str], at: str) -> None:
+    def foreign_key(self, node: Any, columns: list[str], at: str) -> None:
         targets = _names(node.pk_attrs)
         if len(columns) != 1 or len(targets) > 1:
             self.fail(f"{at}: foreign keys of several columns are not supported")
