@@ -7,6 +7,8 @@ import typer
 
 from fountain_cli import codegen, registry
 from fountain_cli.db import db_app, selected_services, upgrade_all
+from fountain_cli.exports import export_ddl, export_docs, export_openapi
+from fountain_cli.reset import reset
 from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
 from fountain_common.service import REPO_ROOT
@@ -134,6 +136,10 @@ def serve(
 
 
 app.command(epilog=SCAFFOLD_EPILOG)(scaffold)
+app.command("export-ddl")(export_ddl)
+app.command("export-openapi")(export_openapi)
+app.command("export-docs")(export_docs)
+app.command()(reset)
 
 
 def main() -> None:  # pragma: no cover - console entry point
