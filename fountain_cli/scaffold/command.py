@@ -8,7 +8,7 @@ import typer
 from fountain_common.service import REPO_ROOT
 
 EPILOG = (
-    "Examples: fountain scaffold playwrights --from-sql bootstrap.sql | "
+    "Example: fountain scaffold playwrights --from-sql bootstrap.sql, or "
     "fountain scaffold library --from-json schema.json. The input format is described in docs/scaffolding.md."
 )
 
