@@ -46,11 +46,13 @@ def unique_name(table: Table, columns: list[str], given: str | None) -> str:
     return given or f"{table.name}_{'_'.join(columns)}_key"
 
 
-def column_code(table: Table, column: Column, prefix: str = "") -> str:
+def column_code(table: Table, column: Column, prefix: str = "", schema: str | None = None) -> str:
+    """The Column(...) of tables.py, or with `schema` (the migration's op.create_table) its
+    foreign keys named with the schema, as the migration has no MetaData to supply it."""
     args = [repr(column.name), sa_type(column, prefix)]
     for fk in table.foreign_keys:
         if fk.column == column.name:
-            target = f"{fk.target_table}.{fk.target_column}"
+            target = f"{schema + '.' if schema else ''}{fk.target_table}.{fk.target_column}"
             ondelete = f", ondelete={fk.on_delete!r}" if fk.on_delete else ""
             name = fk.name or f"{table.name}_{column.name}_fkey"
             args.append(f"{prefix}ForeignKey({target!r}{ondelete}, name={name!r})")
@@ -115,7 +117,7 @@ def render_migration(service: str, schema: Schema, origin: str) -> str:
     body: list[str] = []
     for table in ordered:
         body.append(f"    op.create_table(\n        {table.name!r},")
-        body += [f"        {column_code(table, c, 'sa.')}," for c in table.columns]
+        body += [f"        {column_code(table, c, 'sa.', service)}," for c in table.columns]
         body += [f"        {code}," for code in constraint_codes(table, "sa.")]
         body.append(f"        schema={service!r},\n    )")
     down = [f"    op.drop_table({t.name!r}, schema={service!r})" for t in reversed(ordered)]

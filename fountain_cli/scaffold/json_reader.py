@@ -29,6 +29,7 @@ FORMAT: dict[str, Any] = {
     "required": ["entities"],
     "additionalProperties": False,
     "properties": {
+        "$schema": {"type": "string", "description": "May name this format's JSON Schema, for editors."},
         "description": {"type": "string"},
         "entities": {
             "type": "object",

@@ -144,6 +144,8 @@ def test_the_migrated_schema_holds_exactly_what_the_input_declared(
         scaffolded, "-m", "fountain_cli.main", "db", "upgrade", service, env={"FOUNTAIN_DATABASE_URL": url}
     )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    check = run_in(scaffolded, "-m", "fountain_cli.main", "db", "check", service, env={"FOUNTAIN_DATABASE_URL": url})
+    assert check.returncode == 0, check.stdout + check.stderr  # the tables.py models match the migration
     declared = read_input(SCAFFOLDS[service])
     found = reflect(url, service)
 
