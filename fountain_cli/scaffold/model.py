@@ -175,6 +175,11 @@ def _table_problems(schema: Schema, table: Table, where: str) -> list[str]:
         if fk.target_table not in [t.name for t in schema.tables]:
             problems.append(f"{at}: table {fk.target_table!r} is not declared in this input")
             continue
+        own = table.column(fk.column)
+        if fk.on_delete == "SET NULL" and not own.nullable:
+            problems.append(f"{at}: ON DELETE SET NULL on a NOT NULL column could never delete the referenced row")
+        if fk.on_delete == "SET DEFAULT" and own.default is None:
+            problems.append(f"{at}: ON DELETE SET DEFAULT on a column without a default")
         target = schema.table(fk.target_table)
         target_columns = {c.name: c for c in target.columns}
         if fk.target_column not in target_columns:

@@ -226,6 +226,11 @@ BAD_INPUTS = [
     ),
     ("stamp.sql", "CREATE TABLE a (id int PRIMARY KEY, at timestamp);", "timestamp without time zone is not carried"),
     ("missing.sql", "CREATE TABLE a (id int PRIMARY KEY, b_id int REFERENCES b);", "table 'b' is not declared"),
+    (
+        "setnull.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a ON DELETE SET NULL);",
+        "ON DELETE SET NULL on a NOT NULL column",
+    ),
     ("syntax.json", '{\n  "entities": {\n    "a": {"fields": }\n  }\n}', "syntax.json:3:21: JSON syntax error"),
     (
         "type.json",
