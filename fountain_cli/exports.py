@@ -248,7 +248,11 @@ def export_openapi(
     """
     from openapi_spec_validator import validate
 
-    document = merged_openapi()
+    try:
+        document = merged_openapi()
+    except ValueError as error:
+        typer.secho(f"Cannot merge the specs: {error}.", fg="red", err=True)
+        raise typer.Exit(1) from error
     validate(document)
     fmt = "yaml" if output is not None and output.suffix in (".yaml", ".yml") else "json"
     _write(output, render_openapi(document, fmt))

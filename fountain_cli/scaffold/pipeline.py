@@ -79,6 +79,25 @@ def name_problems(root: Path, service: str) -> list[str]:
     return problems
 
 
+def path_problems(root: Path, schema: Schema) -> list[str]:
+    """A table whose path another service serves: the gateway tells them apart by host, but the
+    merged OpenAPI document (`fountain export-openapi`) needs every path once."""
+    import yaml
+
+    from fountain_cli.scaffold.spec_writer import collection_path
+
+    served = {}
+    for spec in sorted((root / "specs").glob("*.yaml")):
+        for path in yaml.safe_load(spec.read_text(encoding="utf-8")).get("paths", {}):
+            served[path] = spec.stem
+    return [
+        f"{table.where}table {table.name}: its path {collection_path(table)} is served by {served[collection_path(table)]} "
+        "already; name the table differently"
+        for table in schema.tables
+        if collection_path(table) in served
+    ]
+
+
 def with_independence(pyproject: str, service: str) -> str:
     """The import-linter independence contract of pyproject.toml, with the new service listed."""
     match = re.search(r'type = "independence"\nmodules = \[\n((?:    "[^"]+",\n)*)\]', pyproject)
@@ -118,6 +137,7 @@ def plan(root: Path, service: str, input_path: Path, kind: str) -> Plan:
     except SchemaError as error:
         problems += error.problems
         schema = Schema([])
+    problems += path_problems(root, schema)
     if problems:
         raise ScaffoldError(problems)
     host = service.replace("_", "-") + ".fountain.coach"

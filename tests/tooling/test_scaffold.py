@@ -231,6 +231,7 @@ BAD_INPUTS = [
         "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a ON DELETE SET NULL);",
         "ON DELETE SET NULL on a NOT NULL column",
     ),
+    ("path.sql", "CREATE TABLE characters (id int PRIMARY KEY);", "path /v1/characters is served by character already"),
     ("syntax.json", '{\n  "entities": {\n    "a": {"fields": }\n  }\n}', "syntax.json:3:21: JSON syntax error"),
     (
         "type.json",
