@@ -318,8 +318,8 @@ def _changed(column: Column) -> object:
     value = example_value(column)
     if isinstance(value, bool):
         return not value
-    if isinstance(value, int | float):
-        return value + 1
+    if isinstance(value, int):
+        return value + 1 if value + 1 <= column.bounds.get("maximum", value + 1) else value - 1
     if column.type.name == "date":
         return "2026-11-22"
     if column.type.name == "timestamptz":

@@ -69,17 +69,30 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
 
 def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict[str, Any]:
     schema = value_schema(column, given=given)
+    if given:
+        schema = bounded(schema, column)
     if nullable:
         schema["type"] = [schema["type"], "null"]
     return schema
 
 
+def bounded(schema: dict[str, Any], column: Column) -> dict[str, Any]:
+    """The schema narrowed by the bounds the column's CHECK constraints imply."""
+    narrowed = dict(schema)
+    for keyword, value in column.bounds.items():
+        tighter = max if keyword.startswith("min") else min
+        narrowed[keyword] = tighter(narrowed.get(keyword, value), value)
+    return narrowed
+
+
 def example_value(column: Column) -> Any:
     kind = column.type.name
     if kind in INT_BOUNDS:
-        return 1
+        return min(max(1, column.bounds.get("minimum", 1)), column.bounds.get("maximum", 1))
     if kind in ("text", "varchar"):
-        return f"{column.name.replace('_', ' ')} 1"[: column.type.length or TEXT_LIMIT]
+        text = f"{column.name.replace('_', ' ')} 1"
+        limit = min(column.type.length or TEXT_LIMIT, column.bounds.get("maxLength", TEXT_LIMIT))
+        return text.ljust(column.bounds.get("minLength", 0), "x")[:limit]
     return {"boolean": True, "uuid": EXAMPLE_UUID, "timestamptz": "2026-11-21T10:00:00Z", "date": "2026-11-21"}[kind]
 
 

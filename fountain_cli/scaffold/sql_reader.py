@@ -80,6 +80,7 @@ class _TableReader:
         self.source = source
         relation = stmt.relation
         self.table = Table(name=relation.relname, where=where)
+        self.check_expressions: list[Any] = []
         if relation.schemaname:
             self.fail(
                 f"table {relation.relname}: a schema name ({relation.schemaname}) is not carried; "
@@ -94,6 +95,8 @@ class _TableReader:
                 self.constraint(element, None)
             else:
                 self.fail(f"table {relation.relname}: {type(element).__name__} is not supported")
+        for expression in self.check_expressions:
+            self.carry_bound(expression)
 
     def fail(self, message: str) -> None:
         self.problems.append(f"{self.table.where}{message}")
@@ -159,8 +162,37 @@ class _TableReader:
             self.foreign_key(node, columns, at)
         elif kind == ConstrType.CONSTR_CHECK:
             self.table.checks.append(Check(_deparse(node.raw_expr), node.conname))
+            self.check_expressions.append(node.raw_expr)
         else:
             self.fail(f"{at}: constraint {ConstrType(kind).name} is not supported")
+
+    def carry_bound(self, expr: Any) -> None:
+        """`n >= 0`, `0 < n`, `length(s) <= 200` and the like become JSON Schema bounds of the column."""
+        if not isinstance(expr, ast.A_Expr) or expr.kind != 0 or not expr.name:
+            return
+        op = expr.name[-1].sval
+        left: Any = expr.lexpr
+        right: Any = expr.rexpr
+        if isinstance(left, ast.A_Const) and not isinstance(right, ast.A_Const):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        value = getattr(getattr(right, "val", None), "ival", None)
+        if op not in ("<", "<=", ">", ">=") or not isinstance(value, int) or isinstance(value, bool):
+            return
+        length = isinstance(left, ast.FuncCall) and _names(left.funcname)[-1] in ("length", "char_length")
+        target: Any = left.args[0] if length and left.args and len(left.args) == 1 else left
+        if not isinstance(target, ast.ColumnRef) or len(target.fields) != 1:
+            return
+        name = getattr(target.fields[0], "sval", None)
+        column = next((c for c in self.table.columns if c.name == name), None)
+        if column is None or (column.type.name in ("text", "varchar")) != length:
+            return
+        if length or column.type.name in ("smallint", "integer", "bigint"):
+            keyword = ("minLength", "maxLength") if length else ("minimum", "maximum")
+            if op in (">", ">="):
+                column.bound(keyword[0], max(value + (op == ">"), 0))
+            else:
+                column.bound(keyword[1], value - (op == "<"))
 
     def named(self, node: Any, suffix: str) -> None:
         if node.conname and node.conname != f"{self.table.name}_{suffix}":

@@ -194,6 +194,22 @@ def test_the_migrated_schema_holds_exactly_what_the_input_declared(
         assert named <= {c["name"] for c in reflected["checks"]}
 
 
+def test_simple_checks_also_bound_the_api() -> None:
+    from fountain_cli.scaffold.spec_writer import build_spec
+
+    schema = read_input("shop.sql")
+    assert schema.table("customer").column("credit").bounds == {"minimum": 0}
+    assert schema.table("purchase").column("note").bounds == {"maxLength": 499}
+    spec = build_spec("shop", "shop.fountain.coach", 8108, schema)["components"]["schemas"]
+    assert spec["CustomerCreate"]["properties"]["credit"]["minimum"] == 0
+    assert spec["PurchaseUpdate"]["properties"]["note"]["maxLength"] == 499
+    reversed_check = read_sql(
+        "CREATE TABLE t (id int PRIMARY KEY, n int CHECK (10 > n), s text CHECK (length(s) >= 2));"
+    )
+    assert reversed_check.table("t").column("n").bounds == {"maximum": 9}
+    assert reversed_check.table("t").column("s").bounds == {"minLength": 2}
+
+
 # --- refusals ------------------------------------------------------------------------------------
 
 BAD_INPUTS = [
