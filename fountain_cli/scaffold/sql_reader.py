@@ -181,9 +181,10 @@ class _TableReader:
             return
         length = isinstance(left, ast.FuncCall) and _names(left.funcname)[-1] in ("length", "char_length")
         target: Any = left.args[0] if length and left.args and len(left.args) == 1 else left
-        if not isinstance(target, ast.ColumnRef) or len(target.fields) != 1:
+        fields: Any = getattr(target, "fields", None)
+        if not isinstance(target, ast.ColumnRef) or not fields or len(fields) != 1:
             return
-        name = getattr(target.fields[0], "sval", None)
+        name = getattr(fields[0], "sval", None)
         column = next((c for c in self.table.columns if c.name == name), None)
         if column is None or (column.type.name in ("text", "varchar")) != length:
             return
