@@ -406,7 +406,12 @@ def export_docs(
     how a story is assembled. Example: fountain export-docs --output /tmp/docs
     """
     names = selected_services(service)
+    try:
+        documents = render_docs(names)
+    except ValueError as error:
+        typer.secho(f"Cannot write the docs: {error}.", fg="red", err=True)
+        raise typer.Exit(1) from error
     output.mkdir(parents=True, exist_ok=True)
-    for index, (name, content) in enumerate(sorted(render_docs(names).items()), start=1):
+    for index, (name, content) in enumerate(sorted(documents.items()), start=1):
         (output / name).write_text(content, encoding="utf-8")
         typer.echo(f"[{index}] {output / name}")

@@ -193,6 +193,22 @@ def test_docs_are_deterministic_and_describe_each_service(tmp_path: Path) -> Non
     assert render_docs(["story_factory"]) == render_docs(["story_factory"])
 
 
+def test_docs_of_an_unknown_service_write_nothing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export-docs", "nope", "--output", str(tmp_path / "docs")])
+    assert result.exit_code == 2
+    assert "Unknown service 'nope'" in result.output
+    assert not (tmp_path / "docs").exists()
+
+
+def test_the_story_diagram_names_only_operations_the_specs_declare(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fountain_cli import exports
+
+    monkeypatch.setattr(exports, "STORY_READS", [*exports.STORY_READS, ("character", "noSuchOperation", "nothing")])
+    result = runner.invoke(app, ["export-docs", "story_factory", "--output", "/nonexistent/never"])
+    assert result.exit_code == 1
+    assert "specs/character.yaml has no operation noSuchOperation" in result.output
+
+
 # --- reset ---------------------------------------------------------------------------------------
 
 
