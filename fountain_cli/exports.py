@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import BLANK_SCHEMA, JSON, Column, Integer, MetaData, Table, Uuid, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable, DefaultClause, UniqueConstraint
+from sqlalchemy.schema import CheckConstraint, CreateIndex, CreateSchema, CreateTable, DefaultClause, UniqueConstraint
 
 from fountain_cli import registry
 from fountain_cli.db import selected_services
@@ -51,17 +51,56 @@ def _default_sql(column: Column[Any]) -> str | None:
     return str(arg.compile(dialect=DIALECTS["postgresql"])) if hasattr(arg, "compile") else None
 
 
-def portable_metadata(service: ServiceDefinition, dialect: str) -> MetaData:
-    """The service's tables as `dialect` can hold them: JSONB as JSON, PostgreSQL UUID as the
-    generic Uuid, PostgreSQL defaults rewritten or dropped, no schema on SQLite, no deferrable
-    unique constraints outside PostgreSQL."""
+CAST = re.compile(r"::[a-z_]+( [a-z]+)*")
+NUM_NONNULLS = re.compile(r"num_nonnulls\(([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\)")
+
+
+def portable_check(sql: str, service: ServiceDefinition, dialect: str) -> str | None:
+    """A CHECK as `dialect` writes it, or None when it cannot be written there: one that calls a
+    function of the service's own schema needs that function, which a migration creates (not the
+    models)."""
+    if re.search(rf"\b{re.escape(service.schema)}\.[a-z_][a-z0-9_]*\(", sql):
+        return None
     if dialect == "postgresql":
-        return service.metadata
-    metadata = MetaData(schema=None if dialect == "sqlite" else service.schema)
-    schema: Any = None if dialect == "sqlite" else service.schema
-    referred: Any = BLANK_SCHEMA if dialect == "sqlite" else service.schema
+        return sql
+    sql = CAST.sub("", sql)
+    sql = NUM_NONNULLS.sub(
+        lambda m: (
+            "(" + " + ".join(f"CASE WHEN {a.strip()} IS NULL THEN 0 ELSE 1 END" for a in m.group(1).split(",")) + ")"
+        ),
+        sql,
+    )
+    return sql.replace("char_length(", "LEN(" if dialect == "mssql" else "length(")
+
+
+def portable_metadata(service: ServiceDefinition, dialect: str) -> tuple[MetaData, list[str]]:
+    """The service's tables as `dialect` can hold them, and the constraints left out (each named
+    with the reason). Outside PostgreSQL: JSONB as JSON, PostgreSQL UUID as the generic Uuid,
+    PostgreSQL defaults and casts rewritten or dropped, no schema on SQLite, no deferrable unique
+    constraints."""
+    keep_schema = dialect != "sqlite"
+    metadata = MetaData(schema=service.schema if keep_schema else None)
+    schema: Any = service.schema if keep_schema else None
+    referred: Any = service.schema if keep_schema else BLANK_SCHEMA
+    omitted: list[str] = []
     for table in service.metadata.sorted_tables:
         copied = table.to_metadata(metadata, schema=schema, referred_schema_fn=lambda *_: referred)
+        for constraint in sorted(copied.constraints, key=lambda c: str(c.name)):
+            if isinstance(constraint, CheckConstraint):
+                written = portable_check(str(constraint.sqltext), service, dialect)
+                if written is None:
+                    copied.constraints.remove(constraint)
+                    omitted.append(
+                        f"{table.name}: CHECK {constraint.name or ''} ({constraint.sqltext}) calls a function "
+                        "that a migration creates; it is not part of the models"
+                    )
+                else:
+                    constraint.sqltext = text(written)
+            elif isinstance(constraint, UniqueConstraint) and dialect != "postgresql":
+                constraint.deferrable = None
+                constraint.initially = None
+        if dialect == "postgresql":
+            continue
         for column in copied.columns:
             if isinstance(column.type, postgresql.JSONB):
                 column.type = JSON()
@@ -69,23 +108,18 @@ def portable_metadata(service: ServiceDefinition, dialect: str) -> MetaData:
                 column.type = Uuid()
             default = _default_sql(column)
             if default is not None:
-                key = default.strip().lower()
-                if key in PORTABLE_DEFAULTS[dialect]:
-                    replacement = PORTABLE_DEFAULTS[dialect][key]
-                    column.server_default = DefaultClause(text(replacement)) if replacement else None
+                key = CAST.sub("", default.strip().lower())
+                replacement = PORTABLE_DEFAULTS[dialect].get(key, CAST.sub("", default))
+                column.server_default = DefaultClause(text(replacement)) if replacement else None
             if dialect == "sqlite" and column.primary_key and column.autoincrement is True:
                 column.type = Integer()  # only INTEGER PRIMARY KEY numbers rows by itself in SQLite
-        for constraint in copied.constraints:
-            if isinstance(constraint, UniqueConstraint):
-                constraint.deferrable = None
-                constraint.initially = None
-    return metadata
+    return metadata, omitted
 
 
 def ddl_statements(service: ServiceDefinition, dialect: str) -> list[str]:
     """CREATE statements (schema, tables in dependency order, indexes) for one service."""
     target = DIALECTS[dialect]
-    metadata = portable_metadata(service, dialect)
+    metadata, _ = portable_metadata(service, dialect)
     statements = []
     if dialect != "sqlite":
         statements.append(
@@ -103,6 +137,8 @@ def render_ddl(names: list[str], dialect: str) -> str:
     parts = []
     for name in names:
         parts.append(f"-- {name}: tables of services/{name}/tables.py, for {dialect}")
+        for note in portable_metadata(registry.load_service(name), dialect)[1]:
+            parts.append(f"-- left out: {note}")
         parts += [statement + ";" for statement in ddl_statements(registry.load_service(name), dialect)]
     return "\n\n".join(parts) + "\n"
 
