@@ -67,8 +67,26 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
     raise ValueError(f"no JSON Schema for type {kind}")
 
 
+def column_description(column: Column) -> str:
+    """The column as declared, e.g. `author_id: integer, serial` or `title: varchar(200), default 'x'`."""
+    kind = column.type.name + (f"({column.type.length})" if column.type.length else "")
+    notes = [kind]
+    if column.generated:
+        notes.append(
+            {"serial": "serial", "identity": "identity", "identity_always": "identity, always"}[column.generated]
+        )
+    if column.default is not None:
+        notes.append(f"default {column.default}")
+    return f"{column.name}: {', '.join(notes)}"
+
+
 def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict[str, Any]:
     schema = value_schema(column, given=given)
+    described = column_description(column)
+    schema = {
+        **schema,
+        "description": f"{described}. {schema['description']}" if "description" in schema else described,
+    }
     if given:
         schema = bounded(schema, column)
     if nullable:
