@@ -88,6 +88,10 @@ class _TableReader:
             )
         if stmt.inhRelations or stmt.partspec or stmt.ofTypename:
             self.fail(f"table {relation.relname}: inheritance, partitions and typed tables are not supported")
+        if relation.relpersistence != "p":
+            self.fail(f"table {relation.relname}: temporary and unlogged tables are not carried")
+        if stmt.options or stmt.tablespacename or stmt.accessMethod:
+            self.fail(f"table {relation.relname}: storage options, tablespaces and access methods are not carried")
         for element in stmt.tableElts or ():
             if isinstance(element, ast.ColumnDef):
                 self.column(element)
@@ -110,6 +114,8 @@ class _TableReader:
             getattr(m.val, "ival", 0) for m in node.typeName.typmods or () if isinstance(m, ast.A_Const)
         ]
         column = Column(name=name, type=ColumnType("text"), where=self.table.where)
+        if node.collClause:
+            self.fail(f"{at}: a collation is not carried")
         if node.typeName.arrayBounds:
             self.fail(f"{at}: array types are not supported")
         elif type_name in SERIALS:
@@ -136,6 +142,8 @@ class _TableReader:
         columns = [column.name] if column else _names(node.keys)
         if node.deferrable or node.initdeferred:
             self.fail(f"{at}: deferrable constraints are not supported")
+        if node.nulls_not_distinct or node.skip_validation or node.is_no_inherit:
+            self.fail(f"{at}: NULLS NOT DISTINCT, NOT VALID and NO INHERIT are not carried")
         if kind == ConstrType.CONSTR_NOTNULL and column:
             column.nullable = False
         elif kind == ConstrType.CONSTR_NULL:
