@@ -3,7 +3,9 @@ every check of the repository; the migrated database holds exactly what the inpu
 input is refused with a message naming the fault and nothing written."""
 
 import asyncio
+import json
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,14 @@ def test_scaffolded_services_keep_every_check_of_the_repository(scaffolded: Path
     for check in checks:
         result = run_in(scaffolded, *check)
         assert result.returncode == 0, f"{check}: {result.stdout}{result.stderr}"
+    merged = run_in(scaffolded, "-m", "fountain_cli.main", "export-openapi")
+    assert merged.returncode == 0, merged.stderr
+    paths = json.loads(merged.stdout)["paths"]
+    assert paths["/v1/book/{id}"]["servers"] == [{"url": "https://library.fountain.coach"}]
+    for service in services:
+        ddl = run_in(scaffolded, "-m", "fountain_cli.main", "export-ddl", service, "--dialect", "sqlite")
+        assert ddl.returncode == 0, ddl.stderr
+        sqlite3.connect(":memory:").executescript(ddl.stdout)
     imports = run_in(scaffolded, str(VENV_BIN / "lint-imports"), "--no-cache")
     assert imports.returncode == 0, imports.stdout
     assert "Contracts: 2 kept, 0 broken." in imports.stdout
