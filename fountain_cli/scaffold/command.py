@@ -34,11 +34,10 @@ def scaffold(
         raise typer.Exit(2)
     source, kind = (from_sql, "sql") if from_sql is not None else (from_json, "json")
     assert source is not None
-    total = 4
+    numbers = iter(range(1, 5))
 
-    def step(text: str, counter: list[int] = [0]) -> None:  # noqa: B006 - a counter shared by the steps
-        counter[0] += 1
-        typer.echo(f"[{counter[0]}/{total}] {text}")
+    def step(text: str) -> None:
+        typer.echo(f"[{next(numbers)}/4] {text}")
 
     try:
         step(f"reading {source} and checking it")
