@@ -292,6 +292,7 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
                         embed_name(fk),
                     ]
                     for fk in table.foreign_keys
+                    if fk.target_table != table.name  # a reference to its own table stays null
                 },
                 "blocked": any(
                     fk.target_table == table.name and fk.on_delete in (None, "RESTRICT")

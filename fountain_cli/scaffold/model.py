@@ -184,6 +184,8 @@ def _table_problems(schema: Schema, table: Table, where: str) -> list[str]:
             problems.append(f"{at}: table {fk.target_table!r} is not declared in this input")
             continue
         own = table.column(fk.column)
+        if fk.target_table == table.name and not own.nullable:
+            problems.append(f"{at}: a NOT NULL reference to its own table: the first row could never be created")
         if fk.on_delete == "SET NULL" and not own.nullable:
             problems.append(f"{at}: ON DELETE SET NULL on a NOT NULL column could never delete the referenced row")
         if fk.on_delete == "SET DEFAULT" and own.default is None:

@@ -258,6 +258,11 @@ BAD_INPUTS = [
         "ON DELETE SET NULL on a NOT NULL column",
     ),
     ("path.sql", "CREATE TABLE characters (id int PRIMARY KEY);", "path /v1/characters is served by character already"),
+    (
+        "self.sql",
+        "CREATE TABLE a (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES a);",
+        "a NOT NULL reference to its own table",
+    ),
     ("temp.sql", "CREATE TEMP TABLE a (id int PRIMARY KEY);", "temporary and unlogged tables are not carried"),
     ("collate.sql", 'CREATE TABLE a (id int PRIMARY KEY, s text COLLATE "C");', "column s: a collation is not carried"),
     ("nulls.sql", "CREATE TABLE a (id int PRIMARY KEY, s text UNIQUE NULLS NOT DISTINCT);", "NULLS NOT DISTINCT"),
