@@ -8,6 +8,10 @@ import typer
 from fountain_cli import codegen, gateway, registry
 from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_cli.dns import dns
+from fountain_cli.exports import export_ddl, export_docs, export_openapi
+from fountain_cli.reset import reset
+from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
+from fountain_cli.scaffold.command import scaffold
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -137,6 +141,13 @@ def serve(
             access_log=False,
             log_config=None,
         )
+
+
+app.command(epilog=SCAFFOLD_EPILOG)(scaffold)
+app.command("export-ddl")(export_ddl)
+app.command("export-openapi")(export_openapi)
+app.command("export-docs")(export_docs)
+app.command()(reset)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,1 @@
+"""`fountain scaffold`: a complete new service from a declared schema (SQL or schema.json)."""

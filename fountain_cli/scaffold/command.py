@@ -1,0 +1,55 @@
+"""The `fountain scaffold` command."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fountain_common.service import REPO_ROOT
+
+EPILOG = (
+    "Example: fountain scaffold playwrights --from-sql bootstrap.sql, or "
+    "fountain scaffold library --from-json schema.json. The input format is described in docs/scaffolding.md."
+)
+
+
+def scaffold(
+    name: Annotated[str, typer.Argument(help="The new service's name: its folder, spec and PostgreSQL schema.")],
+    from_sql: Annotated[
+        Optional[Path], typer.Option("--from-sql", help="CREATE TABLE statements (PostgreSQL).", show_default=False)
+    ] = None,
+    from_json: Annotated[
+        Optional[Path], typer.Option("--from-json", help="A schema.json (docs/scaffolding.md).", show_default=False)
+    ] = None,
+) -> None:
+    """Create a complete new service from a declared schema: spec, tables, migration, code and tests.
+
+    Nothing is written when the name is taken, the input cannot be carried faithfully, or specs/,
+    services/, kong/ or docker-compose.yml have uncommitted changes.
+    """
+    from fountain_cli.scaffold.pipeline import ScaffoldError, apply, plan
+
+    if (from_sql is None) == (from_json is None):
+        typer.secho("Give exactly one input: --from-sql FILE or --from-json FILE.", fg="red", err=True)
+        raise typer.Exit(2)
+    source, kind = (from_sql, "sql") if from_sql is not None else (from_json, "json")
+    assert source is not None
+    numbers = iter(range(1, 5))
+
+    def step(text: str) -> None:
+        typer.echo(f"[{next(numbers)}/4] {text}")
+
+    try:
+        step(f"reading {source} and checking it")
+        planned = plan(REPO_ROOT, name, source.resolve(), kind)
+        apply(REPO_ROOT, planned, step)
+    except ScaffoldError as error:
+        typer.secho(f"Nothing was written. {len(error.problems)} problem(s):", fg="red", err=True)
+        for problem in error.problems:
+            typer.secho(f"  {problem}", fg="red", err=True)
+        raise typer.Exit(1) from error
+    tables = ", ".join(t.name for t in planned.schema.tables)
+    typer.echo(
+        f"Service {name} created: tables {tables}; host {planned.host}, local port {planned.port}.\n"
+        f"Next: fountain db upgrade {name} && fountain serve {name}; its tests: pytest tests/{name}"
+    )

@@ -1,0 +1,167 @@
+"""schema.json -> the neutral schema model. The format is described in docs/scaffolding.md and checked
+by FORMAT (a JSON Schema); each mistake is reported with its line (syntax) or its path (content)."""
+
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from fountain_cli.scaffold.model import Column, ColumnType, ForeignKey, Schema, SchemaError, Table
+
+FIELD_TYPES = {
+    "smallint": "smallint",
+    "integer": "integer",
+    "bigint": "bigint",
+    "serial": "integer",
+    "bigserial": "bigint",
+    "string": "varchar",
+    "text": "text",
+    "boolean": "boolean",
+    "uuid": "uuid",
+    "timestamp": "timestamptz",
+    "date": "date",
+}
+
+FORMAT: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "FountainAI service schema",
+    "type": "object",
+    "required": ["entities"],
+    "additionalProperties": False,
+    "properties": {
+        "$schema": {"type": "string", "description": "May name this format's JSON Schema, for editors."},
+        "description": {"type": "string"},
+        "entities": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "required": ["fields"],
+                "additionalProperties": False,
+                "properties": {
+                    "description": {"type": "string"},
+                    "fields": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": {"$ref": "#/$defs/field"},
+                    },
+                    "unique": {
+                        "type": "array",
+                        "description": "Unique constraints over several fields.",
+                        "items": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    },
+                },
+            },
+        },
+    },
+    "$defs": {
+        "field": {
+            "type": "object",
+            "required": ["type"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"enum": sorted(FIELD_TYPES)},
+                "description": {"type": "string"},
+                "primaryKey": {"type": "boolean"},
+                "required": {"type": "boolean", "description": "NOT NULL."},
+                "unique": {"type": "boolean"},
+                "maxLength": {"type": "integer", "minimum": 1, "maximum": 10485760},
+                "default": {"type": ["string", "number", "boolean"]},
+                "defaultNow": {"type": "boolean", "description": "timestamp and date: default to now."},
+                "references": {"type": "string", "description": "The entity whose primary key this field holds."},
+                "onDelete": {"enum": ["cascade", "restrict", "set null", "no action"]},
+            },
+        }
+    },
+}
+
+
+def read_json(source: str, origin: str = "input") -> Schema:
+    try:
+        document = json.loads(source)
+    except json.JSONDecodeError as error:
+        raise SchemaError([f"{origin}:{error.lineno}:{error.colno}: JSON syntax error: {error.msg}"]) from error
+    errors = sorted(Draft202012Validator(FORMAT).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise SchemaError([f"{origin}: at {_path(e.absolute_path)}: {e.message}" for e in errors])
+    problems: list[str] = []
+    tables = [_table(name, entity, origin, problems) for name, entity in document["entities"].items()]
+    if problems:
+        raise SchemaError(problems)
+    schema = Schema(tables)
+    resolve_references(schema)
+    return schema
+
+
+def _path(parts: Any) -> str:
+    return "/" + "/".join(str(p) for p in parts) if parts else "(document)"
+
+
+def _literal(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) -> Table:
+    where = f"{origin}: at /entities/{name}: "
+    table = Table(name=name, where=where)
+    for field_name, spec in entity["fields"].items():
+        at = f"{origin}: at /entities/{name}/fields/{field_name}"
+        kind = spec["type"]
+        column = Column(
+            name=field_name,
+            type=ColumnType(FIELD_TYPES[kind], spec.get("maxLength")),
+            nullable=not (spec.get("required") or spec.get("primaryKey")),
+            where=f"{at}: ",
+        )
+        if "maxLength" in spec and kind != "string":
+            problems.append(f"{at}: maxLength applies to type string only")
+        if kind in ("serial", "bigserial"):
+            column.generated = "serial"
+        if "default" in spec:
+            expected = {"boolean": bool, "string": str, "text": str}.get(kind, int if "int" in kind else None)
+            value = spec["default"]
+            if (
+                expected is None
+                or not isinstance(value, expected)
+                or (expected is not bool and isinstance(value, bool))
+            ):
+                problems.append(f"{at}/default: {value!r} is not a {kind}")
+            column.default = _literal(value)
+        if spec.get("defaultNow"):
+            if kind not in ("timestamp", "date"):
+                problems.append(f"{at}/defaultNow: only timestamp and date fields can default to now")
+            column.default = "now()" if kind == "timestamp" else "CURRENT_DATE"
+        if spec.get("primaryKey"):
+            table.primary_key.append(field_name)
+            if kind == "uuid" and column.default is None:
+                column.default = "gen_random_uuid()"
+        if spec.get("unique"):
+            table.uniques.append(([field_name], None))
+        if "references" in spec:
+            on_delete = spec.get("onDelete")
+            table.foreign_keys.append(
+                ForeignKey(
+                    field_name, spec["references"], "", None if on_delete in (None, "no action") else on_delete.upper()
+                )
+            )
+        elif "onDelete" in spec:
+            problems.append(f"{at}/onDelete: only a field with references has an onDelete action")
+        table.columns.append(column)
+    for index, fields in enumerate(entity.get("unique", [])):
+        table.uniques.append((list(fields), None))
+        for field_name in fields:
+            if field_name not in entity["fields"]:
+                problems.append(f"{origin}: at /entities/{name}/unique/{index}: {field_name!r} is not a field")
+    return table
+
+
+def resolve_references(schema: Schema) -> None:
+    """`references` names an entity: the foreign key points to its primary key."""
+    keys = {t.name: t.primary_key[0] for t in schema.tables if len(t.primary_key) == 1}
+    for table in schema.tables:
+        for fk in table.foreign_keys:
+            fk.target_column = fk.target_column or keys.get(fk.target_table, "")

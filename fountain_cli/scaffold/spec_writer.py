@@ -1,0 +1,576 @@
+"""The neutral schema model -> specs/NAME.yaml: a /v1 CRUD API per table that keeps our spec rules.
+
+/v1 conventions apply (application/json errors with `message`, every input fault 400): the rules
+for /v2 ask for Idempotency-Key on every POST and problem+json, which a plain table API does not
+need; its lists still answer the /v2 page shape {items, total, limit, offset}.
+"""
+
+from typing import Any
+
+import yaml
+
+from fountain_cli.scaffold.model import Column, Schema, Table, camel, embed_name, pascal
+
+INT_BOUNDS = {
+    "smallint": ("int32", -32768, 32767),
+    "integer": ("int32", -2147483648, 2147483647),
+    "bigint": ("int64", -9223372036854775808, 9223372036854775807),
+}
+TEXT_LIMIT = 10000
+EXAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def collection_path(table: Table) -> str:
+    return "/v1/" + table.name.replace("_", "-")
+
+
+# Years 0001-9999 and the days each month can have (29 February is accepted, and checked later).
+YEAR = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})"
+# Times keep to years 1000-9998: near year 1 or 9999 a UTC offset moves them out of range.
+TIME_YEAR = r"([1-8]\d{3}|9[0-8]\d\d|99[0-8]\d)"
+MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-9]))"
+TIME = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+
+
+def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a column's values; `given` for values a client sends, where dates are
+    plain strings of a fixed form (a `format` alone would let the models take numbers as dates)."""
+    kind = column.type.name
+    if given and kind == "date":
+        return {"type": "string", "pattern": f"^{YEAR}-{MONTH_DAY}$", "description": "A date, YYYY-MM-DD."}
+    if given and kind == "timestamptz":
+        return {
+            "type": "string",
+            "pattern": f"^{TIME_YEAR}-{MONTH_DAY}T{TIME}$",
+            "description": "A time with its UTC offset (RFC 3339).",
+        }
+    if kind in INT_BOUNDS:
+        fmt, low, high = INT_BOUNDS[kind]
+        if column.generated:  # sequences start at 1
+            low = 1
+        return {"type": "integer", "format": fmt, "minimum": low, "maximum": high}
+    if kind in ("text", "varchar"):
+        # PostgreSQL cannot store NUL in text; the length is the column's, or a stated limit.
+        return {"type": "string", "maxLength": column.type.length or TEXT_LIMIT, "pattern": "^[^\\x00]*$"}
+    if kind == "boolean":
+        return {"type": "boolean"}
+    if kind == "uuid":
+        return {"type": "string", "format": "uuid"}
+    if kind == "timestamptz":
+        return {"type": "string", "format": "date-time"}
+    if kind == "date":
+        return {"type": "string", "format": "date"}
+    raise ValueError(f"no JSON Schema for type {kind}")
+
+
+def column_description(column: Column) -> str:
+    """The column as declared, e.g. `author_id: integer, serial` or `title: varchar(200), default 'x'`."""
+    kind = column.type.name + (f"({column.type.length})" if column.type.length else "")
+    notes = [kind]
+    if column.generated:
+        notes.append(
+            {"serial": "serial", "identity": "identity", "identity_always": "identity, always"}[column.generated]
+        )
+    if column.default is not None:
+        notes.append(f"default {column.default}")
+    return f"{column.name}: {', '.join(notes)}"
+
+
+def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict[str, Any]:
+    schema = value_schema(column, given=given)
+    described = column_description(column)
+    schema = {
+        **schema,
+        "description": f"{described}. {schema['description']}" if "description" in schema else described,
+    }
+    if given:
+        schema = bounded(schema, column)
+    if nullable:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def bounded(schema: dict[str, Any], column: Column) -> dict[str, Any]:
+    """The schema narrowed by the bounds the column's CHECK constraints imply."""
+    narrowed = dict(schema)
+    for keyword, value in column.bounds.items():
+        tighter = max if keyword.startswith("min") else min
+        narrowed[keyword] = tighter(narrowed.get(keyword, value), value)
+    return narrowed
+
+
+def example_value(column: Column) -> Any:
+    kind = column.type.name
+    if kind in INT_BOUNDS:
+        return min(max(1, column.bounds.get("minimum", 1)), column.bounds.get("maximum", 1))
+    if kind in ("text", "varchar"):
+        text = f"{column.name.replace('_', ' ')} 1"
+        limit = min(column.type.length or TEXT_LIMIT, column.bounds.get("maxLength", TEXT_LIMIT))
+        return text.ljust(column.bounds.get("minLength", 0), "x")[:limit]
+    return {"boolean": True, "uuid": EXAMPLE_UUID, "timestamptz": "2026-11-21T10:00:00Z", "date": "2026-11-21"}[kind]
+
+
+def filterable(column: Column) -> bool:
+    return column.type.name != "timestamptz"
+
+
+def writable(column: Column) -> bool:
+    """Columns a client sets; keys from a sequence or identity are the database's to choose."""
+    return not column.generated
+
+
+def row_example(schema: Schema, table: Table, *, embed: bool = False) -> dict[str, Any]:
+    row = {camel(c.name): example_value(c) for c in table.columns}
+    for fk in table.foreign_keys:
+        target = schema.table(fk.target_table)
+        row[embed_name(fk)] = row_example(schema, target) if embed else None
+    return row
+
+
+def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
+    model = pascal(table.name)
+    row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
+    for fk in table.foreign_keys:
+        row_props[embed_name(fk)] = {
+            "description": f"The {fk.target_table} row {camel(fk.column)} points to, when asked for with embed.",
+            "anyOf": [{"$ref": f"#/components/schemas/{pascal(fk.target_table)}"}, {"type": "null"}],
+        }
+    create_props = {
+        camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
+    }
+    create_required = [camel(c.name) for c in table.columns if writable(c) and not c.nullable and c.default is None]
+    key = table.primary_key[0]
+    update_props = {
+        camel(c.name): field_schema(c, nullable=c.nullable, given=True)
+        for c in table.columns
+        if writable(c) and c.name != key
+    }
+    create: dict[str, Any] = {
+        "type": "object",
+        "description": f"A new {table.name} row; fields left out take their defaults (or null).",
+        "properties": create_props,
+        "additionalProperties": False,
+    }
+    if create_required:
+        create["required"] = create_required
+    return {
+        model: {
+            "type": "object",
+            "description": f"A row of {table.name}.",
+            "properties": row_props,
+            "required": [camel(c.name) for c in table.columns],
+        },
+        f"{model}Create": create,
+        f"{model}Update": {
+            "type": "object",
+            "description": f"Changes to a {table.name} row: only the fields given change.",
+            "properties": update_props,
+            "additionalProperties": False,
+        },
+        f"{model}Page": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "total": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            },
+            "required": ["items", "total", "limit", "offset"],
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_name}"},
+                "examples": {"example": {"value": example}},
+            }
+        },
+    }
+
+
+def embed_parameter(table: Table) -> list[dict[str, Any]]:
+    names = [embed_name(fk) for fk in table.foreign_keys]
+    if not names:
+        return []
+    one = "(" + "|".join(names) + ")"
+    return [
+        {
+            "name": "embed",
+            "in": "query",
+            "required": False,
+            "description": f"Rows to include, comma-separated: {', '.join(names)}.",
+            "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 200},
+        }
+    ]
+
+
+def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
+    model, key = pascal(table.name), table.key
+    collection, item = collection_path(table), collection_path(table) + "/{" + camel(key.name) + "}"
+    errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
+    example = row_example(schema, table)
+    fields = [camel(c.name) for c in table.columns]
+    filters = [
+        {
+            "name": camel(c.name),
+            "in": "query",
+            "required": False,
+            "description": f"Only rows whose {c.name} equals this.",
+            "schema": value_schema(c, given=True),
+        }
+        for c in table.columns
+        if filterable(c)
+    ]
+    order = {
+        "name": "orderBy",
+        "in": "query",
+        "required": False,
+        "description": "Field to order by; a leading - orders descending. Default: the key, ascending.",
+        "schema": {"type": "string", "enum": [f for name in fields for f in (name, "-" + name)]},
+    }
+    page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
+    create_example = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
+    key_param = {
+        "name": camel(key.name),
+        "in": "path",
+        "required": True,
+        "description": f"The row's {key.name}.",
+        "schema": value_schema(key, given=True),
+    }
+    update_example = {f: v for f, v in create_example.items() if f != camel(key.name)}
+    update_example = dict(list(update_example.items())[:1])
+    return {
+        collection: {
+            "get": {
+                "tags": ["v1"],
+                "operationId": f"list{model}",
+                "summary": f"List {title(table.name)} rows",
+                "description": f"Lists {table.name} rows equal to every filter given, ordered by orderBy, one page at "
+                "a time with the total count.",
+                "parameters": [
+                    *filters,
+                    order,
+                    *embed_parameter(table),
+                    {"$ref": "#/components/parameters/Limit"},
+                    {"$ref": "#/components/parameters/Offset"},
+                ],
+                "responses": {
+                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "400": _ref("V1BadRequest"),
+                    **errors,
+                },
+            },
+            "post": {
+                "tags": ["v1"],
+                "operationId": f"create{model}",
+                "summary": f"Create a {title(table.name)} row",
+                "description": f"Creates a {table.name} row and answers it with its Location. A duplicate of a unique "
+                "value is 409; a reference to a missing row is 400.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model}Create"},
+                            "examples": {"example": {"value": create_example}},
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_json(model, example, "The row as stored."),
+                        "headers": {"Location": {"$ref": "#/components/headers/Location"}},
+                        "links": {
+                            f"Get{model}": {
+                                "operationId": f"get{model}",
+                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                            },
+                            f"Update{model}": {
+                                "operationId": f"update{model}",
+                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                            },
+                            f"Delete{model}": {
+                                "operationId": f"delete{model}",
+                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                            },
+                        },
+                    },
+                    "400": _ref("V1BadRequest"),
+                    "409": _ref("V1Conflict"),
+                    **errors,
+                },
+            },
+        },
+        item: {
+            "parameters": [key_param],
+            "get": {
+                "tags": ["v1"],
+                "operationId": f"get{model}",
+                "summary": f"Read a {title(table.name)} row",
+                "description": f"Reads one {table.name} row"
+                + (
+                    ", with the rows its foreign keys point to when asked for with embed."
+                    if table.foreign_keys
+                    else "."
+                ),
+                "parameters": embed_parameter(table),
+                "responses": {
+                    "200": _json(model, row_example(schema, table, embed=bool(table.foreign_keys)), "The row."),
+                    "400": _ref("V1BadRequest"),
+                    "404": _ref("V1NotFound"),
+                    **errors,
+                },
+            },
+            "patch": {
+                "tags": ["v1"],
+                "operationId": f"update{model}",
+                "summary": f"Change a {title(table.name)} row",
+                "description": f"Changes the fields given of one {table.name} row and answers the row. A duplicate of a "
+                "unique value is 409; a reference to a missing row is 400.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model}Update"},
+                            "examples": {"example": {"value": update_example}},
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(model, example, "The row as changed."),
+                    "400": _ref("V1BadRequest"),
+                    "404": _ref("V1NotFound"),
+                    "409": _ref("V1Conflict"),
+                    **errors,
+                },
+            },
+            "delete": {
+                "tags": ["v1"],
+                "operationId": f"delete{model}",
+                "summary": f"Delete a {title(table.name)} row",
+                "description": f"Deletes one {table.name} row. A row other rows still point to is 409.",
+                "responses": {
+                    "204": {"description": "Deleted."},
+                    "400": _ref("V1BadRequest"),
+                    "404": _ref("V1NotFound"),
+                    "409": _ref("V1Conflict"),
+                    **errors,
+                },
+            },
+        },
+    }
+
+
+def _error(status: int, kind: str, title_: str, message: str) -> dict[str, Any]:
+    return {"message": message, "type": f"https://fountain.coach/problems/{kind}", "title": title_, "status": status}
+
+
+def _error_response(description: str, example: dict[str, Any], *, retry: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "examples": {"error": {"value": example}},
+            }
+        },
+    }
+    if retry:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _problem_response(description: str, example: dict[str, Any], *, retry: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {
+            "application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "examples": {"error": {"value": example}},
+            }
+        },
+    }
+    if retry:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _common_schemas() -> dict[str, Any]:
+    problem_props: dict[str, Any] = {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For invalid input, one entry per field at fault.",
+            "items": {"$ref": "#/components/schemas/FieldError"},
+        },
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "description": "A v1 error. `message` says what is wrong; the other fields follow RFC 9457.",
+            "properties": {"message": {"type": "string"}, **problem_props},
+            "required": ["message"],
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "properties": problem_props,
+            "required": ["type", "title", "status"],
+        },
+        "FieldError": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "Where the fault is, e.g. body.name or query.limit."},
+                "message": {"type": "string"},
+            },
+            "required": ["location", "message"],
+        },
+        "HealthStatus": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": ["ok"]}, "service": {"type": "string"}},
+            "required": ["status", "service"],
+        },
+    }
+
+
+def _probes() -> dict[str, Any]:
+    return {
+        "/health": {
+            "get": {
+                "tags": ["health"],
+                "operationId": "getHealth",
+                "summary": "Liveness probe",
+                "description": "Answers 200 while the process is up. Does not touch the database.",
+                "responses": {"200": _ref("Health"), "500": _ref("InternalError")},
+            }
+        },
+        "/ready": {
+            "get": {
+                "tags": ["health"],
+                "operationId": "getReadiness",
+                "summary": "Readiness probe",
+                "description": "Answers 200 when the database is reachable and this service's schema is migrated to "
+                "the newest revision; 503 otherwise.",
+                "responses": {"200": _ref("Health"), "500": _ref("InternalError"), "503": _ref("Unavailable")},
+            }
+        },
+    }
+
+
+def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, Any]:
+    paths = _probes()
+    schemas: dict[str, Any] = {}
+    for table in schema.tables:
+        paths.update(table_paths(schema, table))
+        schemas.update(component_schemas(schema, table))
+    schemas.update(_common_schemas())
+    tables = ", ".join(t.name for t in schema.tables)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{title(service)} Service API",
+            "version": "1.0.0",
+            "description": f"Create, read, list, change and delete the rows of {tables}. Field names are the "
+            "columns' names in camelCase. Scaffolded by `fountain scaffold` from a declared schema.",
+        },
+        "servers": [
+            {"url": f"https://{host}", "description": "Production, through the gateway"},
+            {"url": f"http://localhost:{port}", "description": f"Local, `fountain serve {service}`"},
+        ],
+        "tags": [
+            {"name": "v1", "description": "The table API."},
+            {"name": "health", "description": "Liveness and readiness probes."},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "parameters": {
+                "Limit": {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Page size.",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                },
+                "Offset": {
+                    "name": "offset",
+                    "in": "query",
+                    "required": False,
+                    "description": "Rows to skip.",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647, "default": 0},
+                },
+            },
+            "headers": {
+                "Location": {"description": "URL of the created row.", "schema": {"type": "string"}},
+                "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}},
+            },
+            "responses": {
+                "Health": _json("HealthStatus", {"status": "ok", "service": service}, "The service is up."),
+                "V1BadRequest": _error_response(
+                    "The request is malformed or breaks a rule; `message` says which.",
+                    _error(
+                        400,
+                        "invalid-request",
+                        "Invalid request",
+                        "query.limit: Input should be less than or equal to 500",
+                    ),
+                ),
+                "V1NotFound": _error_response(
+                    "The row does not exist.", _error(404, "not-found", "Not found", "No row with this key.")
+                ),
+                "V1Conflict": _error_response(
+                    "A unique value is taken, or other rows still point to this one.",
+                    _error(409, "conflict", "Conflict", "A row with these values exists already."),
+                ),
+                "V1InternalError": _error_response(
+                    "An unexpected error; it was logged with the request id.",
+                    _error(500, "internal", "Internal server error", "Internal server error."),
+                ),
+                "V1Unavailable": _error_response(
+                    "The database is unreachable; retry later.",
+                    _error(503, "unavailable", "Service unavailable", "The database is unavailable."),
+                    retry=True,
+                ),
+                "InternalError": _problem_response(
+                    "An unexpected error; it was logged with the request id.",
+                    {
+                        "type": "https://fountain.coach/problems/internal",
+                        "title": "Internal server error",
+                        "status": 500,
+                    },
+                ),
+                "Unavailable": _problem_response(
+                    "The database is unreachable or not migrated; retry later.",
+                    {
+                        "type": "https://fountain.coach/problems/unavailable",
+                        "title": "Service unavailable",
+                        "status": 503,
+                        "detail": "The database is unavailable.",
+                    },
+                    retry=True,
+                ),
+            },
+        },
+    }
+
+
+def render_spec(service: str, host: str, port: int, schema: Schema) -> str:
+    header = f"# The {service} service's contract, scaffolded by `fountain scaffold`; edit it, then `make codegen`.\n"
+    return header + yaml.safe_dump(
+        build_spec(service, host, port, schema), sort_keys=False, allow_unicode=True, width=120
+    )
