@@ -40,16 +40,16 @@ from harness import (
     WRK_HOWTO,
     Children,
     CpuMeter,
+    Database,
     LoadResult,
     RssSampler,
     clients_list,
     find_wrk,
     fmt,
-    fountain_command,
-    free_port,
     machine_info,
     median,
     median_or_none,
+    migrate_and_serve,
     percentile,
     positive_int,
     postgres_tool,
@@ -57,7 +57,6 @@ from harness import (
     run_guarded,
     tail,
     version_of,
-    wait_ready,
     wait_with_cpu,
 )
 
@@ -359,8 +358,6 @@ class Pgbench:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fountain_common.embedded_postgres import embedded_url, ensure_server
-
     clients_levels = args.clients
     total_steps = len(clients_levels) * args.repeats * 2
     print(
@@ -386,50 +383,17 @@ def run(args: argparse.Namespace) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="fountain-bench-"))
     children = Children()
-    server = None
+    server: Database | None = None
     sampler: RssSampler | None = None
     try:
         print(f"[setup] embedded PostgreSQL in {workdir} ...", flush=True)
-        url = embedded_url(workdir, DATABASE)
-        server = ensure_server(workdir)
-        socket_dir = url.split("host=", 1)[1]
-        psql = postgres_tool("psql")
-
-        def sql(query: str) -> str:
-            result = subprocess.run(
-                [psql, "-h", socket_dir, "-U", "postgres", "-d", DATABASE, "-At", "-v", "ON_ERROR_STOP=1", "-c", query],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return result.stdout.strip()
-
-        env = {**os.environ, "FOUNTAIN_DATABASE_URL": url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
-        fountain = fountain_command()
-        print("[setup] fountain db upgrade central_sequence ...", flush=True)
-        migrate = subprocess.run(
-            [fountain, "db", "upgrade", SERVICE], env=env, cwd=ROOT, capture_output=True, text=True
-        )
-        if migrate.returncode != 0:
-            raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
-
-        port = free_port()
-        log = workdir / "service.log"
-        print(f"[setup] fountain serve central_sequence --port {port} --no-migrate ...", flush=True)
-        with log.open("wb") as service_log:
-            service = children.start(
-                [fountain, "serve", SERVICE, "--port", str(port), "--no-migrate"],
-                env=env,
-                cwd=ROOT,
-                stdout=service_log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_ready(port, service, log)
-        print(f"[setup] service ready on http://127.0.0.1:{port} (pid {service.pid})", flush=True)
+        server = Database(workdir, DATABASE)
+        socket_dir, sql = server.socket_dir, server.sql
+        service, port, log = migrate_and_serve(SERVICE, server, workdir, children)
 
         sampler = RssSampler(service.pid)
         sampler.start()
-        cpu = CpuMeter(service.pid, server.get_pid())
+        cpu = CpuMeter(service.pid, server.server.get_pid())
         load: WrkLoad | PythonLoad = (
             WrkLoad(wrk, workdir, port, args.wrk_threads, children) if wrk else PythonLoad(port)
         )
@@ -711,7 +675,7 @@ def run(args: argparse.Namespace) -> int:
             sampler.stop()
         children.stop_all()
         if server is not None:
-            server.cleanup()  # stops the embedded PostgreSQL (this process is its only user)
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

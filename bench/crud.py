@@ -36,21 +36,19 @@ from harness import (
     ROOT,
     WRK_HOWTO,
     Children,
+    Database,
     RssSampler,
     clients_list,
     find_wrk,
     fmt,
-    fountain_command,
-    free_port,
     machine_info,
     median,
+    migrate_and_serve,
     positive_int,
-    postgres_tool,
     print_table,
     run_guarded,
     tail,
     version_of,
-    wait_ready,
     wait_with_cpu,
 )
 
@@ -230,43 +228,15 @@ def seed(port: int, resource: Resource, count: int) -> list[int]:
 def bench_service(
     args: argparse.Namespace, resource: Resource, wrk_path: str, results: Results, step: list[int], total: int
 ) -> None:
-    from fountain_common.embedded_postgres import embedded_url, ensure_server
-
     workdir = Path(tempfile.mkdtemp(prefix=f"fountain-bench-{resource.service}-"))
     children = Children()
-    server = None
+    server: Database | None = None
     sampler: RssSampler | None = None
     try:
         print(f"[setup] {resource.service}: embedded PostgreSQL in {workdir} ...", flush=True)
-        url = embedded_url(workdir, DATABASE)
-        server = ensure_server(workdir)
-        socket_dir = url.split("host=", 1)[1]
-        psql = postgres_tool("psql")
-
-        def sql(query: str) -> str:
-            command = [psql, "-h", socket_dir, "-U", "postgres", "-d", DATABASE, "-At", "-v", "ON_ERROR_STOP=1"]
-            done = subprocess.run([*command, "-c", query], capture_output=True, text=True, check=True)
-            return done.stdout.strip()
-
-        env = {**os.environ, "FOUNTAIN_DATABASE_URL": url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
-        fountain = fountain_command()
-        migrate = subprocess.run(
-            [fountain, "db", "upgrade", resource.service], env=env, cwd=ROOT, capture_output=True, text=True
-        )
-        if migrate.returncode != 0:
-            raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
-        port = free_port()
-        log = workdir / "service.log"
-        with log.open("wb") as service_log:
-            service = children.start(
-                [fountain, "serve", resource.service, "--port", str(port), "--no-migrate"],
-                env=env,
-                cwd=ROOT,
-                stdout=service_log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_ready(port, service, log)
-        print(f"[setup] {resource.service} ready on http://127.0.0.1:{port} (pid {service.pid})", flush=True)
+        server = Database(workdir, DATABASE)
+        sql = server.sql
+        service, port, log = migrate_and_serve(resource.service, server, workdir, children)
 
         ids = seed(port, resource, args.seed)
         if ids != list(range(ids[0], ids[0] + len(ids))):
@@ -358,7 +328,7 @@ def bench_service(
             sampler.stop()
         children.stop_all()
         if server is not None:
-            server.cleanup()
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

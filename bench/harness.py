@@ -323,3 +323,54 @@ def run_guarded(run: Any, args: argparse.Namespace) -> int:
         detail = getattr(error, "stderr", None)
         print(f"\nBenchmark failed: {error}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
         return 1
+
+
+class Database:
+    """A fresh embedded PostgreSQL in `workdir`, with one database, and psql on its unix socket."""
+
+    def __init__(self, workdir: Path, database: str) -> None:
+        from fountain_common.embedded_postgres import embedded_url, ensure_server
+
+        self.database = database
+        self.url = embedded_url(workdir, database)
+        self.server = ensure_server(workdir)
+        self.socket_dir = self.url.split("host=", 1)[1]
+        self.psql = postgres_tool("psql")
+
+    def sql(self, query: str) -> str:
+        """Run one statement; answers psql's unaligned output."""
+        command = [self.psql, "-h", self.socket_dir, "-U", "postgres", "-d", self.database, "-At"]
+        done = subprocess.run(
+            [*command, "-v", "ON_ERROR_STOP=1", "-c", query], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    def stop(self) -> None:
+        self.server.cleanup()  # this process is the server's only user
+
+
+def migrate_and_serve(
+    service: str, database: Database, workdir: Path, children: Children
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """`fountain db upgrade SERVICE`, then ONE `fountain serve SERVICE` process on a free port with
+    access logs off; answers it once GET /ready says 200, with its port and log file."""
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database.url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
+    fountain = fountain_command()
+    print(f"[setup] fountain db upgrade {service} ...", flush=True)
+    migrate = subprocess.run([fountain, "db", "upgrade", service], env=env, cwd=ROOT, capture_output=True, text=True)
+    if migrate.returncode != 0:
+        raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
+    port = free_port()
+    log = workdir / f"{service}.log"
+    print(f"[setup] fountain serve {service} --port {port} --no-migrate ...", flush=True)
+    with log.open("wb") as service_log:
+        process = children.start(
+            [fountain, "serve", service, "--port", str(port), "--no-migrate"],
+            env=env,
+            cwd=ROOT,
+            stdout=service_log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_ready(port, process, log)
+    print(f"[setup] {service} ready on http://127.0.0.1:{port} (pid {process.pid})", flush=True)
+    return process, port, log

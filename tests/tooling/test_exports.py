@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from openapi_spec_validator import validate
 from sqlalchemy import JSON, CheckConstraint, Column, DateTime, ForeignKey, MetaData, String, Table, func, inspect, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -25,7 +27,7 @@ runner = CliRunner()
 
 
 def fountain(*args: str, url: str | None = None, answer: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**__import__("os").environ}
+    env = dict(os.environ)
     if url:
         env["FOUNTAIN_DATABASE_URL"] = url
     return subprocess.run(
@@ -157,7 +159,7 @@ def test_merged_openapi_is_valid_and_keeps_every_host() -> None:
     services = {s.name: s for s in registry.all_services()}
     expected_paths = set()
     for service in services.values():
-        spec_paths = __import__("yaml").safe_load(service.spec_path.read_text())["paths"]
+        spec_paths = yaml.safe_load(service.spec_path.read_text())["paths"]
         for path in spec_paths:
             if path.startswith(("/v1/", "/v2/")):
                 expected_paths.add(path)
@@ -182,7 +184,7 @@ def test_export_openapi_writes_json_or_yaml(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["openapi"] == "3.1.0"
     target = tmp_path / "fountain.yaml"
     assert runner.invoke(app, ["export-openapi", "--output", str(target)]).exit_code == 0
-    validate(__import__("yaml").safe_load(target.read_text()))
+    validate(yaml.safe_load(target.read_text()))
 
 
 # --- Markdown docs -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.tooling.conftest import INPUTS, commit_all, run_in, snapshot
 
 # service name -> input file: one per input kind, plus SQL with identity keys, checks and defaults.
 SCAFFOLDS = {"playwrights": "playwright.sql", "library": "library.json", "shop": "shop.sql"}
-VENV_BIN = Path(__import__("sys").executable).parent
+VENV_BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
