@@ -154,6 +154,7 @@ async def test_delete_takes_the_paraphrases_with_it_and_leaves_the_others(
     assert "content-type" not in deleted.headers  # an empty body declares no media type
     assert (await client.get(f"/v2/{plural}/1")).status_code == 404
     assert (await client.get(f"/v2/{plural}/1/paraphrases/1")).status_code == 404
+    assert (await client.get(f"/v1/{plural}/1/paraphrases")).status_code == 404  # v1 sees the same rows
     assert (await row_counts(engine))["paraphrases"] == 1
     remaining = (await client.get(f"/v2/{plural}/2/paraphrases")).json()
     assert [p["paraphraseId"] for p in remaining["items"]] == [3]
