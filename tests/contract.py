@@ -32,16 +32,20 @@ def served_schema(service_name: str, database_url: str, spec: dict[str, Any] | N
     return loaded
 
 
-def run_stateful(schema: schemathesis.BaseSchema, database_url: str, reset: Reset, *, steps: int = 6) -> None:
+def run_stateful(
+    schema: schemathesis.BaseSchema, database_url: str, reset: Reset, *, steps: int = 6, runs: int | None = None
+) -> None:
     """Run schemathesis' state machine over the links of `schema`, every run from a `reset` database,
-    so a replayed run meets the same state."""
+    so a replayed run meets the same state. `runs` caps the profile's number of runs."""
+    limits = {} if runs is None else {"max_examples": runs}
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             asyncio.run(_reset(database_url, reset))
 
     run_state_machine_as_test(
-        Workflow, settings=settings(stateful_step_count=steps, deadline=None, suppress_health_check=QUIET)
+        Workflow,
+        settings=settings(stateful_step_count=steps, deadline=None, suppress_health_check=QUIET, **limits),
     )
 
 

@@ -454,34 +454,23 @@ async def test_bad_input_is_400_with_a_message(client: httpx.AsyncClient) -> Non
     contract = f'''"""Property-based contract tests: schemathesis drives every {service} operation in-process against
 the spec, with all of its checks, and follows the OpenAPI links from each created row."""
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from hypothesis import settings
 
-from fountain_cli import registry
-from fountain_common.app import create_service_app
-from fountain_common.settings import Settings
+from tests.contract import QUIET, run_stateful, served_schema
 from tests.{service}.conftest import empty_tables
 
-SERVICE = registry.load_service("{service}")
 schema = schemathesis.pytest.from_fixture("contract_schema")
 
 
 @pytest.fixture(scope="module")
-def contract_schema(database_url: str) -> Iterator[schemathesis.BaseSchema]:
-    loaded = schemathesis.openapi.from_path(str(SERVICE.spec_path))
-    loaded.app = create_service_app(SERVICE, settings=Settings(database_url=database_url))
-    yield loaded
+def contract_schema(database_url: str) -> schemathesis.BaseSchema:
+    return served_schema("{service}", database_url)
 
 
 @schema.parametrize()
-@settings(deadline=None, max_examples=25, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, max_examples=25, suppress_health_check=QUIET)
 def test_every_operation_keeps_the_contract(case: schemathesis.Case) -> None:
     case.call_and_validate()
 
@@ -489,23 +478,6 @@ def test_every_operation_keeps_the_contract(case: schemathesis.Case) -> None:
 def test_stateful_sequences_through_links_keep_the_contract(
     contract_schema: schemathesis.BaseSchema, database_url: str
 ) -> None:
-    class Workflow(contract_schema.as_state_machine()):  # type: ignore[misc]
-        def setup(self) -> None:
-            asyncio.run(_reset(database_url))
-
-    run_state_machine_as_test(
-        Workflow,
-        settings=settings(
-            max_examples=10, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
-        ),
-    )
-
-
-async def _reset(database_url: str) -> None:
-    engine = create_async_engine(database_url, poolclass=NullPool)
-    try:
-        await empty_tables(engine)
-    finally:
-        await engine.dispose()
+    run_stateful(contract_schema, database_url, empty_tables, steps=5, runs=10)
 '''
     return {"__init__.py": "", "conftest.py": conftest, "test_rows.py": behaviour, "test_contract.py": contract}
