@@ -181,9 +181,43 @@ def _global_plugins() -> list[dict[str, Any]]:
     ]
 
 
+def upstream_name(service: ServiceDefinition) -> str:
+    return f"{deployment.compose_service_name(service)}.upstream"
+
+
+def _upstream(service: ServiceDefinition) -> dict[str, Any]:
+    """The service's replicas behind Kong: one target, the compose service's name, which Docker's DNS
+    answers with one address per replica; Kong balances over every address and checks each one's
+    /health, so a replica that stops answering gets no traffic until it recovers."""
+    return {
+        "name": upstream_name(service),
+        "algorithm": "round-robin",
+        "tags": ["fountainai"],
+        "healthchecks": {
+            "active": {
+                "type": "http",
+                "http_path": "/health",
+                "timeout": 2,
+                "concurrency": 4,
+                "healthy": {"interval": 5, "successes": 1, "http_statuses": [200]},
+                "unhealthy": {"interval": 5, "http_failures": 2, "tcp_failures": 2, "timeouts": 2},
+            },
+            # Connection failures and timeouts of real traffic take a replica out at once; HTTP
+            # statuses do not, since a 503 from a service means its database, shared by all replicas.
+            "passive": {
+                "type": "http",
+                "healthy": {"successes": 1},
+                "unhealthy": {"http_failures": 0, "tcp_failures": 2, "timeouts": 2},
+            },
+        },
+        "targets": [{"target": f"{deployment.compose_service_name(service)}:{service.port}", "weight": 100}],
+    }
+
+
 def kong_config() -> dict[str, Any]:
     """Kong's declarative configuration (DB-less) for every service of the registry."""
     services = []
+    upstreams = []
     names: set[str] = set()
     for service in registry.all_services():
         routes = _routes(service)
@@ -196,12 +230,20 @@ def kong_config() -> dict[str, Any]:
         services.append(
             {
                 "name": service.name,
-                "url": f"http://{deployment.compose_service_name(service)}:{service.port}",
+                "protocol": "http",
+                "host": upstream_name(service),
+                "port": service.port,
                 "tags": ["fountainai"],
                 "routes": routes,
             }
         )
-    return {"_format_version": FORMAT_VERSION, "services": services, "plugins": _global_plugins()}
+        upstreams.append(_upstream(service))
+    return {
+        "_format_version": FORMAT_VERSION,
+        "services": services,
+        "upstreams": upstreams,
+        "plugins": _global_plugins(),
+    }
 
 
 RENDERED_HEADER = (

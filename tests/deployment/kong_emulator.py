@@ -32,6 +32,22 @@ class Route:
     plugins: dict[str, dict[str, Any]] = field(hash=False, compare=False)
 
 
+def service_url(config: dict[str, Any], service: dict[str, Any]) -> str:
+    """Where Kong sends a service's requests: its `url`, or, when its host names an upstream, the
+    upstream's one target (Kong balances over the addresses DNS answers for it)."""
+    if "url" in service:
+        return str(service["url"])
+    upstreams = {u["name"]: u for u in config.get("upstreams", [])}
+    host = service["host"]
+    if host in upstreams:
+        targets = upstreams[host].get("targets", [])
+        assert len(targets) == 1, f"upstream {host}: expected one target, found {len(targets)}"
+        host = targets[0]["target"]
+    else:
+        host = f"{host}:{service.get('port', 80)}"
+    return f"{service.get('protocol', 'http')}://{host}{service.get('path') or ''}"
+
+
 def routes_of(config: dict[str, Any]) -> list[Route]:
     routes = []
     for service in config.get("services", []):
@@ -39,7 +55,7 @@ def routes_of(config: dict[str, Any]) -> list[Route]:
             routes.append(
                 Route(
                     service=service["name"],
-                    service_url=service["url"],
+                    service_url=service_url(config, service),
                     name=route["name"],
                     hosts=tuple(route.get("hosts", ())),
                     methods=tuple(route.get("methods", ())),

@@ -15,6 +15,7 @@ from fountain_cli import deployment, gateway, registry
 from fountain_cli.main import app
 from fountain_common.service import REPO_ROOT
 from fountain_common.settings import Settings
+from tests.deployment.kong_emulator import service_url
 
 API_SERVICES = {deployment.compose_service_name(s): s for s in registry.all_services()}
 SETTINGS_VARIABLES = {f"FOUNTAIN_{name.upper()}" for name in Settings.model_fields}
@@ -84,8 +85,9 @@ def test_committed_file_is_what_the_registry_produces() -> None:
 def test_every_kong_service_is_a_compose_service_on_its_port(compose: dict[str, Any]) -> None:
     kong = yaml.safe_load(gateway.KONG_FILE.read_text())
     for service in kong["services"]:
-        match = re.fullmatch(r"http://([a-z0-9-]+):([0-9]+)", service["url"])
-        assert match, service["url"]
+        url = service_url(kong, service)
+        match = re.fullmatch(r"http://([a-z0-9-]+):([0-9]+)", url)
+        assert match, url
         host, port = match.group(1), match.group(2)
         assert host in compose["services"], f"{service['name']}: no compose service {host}"
         target = compose["services"][host]
@@ -93,7 +95,7 @@ def test_every_kong_service_is_a_compose_service_on_its_port(compose: dict[str, 
         command = target["command"]
         assert command[command.index("--port") + 1] == port
         assert target["healthcheck"]["test"][-1].endswith(f"urlopen('http://127.0.0.1:{port}/health', timeout=3)")
-    assert {s["url"].split("/")[2].split(":")[0] for s in kong["services"]} == set(API_SERVICES)
+    assert {service_url(kong, s).split("/")[2].split(":")[0] for s in kong["services"]} == set(API_SERVICES)
 
 
 def test_every_setting_is_set_for_every_python_service(compose: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fountain_cli import gateway
 from fountain_cli.main import app
-from tests.deployment.kong_emulator import handle
+from tests.deployment.kong_emulator import handle, service_url
 
 runner = CliRunner()
 WRITER_KEY = "W" * 43
@@ -118,7 +118,7 @@ def test_a_new_service_appears_in_both_files(monkeypatch: pytest.MonkeyPatch, tm
 
     kong = gateway.kong_config()
     service = next(s for s in kong["services"] if s["name"] == "story_notes")
-    assert service["url"] == "http://story-notes:8106"
+    assert service_url(kong, service) == "http://story-notes:8106"
     routes = {r["name"]: (r["hosts"], r["paths"], r["methods"]) for r in service["routes"]}
     assert routes == {
         "story_notes.health.open": (["notes.fountain.coach"], ["~/health$"], ["GET"]),

@@ -336,7 +336,9 @@ def test_routing_checks_catch_a_reader_allowed_to_write(deployed: dict[str, Any]
 
 def test_routing_checks_catch_a_wrong_upstream(deployed: dict[str, Any]) -> None:
     mutated = copy.deepcopy(deployed)
-    next(s for s in mutated["services"] if s["name"] == "character")["url"] = "http://character:8103"
+    next(u for u in mutated["upstreams"] if u["name"] == "character.upstream")["targets"][0]["target"] = (
+        "character:8103"
+    )
     assert any("expected http://character:8102/" in problem for problem in routing_problems(mutated))
 
 
@@ -376,3 +378,23 @@ def test_proxied_requests_land_on_the_operation_the_spec_names(deployed: dict[st
             scope = {"type": "http", "method": operation.method, "path": urlsplit(outcome.upstream_url).path}
             served = [r for r in app_routes if r.matches(scope)[0] == Match.FULL]
             assert [getattr(r, "operation_id", None) for r in served][:1] == [operation.operation_id], operation
+
+
+def test_each_service_balances_over_its_replicas_and_checks_their_health(committed: dict[str, Any]) -> None:
+    """Every Kong service sends to an upstream whose one target is the compose service (Docker's DNS
+    answers it with every replica); each replica's /health is checked actively, and connection
+    failures of real traffic take a replica out."""
+    upstreams = {u["name"]: u for u in committed["upstreams"]}
+    assert len(upstreams) == len(committed["services"]) == len(registry.all_services())
+    for service in registry.all_services():
+        kong_service = next(s for s in committed["services"] if s["name"] == service.name)
+        assert "url" not in kong_service
+        upstream = upstreams[kong_service["host"]]
+        assert upstream["targets"] == [
+            {"target": f"{deployment.compose_service_name(service)}:{service.port}", "weight": 100}
+        ]
+        active = upstream["healthchecks"]["active"]
+        assert active["type"] == "http" and active["http_path"] == "/health"
+        assert active["healthy"]["interval"] > 0 and active["unhealthy"]["interval"] > 0
+        passive = upstream["healthchecks"]["passive"]["unhealthy"]
+        assert passive["tcp_failures"] > 0 and passive["http_failures"] == 0
