@@ -342,15 +342,21 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-# How Story Factory assembles a story (docs/ and the upstream design): the operations it reads,
-# by service; each must exist in that service's spec, so the diagram follows the specs.
-STORY_READS: list[tuple[str, str, str]] = [
-    ("core_script", "listScripts", "the script, its section headings and story lines"),
-    ("character", "listCharacters", "characters"),
-    ("character", "listActions", "actions"),
-    ("character", "listSpokenWords", "spoken words"),
-    ("session_context", "getSessionContext", "contexts"),
-    ("central_sequence", "listElements", "sequence numbers of every element"),
+# How Story Factory assembles a story: first the script, whose headings and story lines carry their
+# sequence numbers (Core Script takes them from Central Sequence) and the ids of their parts; then
+# every part at once, one request per kind with an id list, however many lines the story has. Each
+# operation must exist in its service's spec, so the diagram follows the specs.
+STORY_SCRIPT: tuple[str, str, str, str] = (
+    "core_script",
+    "listScripts",
+    "",
+    "the script, its section headings and story lines, each with its sequence number",
+)
+STORY_PARTS: list[tuple[str, str, str, str]] = [
+    ("character", "searchCharacters", "?ids=...&limit=500", "the characters the lines name"),
+    ("character", "searchActions", "?ids=...&limit=500", "their actions"),
+    ("character", "searchSpokenWords", "?ids=...&limit=500", "their spoken words"),
+    ("session_context", "listContexts", "?characterId=...&limit=500", "the characters' contexts"),
 ]
 
 
@@ -364,19 +370,22 @@ def story_sequence_diagram(services: dict[str, ServiceDefinition], specs: dict[s
 
     factory = specs["story_factory"]
     get_story = where("story_factory", "getFullStory")
-    participants = ["story_factory"] + list(dict.fromkeys(s for s, _, _ in STORY_READS))
+    reads = [STORY_SCRIPT, *STORY_PARTS]
+    participants = ["story_factory"] + list(dict.fromkeys(s for s, _, _, _ in reads))
     lines = ["```mermaid", "sequenceDiagram", "    actor client as Client"]
     for name in participants:
         lines.append(f"    participant {name} as {specs[name]['info']['title']}<br/>{services[name].host}")
     lines.append(f"    client->>story_factory: {get_story}?scriptId=1 (getFullStory)")
-    lines.append(
-        f"    Note over story_factory: {factory['info']['title'].removesuffix(' API')} keeps no story data: it reads every part concurrently"
-    )
+    lines.append(f"    Note over story_factory: {factory['info']['title'].removesuffix(' API')} keeps no story data")
+    service, operation_id, query, what = STORY_SCRIPT
+    lines.append(f"    story_factory->>{service}: {where(service, operation_id)}{query} ({operation_id})")
+    lines.append(f"    {service}-->>story_factory: {what}")
+    lines.append("    Note over story_factory: one request per kind for all the ids the lines name, concurrently")
     lines.append("    par")
-    for index, (service, operation_id, what) in enumerate(STORY_READS):
+    for index, (service, operation_id, query, what) in enumerate(STORY_PARTS):
         if index:
             lines.append("    and")
-        lines.append(f"        story_factory->>{service}: {where(service, operation_id)} ({operation_id})")
+        lines.append(f"        story_factory->>{service}: {where(service, operation_id)}{query} ({operation_id})")
         lines.append(f"        {service}-->>story_factory: {what}")
     lines.append("    end")
     lines.append("    story_factory->>story_factory: order sections and story elements by sequence number")
@@ -415,7 +424,7 @@ def service_doc(
         lines += er_diagram(service.metadata)
     else:
         lines.append("This service keeps no tables.")
-    if service.name == "story_factory" and all(s in services for s, _, _ in STORY_READS):
+    if service.name == "story_factory" and all(s in services for s, _, _, _ in [STORY_SCRIPT, *STORY_PARTS]):
         lines += ["", "## How a story is assembled", ""]
         lines += story_sequence_diagram(services, specs)
     return "\n".join(lines) + "\n"

@@ -206,8 +206,10 @@ def test_docs_are_deterministic_and_describe_each_service(tmp_path: Path) -> Non
     assert "bigint id PK" in central
     story = (first / "story_factory.md").read_text()
     assert "sequenceDiagram" in story and "par" in story
-    for service in ("core_script", "character", "session_context", "central_sequence"):
+    for service in ("core_script", "character", "session_context"):
         assert f"story_factory->>{service}: " in story
+    # The parts are read by id lists, one request per kind, after the script that names them.
+    assert story.index("(listScripts)") < story.index("    par\n") < story.index("/v2/characters?ids=")
     assert render_docs(["story_factory"]) == render_docs(["story_factory"])
 
 
@@ -221,7 +223,7 @@ def test_docs_of_an_unknown_service_write_nothing(tmp_path: Path) -> None:
 def test_the_story_diagram_names_only_operations_the_specs_declare(monkeypatch: pytest.MonkeyPatch) -> None:
     from fountain_cli import exports
 
-    monkeypatch.setattr(exports, "STORY_READS", [*exports.STORY_READS, ("character", "noSuchOperation", "nothing")])
+    monkeypatch.setattr(exports, "STORY_PARTS", [*exports.STORY_PARTS, ("character", "noSuchOperation", "", "nothing")])
     result = runner.invoke(app, ["export-docs", "story_factory", "--output", "/nonexistent/never"])
     assert result.exit_code == 1
     assert "specs/character.yaml has no operation noSuchOperation" in result.output
