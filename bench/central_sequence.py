@@ -30,7 +30,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from harness import (
     tail,
     version_of,
     wait_with_cpu,
+    write_results,
 )
 
 DATABASE = "fountain_bench"
@@ -661,11 +662,7 @@ def run(args: argparse.Namespace) -> int:
             f"HTTP: {answered['http']} answers, {by_type.get('bench', 0)} elements)"
         )
 
-        out_dir = Path(args.output_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        out = out_dir / f"central_sequence-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-        out.write_text(json.dumps(asdict(results), indent=2) + "\n")
-        print(f"Results written to {out}")
+        write_results(results, "central_sequence", args.output_dir)
         return 0 if invariant_ok and new_each_time else 1
     finally:
         # A second Ctrl-C must not cut the clean-up short.

@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from harness import (
     tail,
     version_of,
     wait_with_cpu,
+    write_results,
 )
 
 DATABASE = "fountain_bench"
@@ -414,11 +415,7 @@ def run(args: argparse.Namespace) -> int:
             f"{check['seeded']} seeded + {check['created_with_a_key']} created (one per Idempotency-Key): "
             f"{'OK' if fine else 'MISMATCH'}; failed requests {check['failed_requests']}"
         )
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"crud-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(asdict(results), indent=2) + "\n")
-    print(f"Results written to {out}")
+    write_results(results, "crud", args.output_dir)
     return 0 if ok else 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -374,3 +375,16 @@ def migrate_and_serve(
     wait_ready(port, process, log)
     print(f"[setup] {service} ready on http://127.0.0.1:{port} (pid {process.pid})", flush=True)
     return process, port, log
+
+
+def write_results(results: Any, name: str, output_dir: str) -> Path:
+    """Every figure of a run, as JSON, to `output_dir`/<name>-<timestamp>.json; answers the file."""
+    from dataclasses import asdict
+    from datetime import datetime
+
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(asdict(results), indent=2) + "\n")
+    print(f"Results written to {out}")
+    return out
