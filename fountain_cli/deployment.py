@@ -42,16 +42,28 @@ def compose_service_name(service: ServiceDefinition) -> str:
     return service.name.replace("_", "-")
 
 
+def deployment_settings() -> dict[str, str]:
+    """COMPOSE_SETTINGS, plus each service's URL inside the compose network: services call each other
+    directly by compose name, not through Kong (which would ask them for an API key)."""
+    urls = {
+        f"{svc.name}_url": f"http://{compose_service_name(svc)}:{svc.port}"
+        for svc in registry.all_services()
+        if f"{svc.name}_url" in Settings.model_fields
+    }
+    return {**COMPOSE_SETTINGS, **urls}
+
+
 def settings_environment() -> dict[str, str | None]:
     """FOUNTAIN_* for every Settings field: the deployment's value, else `${VAR:-default}`.
 
     A field without default is passed through from the environment of `docker compose` (None:
     compose leaves it unset when the caller has not set it)."""
     environment: dict[str, str | None] = {}
+    deployment = deployment_settings()
     for field_name, field in sorted(Settings.model_fields.items()):
         variable = f"{ENV_PREFIX}{field_name}".upper()
-        if field_name in COMPOSE_SETTINGS:
-            environment[variable] = COMPOSE_SETTINGS[field_name]
+        if field_name in deployment:
+            environment[variable] = deployment[field_name]
         elif field.default is None or field.default is PydanticUndefined:
             environment[variable] = None
         else:

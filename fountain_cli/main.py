@@ -1,5 +1,6 @@
 """`fountain`: the one command that drives FountainAI's specs, code, databases and servers."""
 
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -124,6 +125,11 @@ def serve(
             typer.secho("--workers applies to one service; all services share one process.", fg="red", err=True)
             raise typer.Exit(2)
         listen = port or 8080
+        if not settings.gateway_url:
+            # Services call each other through this process, by public host, as they would through Kong.
+            own_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            os.environ["FOUNTAIN_GATEWAY_URL"] = f"http://{own_address}:{listen}"
+            get_settings.cache_clear()
         typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header:")
         for svc in registry.all_services():
             typer.echo(f"  {svc.host:35} -> {svc.name}")

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import yaml
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -15,6 +16,7 @@ from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings, get_settings
+from fountain_common.upstream import Upstreams
 
 
 def create_service_app(
@@ -23,9 +25,11 @@ def create_service_app(
     settings: Settings | None = None,
     engine: AsyncEngine | None = None,
     pool_size: int | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The app for `service`. With `engine` given the caller owns it; otherwise the app creates one
-    at startup (starting the embedded PostgreSQL if no database URL is configured) and disposes of it."""
+    at startup (starting the embedded PostgreSQL if no database URL is configured) and disposes of it.
+    `upstream_transport` replaces the network for calls to other services (tests route them in-process)."""
     settings = settings or get_settings()
     spec: dict[str, Any] = yaml.safe_load(service.spec_path.read_text())
 
@@ -36,6 +40,7 @@ def create_service_app(
         try:
             yield
         finally:
+            await app.state.upstreams.aclose()
             if own_engine:
                 await app.state.engine.dispose()
 
@@ -48,6 +53,7 @@ def create_service_app(
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.upstreams = Upstreams(settings, upstream_transport)
     if engine is not None:
         app.state.engine = engine
     install_problem_handlers(app)

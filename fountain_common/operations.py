@@ -8,6 +8,7 @@ response whose status and headers the operation may set.
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 from fastapi import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Table
@@ -18,6 +19,7 @@ from fountain_common.id_lists import parse_id_list
 from fountain_common.idempotency import fingerprint, idempotent
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings
+from fountain_common.upstream import Upstreams
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,6 +31,7 @@ class RequestScope:
         self.engine: AsyncEngine = request.app.state.engine
         self.settings: Settings = request.app.state.settings
         self.service: ServiceDefinition = request.app.state.service
+        self.upstreams: Upstreams = request.app.state.upstreams
 
     # The probes every spec declares (getHealth, getReadiness), answered the same way by every service.
     async def get_health(self) -> Any:
@@ -38,6 +41,29 @@ class RequestScope:
         """503 unless the database answers and this service's schema is fully migrated."""
         await check_ready(self.engine, self.service)
         return {"status": "ok", "service": self.service.name}
+
+    async def call_upstream(
+        self,
+        service_name: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """A request to another service carrying this request's id (see fountain_common/upstream.py)."""
+        return await self.upstreams.request(
+            service_name,
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            request_id=getattr(self.request.state, "request_id", None),
+        )
 
     def id_filter(self, name: str, *, max_ids: int) -> set[int] | None:
         """The ids of an id-list query parameter (`?ids=3,1,7`), from every occurrence of it."""

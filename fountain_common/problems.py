@@ -33,6 +33,7 @@ class Problem(Exception):
         *,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -41,6 +42,7 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        self.extensions = extensions or {}  # extra members of the body, e.g. the failing `upstream`
 
     def body(self, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -53,6 +55,7 @@ class Problem(Exception):
             body["detail"] = self.detail
         if self.errors:
             body["errors"] = self.errors
+        body.update(self.extensions)
         return body
 
 

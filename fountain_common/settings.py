@@ -22,6 +22,19 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|console)$")
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    # Where the other services are (see fountain_common/upstream.py): a service's own URL wins, then
+    # the gateway, then the service's public host over HTTPS.
+    central_sequence_url: str | None = Field(default=None, description="Base URL of the Central Sequence Service.")
+    character_url: str | None = Field(default=None, description="Base URL of Character Management.")
+    core_script_url: str | None = Field(default=None, description="Base URL of Core Script Management.")
+    session_context_url: str | None = Field(default=None, description="Base URL of Session and Context.")
+    gateway_url: str | None = Field(
+        default=None, description="A gateway routing by Host header, for services without their own URL."
+    )
+    gateway_api_key: str | None = Field(default=None, description="Key sent as `apikey` to the gateway.")
+    upstream_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    upstream_retries: int = Field(default=2, ge=0, le=5, description="Retries of a repeatable upstream request.")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -13,16 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 from alembic import command
-from fastapi import FastAPI
 from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fountain_cli import registry
-from fountain_common.app import create_service_app
 from fountain_common.embedded_postgres import embedded_url, stop_server
 from fountain_common.migrations import alembic_config
 from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
+from tests import in_process
 
 configure_logging("WARNING", "console")
 
@@ -69,17 +68,24 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def service_app(name: str, settings: Settings, engine: AsyncEngine) -> FastAPI:
-    return create_service_app(registry.load_service(name), settings=settings, engine=engine)
+service_app = in_process.service_app
+
+
+@pytest.fixture(scope="session")
+def gateway_transport(settings: Settings, engine: AsyncEngine) -> httpx.ASGITransport:
+    return in_process.gateway(settings, engine)
 
 
 @pytest.fixture
-async def client_for(settings: Settings, engine: AsyncEngine) -> AsyncIterator[object]:
-    """client_for("central_sequence") -> an HTTP client talking to that service in-process."""
+async def client_for(
+    settings: Settings, engine: AsyncEngine, gateway_transport: httpx.ASGITransport
+) -> AsyncIterator[object]:
+    """client_for("central_sequence") -> an HTTP client talking to that service in-process; the
+    service reaches the other services in-process too (`gateway_transport`)."""
     clients: list[httpx.AsyncClient] = []
 
     def make(name: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=service_app(name, settings, engine))
+        transport = httpx.ASGITransport(app=service_app(name, settings, engine, gateway_transport))
         client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         clients.append(client)
         return client

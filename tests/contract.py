@@ -18,17 +18,22 @@ from sqlalchemy.pool import NullPool
 from fountain_cli import registry
 from fountain_common.app import create_service_app
 from fountain_common.settings import Settings
+from tests import in_process
 
 Reset = Callable[[AsyncEngine], Awaitable[None]]
 QUIET = list(HealthCheck)  # in-process calls to a database are slow for hypothesis' taste, and fine
 
 
 def served_schema(service_name: str, database_url: str, spec: dict[str, Any] | None = None) -> schemathesis.BaseSchema:
-    """The service's spec (or `spec`, a trimmed copy of it), answered by the service's app."""
+    """The service's spec (or `spec`, a trimmed copy of it), answered by the service's app. Its calls
+    to other services reach the real ones, in-process."""
     service = registry.load_service(service_name)
     loaded = schemathesis.openapi.from_dict(spec) if spec else schemathesis.openapi.from_path(str(service.spec_path))
-    # The app creates its own engine at startup, on the event loop schemathesis serves it from.
-    loaded.app = create_service_app(service, settings=Settings(database_url=database_url))
+    settings = Settings(database_url=database_url)
+    # The app creates its own engine at startup, on the event loop schemathesis serves it from; the
+    # services it calls share one that opens a connection per use, so any event loop can use it.
+    upstreams = in_process.gateway(settings, create_async_engine(database_url, poolclass=NullPool))
+    loaded.app = create_service_app(service, settings=settings, upstream_transport=upstreams)
     return loaded
 
 
