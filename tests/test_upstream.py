@@ -1,0 +1,141 @@
+"""Calls between services (fountain_common/upstream.py): where they go, what is retried, and the
+problem a caller's client sees when another service is down. The other service is stubbed at the
+HTTP boundary with httpx.MockTransport."""
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from fountain_common.problems import Problem
+from fountain_common.settings import Settings
+from fountain_common.upstream import Upstreams
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def upstreams(handler: Handler, **settings: object) -> tuple[Upstreams, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    fast = {"upstream_timeout_seconds": 0.5, **settings}
+    return Upstreams(Settings(database_url="postgresql://unused/db", **fast), httpx.MockTransport(record)), seen
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"ok": True})
+
+
+async def test_by_default_a_service_is_called_at_its_public_host_over_https() -> None:
+    client, seen = upstreams(ok)
+    response = await client.request("character", "GET", "/v2/characters", params={"ids": "1,2"})
+    assert response.status_code == 200
+    assert str(seen[0].url) == "https://character.fountain.coach/v2/characters?ids=1%2C2"
+
+
+async def test_through_a_gateway_the_request_names_the_service_by_host_and_carries_the_key() -> None:
+    client, seen = upstreams(ok, gateway_url="http://127.0.0.1:8080/", gateway_api_key="k" * 32)
+    await client.request("central_sequence", "POST", "/v1/sequence", json={"elementType": "script", "elementId": 1})
+    assert str(seen[0].url) == "http://127.0.0.1:8080/v1/sequence"
+    assert seen[0].headers["host"] == "centralsequence.fountain.coach"
+    assert seen[0].headers["apikey"] == "k" * 32
+
+
+async def test_a_service_url_of_its_own_wins_over_the_gateway() -> None:
+    client, seen = upstreams(ok, gateway_url="http://gateway:8000", session_context_url="http://session-context:8104")
+    await client.request("session_context", "GET", "/v2/contexts", request_id="req-1")
+    assert str(seen[0].url) == "http://session-context:8104/v2/contexts"
+    assert seen[0].headers["host"] == "session-context:8104"
+    assert "apikey" not in seen[0].headers
+    assert seen[0].headers["x-request-id"] == "req-1"
+
+
+async def test_a_client_error_is_handed_back_to_the_caller_without_retry() -> None:
+    client, seen = upstreams(lambda request: httpx.Response(404, json={"detail": "Character 9 not found."}))
+    response = await client.request("character", "GET", "/v2/characters/9")
+    assert response.status_code == 404
+    assert len(seen) == 1
+
+
+async def test_a_repeatable_request_is_retried_until_it_succeeds() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(502), httpx.Response(200, json={})])
+    client, seen = upstreams(lambda request: next(answers))
+    response = await client.request("character", "GET", "/v2/actions")
+    assert response.status_code == 200
+    assert len(seen) == 3
+
+
+async def test_retries_are_bounded_and_the_failure_names_the_upstream() -> None:
+    client, seen = upstreams(lambda request: httpx.Response(503, json={"detail": "The database is unavailable."}))
+    with pytest.raises(Problem) as raised:
+        await client.request("core_script", "GET", "/v2/scripts/1/content")
+    assert len(seen) == 3  # the first attempt and upstream_retries=2
+    problem = raised.value
+    assert problem.status == 502
+    body = problem.body("/v1/stories")
+    assert body["upstream"] == "core_script"
+    assert body["type"] == "https://fountain.coach/problems/bad-gateway"
+    assert "Core Script Management failed" in body["detail"]
+    assert "503" in body["detail"] and "The database is unavailable" in body["detail"]
+
+
+async def test_a_post_is_not_repeated_unless_the_caller_says_it_is_idempotent() -> None:
+    client, seen = upstreams(lambda request: httpx.Response(503))
+    with pytest.raises(Problem):
+        await client.request("central_sequence", "POST", "/v2/elements", json={})
+    assert len(seen) == 1
+    with pytest.raises(Problem):
+        await client.request("central_sequence", "POST", "/v1/sequence", json={}, idempotent=True)
+    assert len(seen) == 1 + 3
+
+
+async def test_an_unreachable_service_is_502_and_one_that_does_not_answer_in_time_504() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client, seen = upstreams(refuse, upstream_retries=1)
+    with pytest.raises(Problem) as raised:
+        await client.request("character", "GET", "/v2/characters")
+    assert (raised.value.status, len(seen)) == (502, 2)
+    assert "Character Management failed" in str(raised.value.detail)
+    assert "https://character.fountain.coach" in str(raised.value.detail)
+
+    client, seen = upstreams(hang, upstream_retries=0)
+    with pytest.raises(Problem) as raised:
+        await client.request("session_context", "GET", "/v2/contexts")
+    assert (raised.value.status, len(seen)) == (504, 1)
+    assert raised.value.body("/")["type"] == "https://fountain.coach/problems/gateway-timeout"
+    assert "Session and Context" in str(raised.value.detail)
+    assert "0.5 s" in str(raised.value.detail)
+
+
+async def test_a_real_timeout_is_a_504() -> None:
+    """A server that accepts the connection and never answers (not a simulated exception)."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = Settings(
+            database_url="postgresql://unused/db",
+            character_url=f"http://127.0.0.1:{port}",
+            upstream_timeout_seconds=0.2,
+            upstream_retries=1,
+        )
+        client = Upstreams(settings)
+        with pytest.raises(Problem) as raised:
+            await client.request("character", "GET", "/v2/characters")
+        assert raised.value.status == 504
+        await client.aclose()
+    finally:
+        server.close()
