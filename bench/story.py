@@ -1,0 +1,298 @@
+"""How long Story Factory takes to assemble a story of 10, 100 and 1,000 lines, at 1 and 8 concurrent
+readers, with every service in a process of its own as docker-compose runs them.
+
+One run:
+  1. starts an embedded PostgreSQL in a new temporary folder, migrates every schema, and starts one
+     `fountain serve <service>` process per service (log level WARNING), each told where the others
+     are (FOUNTAIN_<SERVICE>_URL), so every call between services is a real HTTP request;
+  2. seeds one script per size through the public APIs: sections of `--lines-per-section` lines, each
+     line naming its own action, spoken word and context (the worst case for Story Factory: every id
+     of every kind is distinct) and one of 12 characters;
+  3. for each size and reader count, after a warm-up, runs `--repeats` rounds of `--duration` seconds
+     in which each reader asks GET /v1/stories?scriptId=... again and again; every answer is checked
+     (200, the expected number of story elements in order 1..N);
+  4. prints medians over the rounds (p50 and p95 latency, stories/s), the time per line, and the
+     ratios between sizes: with batched reads, ten times the lines must cost at most about ten times
+     the time (ratio <= 10 means no worse than linear); writes bench/results/story-<timestamp>.json;
+  5. stops every process it started, also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from harness import (
+    ROOT,
+    Children,
+    Database,
+    fmt,
+    fountain_command,
+    free_port,
+    machine_info,
+    median,
+    percentile,
+    positive_int,
+    print_table,
+    run_guarded,
+    wait_ready,
+    write_results,
+)
+
+SERVICES = ("central_sequence", "character", "session_context", "core_script", "story_factory")
+CHARACTERS = 12
+
+
+@dataclass
+class Measurement:
+    lines: int
+    readers: int
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    stories_per_s: float = 0.0
+    ms_per_line: float = 0.0
+
+
+@dataclass
+class Results:
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    seed_seconds: float = 0.0
+    measurements: list[Measurement] = field(default_factory=list)
+    ratios: dict[str, float] = field(default_factory=dict)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000", help="story sizes in lines, comma-separated")
+    parser.add_argument("--readers", default="1,8", help="concurrent readers, comma-separated")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per round (default 5)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="rounds per measurement (default 3)")
+    parser.add_argument("--lines-per-section", type=positive_int, default=20)
+    parser.add_argument("--output-dir", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    args.sizes = [positive_int(part) for part in args.sizes.split(",")]
+    args.readers = [positive_int(part) for part in args.readers.split(",")]
+    return args
+
+
+def start_services(database: Database, workdir: Path, children: Children) -> dict[str, str]:
+    fountain = fountain_command()
+    ports = {name: free_port() for name in SERVICES}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    env = {
+        **os.environ,
+        "FOUNTAIN_DATABASE_URL": database.url,
+        "FOUNTAIN_LOG_LEVEL": "WARNING",
+        **{f"FOUNTAIN_{name.upper()}_URL": url for name, url in urls.items() if name != "story_factory"},
+    }
+    print("[setup] fountain db upgrade (every service) ...", flush=True)
+    migrate = subprocess.run([fountain, "db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True)
+    if migrate.returncode != 0:
+        raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
+    for name in SERVICES:
+        log = workdir / f"{name}.log"
+        with log.open("wb") as out:
+            process = children.start(
+                [fountain, "serve", name, "--port", str(ports[name]), "--no-migrate"],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_ready(ports[name], process, log)
+        print(f"[setup] {name} ready on {urls[name]} (pid {process.pid})", flush=True)
+    return urls
+
+
+async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(url, json=body)
+    if response.status_code != 201:
+        raise RuntimeError(f"POST {url} answered {response.status_code}: {response.text}")
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def seed_story(urls: dict[str, str], lines: int, per_section: int, characters: list[int]) -> int:
+    """One script of `lines` lines through the public APIs; answers its id."""
+    limit = asyncio.Semaphore(16)
+
+    async def bounded(coroutine: Any) -> Any:
+        async with limit:
+            return await coroutine
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        script = await post(client, f"{urls['core_script']}/v2/scripts", {"title": f"A story of {lines} lines"})
+        script_id = script["scriptId"]
+        actions = await asyncio.gather(
+            *(
+                bounded(post(client, f"{urls['character']}/v2/actions", {"description": f"Action {i}."}))
+                for i in range(lines)
+            )
+        )
+        spoken = await asyncio.gather(
+            *(
+                bounded(post(client, f"{urls['character']}/v2/spokenWords", {"text": f"Line {i}."}))
+                for i in range(lines)
+            )
+        )
+        # One context per character and session: a session per run of CHARACTERS lines.
+        sessions = await asyncio.gather(
+            *(
+                bounded(post(client, f"{urls['session_context']}/v2/sessions", {"userId": 1}))
+                for _ in range(-(-lines // len(characters)))
+            )
+        )
+        contexts = await asyncio.gather(
+            *(
+                bounded(
+                    post(
+                        client,
+                        f"{urls['session_context']}/v2/sessions/{sessions[i // len(characters)]['sessionId']}/contexts",
+                        {"characterId": characters[i % len(characters)], "data": {"mood": f"mood {i}"}},
+                    )
+                )
+                for i in range(lines)
+            )
+        )
+        sections = [
+            await post(client, f"{urls['core_script']}/v2/scripts/{script_id}/sections", {"title": f"Scene {n + 1}"})
+            for n in range(-(-lines // per_section))
+        ]
+
+        async def fill(section_index: int) -> None:
+            heading_id = sections[section_index]["headingId"]
+            for i in range(section_index * per_section, min(lines, (section_index + 1) * per_section)):
+                await post(
+                    client,
+                    f"{urls['core_script']}/v2/scripts/{script_id}/sections/{heading_id}/lines",
+                    {
+                        "characterId": characters[i % len(characters)],
+                        "actionId": actions[i]["actionId"],
+                        "spokenWordId": spoken[i]["spokenWordId"],
+                        "contextId": contexts[i]["contextId"],
+                    },
+                )
+
+        # Sections fill one after another (a line insert locks its script), lines in order.
+        for index in range(len(sections)):
+            await fill(index)
+        return int(script_id)
+
+
+async def read_for(url: str, script_id: int, lines: int, readers: int, seconds: float) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def reader(client: httpx.AsyncClient) -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = await client.get(f"{url}/v1/stories", params={"scriptId": script_id})
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET /v1/stories answered {response.status_code}: {response.text[:500]}")
+            story = response.json()["story"]
+            if [element["sequence"] for element in story] != list(range(1, lines + 1)):
+                raise RuntimeError(f"the story of {lines} lines came back with {len(story)} elements or out of order")
+
+    limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(*(reader(client) for _ in range(readers)))
+    return latencies, len(latencies)
+
+
+def measure(url: str, script_id: int, lines: int, readers: int, args: argparse.Namespace) -> Measurement:
+    result = Measurement(lines=lines, readers=readers)
+    asyncio.run(read_for(url, script_id, lines, readers, min(2.0, args.duration)))  # warm-up
+    for _ in range(args.repeats):
+        latencies, count = asyncio.run(read_for(url, script_id, lines, readers, args.duration))
+        ordered = sorted(latencies)
+        result.rounds.append(
+            {
+                "p50_ms": percentile(ordered, 50) * 1000,
+                "p95_ms": percentile(ordered, 95) * 1000,
+                "stories_per_s": count / args.duration,
+            }
+        )
+    result.p50_ms = median([r["p50_ms"] for r in result.rounds])
+    result.p95_ms = median([r["p95_ms"] for r in result.rounds])
+    result.stories_per_s = median([r["stories_per_s"] for r in result.rounds])
+    result.ms_per_line = result.p50_ms / lines
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="fountain-bench-story-"))
+    children = Children()
+    database: Database | None = None
+    results = Results(machine=machine_info(), settings={k: v for k, v in vars(args).items() if k != "output_dir"})
+    try:
+        database = Database(workdir / "pg", "fountain_bench")
+        urls = start_services(database, workdir, children)
+        started = time.perf_counter()
+
+        async def seed_all() -> dict[int, int]:
+            async with httpx.AsyncClient(timeout=60) as client:
+                characters = [
+                    (
+                        await post(
+                            client, f"{urls['character']}/v2/characters", {"name": f"Person {i}", "description": ""}
+                        )
+                    )["characterId"]
+                    for i in range(CHARACTERS)
+                ]
+            return {size: await seed_story(urls, size, args.lines_per_section, characters) for size in args.sizes}
+
+        print(f"[seed] stories of {', '.join(map(str, args.sizes))} lines through the public APIs ...", flush=True)
+        scripts = asyncio.run(seed_all())
+        results.seed_seconds = time.perf_counter() - started
+        print(f"[seed] done in {results.seed_seconds:.1f} s", flush=True)
+
+        for size in args.sizes:
+            for readers in args.readers:
+                print(f"[run] {size} lines, {readers} reader(s): {args.repeats} x {args.duration:g} s ...", flush=True)
+                results.measurements.append(measure(urls["story_factory"], scripts[size], size, readers, args))
+
+        rows = [
+            [
+                str(m.lines),
+                str(m.readers),
+                fmt(m.p50_ms, 2),
+                fmt(m.p95_ms, 2),
+                fmt(m.stories_per_s),
+                fmt(m.ms_per_line, 3),
+            ]
+            for m in results.measurements
+        ]
+        print()
+        print_table(["lines", "readers", "p50 ms", "p95 ms", "stories/s", "ms/line (p50)"], rows)
+        by_key = {(m.lines, m.readers): m for m in results.measurements}
+        print()
+        for readers in args.readers:
+            for small, large in zip(args.sizes, args.sizes[1:], strict=False):
+                ratio = by_key[(large, readers)].p50_ms / by_key[(small, readers)].p50_ms
+                name = f"p50({large})/p50({small}) at {readers} reader(s)"
+                results.ratios[name] = ratio
+                print(f"{name}: {ratio:.2f} for {large / small:g}x the lines")
+        write_results(results, "story", args.output_dir)
+        return 0
+    finally:
+        children.stop_all()
+        if database is not None:
+            database.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(run_guarded(run, parse_args()))
