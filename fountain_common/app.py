@@ -37,6 +37,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
         app.state.engine = engine or create_engine(settings, pool_size=pool_size)
+        if app.state.upstreams.client.is_closed:  # started again after a shutdown (e.g. by a test client)
+            app.state.upstreams = Upstreams(settings, upstream_transport)
         try:
             yield
         finally:
