@@ -42,7 +42,7 @@ class SectionHeading(BaseModel):
     sequence: Annotated[
         JsonInt,
         Field(
-            description="Sequence number of the section heading (Core Script's sequenceNumber)."
+            description="The section's place in the story, 1..M (sections in Core Script's sequenceNumber order)."
         ),
     ]
 
