@@ -37,4 +37,3 @@ def stub() -> StubUpstreams:
 def client(story_client: StoryClient, stub: StubUpstreams) -> httpx.AsyncClient:
     """A client of Story Factory reading the Romeo and Juliet story of the spec's example."""
     return story_client(stub)
-

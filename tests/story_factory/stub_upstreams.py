@@ -10,6 +10,7 @@ read timeout then expires, as a real transport's would).
 """
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -101,10 +102,8 @@ class StubUpstreams:
             if self.gather_at is not None:
                 if self.in_flight >= self.gather_at:
                     self._crowd.set()
-                try:
+                with contextlib.suppress(TimeoutError):  # then answer anyway; the test sees the count
                     await asyncio.wait_for(self._crowd.wait(), self.gather_timeout)
-                except TimeoutError:
-                    pass
             return self.parts(service, request)
         finally:
             self.in_flight -= 1

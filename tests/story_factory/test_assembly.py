@@ -55,7 +55,9 @@ async def test_a_1000_line_story_takes_17_requests(story_client: StoryClient) ->
         "/v2/contexts": 10,
     }
     asked: dict[str, set[int]] = {}
-    parts = [r for path in ("/v2/characters", "/v2/actions", "/v2/spokenWords", "/v2/contexts") for r in stub.calls(path)]
+    parts = [
+        r for path in ("/v2/characters", "/v2/actions", "/v2/spokenWords", "/v2/contexts") for r in stub.calls(path)
+    ]
     for request in parts:
         param = "contextId" if request.url.path == "/v2/contexts" else "ids"
         ids = [int(i) for i in request.url.params[param].split(",")]
