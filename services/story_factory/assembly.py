@@ -41,37 +41,57 @@ Unexpected = Callable[[str, httpx.Response], Problem]
 class PartKind:
     """One kind of part a line names, and where its owner lists them by id."""
 
-    line_field: str  # the line's field naming it, e.g. characterId
+    id_field: str  # the line's field naming it, and the id field of the owner's items
     label: str  # what a 409 calls it
     service: str
     path: str
     id_param: str
-    id_field: str  # the id field of the owner's items
     fields: frozenset[str]  # what a story reads of each item
     batch: int  # the owner's bound on ids per request (and the page limit asked for)
 
 
 CHARACTERS = PartKind(
-    "characterId", "character", "character", "/v2/characters", "ids", "characterId",
-    frozenset({"characterId", "name", "description"}), 500,
-)  # fmt: skip
+    id_field="characterId",
+    label="character",
+    service="character",
+    path="/v2/characters",
+    id_param="ids",
+    fields=frozenset({"characterId", "name", "description"}),
+    batch=500,
+)
 ACTIONS = PartKind(
-    "actionId", "action", "character", "/v2/actions", "ids", "actionId", frozenset({"actionId", "description"}), 500
+    id_field="actionId",
+    label="action",
+    service="character",
+    path="/v2/actions",
+    id_param="ids",
+    fields=frozenset({"actionId", "description"}),
+    batch=500,
 )
 SPOKEN_WORDS = PartKind(
-    "spokenWordId", "spoken word", "character", "/v2/spokenWords", "ids", "spokenWordId",
-    frozenset({"spokenWordId", "text"}), 500,
-)  # fmt: skip
+    id_field="spokenWordId",
+    label="spoken word",
+    service="character",
+    path="/v2/spokenWords",
+    id_param="ids",
+    fields=frozenset({"spokenWordId", "text"}),
+    batch=500,
+)
 CONTEXTS = PartKind(
-    "contextId", "context", "session_context", "/v2/contexts", "contextId", "contextId",
-    frozenset({"contextId", "sessionId", "characterId", "data"}), 100,
-)  # fmt: skip
+    id_field="contextId",
+    label="context",
+    service="session_context",
+    path="/v2/contexts",
+    id_param="contextId",
+    fields=frozenset({"contextId", "sessionId", "characterId", "data"}),
+    batch=100,
+)
 SCRIPT_FIELDS = frozenset({"scriptId", "title"})
 SECTION_FIELDS = frozenset({"headingId", "title", "sequenceNumber", "lines"})
 LINE_FIELDS = frozenset({"lineId", "position", "characterId", "actionId", "spokenWordId"})
 KINDS = (CHARACTERS, ACTIONS, SPOKEN_WORDS, CONTEXTS)
 
-Parts = dict[str, dict[int, dict[str, Any]]]  # line field -> id -> the owner's item
+Parts = dict[str, dict[int, dict[str, Any]]]  # id field -> id -> the owner's item
 
 
 def _json_object(service: str, response: httpx.Response, unexpected: Unexpected) -> dict[str, Any]:
@@ -137,21 +157,21 @@ async def _read_chunk(
 
 async def read_parts(call: UpstreamCall, unexpected: Unexpected, lines: Iterable[dict[str, Any]]) -> Parts:
     """Every part the lines name, one request per kind and chunk of ids, all chunks concurrently."""
-    wanted: dict[str, set[int]] = {kind.line_field: set() for kind in KINDS}
+    wanted: dict[str, set[int]] = {kind.id_field: set() for kind in KINDS}
     for line in lines:
         for kind in KINDS:
-            if (part_id := line.get(kind.line_field)) is not None:
-                wanted[kind.line_field].add(part_id)
-    requests = [(kind, ids) for kind in KINDS for ids in _chunks(wanted[kind.line_field], kind.batch)]
+            if (part_id := line.get(kind.id_field)) is not None:
+                wanted[kind.id_field].add(part_id)
+    requests = [(kind, ids) for kind in KINDS for ids in _chunks(wanted[kind.id_field], kind.batch)]
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(_read_chunk(call, unexpected, kind, ids)) for kind, ids in requests]
     except BaseExceptionGroup as failures:
         # The first failure answers the request; the group has already cancelled the other reads.
         raise failures.exceptions[0] from None
-    parts: Parts = {kind.line_field: {} for kind in KINDS}
+    parts: Parts = {kind.id_field: {} for kind in KINDS}
     for (kind, _), task in zip(requests, tasks, strict=True):
-        parts[kind.line_field].update(task.result())
+        parts[kind.id_field].update(task.result())
     return parts
 
 
@@ -191,8 +211,8 @@ def lay_out(content: dict[str, Any], parts: Parts) -> Story:
 
 
 def _part(parts: Parts, kind: PartKind, line: dict[str, Any], sequence: int) -> dict[str, Any]:
-    part_id = line[kind.line_field]
-    if (part := parts[kind.line_field].get(part_id)) is None:
+    part_id = line[kind.id_field]
+    if (part := parts[kind.id_field].get(part_id)) is None:
         raise conflict(
             f"Line {line['lineId']} (story element {sequence}) names {kind.label} {part_id}, which no longer exists."
         )
