@@ -4,9 +4,11 @@ import io
 from typing import Any
 
 import httpx
+import yaml
 from screenplain.parsers import fountain as fountain_parser
 from screenplain.types import Action, Dialog, Screenplay, Section, Slug
 
+from fountain_common.service import REPO_ROOT
 from services.story_factory import fountain
 from services.story_factory.assembly import lay_out
 from services.story_factory.generated.models import Story
@@ -226,3 +228,11 @@ def test_fountain_escapes_emphasis_and_keeps_blank_dialogue_lines() -> None:
     assert fountain.dialogue("One.\n\nTwo.") == ["One.", "  ", "Two."]
     dialog = parse("JULIET\nOne.\n  \nTwo.\n").paragraphs[0]
     assert isinstance(dialog, Dialog) and [str(t) for _, t in dialog.blocks] == ["One.", "", "Two."]
+
+
+def test_the_specs_screenplay_example_renders_its_story_example() -> None:
+    spec = yaml.safe_load((REPO_ROOT / "specs" / "story_factory.yaml").read_text())
+    story = spec["paths"]["/v2/stories/{scriptId}"]["get"]["responses"]["200"]["content"]["application/json"]
+    screenplay = spec["paths"]["/v2/stories/{scriptId}/fountain"]["get"]["responses"]["200"]["content"]["text/plain"]
+    expected = screenplay["examples"]["screenplay"]["value"]
+    assert fountain.render(Story.model_validate(story["examples"]["story"]["value"])) == expected
