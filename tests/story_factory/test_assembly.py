@@ -161,3 +161,17 @@ async def test_no_answer_in_time_is_504_after_bounded_retries(
     assert (body["upstream"], body["title"]) == (upstream, "Gateway timeout")
     path = "/v2/scripts/1/content" if failing == "core_script" else failing
     assert len(stub.calls(path)) == 2
+
+
+async def test_the_requests_follow_the_interface(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
+    """The exact calls for Romeo and Juliet: the content, then one id list per kind."""
+    assert (await client.get("/v2/stories/1")).status_code == 200
+    sent = [(r.method, r.headers["host"], r.url.path, dict(r.url.params)) for r in stub.requests]
+    assert sent[0] == ("GET", "scriptmanagement.fountain.coach", "/v2/scripts/1/content", {})
+    assert sorted(sent[1:]) == [
+        ("GET", "character.fountain.coach", "/v2/actions", {"ids": "1,2,3", "limit": "500"}),
+        ("GET", "character.fountain.coach", "/v2/characters", {"ids": "1,2", "limit": "500"}),
+        ("GET", "character.fountain.coach", "/v2/spokenWords", {"ids": "1,2,3", "limit": "500"}),
+        ("GET", "sessioncontext.fountain.coach", "/v2/contexts", {"contextId": "1,2,3", "limit": "100"}),
+    ]
+    assert len({r.headers["x-request-id"] for r in stub.requests}) == 1  # the request's id travels along
