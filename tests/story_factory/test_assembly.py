@@ -175,3 +175,15 @@ async def test_the_requests_follow_the_interface(client: httpx.AsyncClient, stub
         ("GET", "sessioncontext.fountain.coach", "/v2/contexts", {"contextId": "1,2,3", "limit": "100"}),
     ]
     assert len({r.headers["x-request-id"] for r in stub.requests}) == 1  # the request's id travels along
+
+
+async def test_a_script_without_lines_reads_nothing_else(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
+    stub.data.scripts[2] = script_content(2, "Draft", [(4, "Prologue", 3, [])])
+    stub.data.scripts[3] = script_content(3, "Blank", [])
+    prologue = await client.get("/v2/stories/2")
+    assert prologue.json()["sections"] == [
+        {"headingId": 4, "title": "Prologue", "sequence": 1, "sequenceNumber": 3, "lines": []}
+    ]
+    blank = await client.get("/v1/stories", params={"scriptId": 3})
+    assert (blank.json()["sections"], blank.json()["story"]) == ([], [])
+    assert [r.url.path for r in stub.requests] == ["/v2/scripts/2/content", "/v2/scripts/3/content"]
