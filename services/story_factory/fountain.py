@@ -70,9 +70,9 @@ def character_cue(name: str) -> str:
     """The name in upper case; forced with `@` when that alone does not make a cue (no cased letters,
     a parenthesis, which would read as an extension, or a leading character that forces another element)."""
     cue = one_line(name).upper()
-    plain = cue.isupper() and "(" not in cue and not cue.startswith(("!", "@", ".", "#", "=", ">", "~", "["))
-    plain = plain and not cue.endswith("^") and not _SCENE_HEADING.match(cue)
-    return cue if plain else "@" + cue
+    plain = cue.isupper() and "(" not in cue and not cue.startswith(_FORCING_STARTS) and not cue.startswith("[")
+    plain = plain and not _SCENE_HEADING.match(cue)
+    return escape(cue) if plain else "@" + escape(cue)
 
 
 def dialogue(text: str) -> list[str]:

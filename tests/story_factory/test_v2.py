@@ -172,7 +172,7 @@ def tricky_story() -> Story:
         ("Capulet", "INT. HALL - NIGHT", "Welcome, gentlemen!", {}),
         ("李", "Music plays.\n\nThey dance.", "A *masked* ball.\nA feast.", {}),
         ("Tybalt (a Capulet)", "CUT TO:", "This, by his voice, should be a Montague.", {"mood": "angry", "x": "y"}),
-        ("Peter", "> The hall <", "I am the drunkest man in Verona.", {}),
+        ("Peter *the* Servant", "> The hall <", "I am the drunkest man in Verona.", {}),
         ("#1 Guard", "@home they sleep.", "Stop!", {}),
         ("Mercutio", "HANS (on the radio) calls.\nNobody answers.", "A plague o' both your houses!", {}),
     ]
@@ -214,7 +214,7 @@ def test_fountain_forces_what_would_read_as_another_element() -> None:
         ("dialogue", "TYBALT (A CAPULET)", "(paren) (angry)", "This, by his voice, should be a Montague."),
         ("section", "..dots"),
         ("action", "> The hall <"),
-        ("dialogue", "PETER", "I am the drunkest man in Verona."),
+        ("dialogue", "PETER *THE* SERVANT", "I am the drunkest man in Verona."),
         ("action", "@home they sleep."),
         ("dialogue", "#1 GUARD", "Stop!"),
         ("action", "HANS (on the radio) calls.\nNobody answers."),
