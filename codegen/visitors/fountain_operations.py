@@ -84,18 +84,25 @@ def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _is_text(media_type: str | None, media: dict[str, Any]) -> bool:
+    """A plain-text body (text/plain with a string schema): served as a str, not as JSON."""
+    return media_type == "text/plain" and media.get("schema", {}).get("type") == "string"
+
+
 def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]]:
     responses = []
     for status, response_raw in raw.items():
         response = _resolve(spec, response_raw)
         content = response.get("content", {})
         media_type, media = next(iter(content.items()), (None, {}))
+        text = _is_text(media_type, media)
         responses.append(
             {
                 "status": str(status),
                 "description": response.get("description", ""),
                 "media_type": media_type,
-                "model": _model_hint(media["schema"]) if media_type else None,
+                "model": "str" if text else _model_hint(media["schema"]) if media_type else None,
+                "response_class": "PlainTextResponse" if text else None,
             }
         )
     return responses
@@ -129,6 +136,9 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "body": body,
                     "status_code": int(success["status"]),
                     "response_model": success["model"],
+                    "response_class": success["response_class"],
+                    # Optional response fields without a value are left out instead of sent as null.
+                    "omit_null": bool(raw.get("x-omit-null-fields")),
                     "responses": [r for r in responses if r is not success],
                 }
             )
@@ -148,6 +158,7 @@ def visit(parser: OpenAPIParser, model_path: Path) -> dict[str, object]:
         }
     )
     return {
+        "fountain_plain_text": any(op["response_class"] == "PlainTextResponse" for op in _operations(spec)),
         "fountain_operations": _operations(spec),
         "fountain_models": models,
         "fountain_title": spec["info"]["title"],

@@ -11,10 +11,11 @@ subclasses `Operations`; every route delegates to it. An operation it does not o
 from typing import Callable, List, Literal, Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from fountain_common.problems import not_implemented
 
-from .models import Error, FullStory, HealthStatus, Problem, StorySequence
+from .models import Error, FullStory, HealthStatus, Problem, Story, StorySequence
 
 
 class Operations:
@@ -49,6 +50,25 @@ class Operations:
     ) -> StorySequence:
         """getStorySequences: Retrieve Story Sequences"""
         raise not_implemented("getStorySequences")
+
+    async def get_story(
+        self,
+        *,
+        script_id: int,
+        from_sequence: Optional[int],
+        to_sequence: Optional[int],
+        if_none_match: Optional[str],
+    ) -> Story:
+        """getStory: Read a script's story"""
+        raise not_implemented("getStory")
+
+    async def get_story_fountain(
+        self,
+        *,
+        script_id: int,
+    ) -> str:
+        """getStoryFountain: Read a script's story as a Fountain screenplay"""
+        raise not_implemented("getStoryFountain")
 
 
 def build_router(
@@ -111,10 +131,11 @@ def build_router(
         "/v1/stories",
         operation_id="getFullStory",
         summary='Retrieve Full Story',
-        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. A missing script is 404; a failing source service is 502, one that does not answer in time 504.",
+        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. Missing script 404, a part a line names that no longer exists 409, failing source 502, timeout 504.",
         tags=["v1"],
         status_code=200,
         response_model=FullStory,
+        response_model_exclude_none=True,
         responses={
             "400": {
                 "description": 'A query parameter is missing or malformed, or the range is inverted; `message` says which.',
@@ -122,6 +143,10 @@ def build_router(
             },
             "404": {
                 "description": 'The script does not exist.',
+                "model": Error,
+            },
+            "409": {
+                "description": 'A line of the script names a character, action, spoken word or context that no longer exists.',
                 "model": Error,
             },
             "500": {
@@ -159,10 +184,11 @@ def build_router(
         "/v1/stories/sequences",
         operation_id="getStorySequences",
         summary='Retrieve Story Sequences',
-        description='Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order; a range holding none answers an empty list. startSequence > endSequence is 400; a missing script is 404; a failing source is 502, a timeout 504.',
+        description='Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order; a range holding none answers an empty list. startSequence > endSequence is 400; a missing script is 404, a dangling part 409; a failing source is 502, a timeout 504.',
         tags=["v1"],
         status_code=200,
         response_model=StorySequence,
+        response_model_exclude_none=True,
         responses={
             "400": {
                 "description": 'A query parameter is missing or malformed, or the range is inverted; `message` says which.',
@@ -170,6 +196,10 @@ def build_router(
             },
             "404": {
                 "description": 'The script does not exist.',
+                "model": Error,
+            },
+            "409": {
+                "description": 'A line of the script names a character, action, spoken word or context that no longer exists.',
                 "model": Error,
             },
             "500": {
@@ -211,6 +241,110 @@ def build_router(
             end_sequence=end_sequence,
         )
 
+    @router.get(
+        "/v2/stories/{scriptId}",
+        operation_id="getStory",
+        summary="Read a script's story",
+        description="The script with its sections and every line's character, action, spoken word and context, in story order; fromSequence/toSequence keep the lines in that range. Unknown script 404, a part that no longer exists 409, failing source 502, timeout 504.",
+        tags=["v2"],
+        status_code=200,
+        response_model=Story,
+        responses={
+            "304": {
+                "description": 'The story still has the ETag sent in If-None-Match; no body.',
+            },
+            "404": {
+                "description": 'The script does not exist.',
+                "model": Problem,
+            },
+            "409": {
+                "description": 'A line of the script names a character, action, spoken word or context that no longer exists.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'A parameter is malformed or the range is inverted; `errors` names each parameter at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service the story is read from failed or is unreachable; `upstream` names it.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service the story is read from did not answer in time; `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_story(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        from_sequence: Optional[int] = Query(
+            None, alias='fromSequence', ge=1, le=9223372036854775807
+        ),
+        to_sequence: Optional[int] = Query(
+            None, alias='toSequence', ge=1, le=9223372036854775807
+        ),
+        if_none_match: Optional[str] = Header(
+            None, alias='If-None-Match', max_length=1000
+        ),
+        operations: Operations = Depends(operations_for),
+    ) -> Story:
+        return await operations.get_story(
+            script_id=script_id,
+            from_sequence=from_sequence,
+            to_sequence=to_sequence,
+            if_none_match=if_none_match,
+        )
+
+    @router.get(
+        "/v2/stories/{scriptId}/fountain",
+        operation_id="getStoryFountain",
+        summary="Read a script's story as a Fountain screenplay",
+        description="The whole story as plain text in the Fountain screenplay format: a title page, each section as a scene heading, each line as its action, the character's cue, a parenthetical and note from the context, and the dialogue. Errors as for getStory.",
+        tags=["v2"],
+        status_code=200,
+        response_class=PlainTextResponse,
+        response_model=str,
+        responses={
+            "404": {
+                "description": 'The script does not exist.',
+                "model": Problem,
+            },
+            "409": {
+                "description": 'A line of the script names a character, action, spoken word or context that no longer exists.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'A parameter is malformed or the range is inverted; `errors` names each parameter at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service the story is read from failed or is unreachable; `upstream` names it.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service the story is read from did not answer in time; `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_story_fountain(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> str:
+        return await operations.get_story_fountain(
+            script_id=script_id,
+        )
+
     return router
 
 
@@ -219,4 +353,6 @@ OPERATION_IDS: List[str] = [
     "getReadiness",
     "getFullStory",
     "getStorySequences",
+    "getStory",
+    "getStoryFountain",
 ]

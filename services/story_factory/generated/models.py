@@ -42,7 +42,7 @@ class SectionHeading(BaseModel):
     sequence: Annotated[
         JsonInt,
         Field(
-            description="Sequence number of the section heading (Core Script's sequenceNumber)."
+            description="The section's place in the story, 1..M (sections in Core Script's sequenceNumber order)."
         ),
     ]
 
@@ -106,6 +106,32 @@ class Error(BaseModel):
     instance: Optional[StrictStr] = None
 
 
+class StoryCharacter(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: StrictStr
+    description: StrictStr
+
+
+class StoryAction(BaseModel):
+    actionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    description: StrictStr
+
+
+class StorySpokenWord(BaseModel):
+    spokenWordId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    text: StrictStr
+
+
+class StoryContext(BaseModel):
+    contextId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sessionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    data: Annotated[
+        Dict[str, StrictStr],
+        Field(description="The context's entries, e.g. mood and location."),
+    ]
+
+
 class FieldError(BaseModel):
     location: Annotated[
         StrictStr, Field(description='Where the fault is, e.g. query.scriptId.')
@@ -132,7 +158,7 @@ class StoryElement(BaseModel):
     character: Character
     action: Action
     spokenWord: SpokenWord
-    context: Context
+    context: Optional[Context] = None
 
 
 class StorySequence(BaseModel):
@@ -140,6 +166,20 @@ class StorySequence(BaseModel):
     sequences: Annotated[
         List[StoryElement],
         Field(description='The story elements in the range, in sequence order.'),
+    ]
+
+
+class StoryLine(BaseModel):
+    lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sequence: Annotated[
+        JsonInt, Field(description="The line's place in the whole story, 1..N.", ge=1)
+    ]
+    character: StoryCharacter
+    action: StoryAction
+    spokenWord: StorySpokenWord
+    context: Annotated[
+        Optional[StoryContext],
+        Field(description='The context the line names, or null when it names none.'),
     ]
 
 
@@ -152,6 +192,12 @@ class Problem(BaseModel):
     errors: Annotated[
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
+    ] = None
+    upstream: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='On 502 and 504, the service that failed or did not answer in time.'
+        ),
     ] = None
 
 
@@ -175,3 +221,46 @@ class FullStory(BaseModel):
         List[StoryElement], Field(description='The story elements in sequence order.')
     ]
     orchestration: Orchestration
+
+
+class StorySection(BaseModel):
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: StrictStr
+    sequence: Annotated[
+        JsonInt, Field(description="The section's place in the story, 1..M.", ge=1)
+    ]
+    sequenceNumber: Annotated[
+        JsonInt,
+        Field(
+            description='The number Central Sequence holds for the section heading.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    lines: Annotated[
+        List[StoryLine],
+        Field(
+            description="The section's lines by position (those in the range, when one was asked for)."
+        ),
+    ]
+
+
+class Story(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: StrictStr
+    author: Annotated[StrictStr, Field(description='Empty when none was given.')]
+    description: Annotated[StrictStr, Field(description='Empty when none was given.')]
+    orchestration: Orchestration
+    lineCount: Annotated[
+        JsonInt,
+        Field(
+            description="Lines in the whole story, whatever range was asked for; the last line's sequence.",
+            ge=0,
+        ),
+    ]
+    sections: Annotated[
+        List[StorySection],
+        Field(
+            description='Sections by sequenceNumber; with a range, only those holding a line in it.'
+        ),
+    ]

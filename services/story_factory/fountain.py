@@ -1,0 +1,125 @@
+"""A story as a screenplay in the Fountain format (https://fountain.io/syntax).
+
+- Title page: `Title:`, `Author:` (when there is one) and the description as `Notes:`, each line of a
+  multi-line value indented by three spaces; a blank line ends it.
+- Each section: a forced scene heading (`.ACT 1, SCENE 1`), so no title needs to start with INT./EXT.
+- Each line: its action as an action paragraph (forced with `!` when it would otherwise read as another
+  element), a `[[note]]` of the context's entries other than `mood`, then the character's cue in upper
+  case (forced with `@` when upper case alone would not make it one), the context's `mood` as a
+  parenthetical, and the spoken words as dialogue.
+
+Emphasis characters (`*`, `_`) in the text are escaped, so they print as written.
+"""
+
+import re
+
+from .generated.models import Story, StoryLine
+
+# Lines that Fountain reads as something other than action: scene headings, and the characters that
+# start forced elements, sections, synopses, centered text, transitions, lyrics and notes.
+_SCENE_HEADING = re.compile(r"^(INT|EXT|EST|INT\.?/EXT|I/E)[ .]", re.IGNORECASE)
+_FORCING_STARTS = ("!", "@", ".", "#", "=", ">", "~", "[[", "/*")
+_TRANSITION = re.compile(r"TO:$")
+_PAGE_BREAK = re.compile(r"^={3,}$")
+PARENTHETICAL_KEY = "mood"
+
+
+def escape(text: str) -> str:
+    """Text with Fountain's emphasis markers escaped (`\\*`, `\\_`), so they print as written."""
+    return text.replace("*", "\\*").replace("_", "\\_")
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _paragraphs(text: str) -> list[list[str]]:
+    """Text as paragraphs of non-blank lines (a blank line would end a Fountain element)."""
+    paragraphs: list[list[str]] = [[]]
+    for line in text.splitlines():
+        line = line.expandtabs(4).rstrip()
+        if line.strip():
+            paragraphs[-1].append(line)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [paragraph for paragraph in paragraphs if paragraph]
+
+
+def _reads_as_other_element(lines: list[str]) -> bool:
+    first = lines[0].lstrip()
+    if first.startswith(_FORCING_STARTS) or _SCENE_HEADING.match(first) or _PAGE_BREAK.match(first):
+        return True
+    # A line in upper case (before any parenthesis, as in `HANS (on the radio)`) reads as a character
+    # cue when more lines follow, and one ending in TO: as a transition.
+    cue_like = any(line.split("(", 1)[0].isupper() for line in lines)
+    return cue_like or any(_TRANSITION.search(line) for line in lines) or first.endswith("<")
+
+
+def action(text: str) -> list[str]:
+    """An action's paragraphs as Fountain lines, each paragraph forced with `!` where needed."""
+    out: list[str] = []
+    for paragraph in _paragraphs(text):
+        lines = [escape(line) for line in paragraph]
+        if _reads_as_other_element(paragraph):
+            lines[0] = "!" + lines[0]
+        out += [*lines, ""]
+    return out
+
+
+def character_cue(name: str) -> str:
+    """The name in upper case; forced with `@` when that alone does not make a cue (no cased letters,
+    a parenthesis, which would read as an extension, or a leading character that forces another element)."""
+    cue = one_line(name).upper()
+    plain = cue.isupper() and "(" not in cue and not cue.startswith(_FORCING_STARTS) and not cue.startswith("[")
+    plain = plain and not _SCENE_HEADING.match(cue)
+    return escape(cue) if plain else "@" + escape(cue)
+
+
+def dialogue(text: str) -> list[str]:
+    """Dialogue lines; a blank line inside is kept as two spaces, as Fountain asks."""
+    lines = [escape(line.expandtabs(4).strip()) for line in text.strip().splitlines()]
+    return [line or "  " for line in lines] or ["  "]
+
+
+def _note(entries: dict[str, str]) -> str:
+    text = "; ".join(f"{one_line(key)}: {one_line(value)}" for key, value in sorted(entries.items()))
+    return "[[" + text.replace("]]", "] ]") + "]]"
+
+
+def line_block(line: StoryLine) -> list[str]:
+    out = action(line.action.description)
+    data = dict(line.context.data) if line.context is not None else {}
+    mood = one_line(data.pop(PARENTHETICAL_KEY, ""))
+    if data:
+        out += [_note(data), ""]
+    out.append(character_cue(line.character.name))
+    if mood:
+        out.append(f"({escape(mood)})")
+    out += [*dialogue(line.spokenWord.text), ""]
+    return out
+
+
+def scene_heading(title: str) -> str:
+    heading = one_line(title)
+    # `..` starts no scene heading, and a heading must hold some text: such titles become a section.
+    if not heading or heading.startswith("."):
+        return "# " + (heading or "Untitled")
+    return "." + escape(heading)
+
+
+def title_page(story: Story) -> list[str]:
+    out = [f"Title: {escape(one_line(story.title))}"]
+    if story.author.strip():
+        out.append(f"Author: {escape(one_line(story.author))}")
+    if description := [escape(line) for paragraph in _paragraphs(story.description) for line in paragraph]:
+        out += ["Notes:", *("   " + line.strip() for line in description)]
+    return [*out, ""]
+
+
+def render(story: Story) -> str:
+    out = title_page(story)
+    for section in story.sections:
+        out += [scene_heading(section.title), ""]
+        for line in section.lines:
+            out += line_block(line)
+    return "\n".join(out).rstrip("\n") + "\n"
