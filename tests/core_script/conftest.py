@@ -50,18 +50,25 @@ async def sequence(client_for: Callable[[str], httpx.AsyncClient]) -> httpx.Asyn
 class FailingCentralSequence(httpx.AsyncBaseTransport):
     """Forwards every call to the in-process services, except calls to the Central Sequence Service
     while `failure` is set: "down" answers 503, "timeout" raises a read timeout, "unreachable" a
-    connection error. `calls` counts the Central Sequence calls that failed."""
+    connection error, and "lost-answer" forwards the call and then loses its answer (a read timeout).
+    `remaining` limits how many calls fail; `calls` counts the calls that failed."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.failure: str | None = None
         self.paths: set[str] | None = None  # fail only these paths; None: every path
+        self.remaining: int | None = None
         self.calls = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         failing = request.headers.get("host") == CENTRAL_SEQUENCE_HOST and self.failure is not None
-        if failing and (self.paths is None or request.url.path in self.paths):
+        if failing and (self.paths is None or request.url.path in self.paths) and self.remaining != 0:
             self.calls += 1
+            if self.remaining is not None:
+                self.remaining -= 1
+            if self.failure == "lost-answer":
+                await self.inner.handle_async_request(request)
+                raise httpx.ReadTimeout("answer lost", request=request)
             if self.failure == "timeout":
                 raise httpx.ReadTimeout("no answer", request=request)
             if self.failure == "unreachable":
