@@ -1,6 +1,8 @@
 """Fixtures of the Core Script Management tests: empty scripts and an empty numbering, and a Core Script
 app whose calls to the Central Sequence Service can be made to fail or time out on demand."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -50,7 +52,8 @@ async def sequence(client_for: Callable[[str], httpx.AsyncClient]) -> httpx.Asyn
 class FailingCentralSequence(httpx.AsyncBaseTransport):
     """Forwards every call to the in-process services, except calls to the Central Sequence Service
     while `failure` is set: "down" answers 503, "timeout" raises a read timeout, "unreachable" a
-    connection error, and "lost-answer" forwards the call and then loses its answer (a read timeout).
+    connection error, "slow" answers nothing until the caller's read timeout passes, and "lost-answer"
+    forwards the call and then loses its answer (a read timeout).
     `remaining` limits how many calls fail; `calls` counts the calls that failed."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
@@ -69,6 +72,12 @@ class FailingCentralSequence(httpx.AsyncBaseTransport):
             if self.failure == "lost-answer":
                 await self.inner.handle_async_request(request)
                 raise httpx.ReadTimeout("answer lost", request=request)
+            if self.failure == "slow":
+                # What a network transport does with a server that never answers: wait out the
+                # client's read timeout (the service's upstream_timeout_seconds), then give up.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.sleep(60), timeout=request.extensions["timeout"]["read"])
+                raise httpx.ReadTimeout("no answer within the read timeout", request=request)
             if self.failure == "timeout":
                 raise httpx.ReadTimeout("no answer", request=request)
             if self.failure == "unreachable":

@@ -18,7 +18,12 @@ async def elements_in_central_sequence(sequence: httpx.AsyncClient) -> list[tupl
 
 @pytest.mark.parametrize(
     ("failure", "status", "kind"),
-    [("down", 502, "bad-gateway"), ("unreachable", 502, "bad-gateway"), ("timeout", 504, "gateway-timeout")],
+    [
+        ("down", 502, "bad-gateway"),
+        ("unreachable", 502, "bad-gateway"),
+        ("timeout", 504, "gateway-timeout"),
+        ("slow", 504, "gateway-timeout"),
+    ],
 )
 async def test_create_stores_nothing_when_central_sequence_fails(
     flaky: Flaky, sequence: httpx.AsyncClient, engine: AsyncEngine, failure: str, status: int, kind: str
