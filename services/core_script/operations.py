@@ -213,7 +213,7 @@ class CoreScriptOperations(RequestScope, Operations):
 
         try:
             return await run_in_transaction(self.engine, transaction)
-        except BaseException:
+        except Exception:
             if sent_back:
                 await self._restore_order(script_id, sent_back)
             raise
