@@ -1,10 +1,121 @@
-"""The Core Script Management Service's tables, all in its own PostgreSQL schema `core_script`."""
+"""The Core Script Management Service's tables, all in its own PostgreSQL schema `core_script`.
 
-from sqlalchemy import MetaData
+The bounds of the spec are repeated as constraints, so the database refuses what the API refuses.
+A script owns its section headings and story lines (ON DELETE CASCADE); a line's heading must belong
+to the line's script (a foreign key over both columns).
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 
 from fountain_common.idempotency import idempotency_table
 
 SCHEMA = "core_script"
 metadata = MetaData(schema=SCHEMA)
+
+TITLE_MAX_LENGTH = 200
+AUTHOR_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 10000
+FILE_PATH_MAX_LENGTH = 1000
+MAX_LINES_PER_SCRIPT = 10000
+
+
+def _tracking() -> list[Column[object]]:
+    return [
+        # Bumped on every change to the row; the ETag of /v2.
+        Column("revision", BigInteger, nullable=False, server_default="1"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+scripts = Table(
+    "scripts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("author", Text, nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("csound_file_path", Text, nullable=False, server_default=""),
+    Column("lilypond_file_path", Text, nullable=False, server_default=""),
+    Column("midi_file_path", Text, nullable=False, server_default=""),
+    # The number the Central Sequence Service gave the script (elementType script).
+    Column("sequence_number", BigInteger, nullable=False),
+    *_tracking(),
+    CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="scripts_title_length"),
+    CheckConstraint(f"char_length(author) <= {AUTHOR_MAX_LENGTH}", name="scripts_author_length"),
+    CheckConstraint(f"char_length(description) <= {DESCRIPTION_MAX_LENGTH}", name="scripts_description_length"),
+    CheckConstraint(
+        f"char_length(csound_file_path) <= {FILE_PATH_MAX_LENGTH} AND char_length(lilypond_file_path) <= "
+        f"{FILE_PATH_MAX_LENGTH} AND char_length(midi_file_path) <= {FILE_PATH_MAX_LENGTH}",
+        name="scripts_file_path_length",
+    ),
+    CheckConstraint("sequence_number >= 1", name="scripts_sequence_number_positive"),
+)
+
+section_headings = Table(
+    "section_headings",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("script_id", BigInteger, ForeignKey(scripts.c.id, ondelete="CASCADE"), nullable=False),
+    Column("title", Text, nullable=False),
+    # The number the Central Sequence Service holds for the heading (elementType section); it orders
+    # the script's headings. Numbers are unique across the whole story; the check runs at the end of
+    # each statement, so one UPDATE can permute them.
+    Column("sequence_number", BigInteger, nullable=False),
+    *_tracking(),
+    CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="section_headings_title_length"),
+    CheckConstraint("sequence_number >= 1", name="section_headings_sequence_number_positive"),
+    UniqueConstraint(
+        "sequence_number", name="section_headings_sequence_number_key", deferrable=True, initially="IMMEDIATE"
+    ),
+    # The target of story_lines' foreign key over (heading, script).
+    UniqueConstraint("id", "script_id", name="section_headings_id_script_key"),
+    Index("section_headings_script_idx", "script_id", "sequence_number"),
+)
+
+story_lines = Table(
+    "story_lines",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("script_id", BigInteger, ForeignKey(scripts.c.id, ondelete="CASCADE"), nullable=False),
+    Column("heading_id", BigInteger, nullable=False),
+    # 1..n within the heading, without gaps; unique per heading, checked at the end of each statement
+    # so one UPDATE can shift a run of lines.
+    Column("position", Integer, nullable=False),
+    Column("character_id", BigInteger, nullable=False),
+    Column("action_id", BigInteger, nullable=False),
+    Column("spoken_word_id", BigInteger, nullable=False),
+    Column("context_id", BigInteger, nullable=True),
+    *_tracking(),
+    ForeignKeyConstraint(
+        ["heading_id", "script_id"],
+        [section_headings.c.id, section_headings.c.script_id],
+        ondelete="CASCADE",
+        name="story_lines_heading_fkey",
+    ),
+    UniqueConstraint(
+        "heading_id", "position", name="story_lines_heading_position_key", deferrable=True, initially="IMMEDIATE"
+    ),
+    CheckConstraint(f"position BETWEEN 1 AND {MAX_LINES_PER_SCRIPT}", name="story_lines_position_range"),
+    CheckConstraint(
+        "character_id >= 1 AND action_id >= 1 AND spoken_word_id >= 1 AND (context_id IS NULL OR context_id >= 1)",
+        name="story_lines_ids_positive",
+    ),
+    Index("story_lines_script_idx", "script_id"),
+)
 
 idempotency_keys = idempotency_table(metadata)

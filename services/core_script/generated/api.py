@@ -17,15 +17,30 @@ from fountain_common.problems import not_implemented
 from .models import (
     Error,
     HealthStatus,
+    LineCreate,
+    LineMove,
+    LinePatch,
     Problem,
     ReorderRequest,
     Script,
+    ScriptContent,
+    ScriptCreate,
+    ScriptPage,
+    ScriptPatch,
+    ScriptRecord,
     ScriptRequest,
     ScriptResponse,
     ScriptUpdateRequest,
+    Section,
+    SectionCreate,
     SectionHeadingRequest,
     SectionHeadingResponse,
     SectionHeadingUpdateRequest,
+    SectionMove,
+    SectionPage,
+    SectionPatch,
+    StoryLine,
+    StoryLinePage,
     SuccessResponse,
 )
 
@@ -95,6 +110,201 @@ class Operations:
     ) -> SuccessResponse:
         """reorderSectionHeadings: Reorder Section Headings"""
         raise not_implemented("reorderSectionHeadings")
+
+    async def search_scripts(
+        self,
+        *,
+        ids: Optional[str],
+        title_contains: Optional[str],
+        limit: int,
+        offset: int,
+    ) -> ScriptPage:
+        """searchScripts: List scripts"""
+        raise not_implemented("searchScripts")
+
+    async def add_script(
+        self,
+        *,
+        idempotency_key: Optional[str],
+        body: ScriptCreate,
+    ) -> ScriptRecord:
+        """addScript: Create a script"""
+        raise not_implemented("addScript")
+
+    async def get_script(
+        self,
+        *,
+        script_id: int,
+    ) -> ScriptRecord:
+        """getScript: Read one script"""
+        raise not_implemented("getScript")
+
+    async def delete_script(
+        self,
+        *,
+        script_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteScript: Delete a script with its sections and lines"""
+        raise not_implemented("deleteScript")
+
+    async def edit_script(
+        self,
+        *,
+        script_id: int,
+        if_match: Optional[str],
+        body: ScriptPatch,
+    ) -> ScriptRecord:
+        """editScript: Change a script"""
+        raise not_implemented("editScript")
+
+    async def get_script_content(
+        self,
+        *,
+        script_id: int,
+    ) -> ScriptContent:
+        """getScriptContent: Read a whole script"""
+        raise not_implemented("getScriptContent")
+
+    async def list_script_lines(
+        self,
+        *,
+        script_id: int,
+        limit: int,
+        offset: int,
+    ) -> StoryLinePage:
+        """listScriptLines: List every line of a script"""
+        raise not_implemented("listScriptLines")
+
+    async def list_sections(
+        self,
+        *,
+        script_id: int,
+        limit: int,
+        offset: int,
+    ) -> SectionPage:
+        """listSections: List the section headings of a script"""
+        raise not_implemented("listSections")
+
+    async def add_section(
+        self,
+        *,
+        script_id: int,
+        idempotency_key: Optional[str],
+        body: SectionCreate,
+    ) -> Section:
+        """addSection: Add a section heading"""
+        raise not_implemented("addSection")
+
+    async def get_section(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+    ) -> Section:
+        """getSection: Read one section heading"""
+        raise not_implemented("getSection")
+
+    async def delete_section(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteSection: Delete a section heading with its lines"""
+        raise not_implemented("deleteSection")
+
+    async def edit_section(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        if_match: Optional[str],
+        body: SectionPatch,
+    ) -> Section:
+        """editSection: Rename a section heading"""
+        raise not_implemented("editSection")
+
+    async def move_section(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        if_match: Optional[str],
+        idempotency_key: Optional[str],
+        body: SectionMove,
+    ) -> Section:
+        """moveSection: Move a section heading"""
+        raise not_implemented("moveSection")
+
+    async def list_lines(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        limit: int,
+        offset: int,
+    ) -> StoryLinePage:
+        """listLines: List the lines of a section"""
+        raise not_implemented("listLines")
+
+    async def add_line(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        idempotency_key: Optional[str],
+        body: LineCreate,
+    ) -> StoryLine:
+        """addLine: Add a story line"""
+        raise not_implemented("addLine")
+
+    async def get_line(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+    ) -> StoryLine:
+        """getLine: Read one story line"""
+        raise not_implemented("getLine")
+
+    async def delete_line(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+        if_match: Optional[str],
+    ) -> None:
+        """deleteLine: Delete a story line"""
+        raise not_implemented("deleteLine")
+
+    async def edit_line(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+        if_match: Optional[str],
+        body: LinePatch,
+    ) -> StoryLine:
+        """editLine: Change a story line's ids"""
+        raise not_implemented("editLine")
+
+    async def move_line(
+        self,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+        if_match: Optional[str],
+        idempotency_key: Optional[str],
+        body: LineMove,
+    ) -> StoryLine:
+        """moveLine: Move a story line"""
+        raise not_implemented("moveLine")
 
 
 def build_router(
@@ -166,10 +376,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -186,7 +392,7 @@ def build_router(
         "/v1/scripts",
         operation_id="createScript",
         summary='Create Script',
-        description='Creates a script and numbers it through the Central Sequence Service (elementType script); answers its id and sequence number. Author and description left out are stored as empty strings. A Central Sequence failure is 502 and nothing is stored.',
+        description='Creates a script and numbers it through the Central Sequence Service (elementType script); answers its id and sequence number. Author and description left out are stored as empty strings. A Central Sequence failure is 502 (504 when it does not answer in time) and nothing is stored.',
         tags=["v1"],
         status_code=201,
         response_model=ScriptResponse,
@@ -199,12 +405,12 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "502": {
                 "description": 'The Central Sequence Service failed or is unreachable; nothing was changed.',
+                "model": Error,
+            },
+            "504": {
+                "description": 'The Central Sequence Service did not answer in time; nothing was changed.',
                 "model": Error,
             },
             "503": {
@@ -243,10 +449,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -268,7 +470,7 @@ def build_router(
         "/v1/scripts/{scriptId}/sections",
         operation_id="addSectionHeading",
         summary='Add Section Heading',
-        description='Adds a section heading to a script and numbers it through the Central Sequence Service (elementType section). A missing script is 404; a Central Sequence failure is 502 and nothing is stored.',
+        description='Adds a section heading to a script and numbers it through the Central Sequence Service (elementType section). A missing script is 404; a Central Sequence failure is 502 (504 on timeout) and nothing is stored.',
         tags=["v1"],
         status_code=201,
         response_model=SectionHeadingResponse,
@@ -285,12 +487,12 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "502": {
                 "description": 'The Central Sequence Service failed or is unreachable; nothing was changed.',
+                "model": Error,
+            },
+            "504": {
+                "description": 'The Central Sequence Service did not answer in time; nothing was changed.',
                 "model": Error,
             },
             "503": {
@@ -331,10 +533,6 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "503": {
                 "description": 'The database is unreachable; retry later.',
                 "model": Error,
@@ -358,7 +556,7 @@ def build_router(
         "/v1/scripts/{scriptId}/sections/reorder",
         operation_id="reorderSectionHeadings",
         summary='Reorder Section Headings',
-        description='Gives the listed headings of the script new sequence numbers and sends the same order to the Central Sequence Service. Each heading once; the new numbers must permute those they hold (else 400). A heading not in the script is 404; a Central Sequence failure is 502 and nothing changes.',
+        description='Gives the listed headings of the script new sequence numbers and sends the same order to the Central Sequence Service. Each heading once; the new numbers must permute those they hold (else 400). A heading not in the script is 404; a Central Sequence failure is 502/504 and nothing changes.',
         tags=["v1"],
         status_code=200,
         response_model=SuccessResponse,
@@ -375,12 +573,12 @@ def build_router(
                 "description": 'An unexpected error; it was logged with the request id.',
                 "model": Error,
             },
-            "501": {
-                "description": 'Declared in the contract, not implemented yet in this release of the service.',
-                "model": Error,
-            },
             "502": {
                 "description": 'The Central Sequence Service failed or is unreachable; nothing was changed.',
+                "model": Error,
+            },
+            "504": {
+                "description": 'The Central Sequence Service did not answer in time; nothing was changed.',
                 "model": Error,
             },
             "503": {
@@ -400,6 +598,917 @@ def build_router(
             body=body,
         )
 
+    @router.get(
+        "/v2/scripts",
+        operation_id="searchScripts",
+        summary='List scripts',
+        description='Lists scripts by ascending scriptId, optionally only those with the given ids or whose title contains a text (ignoring case), one page at a time with the total count.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ScriptPage,
+        responses={
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def search_scripts(
+        *,
+        ids: Optional[str] = Query(
+            None,
+            alias='ids',
+            min_length=1,
+            max_length=9999,
+            pattern='^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18}){0,499}$',
+        ),
+        title_contains: Optional[str] = Query(
+            None,
+            alias='titleContains',
+            min_length=1,
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> ScriptPage:
+        return await operations.search_scripts(
+            ids=ids,
+            title_contains=title_contains,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/scripts",
+        operation_id="addScript",
+        summary='Create a script',
+        description='Creates a script, numbered through the Central Sequence Service (elementType script), with optional author, description and orchestration file paths. A Central Sequence failure is 502/504 and nothing is stored. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=ScriptRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service this one calls failed or is unreachable; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service this one calls did not answer in time; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_script(
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ScriptCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> ScriptRecord:
+        return await operations.add_script(
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}",
+        operation_id="getScript",
+        summary='Read one script',
+        description='Reads a script with its orchestration paths and sequence number. The ETag header is the value to send as If-Match when changing or deleting it.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ScriptRecord,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_script(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> ScriptRecord:
+        return await operations.get_script(
+            script_id=script_id,
+        )
+
+    @router.delete(
+        "/v2/scripts/{scriptId}",
+        operation_id="deleteScript",
+        summary='Delete a script with its sections and lines',
+        description='Deletes the script, every section heading and every story line of it, in one transaction. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_script(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_script(
+            script_id=script_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/scripts/{scriptId}",
+        operation_id="editScript",
+        summary='Change a script',
+        description='Changes the fields given (at least one; orchestration paths one by one); the sequence number never changes. With If-Match, a stale ETag is 412 and nothing is changed.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ScriptRecord,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def edit_script(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: ScriptPatch,
+        operations: Operations = Depends(operations_for),
+    ) -> ScriptRecord:
+        return await operations.edit_script(
+            script_id=script_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/content",
+        operation_id="getScriptContent",
+        summary='Read a whole script',
+        description='One consistent snapshot of the script with every section heading (ascending sequenceNumber) and every story line of each (ascending position): the story order. A script holds at most 10,000 lines, so the answer is bounded.',
+        tags=["v2"],
+        status_code=200,
+        response_model=ScriptContent,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_script_content(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> ScriptContent:
+        return await operations.get_script_content(
+            script_id=script_id,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/lines",
+        operation_id="listScriptLines",
+        summary='List every line of a script',
+        description='Lists all story lines of the script in story order (sections by sequenceNumber, then lines by position), one page at a time with the total count.',
+        tags=["v2"],
+        status_code=200,
+        response_model=StoryLinePage,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_script_lines(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLinePage:
+        return await operations.list_script_lines(
+            script_id=script_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/sections",
+        operation_id="listSections",
+        summary='List the section headings of a script',
+        description="Lists the script's section headings by ascending sequenceNumber (story order), one page at a time with the total count.",
+        tags=["v2"],
+        status_code=200,
+        response_model=SectionPage,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_sections(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> SectionPage:
+        return await operations.list_sections(
+            script_id=script_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/scripts/{scriptId}/sections",
+        operation_id="addSection",
+        summary='Add a section heading',
+        description='Appends a section heading to the script, numbered through the Central Sequence Service (elementType section). A missing script is 404; a Central Sequence failure is 502/504 and nothing is stored. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+        status_code=201,
+        response_model=Section,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service this one calls failed or is unreachable; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service this one calls did not answer in time; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_section(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: SectionCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> Section:
+        return await operations.add_section(
+            script_id=script_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/sections/{headingId}",
+        operation_id="getSection",
+        summary='Read one section heading',
+        description='Reads a section heading of the script; a heading of another script is 404. The ETag header is the value to send as If-Match.',
+        tags=["v2"],
+        status_code=200,
+        response_model=Section,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_section(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> Section:
+        return await operations.get_section(
+            script_id=script_id,
+            heading_id=heading_id,
+        )
+
+    @router.delete(
+        "/v2/scripts/{scriptId}/sections/{headingId}",
+        operation_id="deleteSection",
+        summary='Delete a section heading with its lines',
+        description='Deletes the heading and every story line in it, in one transaction; the other headings keep their numbers. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_section(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_section(
+            script_id=script_id,
+            heading_id=heading_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/scripts/{scriptId}/sections/{headingId}",
+        operation_id="editSection",
+        summary='Rename a section heading',
+        description="Changes the heading's title; its sequence number never changes here (see moveSection). With If-Match, a stale ETag is 412 and nothing is changed.",
+        tags=["v2"],
+        status_code=200,
+        response_model=Section,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def edit_section(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: SectionPatch,
+        operations: Operations = Depends(operations_for),
+    ) -> Section:
+        return await operations.edit_section(
+            script_id=script_id,
+            heading_id=heading_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.post(
+        "/v2/scripts/{scriptId}/sections/{headingId}/move",
+        operation_id="moveSection",
+        summary='Move a section heading',
+        description="Moves the heading to a 1-based place among the script's headings; the headings swap sequence numbers here and in the Central Sequence Service together. A place past the last is 422; a Central Sequence failure is 502/504 and nothing changes.",
+        tags=["v2"],
+        status_code=200,
+        response_model=Section,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service this one calls failed or is unreachable; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service this one calls did not answer in time; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def move_section(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: SectionMove,
+        operations: Operations = Depends(operations_for),
+    ) -> Section:
+        return await operations.move_section(
+            script_id=script_id,
+            heading_id=heading_id,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines",
+        operation_id="listLines",
+        summary='List the lines of a section',
+        description="Lists the section's story lines by ascending position (1..n), one page at a time with the total count.",
+        tags=["v2"],
+        status_code=200,
+        response_model=StoryLinePage,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def list_lines(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLinePage:
+        return await operations.list_lines(
+            script_id=script_id,
+            heading_id=heading_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.post(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines",
+        operation_id="addLine",
+        summary='Add a story line',
+        description='Adds a line at position (1..n+1, default the end), shifting later lines down. Its ids must exist in Character Management and Session and Context (else 422); an upstream failure is 502/504. At most 10,000 lines per script.',
+        tags=["v2"],
+        status_code=201,
+        response_model=StoryLine,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service this one calls failed or is unreachable; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service this one calls did not answer in time; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def add_line(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: LineCreate,
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLine:
+        return await operations.add_line(
+            script_id=script_id,
+            heading_id=heading_id,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.get(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}",
+        operation_id="getLine",
+        summary='Read one story line',
+        description='Reads a story line of the section; a line of another section or script is 404. The ETag header is the value to send as If-Match.',
+        tags=["v2"],
+        status_code=200,
+        response_model=StoryLine,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def get_line(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        line_id: int = Path(..., alias='lineId', ge=1, le=9223372036854775807),
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLine:
+        return await operations.get_line(
+            script_id=script_id,
+            heading_id=heading_id,
+            line_id=line_id,
+        )
+
+    @router.delete(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}",
+        operation_id="deleteLine",
+        summary='Delete a story line',
+        description='Deletes the line; the later lines of its section move up by one, so positions stay 1..n. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        tags=["v2"],
+        status_code=204,
+        response_class=Response,  # no body, so no Content-Type either
+        response_model=None,
+        responses={
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def delete_line(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        line_id: int = Path(..., alias='lineId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        operations: Operations = Depends(operations_for),
+    ) -> None:
+        return await operations.delete_line(
+            script_id=script_id,
+            heading_id=heading_id,
+            line_id=line_id,
+            if_match=if_match,
+        )
+
+    @router.patch(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}",
+        operation_id="editLine",
+        summary="Change a story line's ids",
+        description='Changes the ids given (at least one; contextId null removes the context). Changed ids are checked as on addLine (422, 502/504). The position never changes here (see moveLine). With If-Match, a stale ETag is 412.',
+        tags=["v2"],
+        status_code=200,
+        response_model=StoryLine,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "502": {
+                "description": 'A service this one calls failed or is unreachable; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+            "504": {
+                "description": 'A service this one calls did not answer in time; nothing was changed. `upstream` names it.',
+                "model": Problem,
+            },
+        },
+    )
+    async def edit_line(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        line_id: int = Path(..., alias='lineId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        body: LinePatch,
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLine:
+        return await operations.edit_line(
+            script_id=script_id,
+            heading_id=heading_id,
+            line_id=line_id,
+            if_match=if_match,
+            body=body,
+        )
+
+    @router.post(
+        "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}/move",
+        operation_id="moveLine",
+        summary='Move a story line',
+        description='Moves the line to a 1-based position in its section, or in another section of the same script (headingId); the lines in between shift by one, so positions stay 1..n in both sections. A position past the end is 422.',
+        tags=["v2"],
+        status_code=200,
+        response_model=StoryLine,
+        responses={
+            "400": {
+                "description": 'The request body is not valid JSON.',
+                "model": Problem,
+            },
+            "404": {
+                "description": 'The script, section heading or line does not exist (or belongs to another script or section).',
+                "model": Problem,
+            },
+            "412": {
+                "description": 'If-Match does not match the current ETag; nothing was changed.',
+                "model": Problem,
+            },
+            "422": {
+                "description": 'The input is well-formed but invalid, or names an id that does not exist upstream; `errors` names each field at fault.',
+                "model": Problem,
+            },
+            "500": {
+                "description": 'An unexpected error; it was logged with the request id.',
+                "model": Problem,
+            },
+            "503": {
+                "description": 'The database is unreachable or not migrated; retry later.',
+                "model": Problem,
+            },
+        },
+    )
+    async def move_line(
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        heading_id: int = Path(..., alias='headingId', ge=1, le=9223372036854775807),
+        line_id: int = Path(..., alias='lineId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: LineMove,
+        operations: Operations = Depends(operations_for),
+    ) -> StoryLine:
+        return await operations.move_line(
+            script_id=script_id,
+            heading_id=heading_id,
+            line_id=line_id,
+            if_match=if_match,
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
     return router
 
 
@@ -412,4 +1521,23 @@ OPERATION_IDS: List[str] = [
     "addSectionHeading",
     "updateSectionHeading",
     "reorderSectionHeadings",
+    "searchScripts",
+    "addScript",
+    "getScript",
+    "deleteScript",
+    "editScript",
+    "getScriptContent",
+    "listScriptLines",
+    "listSections",
+    "addSection",
+    "getSection",
+    "deleteSection",
+    "editSection",
+    "moveSection",
+    "listLines",
+    "addLine",
+    "getLine",
+    "deleteLine",
+    "editLine",
+    "moveLine",
 ]

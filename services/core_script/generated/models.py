@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -151,6 +151,329 @@ class Error(BaseModel):
     status: Optional[JsonInt] = None
     detail: Optional[StrictStr] = None
     instance: Optional[StrictStr] = None
+
+
+class Orchestration(BaseModel):
+    csoundFilePath: Annotated[
+        StrictStr,
+        Field(
+            description='Csound file (.csd).', max_length=1000, pattern='^[^\\x00]*$'
+        ),
+    ]
+    lilyPondFilePath: Annotated[
+        StrictStr,
+        Field(
+            description='LilyPond file (.ly).', max_length=1000, pattern='^[^\\x00]*$'
+        ),
+    ]
+    midiFilePath: Annotated[
+        StrictStr,
+        Field(description='MIDI file (.mid).', max_length=1000, pattern='^[^\\x00]*$'),
+    ]
+
+
+class OrchestrationPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    csoundFilePath: Annotated[
+        Optional[StrictStr], Field(max_length=1000, pattern='^[^\\x00]*$')
+    ] = None
+    lilyPondFilePath: Annotated[
+        Optional[StrictStr], Field(max_length=1000, pattern='^[^\\x00]*$')
+    ] = None
+    midiFilePath: Annotated[
+        Optional[StrictStr], Field(max_length=1000, pattern='^[^\\x00]*$')
+    ] = None
+
+
+class ScriptRecord(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    author: Annotated[
+        StrictStr,
+        Field(
+            description='Empty when none was given.',
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    description: Annotated[
+        StrictStr,
+        Field(
+            description='Empty when none was given.',
+            max_length=10000,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    orchestration: Orchestration
+    sequenceNumber: Annotated[
+        JsonInt,
+        Field(
+            description="The script's number in the Central Sequence Service.",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Bumped on every change; the ETag.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class ScriptCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    author: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='Empty when left out.', max_length=200, pattern='^[^\\x00]*$'
+        ),
+    ] = None
+    description: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='Empty when left out.', max_length=10000, pattern='^[^\\x00]*$'
+        ),
+    ] = None
+    orchestration: Optional[OrchestrationPatch] = None
+
+
+class ScriptPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        Optional[StrictStr], Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ] = None
+    author: Annotated[
+        Optional[StrictStr], Field(max_length=200, pattern='^[^\\x00]*$')
+    ] = None
+    description: Annotated[
+        Optional[StrictStr], Field(max_length=10000, pattern='^[^\\x00]*$')
+    ] = None
+    orchestration: Optional[OrchestrationPatch] = None
+
+
+class ScriptPage(BaseModel):
+    items: List[ScriptRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class Section(BaseModel):
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    sequenceNumber: Annotated[
+        JsonInt,
+        Field(
+            description="The heading's number in the Central Sequence Service; orders the script's headings.",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Bumped on every change, including a move that renumbers it; the ETag.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class SectionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+
+
+class SectionPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+
+
+class SectionMove(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    position: Annotated[
+        JsonInt,
+        Field(
+            description="The heading's new place among the script's headings, 1 being the first.",
+            ge=1,
+            le=10001,
+        ),
+    ]
+
+
+class SectionPage(BaseModel):
+    items: List[Section]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class StoryLine(BaseModel):
+    lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    position: Annotated[
+        JsonInt,
+        Field(description='Place in its section, 1..n without gaps.', ge=1, le=10001),
+    ]
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    actionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    spokenWordId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    contextId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='The context in Session and Context, or null.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Bumped on every change, including a shift of its position; the ETag.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class LineCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    characterId: Annotated[
+        JsonInt,
+        Field(
+            description='A character of Character Management.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    actionId: Annotated[
+        JsonInt,
+        Field(
+            description='An action of Character Management.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    spokenWordId: Annotated[
+        JsonInt,
+        Field(
+            description='A spoken word of Character Management.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    contextId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='A context of Session and Context that belongs to characterId; null or left out for none.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
+    position: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='Where to insert, 1..n+1; the end when left out.',
+            ge=1,
+            le=10001,
+        ),
+    ] = None
+
+
+class LinePatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    characterId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = (
+        None
+    )
+    actionId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = None
+    spokenWordId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = (
+        None
+    )
+    contextId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='The new context; null removes it.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
+
+
+class LineMove(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    position: Annotated[
+        JsonInt,
+        Field(
+            description="The line's new position, 1..n in its section, or 1..n+1 in another one.",
+            ge=1,
+            le=10001,
+        ),
+    ]
+    headingId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='Another section of the same script to move the line to; its own section when left out.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
+
+
+class StoryLinePage(BaseModel):
+    items: List[StoryLine]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class SectionContent(BaseModel):
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    sequenceNumber: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    revision: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    lines: List[StoryLine]
+
+
+class ScriptContent(BaseModel):
+    script: ScriptRecord
+    sections: List[SectionContent]
 
 
 class FieldError(BaseModel):

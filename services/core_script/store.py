@@ -1,0 +1,345 @@
+"""Scripts, section headings and story lines on a database connection: the rules /v1 and /v2 share.
+
+Every change bumps the changed rows' `revision` (their /v2 ETag), including rows renumbered or shifted
+as a side effect. Writes that change heading numbers or line positions lock the script row first
+(SELECT ... FOR UPDATE), so concurrent inserts, moves and deletes in one script run one at a time and
+keep the positions of every section 1..n without gaps; the deferrable unique constraints back this up.
+"""
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fountain_common.etags import check_etag
+from fountain_common.problems import invalid, not_found
+
+from .tables import MAX_LINES_PER_SCRIPT, scripts, section_headings, story_lines
+
+IDS_MAX = 500  # ids in one `ids` filter, as the spec says
+
+SCRIPT_COLUMNS = (
+    scripts.c.id,
+    scripts.c.title,
+    scripts.c.author,
+    scripts.c.description,
+    scripts.c.csound_file_path,
+    scripts.c.lilypond_file_path,
+    scripts.c.midi_file_path,
+    scripts.c.sequence_number,
+    scripts.c.revision,
+)
+HEADING_COLUMNS = (
+    section_headings.c.id,
+    section_headings.c.script_id,
+    section_headings.c.title,
+    section_headings.c.sequence_number,
+    section_headings.c.revision,
+)
+LINE_COLUMNS = (
+    story_lines.c.id,
+    story_lines.c.script_id,
+    story_lines.c.heading_id,
+    story_lines.c.position,
+    story_lines.c.character_id,
+    story_lines.c.action_id,
+    story_lines.c.spoken_word_id,
+    story_lines.c.context_id,
+    story_lines.c.revision,
+)
+BUMP = {"revision": text("revision + 1"), "updated_at": func.now()}
+
+
+async def _next_id(conn: AsyncConnection, table: str) -> int:
+    """Reserve the id of a new row before it is numbered, so the Central Sequence Service can be told
+    the element's id in the same transaction that stores the row."""
+    query = text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))")
+    return int((await conn.execute(query, {"table": f"core_script.{table}"})).scalar_one())
+
+
+# --- scripts -------------------------------------------------------------------------------------
+async def next_script_id(conn: AsyncConnection) -> int:
+    return await _next_id(conn, "scripts")
+
+
+async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, str], number: int) -> RowMapping:
+    inserted = await conn.execute(
+        scripts.insert().values(id=script_id, sequence_number=number, **fields).returning(*SCRIPT_COLUMNS)
+    )
+    return inserted.mappings().one()
+
+
+async def get_script(conn: AsyncConnection, script_id: int, *, lock: bool = False) -> RowMapping:
+    query = select(*SCRIPT_COLUMNS).where(scripts.c.id == script_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise not_found(f"Script {script_id} not found.")
+    return row
+
+
+async def update_script(
+    conn: AsyncConnection, script_id: int, changes: Mapping[str, str], if_match: str | None = None
+) -> RowMapping:
+    """Set the given columns; the revision moves only when a value really changes."""
+    row = await get_script(conn, script_id, lock=True)
+    check_etag(row, if_match, what=f"Script {script_id}")
+    changed = {name: value for name, value in changes.items() if row[name] != value}
+    if not changed:
+        return row
+    updated = await conn.execute(
+        scripts.update().where(scripts.c.id == script_id).values(**changed, **BUMP).returning(*SCRIPT_COLUMNS)
+    )
+    return updated.mappings().one()
+
+
+async def delete_script(conn: AsyncConnection, script_id: int, if_match: str | None) -> None:
+    """Deletes the script; its headings and lines go with it (ON DELETE CASCADE)."""
+    row = await get_script(conn, script_id, lock=True)
+    check_etag(row, if_match, what=f"Script {script_id}")
+    await conn.execute(scripts.delete().where(scripts.c.id == script_id))
+
+
+def scripts_query(ids: Collection[int] | None = None, title_contains: str | None = None) -> Select[Any]:
+    query = select(*SCRIPT_COLUMNS).order_by(scripts.c.id)
+    if ids is not None:
+        query = query.where(scripts.c.id.in_(list(ids)))
+    if title_contains is not None:
+        # strpos, not LIKE: % and _ in the text are plain characters.
+        query = query.where(func.strpos(func.lower(scripts.c.title), func.lower(title_contains)) > 0)
+    return query
+
+
+# --- section headings ----------------------------------------------------------------------------
+async def next_heading_id(conn: AsyncConnection) -> int:
+    return await _next_id(conn, "section_headings")
+
+
+async def insert_heading(conn: AsyncConnection, heading_id: int, script_id: int, title: str, number: int) -> RowMapping:
+    inserted = await conn.execute(
+        section_headings.insert()
+        .values(id=heading_id, script_id=script_id, title=title, sequence_number=number)
+        .returning(*HEADING_COLUMNS)
+    )
+    return inserted.mappings().one()
+
+
+async def get_heading(conn: AsyncConnection, script_id: int, heading_id: int, *, lock: bool = False) -> RowMapping:
+    """The heading if it belongs to the script; 404 naming whichever is missing."""
+    query = select(*HEADING_COLUMNS).where(
+        section_headings.c.id == heading_id, section_headings.c.script_id == script_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        await get_script(conn, script_id)
+        raise not_found(f"Script {script_id} has no section heading {heading_id}.")
+    return row
+
+
+async def rename_heading(
+    conn: AsyncConnection, script_id: int, heading_id: int, title: str | None, if_match: str | None = None
+) -> RowMapping:
+    row = await get_heading(conn, script_id, heading_id, lock=True)
+    check_etag(row, if_match, what=f"Section heading {heading_id}")
+    if title is None or title == row["title"]:
+        return row
+    updated = await conn.execute(
+        section_headings.update()
+        .where(section_headings.c.id == heading_id)
+        .values(title=title, **BUMP)
+        .returning(*HEADING_COLUMNS)
+    )
+    return updated.mappings().one()
+
+
+async def delete_heading(conn: AsyncConnection, script_id: int, heading_id: int, if_match: str | None) -> None:
+    """Deletes the heading and its lines (ON DELETE CASCADE); the other headings keep their numbers."""
+    await get_script(conn, script_id, lock=True)
+    row = await get_heading(conn, script_id, heading_id, lock=True)
+    check_etag(row, if_match, what=f"Section heading {heading_id}")
+    await conn.execute(section_headings.delete().where(section_headings.c.id == heading_id))
+
+
+def headings_query(script_id: int) -> Select[Any]:
+    return (
+        select(*HEADING_COLUMNS)
+        .where(section_headings.c.script_id == script_id)
+        .order_by(section_headings.c.sequence_number)
+    )
+
+
+async def lock_headings(conn: AsyncConnection, script_id: int) -> list[RowMapping]:
+    """The script row and all of its headings locked, the headings in sequence order."""
+    await get_script(conn, script_id, lock=True)
+    return list((await conn.execute(headings_query(script_id).with_for_update())).mappings().all())
+
+
+async def renumber_headings(conn: AsyncConnection, numbers: Mapping[int, int]) -> None:
+    """Give each heading (id -> number) its new number in one statement; the unique check runs at its end."""
+    if not numbers:
+        return
+    await conn.execute(
+        text(
+            """
+            UPDATE core_script.section_headings AS h
+            SET sequence_number = v.sequence_number, revision = h.revision + 1, updated_at = now()
+            FROM unnest(CAST(:ids AS bigint[]), CAST(:numbers AS bigint[])) AS v(id, sequence_number)
+            WHERE h.id = v.id
+            """
+        ),
+        {"ids": list(numbers), "numbers": list(numbers.values())},
+    )
+
+
+def moved_numbers(headings: list[RowMapping], heading_id: int, position: int) -> dict[int, int]:
+    """New numbers (id -> number, only those that change) when `heading_id` moves to the 1-based place
+    `position` among `headings` (in sequence order): the same numbers, handed out in the new order."""
+    if position > len(headings):
+        raise invalid(
+            f"position {position} is past the last section heading ({len(headings)}).",
+            [{"location": "body.position", "message": f"At most {len(headings)}"}],
+        )
+    numbers = [int(h["sequence_number"]) for h in headings]
+    order = [int(h["id"]) for h in headings if h["id"] != heading_id]
+    order.insert(position - 1, heading_id)
+    current = {int(h["id"]): int(h["sequence_number"]) for h in headings}
+    return {hid: number for hid, number in zip(order, numbers, strict=True) if current[hid] != number}
+
+
+# --- story lines ---------------------------------------------------------------------------------
+async def get_line(
+    conn: AsyncConnection, script_id: int, heading_id: int, line_id: int, *, lock: bool = False
+) -> RowMapping:
+    query = select(*LINE_COLUMNS).where(
+        story_lines.c.id == line_id, story_lines.c.heading_id == heading_id, story_lines.c.script_id == script_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        await get_heading(conn, script_id, heading_id)
+        raise not_found(f"Section heading {heading_id} has no line {line_id}.")
+    return row
+
+
+async def _count_lines(conn: AsyncConnection, *conditions: Any) -> int:
+    return int((await conn.execute(select(func.count()).select_from(story_lines).where(*conditions))).scalar_one())
+
+
+async def _shift(conn: AsyncConnection, heading_id: int, low: int, delta: int) -> None:
+    """Add `delta` to the positions from `low` on of one heading, in one statement."""
+    condition = and_(story_lines.c.heading_id == heading_id, story_lines.c.position >= low)
+    await conn.execute(story_lines.update().where(condition).values(position=story_lines.c.position + delta, **BUMP))
+
+
+async def insert_line(
+    conn: AsyncConnection, script_id: int, heading_id: int, position: int | None, ids: Mapping[str, int | None]
+) -> RowMapping:
+    """Insert at `position` (1..n+1, default the end), shifting the later lines down by one."""
+    await get_script(conn, script_id, lock=True)
+    await get_heading(conn, script_id, heading_id)
+    if await _count_lines(conn, story_lines.c.script_id == script_id) >= MAX_LINES_PER_SCRIPT:
+        raise invalid(f"Script {script_id} already holds {MAX_LINES_PER_SCRIPT} lines, the most a script may hold.")
+    count = await _count_lines(conn, story_lines.c.heading_id == heading_id)
+    position = _checked_position(position, count + 1)
+    if position <= count:
+        await _shift(conn, heading_id, position, +1)
+    inserted = await conn.execute(
+        story_lines.insert()
+        .values(script_id=script_id, heading_id=heading_id, position=position, **ids)
+        .returning(*LINE_COLUMNS)
+    )
+    return inserted.mappings().one()
+
+
+def _checked_position(position: int | None, last: int) -> int:
+    if position is None:
+        return last
+    if position > last:
+        raise invalid(
+            f"position {position} is past the end: the last possible position is {last}.",
+            [{"location": "body.position", "message": f"At most {last}"}],
+        )
+    return position
+
+
+async def update_line(conn: AsyncConnection, line: RowMapping, changes: Mapping[str, int | None]) -> RowMapping:
+    """Set the given id columns of a line already locked; the revision moves only on a real change."""
+    changed = {name: value for name, value in changes.items() if line[name] != value}
+    if not changed:
+        return line
+    updated = await conn.execute(
+        story_lines.update().where(story_lines.c.id == line["id"]).values(**changed, **BUMP).returning(*LINE_COLUMNS)
+    )
+    return updated.mappings().one()
+
+
+async def delete_line(
+    conn: AsyncConnection, script_id: int, heading_id: int, line_id: int, if_match: str | None
+) -> None:
+    """Deletes the line and closes the gap: the later lines of its section move up by one."""
+    await get_script(conn, script_id, lock=True)
+    row = await get_line(conn, script_id, heading_id, line_id, lock=True)
+    check_etag(row, if_match, what=f"Line {line_id}")
+    await conn.execute(story_lines.delete().where(story_lines.c.id == line_id))
+    await _shift(conn, heading_id, int(row["position"]) + 1, -1)
+
+
+async def move_line(
+    conn: AsyncConnection,
+    script_id: int,
+    heading_id: int,
+    line_id: int,
+    position: int,
+    target_heading_id: int | None,
+    if_match: str | None,
+) -> RowMapping:
+    """Move a line within its section (1..n) or to another section of the script (1..m+1); the lines in
+    between shift by one, so both sections keep positions without gaps."""
+    await get_script(conn, script_id, lock=True)
+    row = await get_line(conn, script_id, heading_id, line_id, lock=True)
+    check_etag(row, if_match, what=f"Line {line_id}")
+    current = int(row["position"])
+    target = heading_id if target_heading_id is None else target_heading_id
+    if target == heading_id:
+        position = _checked_position(position, await _count_lines(conn, story_lines.c.heading_id == heading_id))
+        if position == current:
+            return row
+        # One statement moves the line and shifts the ones between its old and new place by one
+        # towards the old place; the unique check runs once, at its end.
+        low, high, delta = (position, current, 1) if position < current else (current, position, -1)
+        await conn.execute(
+            story_lines.update()
+            .where(story_lines.c.heading_id == heading_id, story_lines.c.position.between(low, high))
+            .values(
+                position=case((story_lines.c.id == line_id, position), else_=story_lines.c.position + delta), **BUMP
+            )
+        )
+    else:
+        await get_heading(conn, script_id, target)
+        position = _checked_position(position, await _count_lines(conn, story_lines.c.heading_id == target) + 1)
+        await _shift(conn, target, position, +1)
+        await conn.execute(
+            story_lines.update().where(story_lines.c.id == line_id).values(heading_id=target, position=position, **BUMP)
+        )
+        await _shift(conn, heading_id, current + 1, -1)
+    return (await conn.execute(select(*LINE_COLUMNS).where(story_lines.c.id == line_id))).mappings().one()
+
+
+def lines_query(heading_id: int) -> Select[Any]:
+    return select(*LINE_COLUMNS).where(story_lines.c.heading_id == heading_id).order_by(story_lines.c.position)
+
+
+def script_lines_query(script_id: int) -> Select[Any]:
+    """All lines of a script in story order: sections by sequence number, then lines by position."""
+    return (
+        select(*LINE_COLUMNS)
+        .join(section_headings, section_headings.c.id == story_lines.c.heading_id)
+        .where(story_lines.c.script_id == script_id)
+        .order_by(section_headings.c.sequence_number, story_lines.c.position)
+    )

@@ -1,0 +1,114 @@
+"""Core Script Management when the Central Sequence Service fails: creates and reorders answer 502/504
+naming it, and leave neither rows here nor numbers there; an order the Central Sequence Service took
+whose local commit then failed is sent back."""
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.core_script.conftest import FailingCentralSequence, count_rows
+
+Flaky = tuple[httpx.AsyncClient, FailingCentralSequence]
+
+
+async def elements_in_central_sequence(sequence: httpx.AsyncClient) -> list[tuple[str, int, int]]:
+    page = (await sequence.get("/v2/elements", params={"limit": 500})).json()
+    return [(e["elementType"], e["elementId"], e["sequenceNumber"]) for e in page["items"]]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "kind"),
+    [
+        ("down", 502, "bad-gateway"),
+        ("unreachable", 502, "bad-gateway"),
+        ("timeout", 504, "gateway-timeout"),
+        ("slow", 504, "gateway-timeout"),
+    ],
+)
+async def test_create_stores_nothing_when_central_sequence_fails(
+    flaky: Flaky, sequence: httpx.AsyncClient, engine: AsyncEngine, failure: str, status: int, kind: str
+) -> None:
+    client, transport = flaky
+    transport.failure = failure
+    v1 = await client.post("/v1/scripts", json={"title": "Romeo and Juliet"})
+    assert v1.status_code == status
+    assert v1.headers["content-type"] == "application/json"
+    body = v1.json()
+    assert body["message"].startswith("Central Sequence Service")
+    assert body["type"].endswith(kind) and body["upstream"] == "central_sequence"
+    v2 = await client.post("/v2/scripts", json={"title": "Romeo and Juliet"}, headers={"Idempotency-Key": "k1"})
+    assert v2.status_code == status
+    assert v2.headers["content-type"] == "application/problem+json"
+    assert transport.calls == 4  # each create tried twice (one retry: numbering is safe to repeat)
+    assert await count_rows(engine, "scripts") == 0
+    assert await count_rows(engine, "idempotency_keys") == 0
+    # The key was not used up by the failure: the retry runs and succeeds.
+    transport.failure = None
+    retried = await client.post("/v2/scripts", json={"title": "Romeo and Juliet"}, headers={"Idempotency-Key": "k1"})
+    assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
+    assert await elements_in_central_sequence(sequence) == [("script", retried.json()["scriptId"], 1)]
+
+
+async def test_section_is_not_stored_when_central_sequence_fails(
+    flaky: Flaky, sequence: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    client, transport = flaky
+    assert (await client.post("/v1/scripts", json={"title": "Hamlet"})).status_code == 201
+    transport.failure = "timeout"
+    assert (await client.post("/v1/scripts/1/sections", json={"title": "Act 1"})).status_code == 504
+    assert (await client.post("/v2/scripts/1/sections", json={"title": "Act 1"})).status_code == 504
+    assert await count_rows(engine, "section_headings") == 0
+    assert await elements_in_central_sequence(sequence) == [("script", 1, 1)]
+
+
+async def numbered_sections(client: httpx.AsyncClient) -> list[tuple[int, int]]:
+    listed = (await client.get("/v2/scripts/1/sections")).json()["items"]
+    return [(s["headingId"], s["sequenceNumber"]) for s in listed]
+
+
+async def three_sections(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/scripts", json={"title": "Hamlet"})).status_code == 201
+    for title in ("Act 1", "Act 2", "Act 3"):
+        assert (await client.post("/v1/scripts/1/sections", json={"title": title})).status_code == 201
+
+
+SWAP = {"elements": [{"headingId": 1, "newSequence": 4}, {"headingId": 3, "newSequence": 2}]}
+BEFORE = [(1, 2), (2, 3), (3, 4)]
+
+
+@pytest.mark.parametrize(("failure", "status"), [("down", 502), ("timeout", 504)])
+async def test_reorder_changes_nothing_when_central_sequence_fails(
+    flaky: Flaky, sequence: httpx.AsyncClient, failure: str, status: int
+) -> None:
+    client, transport = flaky
+    await three_sections(client)
+    transport.failure = failure
+    transport.paths = {"/v1/sequence/reorder"}
+    reorder = await client.post("/v1/scripts/1/sections/reorder", json=SWAP)
+    assert reorder.status_code == status and reorder.json()["message"]
+    move = await client.post("/v2/scripts/1/sections/3/move", json={"position": 1})
+    assert move.status_code == status
+    assert move.headers["content-type"] == "application/problem+json"
+    transport.failure = None
+    assert await numbered_sections(client) == BEFORE
+    assert [(e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section"] == BEFORE
+
+
+async def test_an_order_central_sequence_took_is_sent_back_when_the_request_fails(
+    flaky: Flaky, sequence: httpx.AsyncClient
+) -> None:
+    client, transport = flaky
+    await three_sections(client)
+    # Central Sequence applies the reorder, but its answer never arrives (twice: the call and its retry).
+    transport.failure, transport.paths, transport.remaining = "lost-answer", {"/v1/sequence/reorder"}, 2
+    reorder = await client.post("/v1/scripts/1/sections/reorder", json=SWAP)
+    assert reorder.status_code == 504
+    assert transport.remaining == 0
+    assert await numbered_sections(client) == BEFORE
+    assert [(e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section"] == BEFORE
+    # Once it answers again, the same reorder goes through in both services.
+    assert (await client.post("/v1/scripts/1/sections/reorder", json=SWAP)).status_code == 200
+    after = [(3, 2), (2, 3), (1, 4)]
+    assert await numbered_sections(client) == after
+    numbers = sorted((e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section")
+    assert numbers == sorted(after)
