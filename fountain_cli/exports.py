@@ -342,21 +342,22 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-# How Story Factory assembles a story: first the script, whose headings and story lines carry their
-# sequence numbers (Core Script takes them from Central Sequence) and the ids of their parts; then
-# every part at once, one request per kind with an id list, however many lines the story has. Each
-# operation must exist in its service's spec, so the diagram follows the specs.
+# How Story Factory assembles a story (services/story_factory/assembly.py): first the script's content,
+# whose headings carry their sequence numbers (Core Script takes them from Central Sequence) and whose
+# lines carry their positions and the ids of their parts; then every part at once, one request per
+# kind and chunk of ids, never one per line. Each operation must exist in its service's spec, so the
+# diagram follows the specs.
 STORY_SCRIPT: tuple[str, str, str, str] = (
     "core_script",
-    "listScripts",
+    "getScriptContent",
     "",
-    "the script, its section headings and story lines, each with its sequence number",
+    "the script, its section headings and story lines in one snapshot, in story order",
 )
 STORY_PARTS: list[tuple[str, str, str, str]] = [
     ("character", "searchCharacters", "?ids=...&limit=500", "the characters the lines name"),
     ("character", "searchActions", "?ids=...&limit=500", "their actions"),
     ("character", "searchSpokenWords", "?ids=...&limit=500", "their spoken words"),
-    ("session_context", "listContexts", "?characterId=...&limit=500", "the characters' contexts"),
+    ("session_context", "listContexts", "?contextId=...&limit=100", "the contexts the lines name"),
 ]
 
 
@@ -388,7 +389,7 @@ def story_sequence_diagram(services: dict[str, ServiceDefinition], specs: dict[s
         lines.append(f"        story_factory->>{service}: {where(service, operation_id)}{query} ({operation_id})")
         lines.append(f"        {service}-->>story_factory: {what}")
     lines.append("    end")
-    lines.append("    story_factory->>story_factory: order sections and story elements by sequence number")
+    lines.append("    story_factory->>story_factory: sections by sequence number, lines by position: elements 1..N")
     lines.append("    story_factory-->>client: 200 FullStory: sections and story in sequence order")
     lines.append("```")
     return lines

@@ -208,8 +208,8 @@ def test_docs_are_deterministic_and_describe_each_service(tmp_path: Path) -> Non
     assert "sequenceDiagram" in story and "par" in story
     for service in ("core_script", "character", "session_context"):
         assert f"story_factory->>{service}: " in story
-    # The parts are read by id lists, one request per kind, after the script that names them.
-    assert story.index("(listScripts)") < story.index("    par\n") < story.index("/v2/characters?ids=")
+    # The parts are read by id lists, one request per kind and chunk, after the script content that names them.
+    assert story.index("(getScriptContent)") < story.index("    par\n") < story.index("/v2/characters?ids=")
     assert render_docs(["story_factory"]) == render_docs(["story_factory"])
 
 
