@@ -11,7 +11,8 @@ One run:
   3. for each size and reader count, after a warm-up, runs `--repeats` rounds of `--duration` seconds
      in which each reader asks GET /v1/stories?scriptId=... again and again; every answer is checked
      (200, the expected number of story elements in order 1..N);
-  4. prints medians over the rounds (p50 and p95 latency, stories/s), the time per line, and the
+  4. prints medians over the rounds (p50 and p95 latency, stories/s), the time per line, the time of
+     Core Script's content read alone (the first of the two round trips of an assembly), and the
      ratios between sizes: with batched reads, ten times the lines must cost at most about ten times
      the time (ratio <= 10 means no worse than linear); writes bench/results/story-<timestamp>.json;
   5. stops every process it started, also on Ctrl-C or an error.
@@ -71,6 +72,8 @@ class Results:
     seed_seconds: float = 0.0
     measurements: list[Measurement] = field(default_factory=list)
     ratios: dict[str, float] = field(default_factory=dict)
+    # size -> median ms of Core Script's content read alone: the first of the two round trips
+    content_read_ms: dict[int, float] = field(default_factory=dict)
 
 
 def parse_args() -> argparse.Namespace:
@@ -212,6 +215,17 @@ async def read_for(url: str, script_id: int, lines: int, readers: int, seconds: 
     return latencies, len(latencies)
 
 
+def content_read_ms(core_script_url: str, script_id: int, calls: int = 20) -> float:
+    """Median time of GET /v2/scripts/{id}/content alone, one call at a time."""
+    timings = []
+    with httpx.Client(timeout=60) as client:
+        for _ in range(calls):
+            started = time.perf_counter()
+            client.get(f"{core_script_url}/v2/scripts/{script_id}/content").raise_for_status()
+            timings.append(time.perf_counter() - started)
+    return median(timings) * 1000
+
+
 def measure(url: str, script_id: int, lines: int, readers: int, args: argparse.Namespace) -> Measurement:
     result = Measurement(lines=lines, readers=readers)
     asyncio.run(read_for(url, script_id, lines, readers, min(2.0, args.duration)))  # warm-up
@@ -260,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"[seed] done in {results.seed_seconds:.1f} s", flush=True)
 
         for size in args.sizes:
+            results.content_read_ms[size] = content_read_ms(urls["core_script"], scripts[size])
             for readers in args.readers:
                 print(f"[run] {size} lines, {readers} reader(s): {args.repeats} x {args.duration:g} s ...", flush=True)
                 results.measurements.append(measure(urls["story_factory"], scripts[size], size, readers, args))
@@ -277,6 +292,9 @@ def run(args: argparse.Namespace) -> int:
         ]
         print()
         print_table(["lines", "readers", "p50 ms", "p95 ms", "stories/s", "ms/line (p50)"], rows)
+        print()
+        for size, ms in results.content_read_ms.items():
+            print(f"Core Script content of {size} lines read alone: {ms:.2f} ms (median of 20)")
         by_key = {(m.lines, m.readers): m for m in results.measurements}
         print()
         for readers in args.readers:
