@@ -168,6 +168,15 @@ def test_romeo_and_juliet_built_through_four_services_comes_back_as_the_upstream
         expect=200,
     )
     assert middle == {"scriptId": script_id, "sequences": story["story"][1:3]}
+    for start, end in [(4, 9), (3, 2)]:  # past the end, inverted
+        refused = system.call(
+            "story_factory",
+            "GET",
+            "/v1/stories/sequences",
+            params={"scriptId": script_id, "startSequence": start, "endSequence": end},
+            expect=400,
+        )
+        assert refused["message"]
 
     # A change made in one service shows in the next story: Romeo's line moves to the front.
     heading_id = story["sections"][0]["headingId"]

@@ -103,8 +103,17 @@ class StoryFactoryOperations(RequestScope, Operations):
                 "startSequence must not be greater than endSequence.",
                 [{"location": "query.startSequence", "message": "must not be greater than endSequence"}],
             )
-        story = in_range(await self._story(script_id), start_sequence, end_sequence)
-        return StorySequence(scriptId=script_id, sequences=[_story_element(line) for line in _lines(story)])
+        whole = await self._story(script_id)
+        story = in_range(whole, start_sequence, end_sequence)
+        elements = [_story_element(line) for line in _lines(story)]
+        if not elements:
+            # Asking past the end is a client's mistake worth naming, not an empty success.
+            span = f"sequences 1 to {whole.lineCount}" if whole.lineCount else "no story elements yet"
+            raise invalid(
+                f"No story element lies in {start_sequence}..{end_sequence}: script {script_id} has {span}.",
+                [{"location": "query.startSequence", "message": f"past the story's end ({whole.lineCount})"}],
+            )
+        return StorySequence(scriptId=script_id, sequences=elements)
 
     # --- v2 --------------------------------------------------------------------------------------
     async def get_story(

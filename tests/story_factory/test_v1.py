@@ -56,10 +56,10 @@ async def test_sequences_inside_and_at_the_edges(client: httpx.AsyncClient) -> N
         assert response.json() == {"scriptId": 1, "sequences": full[start - 1 : end]}, (start, end)
 
 
-async def test_sequences_of_an_empty_range_is_an_empty_list(client: httpx.AsyncClient) -> None:
+async def test_a_range_holding_no_element_is_400_naming_the_story_length(client: httpx.AsyncClient) -> None:
     response = await sequences(client, 4, 10)
-    assert response.status_code == 200
-    assert response.json() == {"scriptId": 1, "sequences": []}
+    assert response.status_code == 400
+    assert response.json()["message"] == "No story element lies in 4..10: script 1 has sequences 1 to 3."
 
 
 async def test_inverted_range_is_400(client: httpx.AsyncClient, stub: StubUpstreams) -> None:

@@ -184,7 +184,7 @@ def build_router(
         "/v1/stories/sequences",
         operation_id="getStorySequences",
         summary='Retrieve Story Sequences',
-        description='Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order; a range holding none answers an empty list. startSequence > endSequence is 400; a missing script is 404, a dangling part 409; a failing source is 502, a timeout 504.',
+        description="Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order. An inverted range, or one holding no element (past the story's end), is 400; a missing script 404, a dangling part 409, a failing source 502, a timeout 504.",
         tags=["v1"],
         status_code=200,
         response_model=StorySequence,
