@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fountain_common.database import sqlstate
@@ -176,6 +177,12 @@ async def _on_connection_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(request, unavailable("The database is unavailable."))
 
 
+async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # Every connection of the pool stayed busy for the pool's timeout: overload, worth a retry later.
+    log.warning("database_pool_exhausted", error=str(exc).splitlines()[0], path=request.url.path)
+    return problem_response(request, unavailable("Every database connection of this service is busy."))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem_response(request, Problem(500, "internal", "Internal server error", "Internal server error."))
@@ -186,6 +193,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
     app.add_exception_handler(ConnectionError, _on_connection_error)
     app.add_exception_handler(OSError, _on_connection_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -55,3 +55,24 @@ def test_migrating_an_unreachable_database_is_one_clear_line(monkeypatch: pytest
     assert result.exit_code == 1
     assert "central_sequence: cannot use the database (ConnectionRefusedError" in result.output
     assert "Traceback" not in result.output
+
+
+async def test_a_request_that_finds_every_connection_busy_is_503(database_url: str) -> None:
+    """A pool of one connection, held elsewhere: the request waits the pool's timeout, then gets a
+    503 it can retry, not a 500."""
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = create_service_app(
+        registry.load_service("central_sequence"), settings=Settings(database_url=database_url), engine=engine
+    )
+    try:
+        async with engine.connect() as held:
+            await held.exec_driver_sql("SELECT 1")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+                busy = await http.get("/v2/elements")
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "5"
+        assert busy.json()["detail"] == "Every database connection of this service is busy."
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            assert (await http.get("/v2/elements")).status_code == 200  # free again
+    finally:
+        await engine.dispose()
