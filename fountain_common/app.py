@@ -7,13 +7,14 @@ from typing import Any
 
 import httpx
 import yaml
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import create_engine
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
+from fountain_common.query_parameters import reject_unknown_query_parameters
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings, get_settings
 from fountain_common.upstream import Upstreams
@@ -59,7 +60,7 @@ def create_service_app(
     if engine is not None:
         app.state.engine = engine
     install_problem_handlers(app)
-    app.include_router(service.build_router())
+    app.include_router(service.build_router(), dependencies=[Depends(reject_unknown_query_parameters)])
     app.openapi = lambda: _contract_openapi(app, spec)  # type: ignore[method-assign]
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app
