@@ -158,6 +158,8 @@ class Upstreams:
         except ValueError:
             pass
         call = f"{response.request.method} {response.request.url.path}"
+        if response.is_success:  # the status was right, the body was not
+            return upstream_failed(service, f"the answer to {call} broke its contract.")
         return upstream_failed(service, f"{call} answered {response.status_code} {detail}".rstrip(".") + ".")
 
     async def aclose(self) -> None:

@@ -139,3 +139,13 @@ async def test_a_real_timeout_is_a_504() -> None:
         await client.aclose()
     finally:
         server.close()
+
+
+async def test_a_success_whose_body_breaks_the_contract_is_named_so() -> None:
+    client, _ = upstreams(ok)
+    response = await client.request("character", "GET", "/v2/characters")
+    problem = client.unexpected("character", response)
+    assert (problem.status, problem.detail) == (
+        502,
+        "Character Management failed: the answer to GET /v2/characters broke its contract.",
+    )

@@ -247,7 +247,10 @@ class CoreScriptOperations(RequestScope, Operations):
             elif response.status_code != 200:
                 raise self.upstreams.unexpected(service_name, response)
             elif name == "contextId":
-                owner = response.json().get("characterId")
+                try:
+                    owner = response.json()["characterId"]
+                except (ValueError, KeyError, TypeError):
+                    raise self.upstreams.unexpected(service_name, response) from None
                 if owner != character_id:
                     errors.append(
                         {

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from fountain_common.problems import Problem, conflict, not_found
+from fountain_common.upstream import upstream_failed, upstream_service
 
 from .generated.models import (
     Orchestration,
@@ -121,13 +123,30 @@ def _has(item: Any, fields: frozenset[str]) -> bool:
     return isinstance(item, dict) and fields <= item.keys()
 
 
+def _integers(item: dict[str, Any], fields: Iterable[str]) -> bool:
+    """The ids and numbers the assembly sorts and looks up by are integers (or absent/null)."""
+    return all(isinstance(item.get(name), int | None) and not isinstance(item.get(name), bool) for name in fields)
+
+
+LINE_NUMBERS = ("lineId", "position", "characterId", "actionId", "spokenWordId", "contextId")
+
+
 def _is_script_content(content: dict[str, Any]) -> bool:
     sections = content.get("sections")
     return (
         _has(content.get("script"), SCRIPT_FIELDS)
         and isinstance(sections, list)
-        and all(_has(section, SECTION_FIELDS) and isinstance(section["lines"], list) for section in sections)
-        and all(_has(line, LINE_FIELDS) for section in sections for line in section["lines"])
+        and all(
+            _has(section, SECTION_FIELDS)
+            and _integers(section, ("headingId", "sequenceNumber"))
+            and isinstance(section["lines"], list)
+            for section in sections
+        )
+        and all(
+            _has(line, LINE_FIELDS) and _integers(line, LINE_NUMBERS)
+            for section in sections
+            for line in section["lines"]
+        )
     )
 
 
@@ -150,7 +169,9 @@ async def _read_chunk(
     if response.status_code != 200:
         raise unexpected(kind.service, response)
     items = _json_object(kind.service, response, unexpected).get("items")
-    if not isinstance(items, list) or not all(_has(item, kind.fields) for item in items):
+    if not isinstance(items, list) or not all(
+        _has(item, kind.fields) and _integers(item, (kind.id_field,)) for item in items
+    ):
         raise unexpected(kind.service, response)
     return {item[kind.id_field]: item for item in items}
 
@@ -244,7 +265,23 @@ def _story_line(line: dict[str, Any], sequence: int, parts: Parts) -> StoryLine:
     )
 
 
+# The story's models and where their values come from: a value the models refuse (a name that is a
+# number, say) is the fault of that source, answered as a 502 naming it, never a 500.
+SOURCE_OF_MODEL = {
+    StoryCharacter.__name__: "character",
+    StoryAction.__name__: "character",
+    StorySpokenWord.__name__: "character",
+    StoryContext.__name__: "session_context",
+}
+
+
 async def assemble(call: UpstreamCall, unexpected: Unexpected, script_id: int) -> Story:
     content = await read_script_content(call, unexpected, script_id)
     lines = [line for _, section_lines in story_lines(content) for line in section_lines]
-    return lay_out(content, await read_parts(call, unexpected, lines))
+    parts = await read_parts(call, unexpected, lines)
+    try:
+        return lay_out(content, parts)
+    except ValidationError as error:
+        source = SOURCE_OF_MODEL.get(error.title, "core_script")
+        what = f"{error.title}: {error.errors()[0]['msg']}"
+        raise upstream_failed(upstream_service(source), f"its answer broke its contract ({what}).") from None

@@ -6,7 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.core_script.conftest import FailingCentralSequence, count_rows
+from fountain_common.settings import Settings
+from tests.core_script.conftest import FailingCentralSequence, count_rows, reset_scripts
+from tests.in_process import service_app
 
 Flaky = tuple[httpx.AsyncClient, FailingCentralSequence]
 
@@ -112,3 +114,41 @@ async def test_an_order_central_sequence_took_is_sent_back_when_the_request_fail
     assert await numbered_sections(client) == after
     numbers = sorted((e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section")
     assert numbers == sorted(after)
+
+
+class GarbledContexts(httpx.AsyncBaseTransport):
+    """The real services, except that Session and Context answers a context read with 200 and a body
+    that is not the contract's."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("host") == "sessioncontext.fountain.coach" and request.method == "GET":
+            return httpx.Response(200, text="<html>maintenance</html>", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_line_whose_context_check_gets_a_garbled_answer_is_502_and_not_stored(
+    engine: AsyncEngine, settings: Settings, gateway_transport: httpx.ASGITransport
+) -> None:
+    await reset_scripts(engine)
+    app = service_app("core_script", settings, engine, GarbledContexts(gateway_transport))
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        httpx.AsyncClient(transport=gateway_transport, base_url="https://character.fountain.coach") as characters,
+    ):
+        part = {}
+        for path, body, field in [
+            ("/v2/characters", {"name": "Juliet", "description": ""}, "characterId"),
+            ("/v2/actions", {"description": "She waits."}, "actionId"),
+            ("/v2/spokenWords", {"text": "Romeo?"}, "spokenWordId"),
+        ]:
+            part[field] = (await characters.post(path, json=body)).json()[field]
+        script = (await client.post("/v2/scripts", json={"title": "Romeo and Juliet"})).json()["scriptId"]
+        heading = (await client.post(f"/v2/scripts/{script}/sections", json={"title": "Act 1"})).json()["headingId"]
+        response = await client.post(f"/v2/scripts/{script}/sections/{heading}/lines", json={**part, "contextId": 1})
+    assert response.status_code == 502
+    assert response.json()["upstream"] == "session_context"
+    assert "broke its contract" in response.json()["detail"]
+    assert await count_rows(engine, "story_lines") == 0

@@ -2,6 +2,7 @@
 source fails or a line names a part that no longer exists."""
 
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -187,3 +188,27 @@ async def test_a_script_without_lines_reads_nothing_else(client: httpx.AsyncClie
     blank = await client.get("/v1/stories", params={"scriptId": 3})
     assert (blank.json()["sections"], blank.json()["story"]) == ([], [])
     assert [r.url.path for r in stub.requests] == ["/v2/scripts/2/content", "/v2/scripts/3/content"]
+
+
+@pytest.mark.parametrize(
+    ("break_answer", "upstream"),
+    [
+        (lambda data: data.characters[1].update(name=5), "character"),
+        (lambda data: data.contexts[2].update(data={"mood": ["not", "text"]}), "session_context"),
+        (lambda data: data.scripts[1]["sections"][0].update(title=None), "core_script"),
+        (lambda data: data.scripts[1]["sections"][0]["lines"][1].update(lineId="two"), "core_script"),
+        (lambda data: data.scripts[1]["sections"][0]["lines"][1].update(position="2"), "core_script"),
+        (lambda data: data.scripts[1]["sections"][0]["lines"][0].update(characterId=[1]), "core_script"),
+        (lambda data: data.actions[2].update(actionId={"id": 2}), "character"),
+    ],
+)
+async def test_a_value_of_the_wrong_type_is_502_naming_its_source(
+    client: httpx.AsyncClient, stub: StubUpstreams, break_answer: Callable[[StoryData], None], upstream: str
+) -> None:
+    break_answer(stub.data)
+    for path in ("/v1/stories?scriptId=1", "/v2/stories/1"):
+        response = await client.get(path)
+        assert response.status_code == 502, response.text
+        body = response.json()
+        assert body["upstream"] == upstream
+        assert "broke its contract" in body["detail"]
