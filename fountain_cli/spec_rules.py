@@ -28,6 +28,8 @@ from referencing.jsonschema import DRAFT202012
 METHODS = ("get", "put", "post", "delete", "patch")
 PROBES = {"/health", "/ready"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+# The connections a generated route can open (fountain_common/routes.py).
+CONNECTIONS = ("none", "read", "snapshot", "write")
 DESCRIPTION_LIMIT = 300
 PAGE_FIELDS = {"items", "total", "limit", "offset"}
 
@@ -130,6 +132,9 @@ class SpecChecker:
             self.fail(where, f"description is {len(description)} characters; the limit is {DESCRIPTION_LIMIT}")
         if not op.get("tags"):
             self.fail(where, "tags are missing")
+        connection = op.get("x-fountain-connection")
+        if connection is not None and connection not in CONNECTIONS:
+            self.fail(where, f"x-fountain-connection must be one of {', '.join(CONNECTIONS)}, not {connection!r}")
 
         version = "v1" if path.startswith("/v1/") else "v2" if path.startswith("/v2/") else None
         params = [self.resolve(p) for p in [*item.get("parameters", []), *op.get("parameters", [])]]

@@ -1,20 +1,22 @@
-"""Assembles a service's FastAPI app: spec metadata, generated routes, problem handlers, request ids,
-and the database engine for the app's lifetime."""
+"""Assembles a service's FastAPI app: the spec, generated routes, problem handlers, request ids, the
+database engine for the app's lifetime, and the one instance of the service's operations."""
 
+import copy
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import yaml
-from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import create_engine
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
-from fountain_common.query_parameters import reject_unknown_query_parameters
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings, get_settings
 from fountain_common.upstream import Upstreams
@@ -32,7 +34,8 @@ def create_service_app(
     at startup (starting the embedded PostgreSQL if no database URL is configured) and disposes of it.
     `upstream_transport` replaces the network for calls to other services (tests route them in-process)."""
     settings = settings or get_settings()
-    spec: dict[str, Any] = yaml.safe_load(service.spec_path.read_text())
+    # JSON's types only (YAML would give dates for unquoted example dates), ready to serve as is.
+    spec: dict[str, Any] = json.loads(json.dumps(yaml.safe_load(service.spec_path.read_text()), default=str))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,35 +56,47 @@ def create_service_app(
         description=spec["info"].get("description", ""),
         servers=spec.get("servers"),
         lifespan=lifespan,
+        # The contract is served as written (below), not rebuilt from the routes.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
     app.state.upstreams = Upstreams(settings, upstream_transport)
     if engine is not None:
         app.state.engine = engine
+    app.state.operations = service.operations(app.state)
     install_problem_handlers(app)
-    app.include_router(service.build_router(), dependencies=[Depends(reject_unknown_query_parameters)])
-    app.openapi = lambda: _contract_openapi(app, spec)  # type: ignore[method-assign]
+    app.include_router(service.build_router())
+    app.openapi = lambda: spec  # type: ignore[method-assign]
+    _serve_contract(app, spec)
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app
 
 
-def _contract_openapi(app: FastAPI, spec: dict[str, Any]) -> dict[str, Any]:
-    """FastAPI's document, less the 422 it adds to every route with input: a /v1 route answers
-    invalid input with 400, so only the statuses the spec declares are documented."""
-    if app.openapi_schema is None:
-        document = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes, servers=app.servers
-        )
-        declared = {
-            operation["operationId"]: set(map(str, operation.get("responses", {})))
-            for item in spec.get("paths", {}).values()
-            for operation in item.values()
-            if isinstance(operation, dict) and "operationId" in operation
-        }
-        for item in document.get("paths", {}).values():
-            for operation in item.values():
-                keep = declared.get(operation.get("operationId"), set())
-                operation["responses"] = {k: v for k, v in operation["responses"].items() if k in keep}
-        app.openapi_schema = document
-    return app.openapi_schema
+def _serve_contract(app: FastAPI, spec: dict[str, Any]) -> None:
+    """/openapi.json is the spec itself, its servers naming where it was fetched from; /docs and
+    /redoc render it."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        document = copy.copy(spec)
+        document["servers"] = [{"url": _served_from(request), "description": "Where this document was served"}]
+        return JSONResponse(document)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
+
+
+def _served_from(request: Request) -> str:
+    """The base URL the client used: the gateway's forwarded host and scheme when it sets them."""
+    headers = request.headers
+    scheme = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = headers.get("x-forwarded-host", headers.get("host", request.url.netloc)).split(",")[0].strip()
+    return f"{scheme}://{host}"

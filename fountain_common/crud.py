@@ -1,6 +1,7 @@
 """Create, read, list, update and delete rows of one table over HTTP: the logic every scaffolded
 service shares (`fountain scaffold`). A service describes each table once as a `Resource`; its
-operations call these functions and wrap the answers in their generated models.
+operations call these functions with the connection their route opened (a write transaction for
+create, update and delete) and wrap the answers in their generated models.
 
 API field names are the columns' names in camelCase; a row can embed the rows its foreign keys
 point to (`?embed=author`).
@@ -10,14 +11,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Date, DateTime, Table, Uuid, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.database import sqlstate
-from fountain_common.operations import RequestScope
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
@@ -119,7 +119,7 @@ def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: b
 
 
 async def list_rows(
-    engine: AsyncEngine,
+    conn: AsyncConnection,
     resource: Resource,
     *,
     filters: Mapping[str, Any],
@@ -147,68 +147,68 @@ async def list_rows(
         raise invalid(f"Cannot order by {field}; fields: {', '.join(columns)}.")
     ordered = columns[field].desc() if (order_by or "").startswith("-") else columns[field].asc()
     query = query.order_by(ordered, resource.key.asc())
-    async with engine.connect() as conn:
-        page = await fetch_page(conn, query, limit=limit, offset=offset)
-        items = await _with_embeds(conn, [dict(row) for row in page.rows], embeds)
+    page = await fetch_page(conn, query, limit=limit, offset=offset)
+    items = await _with_embeds(conn, [dict(row) for row in page.rows], embeds)
     return {"items": items, "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+def _missing(resource: Resource, key: Any) -> Problem:
+    return not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
 
 
 async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str, Any]:
     key = _parsed(resource.key, key)
     row = (await conn.execute(select(resource.table).where(resource.key == key))).mappings().first()
     if row is None:
-        raise not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
+        raise _missing(resource, key)
     return dict(row)
 
 
-async def get_row(engine: AsyncEngine, resource: Resource, key: Any, *, embed: str | None = None) -> dict[str, Any]:
+async def get_row(conn: AsyncConnection, resource: Resource, key: Any, *, embed: str | None = None) -> dict[str, Any]:
     embeds = _embeds(resource, embed)
-    async with engine.connect() as conn:
-        return (await _with_embeds(conn, [await _read(conn, resource, key)], embeds))[0]
+    return (await _with_embeds(conn, [await _read(conn, resource, key)], embeds))[0]
 
 
-async def create_row(scope: RequestScope, resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Insert a row from the fields given (the others take their defaults); answers 201 with Location."""
+class Created(NamedTuple):
+    """A new row's fields and where it is: the body and Location of a 201."""
+
+    fields: dict[str, Any]
+    location: str
+
+
+async def create_row(conn: AsyncConnection, resource: Resource, fields: Mapping[str, Any]) -> Created:
+    """Insert a row from the fields given (the others take their defaults)."""
+    statement = insert(resource.table).values(_to_columns(resource, fields)).returning(resource.table)
     try:
-        async with scope.engine.begin() as conn:
-            result = await conn.execute(
-                insert(resource.table).values(_to_columns(resource, fields)).returning(resource.table)
-            )
-            row = dict(result.mappings().one())
-    except IntegrityError as error:
+        row = dict((await conn.execute(statement)).mappings().one())
+    except IntegrityError as error:  # the constraints are immediate: the INSERT itself breaks them
         raise _integrity_problem(error, resource) from error
-    scope.created(f"{resource.path}/{row[resource.key.name]}")
-    return to_fields(row)
+    return Created(to_fields(row), f"{resource.path}/{row[resource.key.name]}")
 
 
-async def update_row(engine: AsyncEngine, resource: Resource, key: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
+async def update_row(conn: AsyncConnection, resource: Resource, key: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Change only the fields given; an empty change answers the row as it is."""
     values = _to_columns(resource, fields)
     key = _parsed(resource.key, key)
+    if not values:
+        return to_fields(await _read(conn, resource, key))
+    statement = update(resource.table).where(resource.key == key).values(values).returning(resource.table)
     try:
-        async with engine.begin() as conn:
-            if not values:
-                return to_fields(await _read(conn, resource, key))
-            result = await conn.execute(
-                update(resource.table).where(resource.key == key).values(values).returning(resource.table)
-            )
-            row = result.mappings().first()
+        row = (await conn.execute(statement)).mappings().first()
     except IntegrityError as error:
         raise _integrity_problem(error, resource) from error
     if row is None:
-        raise not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
+        raise _missing(resource, key)
     return to_fields(dict(row))
 
 
-async def delete_row(scope: RequestScope, resource: Resource, key: Any) -> None:
+async def delete_row(conn: AsyncConnection, resource: Resource, key: Any) -> None:
     """Delete one row; 404 when there is none, 409 while other rows still point to it."""
     key = _parsed(resource.key, key)
+    statement = delete(resource.table).where(resource.key == key).returning(resource.key)
     try:
-        async with scope.engine.begin() as conn:
-            result = await conn.execute(delete(resource.table).where(resource.key == key).returning(resource.key))
-            deleted = result.first() is not None
+        deleted = (await conn.execute(statement)).first() is not None
     except IntegrityError as error:
         raise _integrity_problem(error, resource, deleting=True) from error
     if not deleted:
-        raise not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
-    scope.response.status_code = 204
+        raise _missing(resource, key)

@@ -8,19 +8,14 @@ used again. Keys are kept for `idempotency_ttl_hours`; each new key purges up to
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import Response
 from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, func, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.problems import Problem
-
-M = TypeVar("M", bound=BaseModel)
-REPLAYED_HEADERS = ("etag", "location")
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -54,20 +49,12 @@ def _purge_expired(table: Table, key: str, ttl_hours: int) -> Any:
     return table.delete().where(expired, or_(table.c.key == key, table.c.key.in_(others.scalar_subquery())))
 
 
-async def idempotent(
-    conn: AsyncConnection,
-    table: Table,
-    *,
-    key: str | None,
-    request_fingerprint: str,
-    response: Response,
-    model: type[M],
-    operation: Callable[[], Awaitable[M]],
-    ttl_hours: int = 24,
-) -> M:
-    """Run `operation` once per key; `conn` must be inside the transaction that does the work."""
-    if key is None:
-        return await operation()
+async def claim(
+    conn: AsyncConnection, table: Table, *, key: str, request_fingerprint: str, ttl_hours: int = 24
+) -> tuple[int, Any, dict[str, str]] | None:
+    """Claim `key` inside the transaction that does the work: None when it is new (the caller runs the
+    operation, then `record`s its reply); the stored (status, body, headers) when it was used before
+    by the same request; 422 when it was used by a different one."""
     await conn.execute(_purge_expired(table, key, ttl_hours))
     claimed = (
         await conn.execute(
@@ -83,29 +70,25 @@ async def idempotent(
             .returning(table.c.key)
         )
     ).first()
-    if claimed is None:
-        stored = (await conn.execute(table.select().where(table.c.key == key))).mappings().one()
-        if stored["request_fingerprint"] != request_fingerprint:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                "This Idempotency-Key was already used with a different request.",
-            )
-        response.status_code = stored["response_status"]
-        for name, value in stored["response_headers"].items():
-            response.headers[name] = value
-        response.headers["idempotent-replayed"] = "true"
-        return model.model_validate(stored["response_body"])
-    result = await operation()
-    headers = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
+    if claimed is not None:
+        return None
+    stored = (await conn.execute(table.select().where(table.c.key == key))).mappings().one()
+    if stored["request_fingerprint"] != request_fingerprint:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            "This Idempotency-Key was already used with a different request.",
+        )
+    return stored["response_status"], stored["response_body"], dict(stored["response_headers"])
+
+
+async def record(
+    conn: AsyncConnection, table: Table, key: str, status: int, body: Any, headers: dict[str, str]
+) -> None:
+    """Store the reply to the request that claimed `key`, in the same transaction."""
     await conn.execute(
         table.update()
         .where(table.c.key == key)
-        .values(
-            response_status=response.status_code or 200,
-            response_body=result.model_dump(mode="json"),
-            response_headers=headers,
-        )
+        .values(response_status=status, response_body=body, response_headers=headers)
     )
-    return result

@@ -1,12 +1,14 @@
 """What the platform needs to know of a service: its name (also its PostgreSQL schema), public host,
-local port, spec, tables, migrations and routes."""
+local port, spec, tables, migrations, routes and operations."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData
+from starlette.datastructures import State
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,7 +19,8 @@ class ServiceDefinition:
     host: str
     port: int
     metadata: MetaData
-    build_router: Callable[[], APIRouter]
+    build_router: Callable[[], APIRouter]  # the generated routes (generated/api.py)
+    operations: Callable[[State], Any]  # the hand-written implementation, built once per app
 
     @property
     def schema(self) -> str:

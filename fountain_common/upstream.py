@@ -8,21 +8,27 @@ Where a service is reached, first match wins:
    service's spec (`servers[0]`).
 
 Every call has a timeout. Requests that are safe to repeat (GET, PUT, DELETE, and a POST the caller
-marks idempotent) are retried a bounded number of times on a transport error, a timeout or a
-502/503/504. What still fails becomes a problem naming the upstream: 504 when it did not answer in
-time, 502 for anything else. 4xx answers are handed back to the caller, which knows what they mean.
+marks idempotent) are retried a bounded number of times (tenacity) on a transport error, a timeout or
+a 502/503/504. What still fails becomes a problem naming the upstream: 504 when it did not answer in
+time, 502 for anything else.
+
+Services call each other through typed clients generated from the called service's spec
+(services/<caller>/generated/clients/): `Upstreams.call` sends their typed arguments and checks the
+answer against the spec's models, so a body that breaks the contract is a 502 naming the upstream,
+and a 4xx is an `UpstreamRefused` the caller may catch where it means something (404: no such id).
 """
 
-import asyncio
-import random
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
 import httpx
 import structlog
 import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from fountain_common.observability import REQUEST_ID_HEADER
 from fountain_common.problems import Problem
@@ -30,10 +36,11 @@ from fountain_common.service import REPO_ROOT
 from fountain_common.settings import Settings
 
 log = structlog.get_logger("fountain.upstream")
+T = TypeVar("T")
 
 SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
-# Backoff before retry n (1-based) is BACKOFF_SECONDS * 2**(n-1), with up to 50% jitter.
+# Backoff before retry n (1-based) is BACKOFF_SECONDS * 2**(n-1), plus up to 50% of BACKOFF_SECONDS.
 BACKOFF_SECONDS = 0.05
 
 
@@ -69,6 +76,54 @@ def upstream_timed_out(service: UpstreamService, detail: str) -> Problem:
         f"{service.title} did not answer in time: {detail}",
         extensions={"upstream": service.name},
     )
+
+
+class UpstreamRefused(Problem):
+    """A 4xx answer from another service. Uncaught, it is a 502 naming that service: a caller that
+    sends what the upstream refuses has broken the contract between them."""
+
+    def __init__(self, service: UpstreamService, call: str, status: int, answer: Any, detail: str) -> None:
+        super().__init__(
+            502,
+            "bad-gateway",
+            "Bad gateway",
+            f"{service.title} failed: {call} answered {status} {detail}".rstrip(".") + ".",
+            extensions={"upstream": service.name},
+        )
+        self.upstream_status = status
+        self.answer = answer
+
+
+class _Retryable(Exception):
+    """A failure after which a repeatable request is sent again; `problem` is what the caller gets
+    when no attempt is left."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+def _should_retry(error: BaseException) -> bool:
+    return isinstance(error, _Retryable)
+
+
+def _problem_detail(response: httpx.Response) -> tuple[Any, str]:
+    """The answer's JSON body (None if it has none) and what it says went wrong."""
+    detail = response.reason_phrase or "error"
+    try:
+        body = response.json()
+    except ValueError:
+        return None, detail
+    if isinstance(body, dict) and (said := body.get("detail") or body.get("message")):
+        detail = f"{detail}: {said}"
+    return body, detail
+
+
+def _query_value(value: Any) -> Any:
+    """An id list as the specs take it (`3,1,7`); anything else as it is."""
+    if isinstance(value, Collection) and not isinstance(value, str):
+        return ",".join(str(item) for item in sorted(value))
+    return value
 
 
 class Upstreams:
@@ -113,50 +168,99 @@ class Upstreams:
         service = upstream_service(service_name)
         base_url, extra_headers = self.address(service)
         all_headers = {**extra_headers, **(headers or {})}
+        request_id = request_id or structlog.contextvars.get_contextvars().get("request_id")
         if request_id:
             all_headers[REQUEST_ID_HEADER] = request_id
         repeatable = method.upper() in SAFE_TO_REPEAT if idempotent is None else idempotent
         attempts = 1 + (self.settings.upstream_retries if repeatable else 0)
         where = f"{method.upper()} {path}"
-        for attempt in range(1, attempts + 1):
-            last_try = attempt == attempts
+
+        async def attempt(number: int) -> httpx.Response:
             try:
                 response = await self.client.request(
                     method, base_url + path, params=params, json=json, headers=all_headers
                 )
             except httpx.TimeoutException as error:
-                log.warning("upstream_timeout", upstream=service.name, call=where, attempt=attempt)
-                if last_try:
-                    raise upstream_timed_out(
+                log.warning("upstream_timeout", upstream=service.name, call=where, attempt=number)
+                raise _Retryable(
+                    upstream_timed_out(
                         service, f"no answer to {where} within {self.timeout:g} s ({attempts} attempts)."
-                    ) from error
+                    )
+                ) from error
             except httpx.TransportError as error:
                 log.warning(
-                    "upstream_unreachable", upstream=service.name, call=where, attempt=attempt, error=repr(error)
+                    "upstream_unreachable", upstream=service.name, call=where, attempt=number, error=repr(error)
                 )
-                if last_try:
-                    raise upstream_failed(
-                        service, f"{where} could not reach {base_url}: {type(error).__name__}."
-                    ) from error
-            else:
-                if response.status_code < 500:
-                    return response
-                log.warning("upstream_error", upstream=service.name, call=where, status=response.status_code)
-                if last_try or response.status_code not in RETRY_STATUSES:
-                    raise self.unexpected(service_name, response)
-            await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1) * (1 + random.random() / 2))
+                raise _Retryable(
+                    upstream_failed(service, f"{where} could not reach {base_url}: {type(error).__name__}.")
+                ) from error
+            if response.status_code < 500:
+                return response
+            log.warning("upstream_error", upstream=service.name, call=where, status=response.status_code)
+            problem = self.unexpected(service_name, response)
+            raise _Retryable(problem) if response.status_code in RETRY_STATUSES else problem
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential_jitter(multiplier=BACKOFF_SECONDS, jitter=BACKOFF_SECONDS / 2),
+            retry=retry_if_exception(_should_retry),
+            reraise=True,
+        )
+        try:
+            async for trial in retrying:
+                with trial:
+                    return await attempt(trial.retry_state.attempt_number)
+        except _Retryable as failure:  # the last attempt failed too
+            raise failure.problem from failure.__cause__
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def call(
+        self,
+        service_name: str,
+        method: str,
+        path: str,
+        answer: TypeAdapter[T],
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        body: BaseModel | None = None,
+        text: bool = False,
+        idempotent: bool | None = None,
+    ) -> T:
+        """One operation of another service, as its generated client calls it: `path` is the spec's
+        template (`/v2/characters/{characterId}`); arguments left None are not sent. The answer is
+        checked against `answer` (the spec's success model); a 4xx raises UpstreamRefused."""
+        path = path.format_map({name: quote(str(value), safe="") for name, value in (path_params or {}).items()})
+        sent_headers = {name: str(value) for name, value in (headers or {}).items() if value is not None}
+        if idempotent is None and "Idempotency-Key" in sent_headers:
+            idempotent = True
+        response = await self.request(
+            service_name,
+            method,
+            path,
+            params={name: _query_value(value) for name, value in (params or {}).items() if value is not None},
+            json=None if body is None else body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            headers=sent_headers,
+            idempotent=idempotent,
+        )
+        if not response.is_success:
+            body_json, detail = _problem_detail(response)
+            call = f"{method.upper()} {path}"
+            raise UpstreamRefused(upstream_service(service_name), call, response.status_code, body_json, detail)
+        try:
+            if response.status_code == 204:
+                return answer.validate_python(None)
+            if text:
+                return answer.validate_python(response.text)
+            return answer.validate_json(response.content)
+        except ValidationError:
+            raise self.unexpected(service_name, response) from None
 
     def unexpected(self, service_name: str, response: httpx.Response) -> Problem:
         """A 502 for an answer the caller cannot use (a 5xx, or a 4xx that means a broken contract)."""
         service = upstream_service(service_name)
-        detail = response.reason_phrase or "error"
-        try:
-            body = response.json()
-            if isinstance(body, dict) and (said := body.get("detail") or body.get("message")):
-                detail = f"{detail}: {said}"
-        except ValueError:
-            pass
+        _, detail = _problem_detail(response)
         call = f"{response.request.method} {response.request.url.path}"
         if response.is_success:  # the status was right, the body was not
             return upstream_failed(service, f"the answer to {call} broke its contract.")

@@ -149,3 +149,69 @@ async def test_a_success_whose_body_breaks_the_contract_is_named_so() -> None:
         502,
         "Character Management failed: the answer to GET /v2/characters broke its contract.",
     )
+
+
+# --- typed clients (generated from the called service's spec) ------------------------------------
+CHARACTER = {
+    "characterId": 7,
+    "name": "Juliet",
+    "description": "A Capulet.",
+    "revision": 1,
+    "createdAt": "2026-01-01T00:00:00Z",
+    "updatedAt": "2026-01-01T00:00:00Z",
+}
+
+
+async def test_a_typed_client_sends_its_arguments_as_the_spec_names_them_and_answers_models() -> None:
+    from services.story_factory.generated.clients.character import CharacterClient
+    from services.story_factory.generated.clients.character_models import CharacterPage
+
+    page = {"items": [CHARACTER], "total": 1, "limit": 500, "offset": 0}
+    client, seen = upstreams(lambda request: httpx.Response(200, json=page))
+    answer = await CharacterClient(client).search_characters(ids={9, 3, 7}, limit=500)
+    assert isinstance(answer, CharacterPage) and answer.items[0].name == "Juliet"
+    assert seen[0].url.path == "/v2/characters"
+    assert dict(seen[0].url.params) == {"ids": "3,7,9", "limit": "500"}  # None arguments are not sent
+
+
+async def test_a_typed_client_quotes_path_values_and_sends_only_the_fields_set() -> None:
+    from services.core_script.generated.clients.central_sequence import CentralSequenceClient
+    from services.core_script.generated.clients.central_sequence_models import ElementMove
+
+    element = {
+        "elementType": "section",
+        "elementId": 4,
+        "sequenceNumber": 2,
+        "version": 1,
+        "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+    }
+    client, seen = upstreams(lambda request: httpx.Response(200, json=element))
+    moved = await CentralSequenceClient(client).move_element(
+        element_type="section", element_id=4, body=ElementMove(sequenceNumber=2), if_match='"3"', idempotency_key="k1"
+    )
+    assert moved.sequenceNumber == 2
+    assert seen[0].url.raw_path == b"/v2/elements/section/4/move"
+    assert seen[0].headers["if-match"] == '"3"' and seen[0].headers["idempotency-key"] == "k1"
+    assert seen[0].content == b'{"sequenceNumber":2}'
+
+
+async def test_a_typed_client_raises_upstream_refused_for_a_4xx_and_502_for_a_broken_body() -> None:
+    from fountain_common.upstream import UpstreamRefused
+    from services.core_script.generated.clients.character import CharacterClient
+
+    missing = {"type": "about:blank", "title": "Not found", "status": 404, "detail": "Character 9 not found."}
+    client, seen = upstreams(lambda request: httpx.Response(404, json=missing))
+    with pytest.raises(UpstreamRefused) as refused:
+        await CharacterClient(client).get_character(character_id=9)
+    assert (refused.value.upstream_status, refused.value.answer["detail"]) == (404, "Character 9 not found.")
+    assert refused.value.status == 502 and "GET /v2/characters/9 answered 404" in refused.value.detail
+    assert len(seen) == 1  # a client error is not retried
+
+    broken, _ = upstreams(lambda request: httpx.Response(200, json={**CHARACTER, "characterId": "seven"}))
+    with pytest.raises(Problem) as problem:
+        await CharacterClient(broken).get_character(character_id=7)
+    assert (problem.value.status, problem.value.detail) == (
+        502,
+        "Character Management failed: the answer to GET /v2/characters/7 broke its contract.",
+    )

@@ -58,6 +58,15 @@ def _model_hint(schema: dict[str, Any]) -> str:
     raise ValueError("bodies must be a $ref to a named schema or an array of one")
 
 
+# An id-list query parameter (`?ids=3,1,7`) as the specs bound it: up to N+1 ids by its pattern.
+ID_LIST_PATTERN = re.compile(r"^\^\[1-9\]\[0-9\]\{0,18\}\(,\[1-9\]\[0-9\]\{0,18\}\)\{0,(\d+)\}\$$")
+# Headers the generated route handles itself: the operation never sees them.
+ROUTE_HEADERS = {"Idempotency-Key"}
+# Operations every service answers the same way (fountain_common.operations.ServiceOperations).
+COMMON_OPERATIONS = {"getHealth", "getReadiness"}
+CONNECTIONS = ("none", "read", "snapshot", "write")
+
+
 def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     param = _resolve(spec, raw)
     schema = _resolve(spec, param.get("schema", {}))
@@ -69,18 +78,27 @@ def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(f"parameter {param['name']}: unsupported schema type {kind!r}")
     required = bool(param.get("required")) or param["in"] == "path"
+    base_hint = hint
     if not required and "default" not in schema:
         hint = f"Optional[{hint}]"
     constraints = [f"{py}={schema[js]!r}" for js, py in CONSTRAINTS.items() if js in schema]
     default = "..." if required else repr(schema.get("default"))
     location = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}[param["in"]]
     alias = "alias=" + repr(param["name"])
+    id_list = ID_LIST_PATTERN.match(schema.get("pattern", "")) if param["in"] == "query" else None
     return {
         "name": _snake(param["name"]),
         "alias": param["name"],
         "location": location,
         "type_hint": hint,
         "fastapi_default": f"{location}({', '.join([default, alias, *constraints])})",
+        # What the operation receives: the value, or for an id list the ids of every occurrence.
+        "operation_hint": "Optional[Set[int]]" if id_list else hint,
+        "id_list_max": int(id_list.group(1)) + 1 if id_list else None,
+        "for_route_only": param["in"] == "header" and param["name"] in ROUTE_HEADERS,
+        "required": required,
+        # What a client of the operation passes: ids as a collection; an optional value may be left out.
+        "client_hint": "Collection[int]" if id_list else base_hint,
     }
 
 
@@ -123,6 +141,14 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 body = _model_hint(request["content"]["application/json"]["schema"])
             responses = _responses(spec, raw["responses"])
             success = next(r for r in responses if r["status"].startswith("2"))
+            connection = raw.get("x-fountain-connection")
+            if connection is None:
+                if raw["operationId"] in COMMON_OPERATIONS:
+                    connection = "none"
+                else:
+                    connection = "read" if method in ("get", "head") else "write"
+            if connection not in CONNECTIONS:
+                raise ValueError(f"{raw['operationId']}: x-fountain-connection must be one of {CONNECTIONS}")
             operations.append(
                 {
                     "operation_id": raw["operationId"],
@@ -139,10 +165,21 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "response_class": success["response_class"],
                     # Optional response fields without a value are left out instead of sent as null.
                     "omit_null": bool(raw.get("x-omit-null-fields")),
-                    "responses": [r for r in responses if r is not success],
+                    "connection": connection,
+                    "common": raw["operationId"] in COMMON_OPERATIONS,
+                    "idempotency": any(p["alias"] == "Idempotency-Key" for p in parameters),
+                    "if_match": next((p["name"] for p in parameters if p["alias"] == "If-Match"), None),
+                    "query": sorted(p["alias"] for p in parameters if p["location"] == "Query"),
+                    "operation_parameters": [p for p in parameters if not p["for_route_only"]],
+                    "constant": _snake(raw["operationId"]).upper(),
                 }
             )
     return operations
+
+
+def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation of `spec` as the templates see it (also used to write typed clients)."""
+    return _operations(spec)
 
 
 def visit(parser: OpenAPIParser, model_path: Path) -> dict[str, object]:
@@ -151,7 +188,7 @@ def visit(parser: OpenAPIParser, model_path: Path) -> dict[str, object]:
         {
             name
             for op in _operations(spec)
-            for hint in [op["body"], op["response_model"], *(r["model"] for r in op["responses"])]
+            for hint in [op["body"], op["response_model"]]
             if hint
             for name in re.findall(r"[A-Z]\w*", hint)
             if name != "List"

@@ -153,11 +153,16 @@ def operations_class(service: str) -> str:
     return pascal(service) + "Operations"
 
 
-def _signature(params: list[tuple[str, str]], returns: str) -> list[str]:
-    return ["self,", "*,", *[f"{name}: {kind}," for name, kind in params], f") -> {returns}:"]
+def _method(name: str, params: list[tuple[str, str]], returns: str) -> str:
+    """One line; the formatter (run by the pipeline) wraps the long ones."""
+    keywords = ", ".join(f"{param}: {kind}" for param, kind in params)
+    return f"    async def {name}(self, conn: AsyncConnection, *, {keywords}) -> {returns}:"
 
 
 def render_operations(service: str, schema: Schema) -> str:
+    """The class the app serves: it derives from the generated `Operations`, and each method takes
+    the connection its route opened (autocommit for reads, one transaction for writes) and returns
+    the model, or for a create a `Reply` with its Location; a delete returns None for the spec's 204."""
     ordered = creation_order(schema)
     models = sorted(
         m
@@ -168,14 +173,14 @@ def render_operations(service: str, schema: Schema) -> str:
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
         "",
-    ]
-    lines.append("from typing import Optional")
-    lines += [
+        "from typing import Optional",
+        "",
+        "from sqlalchemy.ext.asyncio import AsyncConnection",
         "",
         "from fountain_common.crud import "
         + ("Embed, " if any(t.foreign_keys for t in ordered) else "")
         + "Resource, create_row, delete_row, get_row, list_rows, update_row",
-        "from fountain_common.operations import RequestScope",
+        "from fountain_common.routes import Reply",
         "",
         "from . import tables",
         "from .generated.api import Operations",
@@ -191,7 +196,7 @@ def render_operations(service: str, schema: Schema) -> str:
         ]
         embed_arg = f", embeds=({', '.join(embeds)},)" if embeds else ""
         lines.append(f"{table.name.upper()} = Resource(tables.{table.name}, {collection_path(table)!r}{embed_arg})")
-    lines += ["", "", f"class {operations_class(service)}(RequestScope, Operations):"]
+    lines += ["", "", f"class {operations_class(service)}(Operations):"]
     for index, table in enumerate(ordered):
         model, resource, key = pascal(table.name), table.name.upper(), table.key
         snake = _snake(model)
@@ -204,41 +209,33 @@ def render_operations(service: str, schema: Schema) -> str:
         if index:
             lines.append("")
         lines += [f"    # --- {table.name} " + "-" * (90 - len(table.name)), ""]
-        lines += [f"    async def list_{snake}(", *[f"        {p}" for p in _signature(list_params, f"{model}Page")]]
+        lines.append(_method(f"list_{snake}", list_params, f"{model}Page"))
+        where = "{" + ", ".join(f"{c.name!r}: {c.name}" for c in filters) + "}"
         lines += [
-            "        page = await list_rows(",
-            "            self.engine,",
-            f"            {resource},",
-            "            filters={" + ", ".join(f"{c.name!r}: {c.name}" for c in filters) + "},",
-            "            order_by=order_by,",
-            "            limit=limit,",
-            "            offset=offset,",
-            *(["            embed=embed,"] if table.foreign_keys else []),
-            "        )",
+            f"        page = await list_rows(conn, {resource}, filters={where}, order_by=order_by, limit=limit, "
+            f"offset=offset{embed_kw})",
             f"        return {model}Page.model_validate(page)",
             "",
         ]
-        lines += [f"    async def create_{snake}(self, *, body: {model}Create) -> {model}:"]
+        lines.append(_method(f"create_{snake}", [("body", f"{model}Create")], f"Reply[{model}]"))
         lines += [
-            f"        return {model}.model_validate(await create_row(self, {resource}, body.model_dump(exclude_unset=True)))",
+            f"        row, location = await create_row(conn, {resource}, body.model_dump(exclude_unset=True))",
+            f"        return Reply({model}.model_validate(row), location=location)",
             "",
         ]
-        lines += [f"    async def get_{snake}(", *[f"        {p}" for p in _signature([key_param, *embed], model)]]
+        lines.append(_method(f"get_{snake}", [key_param, *embed], model))
         lines += [
-            f"        return {model}.model_validate(await get_row(self.engine, {resource}, {key.name}{embed_kw}))",
+            f"        return {model}.model_validate(await get_row(conn, {resource}, {key.name}{embed_kw}))",
             "",
         ]
+        lines.append(_method(f"update_{snake}", [key_param, ("body", f"{model}Update")], model))
         lines += [
-            f"    async def update_{snake}(",
-            *[f"        {p}" for p in _signature([key_param, ("body", f"{model}Update")], model)],
-        ]
-        lines += [
-            f"        row = await update_row(self.engine, {resource}, {key.name}, body.model_dump(exclude_unset=True))",
+            f"        row = await update_row(conn, {resource}, {key.name}, body.model_dump(exclude_unset=True))",
             f"        return {model}.model_validate(row)",
             "",
         ]
-        lines += [f"    async def delete_{snake}(self, *, {key.name}: {PY_TYPES[key.type.name]}) -> None:"]
-        lines += [f"        await delete_row(self, {resource}, {key.name})"]
+        lines.append(_method(f"delete_{snake}", [key_param], "None"))
+        lines += [f"        await delete_row(conn, {resource}, {key.name})"]
     return "\n".join(lines) + "\n"
 
 
@@ -250,9 +247,7 @@ def _snake(model: str) -> str:
 
 
 def render_service(service: str, host: str, port: int) -> str:
-    return f'''from functools import partial
-
-from fountain_common.service import ServiceDefinition
+    return f'''from fountain_common.service import ServiceDefinition
 
 from .generated.api import build_router
 from .operations import {operations_class(service)}
@@ -263,7 +258,8 @@ SERVICE = ServiceDefinition(
     host="{host}",
     port={port},
     metadata=metadata,
-    build_router=partial(build_router, {operations_class(service)}),
+    build_router=build_router,
+    operations={operations_class(service)},
 )
 '''
 

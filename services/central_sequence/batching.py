@@ -4,7 +4,7 @@ Every new number takes the counter row lock, so under load requests queue on tha
 after another. Instead, each service process gathers the numbering requests that arrive while a
 statement is running and numbers them all with the next one: one lock, one commit, one round trip
 for the whole batch. A single request is numbered at once, as before. The invariants are those of
-sequencing.py: PostgreSQL, not this process, guarantees them.
+store.py: PostgreSQL, not this process, guarantees them.
 """
 
 import asyncio
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import autocommit
 
-from .sequencing import ElementKey
+from .store import ElementKey
 
 MAX_BATCH = 500
 

@@ -1,5 +1,3 @@
-from functools import partial
-
 from fountain_common.service import ServiceDefinition
 
 from .generated.api import build_router
@@ -11,5 +9,6 @@ SERVICE = ServiceDefinition(
     host="character.fountain.coach",
     port=8102,
     metadata=metadata,
-    build_router=partial(build_router, CharacterOperations),
+    build_router=build_router,
+    operations=CharacterOperations,
 )

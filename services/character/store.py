@@ -18,8 +18,6 @@ from fountain_common.problems import not_found
 
 from .tables import actions, characters, paraphrases, spoken_words
 
-IDS_MAX = 500  # ids in one `ids` filter, as the spec says
-
 
 @dataclass(frozen=True)
 class Parent:

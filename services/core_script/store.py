@@ -18,8 +18,6 @@ from fountain_common.problems import invalid, not_found
 
 from .tables import MAX_LINES_PER_SCRIPT, scripts, section_headings, story_lines
 
-IDS_MAX = 500  # ids in one `ids` filter, as the spec says
-
 SCRIPT_COLUMNS = (
     scripts.c.id,
     scripts.c.title,

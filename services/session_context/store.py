@@ -8,17 +8,16 @@ so of two writers holding the same ETag one wins and the other sees the new revi
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
-from fountain_common.problems import conflict, invalid, not_found
+from fountain_common.problems import Problem, conflict, invalid, not_found
 
 from .tables import DATA_KEY_MAX_LENGTH, DATA_MAX_KEYS, contexts, sessions
-
-ID_LIST_MAX = 100  # ids in one characterId or contextId filter, as the spec says
 
 SESSION_COLUMNS = (
     sessions.c.id,
@@ -143,6 +142,18 @@ async def get_context(conn: AsyncConnection, context_id: int, *, lock: bool = Fa
     if row is None:
         raise not_found(f"Context {context_id} not found.")
     return row
+
+
+def refuse_nulls(body: BaseModel, *fields: str) -> None:
+    """An optional field may be left out but not sent as null: the spec does not allow null there."""
+    nulls = [name for name in fields if name in body.model_fields_set and getattr(body, name) is None]
+    if nulls:
+        raise null_refused(*nulls)
+
+
+def null_refused(*fields: str) -> Problem:
+    errors = [{"location": f"body.{name}", "message": "Input should not be null"} for name in fields]
+    return invalid("; ".join(f"{e['location']}: {e['message']}" for e in errors), errors)
 
 
 def check_keys(keys: Iterable[str]) -> None:

@@ -7,21 +7,26 @@ Two round trips on the critical path, whatever the story's length:
    Character Management (up to 500 ids a request) and contexts from Session and Context (up to 100).
    A 1,000-line story naming 1,000 distinct parts of each kind takes 1 + 2 + 2 + 2 + 10 requests.
 
-A part a line names that its owner no longer has is a 409 naming the line: a story is never answered
-with a hole in it.
+The typed clients validate every answer against its owner's models: an answer that breaks them is a
+502 naming that owner. A part a line names that its owner no longer has is a 409 naming the line: a
+story is never answered with a hole in it.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional, TypeVar
 
-import httpx
-from pydantic import ValidationError
+from fountain_common.problems import conflict, not_found
+from fountain_common.upstream import UpstreamRefused, Upstreams
 
-from fountain_common.problems import Problem, conflict, not_found
-from fountain_common.upstream import upstream_failed, upstream_service
-
+from .generated.clients.character import CharacterClient
+from .generated.clients.character_models import ActionRecord, CharacterRecord, SpokenWordRecord
+from .generated.clients.core_script import CoreScriptClient
+from .generated.clients.core_script_models import ScriptContent, SectionContent
+from .generated.clients.core_script_models import StoryLine as ScriptLine
+from .generated.clients.session_context import SessionContextClient
+from .generated.clients.session_context_models import Context
 from .generated.models import (
     Orchestration,
     Story,
@@ -33,172 +38,92 @@ from .generated.models import (
     StorySpokenWord,
 )
 
-# call(service, path, params) -> the upstream's answer (below 500; the caller raises 502/504 otherwise)
-UpstreamCall = Callable[[str, str, dict[str, Any] | None], Awaitable[httpx.Response]]
-# unexpected(service, response) -> the 502 for an answer that breaks the upstream's contract
-Unexpected = Callable[[str, httpx.Response], Problem]
+# The owners' bounds on ids per request (and the page limit asked for, so one page holds them all).
+CHARACTER_BATCH = 500
+CONTEXT_BATCH = 100
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
-class PartKind:
-    """One kind of part a line names, and where its owner lists them by id."""
+class Parts:
+    """What the lines name, by id, as their owners answered them."""
 
-    id_field: str  # the line's field naming it, and the id field of the owner's items
-    label: str  # what a 409 calls it
-    service: str
-    path: str
-    id_param: str
-    fields: frozenset[str]  # what a story reads of each item
-    batch: int  # the owner's bound on ids per request (and the page limit asked for)
+    characters: Mapping[int, CharacterRecord]
+    actions: Mapping[int, ActionRecord]
+    spoken_words: Mapping[int, SpokenWordRecord]
+    contexts: Mapping[int, Context]
 
 
-CHARACTERS = PartKind(
-    id_field="characterId",
-    label="character",
-    service="character",
-    path="/v2/characters",
-    id_param="ids",
-    fields=frozenset({"characterId", "name", "description"}),
-    batch=500,
-)
-ACTIONS = PartKind(
-    id_field="actionId",
-    label="action",
-    service="character",
-    path="/v2/actions",
-    id_param="ids",
-    fields=frozenset({"actionId", "description"}),
-    batch=500,
-)
-SPOKEN_WORDS = PartKind(
-    id_field="spokenWordId",
-    label="spoken word",
-    service="character",
-    path="/v2/spokenWords",
-    id_param="ids",
-    fields=frozenset({"spokenWordId", "text"}),
-    batch=500,
-)
-CONTEXTS = PartKind(
-    id_field="contextId",
-    label="context",
-    service="session_context",
-    path="/v2/contexts",
-    id_param="contextId",
-    fields=frozenset({"contextId", "sessionId", "characterId", "data"}),
-    batch=100,
-)
-SCRIPT_FIELDS = frozenset({"scriptId", "title"})
-SECTION_FIELDS = frozenset({"headingId", "title", "sequenceNumber", "lines"})
-LINE_FIELDS = frozenset({"lineId", "position", "characterId", "actionId", "spokenWordId"})
-KINDS = (CHARACTERS, ACTIONS, SPOKEN_WORDS, CONTEXTS)
-
-Parts = dict[str, dict[int, dict[str, Any]]]  # id field -> id -> the owner's item
-
-
-def _json_object(service: str, response: httpx.Response, unexpected: Unexpected) -> dict[str, Any]:
+async def read_script_content(upstreams: Upstreams, script_id: int) -> ScriptContent:
+    """Core Script's snapshot of the script: its record and its sections, each with its lines."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise unexpected(service, response)
-    return body
+        return await CoreScriptClient(upstreams).get_script_content(script_id=script_id)
+    except UpstreamRefused as refused:
+        if refused.upstream_status != 404:
+            raise
+        raise not_found(f"Script {script_id} not found.") from None
 
 
-async def read_script_content(call: UpstreamCall, unexpected: Unexpected, script_id: int) -> dict[str, Any]:
-    """Core Script's snapshot of the script: {script, sections: [{..., lines: [...]}]}."""
-    response = await call("core_script", f"/v2/scripts/{script_id}/content", None)
-    if response.status_code == 404:
-        raise not_found(f"Script {script_id} not found.")
-    if response.status_code != 200:
-        raise unexpected("core_script", response)
-    content = _json_object("core_script", response, unexpected)
-    if not _is_script_content(content):
-        raise unexpected("core_script", response)
-    return content
-
-
-def _has(item: Any, fields: frozenset[str]) -> bool:
-    return isinstance(item, dict) and fields <= item.keys()
-
-
-def _integers(item: dict[str, Any], fields: Iterable[str]) -> bool:
-    """The ids and numbers the assembly sorts and looks up by are integers (or absent/null)."""
-    return all(isinstance(item.get(name), int | None) and not isinstance(item.get(name), bool) for name in fields)
-
-
-LINE_NUMBERS = ("lineId", "position", "characterId", "actionId", "spokenWordId", "contextId")
-
-
-def _is_script_content(content: dict[str, Any]) -> bool:
-    sections = content.get("sections")
-    return (
-        _has(content.get("script"), SCRIPT_FIELDS)
-        and isinstance(sections, list)
-        and all(
-            _has(section, SECTION_FIELDS)
-            and _integers(section, ("headingId", "sequenceNumber"))
-            and isinstance(section["lines"], list)
-            for section in sections
-        )
-        and all(
-            _has(line, LINE_FIELDS) and _integers(line, LINE_NUMBERS)
-            for section in sections
-            for line in section["lines"]
-        )
-    )
-
-
-def story_lines(content: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+def story_lines(content: ScriptContent) -> list[tuple[SectionContent, list[ScriptLine]]]:
     """The sections by sequenceNumber, each with its lines by position: the story order."""
-    sections = sorted(content["sections"], key=lambda section: section["sequenceNumber"])
-    return [(section, sorted(section["lines"], key=lambda line: line["position"])) for section in sections]
+    sections = sorted(content.sections, key=lambda section: section.sequenceNumber)
+    return [(section, sorted(section.lines, key=lambda line: line.position)) for section in sections]
 
 
 def _chunks(ids: Iterable[int], size: int) -> list[list[int]]:
-    ordered = sorted(ids)
+    ordered = sorted(set(ids))
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
-async def _read_chunk(
-    call: UpstreamCall, unexpected: Unexpected, kind: PartKind, ids: list[int]
-) -> dict[int, dict[str, Any]]:
-    params = {kind.id_param: ",".join(map(str, ids)), "limit": kind.batch}
-    response = await call(kind.service, kind.path, params)
-    if response.status_code != 200:
-        raise unexpected(kind.service, response)
-    items = _json_object(kind.service, response, unexpected).get("items")
-    if not isinstance(items, list) or not all(
-        _has(item, kind.fields) and _integers(item, (kind.id_field,)) for item in items
-    ):
-        raise unexpected(kind.service, response)
-    return {item[kind.id_field]: item for item in items}
+def _start(
+    group: asyncio.TaskGroup,
+    ids: Iterable[int],
+    batch: int,
+    read: Callable[[list[int]], Coroutine[Any, Any, list[M]]],
+) -> list[asyncio.Task[list[M]]]:
+    """One read per chunk of the distinct ids, each started at once in `group`."""
+    return [group.create_task(read(chunk)) for chunk in _chunks(ids, batch)]
 
 
-async def read_parts(call: UpstreamCall, unexpected: Unexpected, lines: Iterable[dict[str, Any]]) -> Parts:
+async def read_parts(upstreams: Upstreams, lines: list[ScriptLine]) -> Parts:
     """Every part the lines name, one request per kind and chunk of ids, all chunks concurrently."""
-    wanted: dict[str, set[int]] = {kind.id_field: set() for kind in KINDS}
-    for line in lines:
-        for kind in KINDS:
-            if (part_id := line.get(kind.id_field)) is not None:
-                wanted[kind.id_field].add(part_id)
-    requests = [(kind, ids) for kind in KINDS for ids in _chunks(wanted[kind.id_field], kind.batch)]
+    character = CharacterClient(upstreams)
+    session_context = SessionContextClient(upstreams)
+
+    async def characters(ids: list[int]) -> list[CharacterRecord]:
+        return (await character.search_characters(ids=ids, limit=CHARACTER_BATCH)).items
+
+    async def actions(ids: list[int]) -> list[ActionRecord]:
+        return (await character.search_actions(ids=ids, limit=CHARACTER_BATCH)).items
+
+    async def spoken_words(ids: list[int]) -> list[SpokenWordRecord]:
+        return (await character.search_spoken_words(ids=ids, limit=CHARACTER_BATCH)).items
+
+    async def contexts(ids: list[int]) -> list[Context]:
+        return (await session_context.list_contexts(context_id=ids, limit=CONTEXT_BATCH)).items
+
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(_read_chunk(call, unexpected, kind, ids)) for kind, ids in requests]
+            found_characters = _start(group, (line.characterId for line in lines), CHARACTER_BATCH, characters)
+            found_actions = _start(group, (line.actionId for line in lines), CHARACTER_BATCH, actions)
+            found_spoken_words = _start(group, (line.spokenWordId for line in lines), CHARACTER_BATCH, spoken_words)
+            context_ids = (line.contextId for line in lines if line.contextId is not None)
+            found_contexts = _start(group, context_ids, CONTEXT_BATCH, contexts)
     except BaseExceptionGroup as failures:
         # The first failure answers the request; the group has already cancelled the other reads.
         raise failures.exceptions[0] from None
-    parts: Parts = {kind.id_field: {} for kind in KINDS}
-    for (kind, _), task in zip(requests, tasks, strict=True):
-        parts[kind.id_field].update(task.result())
-    return parts
+    return Parts(
+        characters={item.characterId: item for task in found_characters for item in task.result()},
+        actions={item.actionId: item for task in found_actions for item in task.result()},
+        spoken_words={item.spokenWordId: item for task in found_spoken_words for item in task.result()},
+        contexts={item.contextId: item for task in found_contexts for item in task.result()},
+    )
 
 
-def lay_out(content: dict[str, Any], parts: Parts) -> Story:
+def lay_out(content: ScriptContent, parts: Parts) -> Story:
     """The story: sections numbered 1..M, lines numbered 1..N in story order, each with its parts."""
-    script = content["script"]
+    script = content.script
     sections: list[StorySection] = []
     sequence = 0
     for section_sequence, (section, lines) in enumerate(story_lines(content), start=1):
@@ -208,80 +133,77 @@ def lay_out(content: dict[str, Any], parts: Parts) -> Story:
             story_lines_of_section.append(_story_line(line, sequence, parts))
         sections.append(
             StorySection(
-                headingId=section["headingId"],
-                title=section["title"],
+                headingId=section.headingId,
+                title=section.title,
                 sequence=section_sequence,
-                sequenceNumber=section["sequenceNumber"],
+                sequenceNumber=section.sequenceNumber,
                 lines=story_lines_of_section,
             )
         )
-    orchestration = script.get("orchestration") or {}
     return Story(
-        scriptId=script["scriptId"],
-        title=script["title"],
-        author=script.get("author") or "",
-        description=script.get("description") or "",
+        scriptId=script.scriptId,
+        title=script.title,
+        author=script.author,
+        description=script.description,
         orchestration=Orchestration(
-            csoundFilePath=orchestration.get("csoundFilePath") or "",
-            lilyPondFilePath=orchestration.get("lilyPondFilePath") or "",
-            midiFilePath=orchestration.get("midiFilePath") or "",
+            csoundFilePath=script.orchestration.csoundFilePath,
+            lilyPondFilePath=script.orchestration.lilyPondFilePath,
+            midiFilePath=script.orchestration.midiFilePath,
         ),
         lineCount=sequence,
         sections=sections,
     )
 
 
-def _part(parts: Parts, kind: PartKind, line: dict[str, Any], sequence: int) -> dict[str, Any]:
-    part_id = line[kind.id_field]
-    if (part := parts[kind.id_field].get(part_id)) is None:
+def _part(found: Mapping[int, M], label: str, part_id: int, line: ScriptLine, sequence: int) -> M:
+    if (part := found.get(part_id)) is None:
         raise conflict(
-            f"Line {line['lineId']} (story element {sequence}) names {kind.label} {part_id}, which no longer exists."
+            f"Line {line.lineId} (story element {sequence}) names {label} {part_id}, which no longer exists."
         )
     return part
 
 
-def _story_line(line: dict[str, Any], sequence: int, parts: Parts) -> StoryLine:
-    character = _part(parts, CHARACTERS, line, sequence)
-    action = _part(parts, ACTIONS, line, sequence)
-    spoken_word = _part(parts, SPOKEN_WORDS, line, sequence)
-    context = None
-    if line.get("contextId") is not None:
-        found = _part(parts, CONTEXTS, line, sequence)
+def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
+    character = _part(parts.characters, "character", line.characterId, line, sequence)
+    action = _part(parts.actions, "action", line.actionId, line, sequence)
+    spoken_word = _part(parts.spoken_words, "spoken word", line.spokenWordId, line, sequence)
+    context: Optional[StoryContext] = None
+    if line.contextId is not None:
+        found = _part(parts.contexts, "context", line.contextId, line, sequence)
         context = StoryContext(
-            contextId=found["contextId"],
-            sessionId=found["sessionId"],
-            characterId=found["characterId"],
-            data=found["data"],
+            contextId=found.contextId,
+            sessionId=found.sessionId,
+            characterId=found.characterId,
+            data={key: value.root for key, value in found.data.root.items()},
         )
     return StoryLine(
-        lineId=line["lineId"],
+        lineId=line.lineId,
         sequence=sequence,
         character=StoryCharacter(
-            characterId=character["characterId"], name=character["name"], description=character["description"]
+            characterId=character.characterId, name=character.name, description=character.description
         ),
-        action=StoryAction(actionId=action["actionId"], description=action["description"]),
-        spokenWord=StorySpokenWord(spokenWordId=spoken_word["spokenWordId"], text=spoken_word["text"]),
+        action=StoryAction(actionId=action.actionId, description=action.description),
+        spokenWord=StorySpokenWord(spokenWordId=spoken_word.spokenWordId, text=spoken_word.text),
         context=context,
     )
 
 
-# The story's models and where their values come from: a value the models refuse (a name that is a
-# number, say) is the fault of that source, answered as a 502 naming it, never a 500.
-SOURCE_OF_MODEL = {
-    StoryCharacter.__name__: "character",
-    StoryAction.__name__: "character",
-    StorySpokenWord.__name__: "character",
-    StoryContext.__name__: "session_context",
-}
-
-
-async def assemble(call: UpstreamCall, unexpected: Unexpected, script_id: int) -> Story:
-    content = await read_script_content(call, unexpected, script_id)
+async def assemble(upstreams: Upstreams, script_id: int) -> Story:
+    content = await read_script_content(upstreams, script_id)
     lines = [line for _, section_lines in story_lines(content) for line in section_lines]
-    parts = await read_parts(call, unexpected, lines)
-    try:
-        return lay_out(content, parts)
-    except ValidationError as error:
-        source = SOURCE_OF_MODEL.get(error.title, "core_script")
-        what = f"{error.title}: {error.errors()[0]['msg']}"
-        raise upstream_failed(upstream_service(source), f"its answer broke its contract ({what}).") from None
+    parts = await read_parts(upstreams, lines)
+    return lay_out(content, parts)
+
+
+def in_range(story: Story, first: Optional[int], last: Optional[int]) -> Story:
+    """The story with only the lines whose sequence lies in [first, last] (either bound may be open),
+    and only the sections holding one of them."""
+    if first is None and last is None:
+        return story
+    low, high = first or 1, last or story.lineCount
+    sections = []
+    for section in story.sections:
+        lines = [line for line in section.lines if low <= line.sequence <= high]
+        if lines:
+            sections.append(section.model_copy(update={"lines": lines}))
+    return story.model_copy(update={"sections": sections})

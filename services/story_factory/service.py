@@ -1,5 +1,3 @@
-from functools import partial
-
 from fountain_common.service import ServiceDefinition
 
 from .generated.api import build_router
@@ -11,5 +9,6 @@ SERVICE = ServiceDefinition(
     host="storyfactory.fountain.coach",
     port=8105,
     metadata=metadata,
-    build_router=partial(build_router, StoryFactoryOperations),
+    build_router=build_router,
+    operations=StoryFactoryOperations,
 )

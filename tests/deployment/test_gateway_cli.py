@@ -112,7 +112,7 @@ def test_a_new_service_appears_in_both_files(monkeypatch: pytest.MonkeyPatch, tm
         def spec_path(self) -> Path:
             return spec
 
-    notes = NewService("story_notes", "notes.fountain.coach", 8106, MetaData(), APIRouter)
+    notes = NewService("story_notes", "notes.fountain.coach", 8106, MetaData(), APIRouter, object)
     existing = registry.all_services()
     monkeypatch.setattr(registry, "all_services", lambda: [*existing, notes])
 

@@ -10,7 +10,10 @@ from screenplain.types import Action, Dialog, Screenplay, Section, Slug
 
 from fountain_common.service import REPO_ROOT
 from services.story_factory import fountain
-from services.story_factory.assembly import lay_out
+from services.story_factory.assembly import Parts, lay_out
+from services.story_factory.generated.clients.character_models import ActionRecord, CharacterRecord, SpokenWordRecord
+from services.story_factory.generated.clients.core_script_models import ScriptContent
+from services.story_factory.generated.clients.session_context_models import Context
 from services.story_factory.generated.models import Story
 from tests.story_factory.stub_upstreams import StoryData, StubUpstreams, action, character, context, script_content
 from tests.story_factory.stub_upstreams import spoken_word as spoken
@@ -188,13 +191,13 @@ def tricky_story() -> Story:
         description="First line.\nSecond line.",
     )  # fmt: skip
     # The layout alone, from what the sources would answer: no upstream involved.
-    parts_by_field = {
-        "characterId": data.characters,
-        "actionId": data.actions,
-        "spokenWordId": data.spoken_words,
-        "contextId": data.contexts,
-    }
-    return lay_out(content, parts_by_field)
+    found = Parts(
+        characters={i: CharacterRecord.model_validate(item) for i, item in data.characters.items()},
+        actions={i: ActionRecord.model_validate(item) for i, item in data.actions.items()},
+        spoken_words={i: SpokenWordRecord.model_validate(item) for i, item in data.spoken_words.items()},
+        contexts={i: Context.model_validate(item) for i, item in data.contexts.items()},
+    )
+    return lay_out(ScriptContent.model_validate(content), found)
 
 
 def test_fountain_forces_what_would_read_as_another_element() -> None:

@@ -82,7 +82,7 @@ child = Table(
     CheckConstraint("portable.is_valid(name)", name="child_name_valid"),
 )
 PORTABLE = ServiceDefinition(
-    name="portable", host="portable.fountain.coach", port=1, metadata=portable, build_router=object
+    name="portable", host="portable.fountain.coach", port=1, metadata=portable, build_router=object, operations=object
 )  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ changes numbers locks the single counter row first, so numbering is serialised b
 the deferrable unique constraint on sequence_number backs the invariant up.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,16 @@ async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if
         .returning(*ELEMENT_COLUMNS)
     )
     return next(r for r in moved.mappings().all() if r["id"] == row["id"])
+
+
+def assignments(pairs: Iterable[tuple[ElementKey, int]]) -> dict[ElementKey, int]:
+    """The new number of each element a reorder lists; an element listed twice is refused."""
+    result: dict[ElementKey, int] = {}
+    for key, number in pairs:
+        if key in result:
+            raise invalid(f"Element {key} is listed more than once.")
+        result[key] = number
+    return result
 
 
 async def reorder(conn: AsyncConnection, assignments: dict[ElementKey, int]) -> list[RowMapping]:

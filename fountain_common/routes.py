@@ -1,0 +1,188 @@
+"""What every generated route calls: its connection, its transaction, its Idempotency-Key, its reply.
+
+The generator (codegen/) emits one `Route` per operation from what the spec says — the success
+status, the body's type, the query parameters it takes, whether it declares Idempotency-Key — and a
+route function that asks the Route for a connection and turns what the hand-written operation
+returns into the HTTP response. So an operation receives its parameters, body and connection and
+returns its result; it never touches the Response object.
+
+Connections, by what the operation does (the spec's method, or its `x-fountain-connection`):
+- `read`: a pooled connection in autocommit mode: one round trip per statement, no BEGIN/ROLLBACK.
+- `snapshot`: one REPEATABLE READ, READ ONLY transaction: every statement sees the same data.
+- `write`: one transaction, run again on a deadlock or serialization failure (database.py); the
+  Idempotency-Key, where declared, is claimed in that transaction and its reply stored there too.
+- `none`: the operation reads no database of its own (a probe, or a service that only calls others).
+"""
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from fountain_common.database import run_in_transaction
+from fountain_common.id_lists import parse_id_list
+from fountain_common.idempotency import claim, fingerprint, record
+from fountain_common.problems import invalid
+
+T = TypeVar("T")
+Connection = Literal["none", "read", "snapshot", "write"]
+_COMPENSATIONS = "fountain_compensations"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Reply(Generic[T]):
+    """A result with more to say than its body: a status other than the spec's success status (v1's
+    200 for a number asked for again, 304), a Location, an ETag."""
+
+    body: T | None = None
+    status: int | None = None
+    location: str | None = None
+    etag: str | None = None
+
+
+def on_rollback(conn: AsyncConnection, undo: Callable[[], Awaitable[None]]) -> None:
+    """Ask for `undo` to run if the write transaction of `conn` finally fails (after its retries):
+    for changes already made in another service that this transaction cannot roll back."""
+    conn.info.setdefault(_COMPENSATIONS, []).append(undo)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation as the spec declares it; the generator writes one per operation."""
+
+    operation_id: str
+    status: int
+    body: TypeAdapter[Any] | None = None  # the success body's type; None: no body
+    query: frozenset[str] = frozenset()
+    connection: Connection = "read"
+    idempotency: bool = False  # the operation declares the Idempotency-Key header
+    text: bool = False  # text/plain success body
+    omit_null: bool = False  # optional fields without a value are left out instead of sent as null
+    headers: dict[str, str] = field(default_factory=dict)
+
+    # --- the request ------------------------------------------------------------------------------
+    def check_query(self, request: Request) -> None:
+        """Unknown query parameters are refused, as unknown body fields are: a misspelt `?limt=5`
+        answered as if it were absent hides the client's mistake (422 on /v2, 400 on /v1)."""
+        if not request.query_params:
+            return
+        unknown = sorted(set(request.query_params.keys()) - self.query)
+        if unknown:
+            takes = ", ".join(sorted(self.query)) or "none"
+            raise invalid(
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                f"this operation takes: {takes}.",
+                [{"location": f"query.{name}", "message": "Unknown query parameter."} for name in unknown],
+            )
+
+    @staticmethod
+    def id_list(request: Request, name: str, *, max_ids: int) -> set[int] | None:
+        """Every occurrence of an id-list query parameter (`?ids=3,1&ids=7`); FastAPI keeps the last."""
+        return parse_id_list(name, request.query_params.getlist(name), max_ids=max_ids)
+
+    # --- the connection ---------------------------------------------------------------------------
+    @asynccontextmanager
+    async def connect(self, request: Request) -> AsyncIterator[AsyncConnection]:
+        """The connection of a `read` or `snapshot` operation."""
+        engine: AsyncEngine = request.app.state.engine
+        async with engine.connect() as conn:
+            if self.connection == "snapshot":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                    yield conn
+            else:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def write(
+        self,
+        request: Request,
+        operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
+        *,
+        idempotency_key: str | None = None,
+        body: BaseModel | None = None,
+        if_match: str | None = None,
+    ) -> Response:
+        """Run `operation` in one transaction (again on deadlock) and answer its reply; with an
+        Idempotency-Key, once per key: a retry gets the stored reply."""
+        engine: AsyncEngine = request.app.state.engine
+        compensations: list[Callable[[], Awaitable[None]]] = []
+
+        async def transaction(conn: AsyncConnection) -> Response:
+            conn.info[_COMPENSATIONS] = compensations
+            try:
+                return await self._transaction(request, conn, operation, idempotency_key, body, if_match)
+            finally:
+                del conn.info[_COMPENSATIONS]  # the dict lives as long as the pooled connection
+
+        try:
+            return await run_in_transaction(engine, transaction)
+        except Exception:  # not on cancellation: the client is gone, the transaction rolled back
+            for undo in reversed(compensations):
+                await undo()
+            raise
+
+    async def _transaction(
+        self,
+        request: Request,
+        conn: AsyncConnection,
+        operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
+        idempotency_key: str | None,
+        body: BaseModel | None,
+        if_match: str | None,
+    ) -> Response:
+        table: Table | None = None
+        if self.idempotency and idempotency_key is not None:
+            service = request.app.state.service
+            table = service.metadata.tables[f"{service.schema}.idempotency_keys"]
+            stored = await claim(
+                conn,
+                table,
+                key=idempotency_key,
+                request_fingerprint=fingerprint(request.method, request.url.path, body, if_match),
+                ttl_hours=request.app.state.settings.idempotency_ttl_hours,
+            )
+            if stored is not None:
+                return self._replay(*stored)
+        response = self.respond(await operation(conn))
+        if table is not None and idempotency_key is not None:
+            stored_body = json.loads(bytes(response.body)) if response.body else None
+            headers = {name: response.headers[name] for name in ("etag", "location") if name in response.headers}
+            await record(conn, table, idempotency_key, response.status_code, stored_body, headers)
+        return response
+
+    # --- the reply --------------------------------------------------------------------------------
+    def respond(self, result: Any) -> Response:
+        """The HTTP response for what the operation returned: its body, or a Reply."""
+        reply = result if isinstance(result, Reply) else Reply(body=result)
+        status = reply.status or self.status
+        headers = dict(self.headers)
+        if reply.location:
+            headers["location"] = reply.location
+        if reply.etag:
+            headers["etag"] = reply.etag
+        if status in (204, 304) or self.body is None:
+            return Response(status_code=status, headers=headers)
+        if self.text:
+            return Response(
+                str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
+            )
+        content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+        return Response(content, status_code=status, headers=headers, media_type=_JSON)
+
+    def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
+        """The stored reply, in the field order the operation's model gives it (JSONB keeps none)."""
+        replayed = {**headers, "idempotent-replayed": "true"}
+        if self.body is None or stored_body is None:
+            return Response(status_code=status, headers=replayed)
+        content = self.body.dump_json(
+            self.body.validate_python(stored_body), by_alias=True, exclude_none=self.omit_null
+        )
+        return Response(content, status_code=status, headers=replayed, media_type=_JSON)

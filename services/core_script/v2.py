@@ -1,0 +1,275 @@
+"""Core Script Management /v2: scripts, section headings and story lines as resources with ETags,
+pages and Idempotency-Key, over the same tables as /v1 (store.py). Numbers and their order come from
+the Central Sequence Service, and the ids a line names are checked with their owners (upstream_calls.py)."""
+
+from typing import Any, Optional
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fountain_common.etags import check_etag, etag
+from fountain_common.pagination import fetch_page
+from fountain_common.problems import invalid
+from fountain_common.routes import Reply
+
+from . import store
+from .bodies import refuse_nulls, script_fields
+from .generated.api import Operations
+from .generated.models import (
+    LineCreate,
+    LineMove,
+    LinePatch,
+    Orchestration,
+    ScriptContent,
+    ScriptCreate,
+    ScriptPage,
+    ScriptPatch,
+    ScriptRecord,
+    Section,
+    SectionContent,
+    SectionCreate,
+    SectionMove,
+    SectionPage,
+    SectionPatch,
+    StoryLine,
+    StoryLinePage,
+)
+from .upstream_calls import check_references, insert_heading, insert_script, renumber_headings
+
+# Column of each id a line names, by its field name.
+LINE_COLUMNS = {
+    "characterId": "character_id",
+    "actionId": "action_id",
+    "spokenWordId": "spoken_word_id",
+    "contextId": "context_id",
+}
+
+
+# --- rows to models --------------------------------------------------------------------------------
+def _script_record(row: RowMapping) -> ScriptRecord:
+    return ScriptRecord(
+        scriptId=row["id"],
+        title=row["title"],
+        author=row["author"],
+        description=row["description"],
+        orchestration=Orchestration(
+            csoundFilePath=row["csound_file_path"],
+            lilyPondFilePath=row["lilypond_file_path"],
+            midiFilePath=row["midi_file_path"],
+        ),
+        sequenceNumber=row["sequence_number"],
+        revision=row["revision"],
+    )
+
+
+def _section(row: RowMapping) -> Section:
+    return Section(
+        headingId=row["id"],
+        scriptId=row["script_id"],
+        title=row["title"],
+        sequenceNumber=row["sequence_number"],
+        revision=row["revision"],
+    )
+
+
+def _line(row: RowMapping) -> StoryLine:
+    return StoryLine(
+        lineId=row["id"],
+        scriptId=row["script_id"],
+        headingId=row["heading_id"],
+        position=row["position"],
+        characterId=row["character_id"],
+        actionId=row["action_id"],
+        spokenWordId=row["spoken_word_id"],
+        contextId=row["context_id"],
+        revision=row["revision"],
+    )
+
+
+def _script_url(script_id: int) -> str:
+    return f"/v2/scripts/{script_id}"
+
+
+def _section_url(row: RowMapping) -> str:
+    return f"{_script_url(row['script_id'])}/sections/{row['id']}"
+
+
+def _line_url(row: RowMapping) -> str:
+    return f"{_script_url(row['script_id'])}/sections/{row['heading_id']}/lines/{row['id']}"
+
+
+class CoreScriptV2(Operations):
+    # --- scripts -----------------------------------------------------------------------------------
+    async def add_script(self, conn: AsyncConnection, *, body: ScriptCreate) -> Reply[ScriptRecord]:
+        row = await insert_script(conn, self.upstreams, script_fields(body))
+        return Reply(_script_record(row), location=_script_url(row["id"]), etag=etag(row))
+
+    async def search_scripts(
+        self,
+        conn: AsyncConnection,
+        *,
+        ids: Optional[set[int]],
+        title_contains: Optional[str],
+        limit: int,
+        offset: int,
+    ) -> ScriptPage:
+        page = await fetch_page(conn, store.scripts_query(ids, title_contains), limit=limit, offset=offset)
+        return ScriptPage(items=[_script_record(r) for r in page.rows], total=page.total, limit=limit, offset=offset)
+
+    async def get_script(self, conn: AsyncConnection, *, script_id: int) -> Reply[ScriptRecord]:
+        row = await store.get_script(conn, script_id)
+        return Reply(_script_record(row), etag=etag(row))
+
+    async def edit_script(
+        self, conn: AsyncConnection, *, script_id: int, if_match: Optional[str], body: ScriptPatch
+    ) -> Reply[ScriptRecord]:
+        fields = script_fields(body)
+        if not body.model_fields_set:
+            raise invalid("Give at least one field to change.")
+        row = await store.update_script(conn, script_id, fields, if_match)
+        return Reply(_script_record(row), etag=etag(row))
+
+    async def delete_script(self, conn: AsyncConnection, *, script_id: int, if_match: Optional[str]) -> None:
+        await store.delete_script(conn, script_id, if_match)
+
+    async def get_script_content(self, conn: AsyncConnection, *, script_id: int) -> ScriptContent:
+        # `conn` is one snapshot (the spec says so): the three reads see the same script.
+        script = await store.get_script(conn, script_id)
+        headings = (await conn.execute(store.headings_query(script_id))).mappings().all()
+        lines = (await conn.execute(store.script_lines_query(script_id))).mappings().all()
+        by_heading: dict[int, list[StoryLine]] = {int(h["id"]): [] for h in headings}
+        for line in lines:
+            by_heading[int(line["heading_id"])].append(_line(line))
+        return ScriptContent(
+            script=_script_record(script),
+            sections=[
+                SectionContent(
+                    headingId=h["id"],
+                    scriptId=h["script_id"],
+                    title=h["title"],
+                    sequenceNumber=h["sequence_number"],
+                    revision=h["revision"],
+                    lines=by_heading[int(h["id"])],
+                )
+                for h in headings
+            ],
+        )
+
+    async def list_script_lines(
+        self, conn: AsyncConnection, *, script_id: int, limit: int, offset: int
+    ) -> StoryLinePage:
+        await store.get_script(conn, script_id)
+        page = await fetch_page(conn, store.script_lines_query(script_id), limit=limit, offset=offset)
+        return StoryLinePage(items=[_line(r) for r in page.rows], total=page.total, limit=limit, offset=offset)
+
+    # --- section headings --------------------------------------------------------------------------
+    async def add_section(self, conn: AsyncConnection, *, script_id: int, body: SectionCreate) -> Reply[Section]:
+        row = await insert_heading(conn, self.upstreams, script_id, body.title)
+        return Reply(_section(row), location=_section_url(row), etag=etag(row))
+
+    async def list_sections(self, conn: AsyncConnection, *, script_id: int, limit: int, offset: int) -> SectionPage:
+        await store.get_script(conn, script_id)
+        page = await fetch_page(conn, store.headings_query(script_id), limit=limit, offset=offset)
+        return SectionPage(items=[_section(r) for r in page.rows], total=page.total, limit=limit, offset=offset)
+
+    async def get_section(self, conn: AsyncConnection, *, script_id: int, heading_id: int) -> Reply[Section]:
+        row = await store.get_heading(conn, script_id, heading_id)
+        return Reply(_section(row), etag=etag(row))
+
+    async def edit_section(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str], body: SectionPatch
+    ) -> Reply[Section]:
+        refuse_nulls(body)
+        row = await store.rename_heading(conn, script_id, heading_id, body.title, if_match)
+        return Reply(_section(row), etag=etag(row))
+
+    async def delete_section(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str]
+    ) -> None:
+        await store.delete_heading(conn, script_id, heading_id, if_match)
+
+    async def move_section(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str], body: SectionMove
+    ) -> Reply[Section]:
+        headings = await store.lock_headings(conn, script_id)
+        row = await store.get_heading(conn, script_id, heading_id)
+        check_etag(row, if_match, what=f"Section heading {heading_id}")
+        changes = store.moved_numbers(headings, heading_id, body.position)
+        held = {int(h["id"]): int(h["sequence_number"]) for h in headings if h["id"] in changes}
+        await renumber_headings(conn, self.upstreams, script_id, changes, held)
+        moved = await store.get_heading(conn, script_id, heading_id)
+        return Reply(_section(moved), etag=etag(moved))
+
+    # --- story lines -------------------------------------------------------------------------------
+    async def add_line(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, body: LineCreate
+    ) -> Reply[StoryLine]:
+        refuse_nulls(body, allowed=frozenset({"contextId"}))
+        # Checked before the script is locked, so the calls do not hold up other writers.
+        await store.get_heading(conn, script_id, heading_id)
+        references = {"characterId": body.characterId, "actionId": body.actionId, "spokenWordId": body.spokenWordId}
+        if body.contextId is not None:
+            references["contextId"] = body.contextId
+        await check_references(self.upstreams, references, body.characterId)
+        ids = {LINE_COLUMNS[name]: getattr(body, name) for name in LINE_COLUMNS}
+        row = await store.insert_line(conn, script_id, heading_id, body.position, ids)
+        return Reply(_line(row), location=_line_url(row), etag=etag(row))
+
+    async def list_lines(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, limit: int, offset: int
+    ) -> StoryLinePage:
+        await store.get_heading(conn, script_id, heading_id)
+        page = await fetch_page(conn, store.lines_query(heading_id), limit=limit, offset=offset)
+        return StoryLinePage(items=[_line(r) for r in page.rows], total=page.total, limit=limit, offset=offset)
+
+    async def get_line(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, line_id: int
+    ) -> Reply[StoryLine]:
+        row = await store.get_line(conn, script_id, heading_id, line_id)
+        return Reply(_line(row), etag=etag(row))
+
+    async def edit_line(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+        if_match: Optional[str],
+        body: LinePatch,
+    ) -> Reply[StoryLine]:
+        refuse_nulls(body, allowed=frozenset({"contextId"}))
+        given: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
+        if not given:
+            raise invalid("Give at least one field to change.")
+        line = await store.get_line(conn, script_id, heading_id, line_id, lock=True)
+        check_etag(line, if_match, what=f"Line {line_id}")
+        current = {name: line[column] for name, column in LINE_COLUMNS.items()}
+        after = current | given
+        references = {name: value for name, value in given.items() if value is not None and value != current[name]}
+        # A context must belong to the line's character, also when only the character changes.
+        if after["contextId"] is not None and after["characterId"] != current["characterId"]:
+            references["contextId"] = after["contextId"]
+        if references:
+            await check_references(self.upstreams, references, after["characterId"])
+        row = await store.update_line(conn, line, {LINE_COLUMNS[name]: value for name, value in given.items()})
+        return Reply(_line(row), etag=etag(row))
+
+    async def delete_line(
+        self, conn: AsyncConnection, *, script_id: int, heading_id: int, line_id: int, if_match: Optional[str]
+    ) -> None:
+        await store.delete_line(conn, script_id, heading_id, line_id, if_match)
+
+    async def move_line(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        heading_id: int,
+        line_id: int,
+        if_match: Optional[str],
+        body: LineMove,
+    ) -> Reply[StoryLine]:
+        refuse_nulls(body)
+        row = await store.move_line(conn, script_id, heading_id, line_id, body.position, body.headingId, if_match)
+        return Reply(_line(row), etag=etag(row))

@@ -1,0 +1,48 @@
+"""Story Factory /v2: the story as one resource (with an ETag, and 304 for a client that has it),
+and as a Fountain screenplay."""
+
+import hashlib
+from typing import Optional
+
+from fountain_common.problems import invalid
+from fountain_common.routes import Reply
+
+from . import fountain
+from .assembly import assemble, in_range
+from .generated.api import Operations
+from .generated.models import Story
+
+
+def strong_etag(representation: str) -> str:
+    return '"' + hashlib.sha256(representation.encode()).hexdigest()[:32] + '"'
+
+
+def matches(if_none_match: Optional[str], tag: str) -> bool:
+    """If-None-Match compares weakly: `W/"x"` matches `"x"`; `*` matches any story."""
+    if if_none_match is None:
+        return False
+    tags = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
+    return "*" in tags or tag in tags
+
+
+class StoryFactoryV2(Operations):
+    async def get_story(
+        self,
+        *,
+        script_id: int,
+        from_sequence: Optional[int],
+        to_sequence: Optional[int],
+        if_none_match: Optional[str],
+    ) -> Reply[Story]:
+        if from_sequence is not None and to_sequence is not None and from_sequence > to_sequence:
+            raise invalid(
+                "query.fromSequence: must not be greater than toSequence.",
+                [{"location": "query.fromSequence", "message": "must not be greater than toSequence"}],
+            )
+        story = in_range(await assemble(self.upstreams, script_id), from_sequence, to_sequence)
+        tag = strong_etag(story.model_dump_json())
+        return Reply(story, etag=tag, status=304 if matches(if_none_match, tag) else None)
+
+    async def get_story_fountain(self, *, script_id: int) -> Reply[str]:
+        screenplay = fountain.render(await assemble(self.upstreams, script_id))
+        return Reply(screenplay, etag=strong_etag(screenplay))
