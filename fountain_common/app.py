@@ -68,7 +68,8 @@ def create_service_app(
         app.state.engine = engine
     app.state.operations = service.operations(app.state)
     install_problem_handlers(app)
-    app.include_router(service.build_router())
+    # The routes join the app's own list: an included router is matched as a branch of its own.
+    app.router.routes.extend(service.build_router().routes)
     app.openapi = lambda: spec  # type: ignore[method-assign]
     _serve_contract(app, spec)
     app.add_middleware(RequestContextMiddleware, service=service.name)

@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Where the embedded PostgreSQL keeps its data.")
     database_name: str = Field(default="fountain", description="Database used on the embedded server.")
     pool_size: int = Field(default=20, ge=1, le=500)
-    pool_overflow: int = Field(default=10, ge=0, le=500)
+    # Connections beyond pool_size are opened for a request and closed after it: under a steady load
+    # above pool_size that is a new PostgreSQL backend per request. Requests wait for a pooled one.
+    pool_overflow: int = Field(default=0, ge=0, le=500)
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", pattern="^(json|console)$")
     idempotency_ttl_hours: int = Field(default=24, ge=1)

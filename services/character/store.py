@@ -7,9 +7,10 @@ timestamps) and each owns paraphrases through its own foreign key column of `par
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, delete, func, select, update
+from sqlalchemy import Column, Select, Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -74,15 +75,22 @@ async def insert(conn: AsyncConnection, parent: Parent, values: dict[str, Any]) 
     return (await conn.execute(parent.table.insert().values(**values).returning(*parent.table.c))).mappings().one()
 
 
-async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> RowMapping:
-    """The row, or 404. `lock="update"` locks it for a change; `"key share"` only keeps it from being
-    deleted (what adding a paraphrase needs)."""
-    query = select(parent.table).where(parent.table.c.id == item_id)
+@cache
+def _by_id(table: Table, lock: str | None) -> Select[Any]:
+    # Built once: a statement kept for reuse finds its compiled SQL in SQLAlchemy's cache at once,
+    # where one built per request must be built and keyed anew (the hottest read path).
+    query = select(table).where(table.c.id == bindparam("id"))
     if lock == "update":
         query = query.with_for_update()
     elif lock == "key share":
         query = query.with_for_update(read=True, key_share=True)
-    row = (await conn.execute(query)).mappings().first()
+    return query
+
+
+async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> RowMapping:
+    """The row, or 404. `lock="update"` locks it for a change; `"key share"` only keeps it from being
+    deleted (what adding a paraphrase needs)."""
+    row: RowMapping | None = (await conn.execute(_by_id(parent.table, lock), {"id": item_id})).mappings().first()
     if row is None:
         raise not_found(f"{parent.label} {item_id} not found.")
     return row
