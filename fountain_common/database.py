@@ -1,18 +1,23 @@
-"""Database URL, engines and the transaction helpers the services use."""
+"""Database URL, engines, the transaction helpers the services use, and prepared reads."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+import asyncpg
+from sqlalchemy import Select
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from fountain_common.embedded_postgres import embedded_url
 from fountain_common.settings import Settings
 
 T = TypeVar("T")
+Row = Mapping[Any, Any]  # a row by column name: SQLAlchemy's RowMapping, or the driver's record
 
 # SQLSTATEs after which a whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -72,3 +77,84 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection whose every statement commits by itself: one round trip per statement."""
     async with engine.connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+class ReadConnection(AsyncConnection):
+    """The connection of a read route: a pooled connection outside any transaction.
+
+    SQLAlchemy's own connection around it is made only when a statement runs through SQLAlchemy (then
+    in autocommit mode: one round trip a statement, no BEGIN/ROLLBACK). A `PreparedRead` needs none:
+    it goes straight to the driver, which saves most of the CPU of reading a row by its key.
+    """
+
+    def __init__(self, engine: AsyncEngine, pooled: PoolProxiedConnection) -> None:
+        super().__init__(engine)
+        self.pooled = pooled
+
+    @property
+    def _proxied(self) -> Connection:
+        if self.sync_connection is None:
+            # No I/O: the pooled connection is checked out already, and an autocommit flag is only set.
+            connection = Connection(self.sync_engine, connection=self.pooled)
+            self.sync_connection = self._assign_proxied(connection.execution_options(isolation_level="AUTOCOMMIT"))
+        return self.sync_connection
+
+    async def release(self) -> None:
+        """Give the pooled connection back (through SQLAlchemy's connection, if one was made)."""
+        if self.sync_connection is not None:
+            await self.close()
+        else:
+            await greenlet_spawn(self.pooled.close)
+
+
+async def open_read_connection(engine: AsyncEngine) -> ReadConnection:
+    """A ReadConnection of `engine`'s pool; `release()` it when done."""
+    return ReadConnection(engine, await engine.raw_connection())
+
+
+class PreparedRead:
+    """A read built once with bind parameters, for the hottest reads (one row by its key).
+
+    On a `ReadConnection` it goes straight to the driver as a prepared statement, skipping
+    SQLAlchemy's execution path, which costs more CPU than the rest of such a request. On any other
+    connection (a write or snapshot transaction) it runs through SQLAlchemy like any statement, so
+    row locks and snapshots hold. Rows answer `row["column"]` either way; JSON columns come back
+    decoded (the dialect registers the codecs on every connection).
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._sql = ""
+        self._names: tuple[str, ...] = ()
+
+    async def first(self, conn: AsyncConnection, **params: Any) -> Row | None:
+        if not isinstance(conn, ReadConnection):
+            row: Row | None = (await conn.execute(self.statement, params)).mappings().first()
+            return row
+        if not self._sql:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            self._names = tuple(compiled.positiontup or ())
+            self._sql = str(compiled)
+        driver = conn.pooled.driver_connection
+        assert driver is not None  # a connection checked out of the pool has one
+        arguments = [params[name] for name in self._names]
+        try:
+            record = await driver.fetchrow(self._sql, *arguments)
+        except Exception as error:
+            raise _translated(conn.pooled, self._sql, arguments, error) from error
+        return cast(Row | None, record)
+
+
+def _translated(pooled: PoolProxiedConnection, sql: str, arguments: list[Any], error: Exception) -> Exception:
+    """A driver error as SQLAlchemy would raise it (so problems.py answers it alike): a lost
+    connection is an OperationalError and the pool drops that connection; any other error keeps its
+    SQLSTATE."""
+    code = str(getattr(error, "sqlstate", "") or "")
+    if isinstance(error, (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)) or code.startswith(
+        ("08", "57P")
+    ):
+        pooled.invalidate(error)
+        return OperationalError(sql, arguments, error)
+    if isinstance(error, asyncpg.PostgresError):
+        return DBAPIError(sql, arguments, error)
+    return error

@@ -4,16 +4,17 @@ Every /v2 resource that can be changed keeps a `revision` column bumped on each 
 it as a strong ETag, and a write that carries If-Match is refused with 412 when the row moved on.
 """
 
-from sqlalchemy.engine import RowMapping
+from collections.abc import Mapping
+from typing import Any
 
 from fountain_common.problems import precondition_failed
 
 
-def etag(row: RowMapping) -> str:
+def etag(row: Mapping[Any, Any]) -> str:
     return f'"{row["revision"]}"'
 
 
-def check_etag(row: RowMapping, if_match: str | None, *, what: str = "Resource") -> None:
+def check_etag(row: Mapping[Any, Any], if_match: str | None, *, what: str = "Resource") -> None:
     """412 unless If-Match is absent, `*`, or lists the row's current ETag (weak tags compare equal)."""
     if if_match is None or if_match.strip() == "*":
         return

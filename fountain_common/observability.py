@@ -48,7 +48,7 @@ class RequestContextMiddleware:
                 break
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         started = time.perf_counter()
         status = 500
 
@@ -71,4 +71,5 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-            structlog.contextvars.clear_contextvars()
+            # Back to what was bound before (nothing, under a server: each request has its task).
+            structlog.contextvars.reset_contextvars(**bound)

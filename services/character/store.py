@@ -14,6 +14,7 @@ from sqlalchemy import Column, Select, Table, bindparam, delete, func, select, u
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.database import PreparedRead, Row
 from fountain_common.etags import check_etag
 from fountain_common.problems import not_found
 
@@ -76,21 +77,20 @@ async def insert(conn: AsyncConnection, parent: Parent, values: dict[str, Any]) 
 
 
 @cache
-def _by_id(table: Table, lock: str | None) -> Select[Any]:
-    # Built once: a statement kept for reuse finds its compiled SQL in SQLAlchemy's cache at once,
-    # where one built per request must be built and keyed anew (the hottest read path).
+def _by_id(table: Table, lock: str | None) -> PreparedRead:
+    # Built once (the hottest read path): see PreparedRead.
     query = select(table).where(table.c.id == bindparam("id"))
     if lock == "update":
         query = query.with_for_update()
     elif lock == "key share":
         query = query.with_for_update(read=True, key_share=True)
-    return query
+    return PreparedRead(query)
 
 
-async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> RowMapping:
+async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> Row:
     """The row, or 404. `lock="update"` locks it for a change; `"key share"` only keeps it from being
     deleted (what adding a paraphrase needs)."""
-    row: RowMapping | None = (await conn.execute(_by_id(parent.table, lock), {"id": item_id})).mappings().first()
+    row = await _by_id(parent.table, lock).first(conn, id=item_id)
     if row is None:
         raise not_found(f"{parent.label} {item_id} not found.")
     return row

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.database import Row
 from fountain_common.problems import invalid
 
 from . import store
@@ -27,19 +27,19 @@ from .store import ACTION, CHARACTER, SPOKEN_WORD, Parent
 M = TypeVar("M", bound=BaseModel)
 
 
-def _character(row: RowMapping) -> Character:
+def _character(row: Row) -> Character:
     return Character(characterId=row["id"], name=row["name"], description=row["description"])
 
 
-def _action(row: RowMapping) -> Action:
+def _action(row: Row) -> Action:
     return Action(actionId=row["id"], description=row["description"])
 
 
-def _spoken_word(row: RowMapping) -> SpokenWord:
+def _spoken_word(row: Row) -> SpokenWord:
     return SpokenWord(dialogueId=row["id"], text=row["text"])
 
 
-def _paraphrase(parent: Parent, row: RowMapping) -> Paraphrase:
+def _paraphrase(parent: Parent, row: Row) -> Paraphrase:
     return Paraphrase(
         paraphraseId=row["id"],
         originalId=row[parent.paraphrase_column.name],
@@ -48,7 +48,7 @@ def _paraphrase(parent: Parent, row: RowMapping) -> Paraphrase:
     )
 
 
-async def _list_all(conn: AsyncConnection, parent: Parent, model: Callable[[RowMapping], M]) -> list[M]:
+async def _list_all(conn: AsyncConnection, parent: Parent, model: Callable[[Row], M]) -> list[M]:
     return [model(row) for row in (await conn.execute(store.list_query(parent))).mappings()]
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Collection
 from typing import Any, Optional, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.database import Row
 from fountain_common.etags import etag
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import invalid
@@ -37,29 +37,29 @@ from .generated.models import (
 from .store import ACTION, CHARACTER, SPOKEN_WORD, Parent
 
 M = TypeVar("M", bound=BaseModel)
-Record = Callable[[RowMapping], M]
+Record = Callable[[Row], M]
 
 PATHS = {"character": "/v2/characters", "action": "/v2/actions", "spokenWord": "/v2/spokenWords"}
 
 
 # --- rows to records -------------------------------------------------------------------------------
-def _tracking(row: RowMapping) -> dict[str, Any]:
+def _tracking(row: Row) -> dict[str, Any]:
     return {"revision": row["revision"], "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
 
 
-def _character(row: RowMapping) -> CharacterRecord:
+def _character(row: Row) -> CharacterRecord:
     return CharacterRecord(characterId=row["id"], name=row["name"], description=row["description"], **_tracking(row))
 
 
-def _action(row: RowMapping) -> ActionRecord:
+def _action(row: Row) -> ActionRecord:
     return ActionRecord(actionId=row["id"], description=row["description"], **_tracking(row))
 
 
-def _spoken_word(row: RowMapping) -> SpokenWordRecord:
+def _spoken_word(row: Row) -> SpokenWordRecord:
     return SpokenWordRecord(spokenWordId=row["id"], text=row["text"], **_tracking(row))
 
 
-def _paraphrase(parent: Parent, row: RowMapping) -> ParaphraseRecord:
+def _paraphrase(parent: Parent, row: Row) -> ParaphraseRecord:
     return ParaphraseRecord(
         paraphraseId=row["id"],
         originalType=parent.original_type,
@@ -92,7 +92,7 @@ async def _page(
     sort: str,
     limit: int,
     offset: int,
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[Row], int]:
     page = await fetch_page(
         conn, store.list_query(parent, ids=ids, contains=contains, sort=sort), limit=limit, offset=offset
     )

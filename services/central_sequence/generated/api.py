@@ -385,7 +385,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_ELEMENTS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_ELEMENTS.connect(request) as conn:
+        conn = await LIST_ELEMENTS.connect(request)
+        try:
             result = await operations.list_elements(
                 conn,
                 element_type=element_type,
@@ -394,6 +395,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_ELEMENTS.disconnect(conn)
         return LIST_ELEMENTS.respond(result)
 
     @router.post(
@@ -448,12 +451,15 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_ELEMENT.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_ELEMENT.connect(request) as conn:
+        conn = await GET_ELEMENT.connect(request)
+        try:
             result = await operations.get_element(
                 conn,
                 element_type=element_type,
                 element_id=element_id,
             )
+        finally:
+            await GET_ELEMENT.disconnect(conn)
         return GET_ELEMENT.respond(result)
 
     @router.post(
@@ -523,7 +529,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_ELEMENT_VERSIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_ELEMENT_VERSIONS.connect(request) as conn:
+        conn = await LIST_ELEMENT_VERSIONS.connect(request)
+        try:
             result = await operations.list_element_versions(
                 conn,
                 element_type=element_type,
@@ -531,6 +538,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_ELEMENT_VERSIONS.disconnect(conn)
         return LIST_ELEMENT_VERSIONS.respond(result)
 
     @router.post(
@@ -599,13 +608,16 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_ELEMENT_VERSION.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_ELEMENT_VERSION.connect(request) as conn:
+        conn = await GET_ELEMENT_VERSION.connect(request)
+        try:
             result = await operations.get_element_version(
                 conn,
                 element_type=element_type,
                 element_id=element_id,
                 version=version,
             )
+        finally:
+            await GET_ELEMENT_VERSION.disconnect(conn)
         return GET_ELEMENT_VERSION.respond(result)
 
     @router.post(

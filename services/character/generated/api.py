@@ -867,10 +867,13 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_CHARACTERS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_CHARACTERS.connect(request) as conn:
+        conn = await LIST_CHARACTERS.connect(request)
+        try:
             result = await operations.list_characters(
                 conn,
             )
+        finally:
+            await LIST_CHARACTERS.disconnect(conn)
         return LIST_CHARACTERS.respond(result)
 
     @router.post(
@@ -912,11 +915,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_CHARACTER_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_CHARACTER_PARAPHRASES.connect(request) as conn:
+        conn = await LIST_CHARACTER_PARAPHRASES.connect(request)
+        try:
             result = await operations.list_character_paraphrases(
                 conn,
                 character_id=character_id,
             )
+        finally:
+            await LIST_CHARACTER_PARAPHRASES.disconnect(conn)
         return LIST_CHARACTER_PARAPHRASES.respond(result)
 
     @router.post(
@@ -958,10 +964,13 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_ACTIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_ACTIONS.connect(request) as conn:
+        conn = await LIST_ACTIONS.connect(request)
+        try:
             result = await operations.list_actions(
                 conn,
             )
+        finally:
+            await LIST_ACTIONS.disconnect(conn)
         return LIST_ACTIONS.respond(result)
 
     @router.post(
@@ -1001,11 +1010,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_ACTION_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_ACTION_PARAPHRASES.connect(request) as conn:
+        conn = await LIST_ACTION_PARAPHRASES.connect(request)
+        try:
             result = await operations.list_action_paraphrases(
                 conn,
                 action_id=action_id,
             )
+        finally:
+            await LIST_ACTION_PARAPHRASES.disconnect(conn)
         return LIST_ACTION_PARAPHRASES.respond(result)
 
     @router.post(
@@ -1045,10 +1057,13 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SPOKEN_WORDS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SPOKEN_WORDS.connect(request) as conn:
+        conn = await LIST_SPOKEN_WORDS.connect(request)
+        try:
             result = await operations.list_spoken_words(
                 conn,
             )
+        finally:
+            await LIST_SPOKEN_WORDS.disconnect(conn)
         return LIST_SPOKEN_WORDS.respond(result)
 
     @router.post(
@@ -1090,11 +1105,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SPOKEN_WORD_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SPOKEN_WORD_PARAPHRASES.connect(request) as conn:
+        conn = await LIST_SPOKEN_WORD_PARAPHRASES.connect(request)
+        try:
             result = await operations.list_spoken_word_paraphrases(
                 conn,
                 spoken_word_id=spoken_word_id,
             )
+        finally:
+            await LIST_SPOKEN_WORD_PARAPHRASES.disconnect(conn)
         return LIST_SPOKEN_WORD_PARAPHRASES.respond(result)
 
     @router.post(
@@ -1162,7 +1180,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_CHARACTERS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_CHARACTERS.connect(request) as conn:
+        conn = await SEARCH_CHARACTERS.connect(request)
+        try:
             result = await operations.search_characters(
                 conn,
                 ids=SEARCH_CHARACTERS.id_list(request, "ids", max_ids=500),
@@ -1171,6 +1190,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_CHARACTERS.disconnect(conn)
         return SEARCH_CHARACTERS.respond(result)
 
     @router.post(
@@ -1220,11 +1241,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_CHARACTER.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_CHARACTER.connect(request) as conn:
+        conn = await GET_CHARACTER.connect(request)
+        try:
             result = await operations.get_character(
                 conn,
                 character_id=character_id,
             )
+        finally:
+            await GET_CHARACTER.disconnect(conn)
         return GET_CHARACTER.respond(result)
 
     @router.delete(
@@ -1318,7 +1342,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_CHARACTER_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_CHARACTER_PARAPHRASES.connect(request) as conn:
+        conn = await SEARCH_CHARACTER_PARAPHRASES.connect(request)
+        try:
             result = await operations.search_character_paraphrases(
                 conn,
                 character_id=character_id,
@@ -1328,6 +1353,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_CHARACTER_PARAPHRASES.disconnect(conn)
         return SEARCH_CHARACTER_PARAPHRASES.respond(result)
 
     @router.post(
@@ -1384,12 +1411,15 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_CHARACTER_PARAPHRASE.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_CHARACTER_PARAPHRASE.connect(request) as conn:
+        conn = await GET_CHARACTER_PARAPHRASE.connect(request)
+        try:
             result = await operations.get_character_paraphrase(
                 conn,
                 character_id=character_id,
                 paraphrase_id=paraphrase_id,
             )
+        finally:
+            await GET_CHARACTER_PARAPHRASE.disconnect(conn)
         return GET_CHARACTER_PARAPHRASE.respond(result)
 
     @router.delete(
@@ -1488,7 +1518,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_ACTIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_ACTIONS.connect(request) as conn:
+        conn = await SEARCH_ACTIONS.connect(request)
+        try:
             result = await operations.search_actions(
                 conn,
                 ids=SEARCH_ACTIONS.id_list(request, "ids", max_ids=500),
@@ -1497,6 +1528,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_ACTIONS.disconnect(conn)
         return SEARCH_ACTIONS.respond(result)
 
     @router.post(
@@ -1544,11 +1577,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_ACTION.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_ACTION.connect(request) as conn:
+        conn = await GET_ACTION.connect(request)
+        try:
             result = await operations.get_action(
                 conn,
                 action_id=action_id,
             )
+        finally:
+            await GET_ACTION.disconnect(conn)
         return GET_ACTION.respond(result)
 
     @router.delete(
@@ -1636,7 +1672,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_ACTION_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_ACTION_PARAPHRASES.connect(request) as conn:
+        conn = await SEARCH_ACTION_PARAPHRASES.connect(request)
+        try:
             result = await operations.search_action_paraphrases(
                 conn,
                 action_id=action_id,
@@ -1646,6 +1683,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_ACTION_PARAPHRASES.disconnect(conn)
         return SEARCH_ACTION_PARAPHRASES.respond(result)
 
     @router.post(
@@ -1698,12 +1737,15 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_ACTION_PARAPHRASE.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_ACTION_PARAPHRASE.connect(request) as conn:
+        conn = await GET_ACTION_PARAPHRASE.connect(request)
+        try:
             result = await operations.get_action_paraphrase(
                 conn,
                 action_id=action_id,
                 paraphrase_id=paraphrase_id,
             )
+        finally:
+            await GET_ACTION_PARAPHRASE.disconnect(conn)
         return GET_ACTION_PARAPHRASE.respond(result)
 
     @router.delete(
@@ -1798,7 +1840,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_SPOKEN_WORDS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_SPOKEN_WORDS.connect(request) as conn:
+        conn = await SEARCH_SPOKEN_WORDS.connect(request)
+        try:
             result = await operations.search_spoken_words(
                 conn,
                 ids=SEARCH_SPOKEN_WORDS.id_list(request, "ids", max_ids=500),
@@ -1807,6 +1850,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_SPOKEN_WORDS.disconnect(conn)
         return SEARCH_SPOKEN_WORDS.respond(result)
 
     @router.post(
@@ -1856,11 +1901,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SPOKEN_WORD.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SPOKEN_WORD.connect(request) as conn:
+        conn = await GET_SPOKEN_WORD.connect(request)
+        try:
             result = await operations.get_spoken_word(
                 conn,
                 spoken_word_id=spoken_word_id,
             )
+        finally:
+            await GET_SPOKEN_WORD.disconnect(conn)
         return GET_SPOKEN_WORD.respond(result)
 
     @router.delete(
@@ -1954,7 +2002,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_SPOKEN_WORD_PARAPHRASES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_SPOKEN_WORD_PARAPHRASES.connect(request) as conn:
+        conn = await SEARCH_SPOKEN_WORD_PARAPHRASES.connect(request)
+        try:
             result = await operations.search_spoken_word_paraphrases(
                 conn,
                 spoken_word_id=spoken_word_id,
@@ -1964,6 +2013,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_SPOKEN_WORD_PARAPHRASES.disconnect(conn)
         return SEARCH_SPOKEN_WORD_PARAPHRASES.respond(result)
 
     @router.post(
@@ -2020,12 +2071,15 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SPOKEN_WORD_PARAPHRASE.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SPOKEN_WORD_PARAPHRASE.connect(request) as conn:
+        conn = await GET_SPOKEN_WORD_PARAPHRASE.connect(request)
+        try:
             result = await operations.get_spoken_word_paraphrase(
                 conn,
                 spoken_word_id=spoken_word_id,
                 paraphrase_id=paraphrase_id,
             )
+        finally:
+            await GET_SPOKEN_WORD_PARAPHRASE.disconnect(conn)
         return GET_SPOKEN_WORD_PARAPHRASE.respond(result)
 
     @router.delete(

@@ -563,10 +563,13 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SCRIPTS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SCRIPTS.connect(request) as conn:
+        conn = await LIST_SCRIPTS.connect(request)
+        try:
             result = await operations.list_scripts(
                 conn,
             )
+        finally:
+            await LIST_SCRIPTS.disconnect(conn)
         return LIST_SCRIPTS.respond(result)
 
     @router.post(
@@ -723,7 +726,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         SEARCH_SCRIPTS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with SEARCH_SCRIPTS.connect(request) as conn:
+        conn = await SEARCH_SCRIPTS.connect(request)
+        try:
             result = await operations.search_scripts(
                 conn,
                 ids=SEARCH_SCRIPTS.id_list(request, "ids", max_ids=500),
@@ -731,6 +735,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await SEARCH_SCRIPTS.disconnect(conn)
         return SEARCH_SCRIPTS.respond(result)
 
     @router.post(
@@ -778,11 +784,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SCRIPT.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SCRIPT.connect(request) as conn:
+        conn = await GET_SCRIPT.connect(request)
+        try:
             result = await operations.get_script(
                 conn,
                 script_id=script_id,
             )
+        finally:
+            await GET_SCRIPT.disconnect(conn)
         return GET_SCRIPT.respond(result)
 
     @router.delete(
@@ -852,11 +861,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SCRIPT_CONTENT.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SCRIPT_CONTENT.connect(request) as conn:
+        conn = await GET_SCRIPT_CONTENT.connect(request)
+        try:
             result = await operations.get_script_content(
                 conn,
                 script_id=script_id,
             )
+        finally:
+            await GET_SCRIPT_CONTENT.disconnect(conn)
         return GET_SCRIPT_CONTENT.respond(result)
 
     @router.get(
@@ -875,13 +887,16 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SCRIPT_LINES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SCRIPT_LINES.connect(request) as conn:
+        conn = await LIST_SCRIPT_LINES.connect(request)
+        try:
             result = await operations.list_script_lines(
                 conn,
                 script_id=script_id,
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_SCRIPT_LINES.disconnect(conn)
         return LIST_SCRIPT_LINES.respond(result)
 
     @router.get(
@@ -900,13 +915,16 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SECTIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SECTIONS.connect(request) as conn:
+        conn = await LIST_SECTIONS.connect(request)
+        try:
             result = await operations.list_sections(
                 conn,
                 script_id=script_id,
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_SECTIONS.disconnect(conn)
         return LIST_SECTIONS.respond(result)
 
     @router.post(
@@ -957,12 +975,15 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SECTION.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SECTION.connect(request) as conn:
+        conn = await GET_SECTION.connect(request)
+        try:
             result = await operations.get_section(
                 conn,
                 script_id=script_id,
                 heading_id=heading_id,
             )
+        finally:
+            await GET_SECTION.disconnect(conn)
         return GET_SECTION.respond(result)
 
     @router.delete(
@@ -1077,7 +1098,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_LINES.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_LINES.connect(request) as conn:
+        conn = await LIST_LINES.connect(request)
+        try:
             result = await operations.list_lines(
                 conn,
                 script_id=script_id,
@@ -1085,6 +1107,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_LINES.disconnect(conn)
         return LIST_LINES.respond(result)
 
     @router.post(
@@ -1138,13 +1162,16 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_LINE.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_LINE.connect(request) as conn:
+        conn = await GET_LINE.connect(request)
+        try:
             result = await operations.get_line(
                 conn,
                 script_id=script_id,
                 heading_id=heading_id,
                 line_id=line_id,
             )
+        finally:
+            await GET_LINE.disconnect(conn)
         return GET_LINE.respond(result)
 
     @router.delete(

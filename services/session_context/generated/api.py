@@ -363,10 +363,13 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SESSIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SESSIONS.connect(request) as conn:
+        conn = await LIST_SESSIONS.connect(request)
+        try:
             result = await operations.list_sessions(
                 conn,
             )
+        finally:
+            await LIST_SESSIONS.disconnect(conn)
         return LIST_SESSIONS.respond(result)
 
     @router.post(
@@ -431,11 +434,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_SESSION_CONTEXT.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_SESSION_CONTEXT.connect(request) as conn:
+        conn = await GET_SESSION_CONTEXT.connect(request)
+        try:
             result = await operations.get_session_context(
                 conn,
                 session_id=session_id,
             )
+        finally:
+            await GET_SESSION_CONTEXT.disconnect(conn)
         return GET_SESSION_CONTEXT.respond(result)
 
     @router.get(
@@ -456,13 +462,16 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_USER_SESSIONS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_USER_SESSIONS.connect(request) as conn:
+        conn = await LIST_USER_SESSIONS.connect(request)
+        try:
             result = await operations.list_user_sessions(
                 conn,
                 user_id=user_id,
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_USER_SESSIONS.disconnect(conn)
         return LIST_USER_SESSIONS.respond(result)
 
     @router.post(
@@ -510,11 +519,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_USER_SESSION.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_USER_SESSION.connect(request) as conn:
+        conn = await GET_USER_SESSION.connect(request)
+        try:
             result = await operations.get_user_session(
                 conn,
                 session_id=session_id,
             )
+        finally:
+            await GET_USER_SESSION.disconnect(conn)
         return GET_USER_SESSION.respond(result)
 
     @router.delete(
@@ -593,7 +605,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_SESSION_CONTEXTS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_SESSION_CONTEXTS.connect(request) as conn:
+        conn = await LIST_SESSION_CONTEXTS.connect(request)
+        try:
             result = await operations.list_session_contexts(
                 conn,
                 session_id=session_id,
@@ -603,6 +616,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_SESSION_CONTEXTS.disconnect(conn)
         return LIST_SESSION_CONTEXTS.respond(result)
 
     @router.post(
@@ -670,7 +685,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         LIST_CONTEXTS.check_query(request)
         operations: Operations = request.app.state.operations
-        async with LIST_CONTEXTS.connect(request) as conn:
+        conn = await LIST_CONTEXTS.connect(request)
+        try:
             result = await operations.list_contexts(
                 conn,
                 session_id=session_id,
@@ -679,6 +695,8 @@ def build_router() -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
+        finally:
+            await LIST_CONTEXTS.disconnect(conn)
         return LIST_CONTEXTS.respond(result)
 
     @router.get(
@@ -695,11 +713,14 @@ def build_router() -> APIRouter:
     ) -> Response:
         GET_CONTEXT.check_query(request)
         operations: Operations = request.app.state.operations
-        async with GET_CONTEXT.connect(request) as conn:
+        conn = await GET_CONTEXT.connect(request)
+        try:
             result = await operations.get_context(
                 conn,
                 context_id=context_id,
             )
+        finally:
+            await GET_CONTEXT.disconnect(conn)
         return GET_CONTEXT.respond(result)
 
     @router.delete(
