@@ -132,7 +132,7 @@ class PreparedRead:
             row: Row | None = (await conn.execute(self.statement, params)).mappings().first()
             return row
         if not self._sql:
-            compiled = self.statement.compile(dialect=conn.dialect)
+            compiled = self.statement.compile(dialect=conn.sync_engine.dialect)
             self._names = tuple(compiled.positiontup or ())
             self._sql = str(compiled)
         driver = conn.pooled.driver_connection
@@ -140,21 +140,20 @@ class PreparedRead:
         arguments = [params[name] for name in self._names]
         try:
             record = await driver.fetchrow(self._sql, *arguments)
-        except Exception as error:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as error:
             raise _translated(conn.pooled, self._sql, arguments, error) from error
+        except asyncio.CancelledError:
+            conn.pooled.invalidate()  # cut off mid-statement: the driver connection is out of step
+            raise
         return cast(Row | None, record)
 
 
 def _translated(pooled: PoolProxiedConnection, sql: str, arguments: list[Any], error: Exception) -> Exception:
-    """A driver error as SQLAlchemy would raise it (so problems.py answers it alike): a lost
-    connection is an OperationalError and the pool drops that connection; any other error keeps its
-    SQLSTATE."""
-    code = str(getattr(error, "sqlstate", "") or "")
-    if isinstance(error, (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)) or code.startswith(
-        ("08", "57P")
-    ):
-        pooled.invalidate(error)
-        return OperationalError(sql, arguments, error)
-    if isinstance(error, asyncpg.PostgresError):
-        return DBAPIError(sql, arguments, error)
-    return error
+    """A driver error as SQLAlchemy would raise it, so problems.py answers it alike (a lost connection
+    is 503)."""
+    if isinstance(error, asyncpg.PostgresError) and not str(error.sqlstate or "").startswith(("08", "57P")):
+        return DBAPIError(sql, arguments, error)  # the server refused the statement; the connection is fine
+    # Anything else from the driver (connection lost, closed by the server, protocol out of step) leaves
+    # the connection unusable: the pool drops it and opens a new one for a later request.
+    pooled.invalidate(error)
+    return OperationalError(sql, arguments, error)

@@ -1,0 +1,92 @@
+"""The connections generated routes open (fountain_common/routes.py, database.py): reads outside any
+transaction, prepared reads by key that go straight to the driver only there, and a lost connection
+that answers 503 once and is then replaced."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from fountain_common.database import PreparedRead, ReadConnection, open_read_connection
+from fountain_common.settings import Settings
+from services.character.tables import characters
+from tests.in_process import service_app
+
+
+@pytest.fixture
+async def juliet(engine: AsyncEngine) -> AsyncIterator[int]:
+    async with engine.begin() as conn:
+        row = await conn.execute(
+            characters.insert().values(name="Juliet", description="A Capulet.").returning(characters.c.id)
+        )
+        character_id = int(row.scalar_one())
+    yield character_id
+    async with engine.begin() as conn:
+        await conn.execute(characters.delete().where(characters.c.id == character_id))
+
+
+def by_id() -> PreparedRead:
+    return PreparedRead(select(characters).where(characters.c.id == bindparam("id")))
+
+
+async def test_a_prepared_read_answers_the_same_row_on_a_read_connection_and_in_a_transaction(
+    engine: AsyncEngine, juliet: int
+) -> None:
+    query = by_id()
+    reader = await open_read_connection(engine)
+    try:
+        direct = await query.first(reader, id=juliet)
+        assert reader.sync_connection is None  # no SQLAlchemy connection was needed
+    finally:
+        await reader.release()
+    async with engine.begin() as conn:
+        through_sqlalchemy = await query.first(conn, id=juliet)
+    assert direct is not None and through_sqlalchemy is not None
+    assert dict(direct) == dict(through_sqlalchemy)
+    assert direct["name"] == "Juliet"
+
+
+async def test_a_read_connection_runs_each_statement_on_its_own_and_a_transaction_does_not(
+    engine: AsyncEngine,
+) -> None:
+    # now() is the start of the transaction: equal within one, different between autocommit statements.
+    now_twice = text("SELECT now() AS a, pg_sleep(0.01), clock_timestamp() AS b")
+    reader = await open_read_connection(engine)
+    try:
+        first = (await reader.execute(text("SELECT now()"))).scalar_one()
+        second = (await reader.execute(text("SELECT now()"))).scalar_one()
+        assert first != second
+        assert isinstance(reader, ReadConnection) and reader.sync_connection is not None
+    finally:
+        await reader.release()
+    async with engine.begin() as conn:
+        first = (await conn.execute(text("SELECT now()"))).scalar_one()
+        await conn.execute(now_twice)
+        second = (await conn.execute(text("SELECT now()"))).scalar_one()
+        assert first == second
+
+
+async def test_a_lost_connection_answers_503_once_and_is_replaced(database_url: str, juliet: int) -> None:
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
+    app = service_app("character", Settings(database_url=database_url), engine)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            assert (await client.get(f"/v2/characters/{juliet}")).status_code == 200
+            reader = await open_read_connection(engine)  # the pool's one connection
+            try:
+                driver = reader.pooled.driver_connection
+                assert driver is not None
+                pid = driver.get_server_pid()
+            finally:
+                await reader.release()
+            async with create_async_engine(database_url).connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            lost = await client.get(f"/v2/characters/{juliet}")
+            assert lost.status_code == 503
+            assert lost.headers["content-type"] == "application/problem+json"
+            again = await client.get(f"/v2/characters/{juliet}")
+            assert again.status_code == 200 and again.json()["name"] == "Juliet"
+    finally:
+        await engine.dispose()
