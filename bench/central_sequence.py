@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 import json
 import os
 import re
@@ -36,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    DATABASE,
     ROOT,
     WRK_HOWTO,
     Children,
     CpuMeter,
     Database,
     LoadResult,
+    Pgbench,
     RssSampler,
     clients_list,
     find_wrk,
@@ -52,7 +53,6 @@ from harness import (
     migrate_and_serve,
     percentile,
     positive_int,
-    postgres_tool,
     print_table,
     run_guarded,
     tail,
@@ -61,7 +61,6 @@ from harness import (
     write_results,
 )
 
-DATABASE = "fountain_bench"
 SERVICE = "central_sequence"
 TARGET_CLIENTS = 32
 TARGET_RATIO = 0.5  # HTTP allocations/s at 32 clients >= half of pgbench's tx/s
@@ -310,54 +309,6 @@ def pgbench_script() -> str:
     )
 
 
-class Pgbench:
-    def __init__(self, workdir: Path, socket_dir: str, children: Children, max_threads: int) -> None:
-        self.pgbench = postgres_tool("pgbench")
-        self.script = workdir / "allocate.sql"
-        self.script.write_text(pgbench_script())
-        self.logdir = workdir / "pgbench-logs"
-        self.logdir.mkdir(exist_ok=True)
-        self.output = workdir / "pgbench.out"
-        self.socket_dir = socket_dir
-        self.children = children
-        self.max_threads = max_threads
-
-    def run(self, clients: int, duration: int, base: int) -> tuple[dict[str, Any], float]:
-        threads = max(1, min(self.max_threads, clients))
-        for old in self.logdir.iterdir():
-            old.unlink()
-        prefix = self.logdir / "tx"
-        args = [self.pgbench, *f"-n -M prepared -c {clients} -j {threads} -T {duration}".split()]
-        args += ["-f", str(self.script), "-D", f"base={base}", "-D", "n=0", "-D", "element_type_value=pgbench"]
-        args += ["-l", "--log-prefix", str(prefix), "-h", self.socket_dir, "-U", "postgres", DATABASE]
-        with self.output.open("wb") as out:
-            proc = self.children.start(args, stdout=out, stderr=subprocess.STDOUT, cwd=self.logdir)
-            cpu = wait_with_cpu(proc)
-        text = self.output.read_text(errors="replace")
-        tps = re.search(r"^tps = ([\d.]+)", text, re.MULTILINE)
-        processed = re.search(r"number of transactions actually processed: (\d+)", text)
-        if proc.returncode != 0 or tps is None or processed is None:
-            raise RuntimeError(f"pgbench failed (exit {proc.returncode}):\n{text}")
-        failed = re.search(r"number of failed transactions: (\d+)", text)
-        latencies: list[float] = []
-        for path in glob.glob(f"{prefix}.*"):
-            with open(path) as log:
-                for line in log:
-                    parts = line.split()
-                    # client_id transaction_no time(us) script_no time_epoch time_us
-                    if len(parts) >= 3 and parts[2].isdigit():
-                        latencies.append(int(parts[2]) / 1000)
-        latencies.sort()
-        return {
-            "transactions": int(processed.group(1)),
-            "tps": float(tps.group(1)),
-            "threads": threads,
-            "failed": int(failed.group(1)) if failed else 0,
-            "p50_ms": percentile(latencies, 50) if latencies else None,
-            "p99_ms": percentile(latencies, 99) if latencies else None,
-        }, cpu
-
-
 def run(args: argparse.Namespace) -> int:
     clients_levels = args.clients
     total_steps = len(clients_levels) * args.repeats * 2
@@ -398,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         load: WrkLoad | PythonLoad = (
             WrkLoad(wrk, workdir, port, args.wrk_threads, children) if wrk else PythonLoad(port)
         )
-        pgbench = Pgbench(workdir, socket_dir, children, args.pgbench_threads)
+        pgbench = Pgbench(workdir, socket_dir, "allocate.sql", pgbench_script(), children, args.pgbench_threads)
 
         results = Results(
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -454,7 +405,9 @@ def run(args: argparse.Namespace) -> int:
         def measure_pgbench(clients: int, duration: int) -> tuple[dict[str, Any], float, float]:
             settle()
             before = cpu.snapshot()
-            outcome, pgbench_cpu = pgbench.run(clients, duration, next_base())
+            outcome, pgbench_cpu = pgbench.run(
+                clients, duration, {"base": str(next_base()), "n": "0", "element_type_value": "pgbench"}
+            )
             answered["pgbench"] += outcome["transactions"]
             after = cpu.snapshot()
             _, postgres_cpu = CpuMeter.delta(before, after)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    DATABASE,
     ROOT,
     WRK_HOWTO,
     Children,
@@ -52,8 +53,6 @@ from harness import (
     wait_with_cpu,
     write_results,
 )
-
-DATABASE = "fountain_bench"
 
 EXAMPLE = """\
 examples:

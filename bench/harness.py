@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "fountain_bench"  # the throwaway database every benchmark creates
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -388,3 +391,59 @@ def write_results(results: Any, name: str, output_dir: str) -> Path:
     out.write_text(json.dumps(asdict(results), indent=2) + "\n")
     print(f"Results written to {out}")
     return out
+
+
+class Pgbench:
+    """pgbench running a script of ours against the benchmark database over its unix socket, with
+    p50/p99 from its per-transaction log: the database's own figure beside a service's."""
+
+    def __init__(
+        self, workdir: Path, socket_dir: str, script_name: str, script: str, children: Children, max_threads: int
+    ) -> None:
+        self.pgbench = postgres_tool("pgbench")
+        self.script = workdir / script_name
+        self.script.write_text(script)
+        self.logdir = workdir / "pgbench-logs"
+        self.logdir.mkdir(exist_ok=True)
+        self.output = workdir / "pgbench.out"
+        self.socket_dir = socket_dir
+        self.children = children
+        self.max_threads = max_threads
+
+    def run(self, clients: int, duration: int, variables: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+        """One measurement: its figures, and the CPU seconds pgbench itself used."""
+        threads = max(1, min(self.max_threads, clients))
+        for old in self.logdir.iterdir():
+            old.unlink()
+        prefix = self.logdir / "tx"
+        args = [self.pgbench, *f"-n -M prepared -c {clients} -j {threads} -T {duration}".split()]
+        args += ["-f", str(self.script)]
+        for name, value in (variables or {}).items():
+            args += ["-D", f"{name}={value}"]
+        args += ["-l", "--log-prefix", str(prefix), "-h", self.socket_dir, "-U", "postgres", DATABASE]
+        with self.output.open("wb") as out:
+            proc = self.children.start(args, stdout=out, stderr=subprocess.STDOUT, cwd=self.logdir)
+            cpu = wait_with_cpu(proc)
+        text = self.output.read_text(errors="replace")
+        tps = re.search(r"^tps = ([\d.]+)", text, re.MULTILINE)
+        processed = re.search(r"number of transactions actually processed: (\d+)", text)
+        if proc.returncode != 0 or tps is None or processed is None:
+            raise RuntimeError(f"pgbench failed (exit {proc.returncode}):\n{text}")
+        failed = re.search(r"number of failed transactions: (\d+)", text)
+        latencies: list[float] = []
+        for path in glob.glob(f"{prefix}.*"):
+            with open(path) as log:
+                for line in log:
+                    parts = line.split()
+                    # client_id transaction_no time(us) script_no time_epoch time_us
+                    if len(parts) >= 3 and parts[2].isdigit():
+                        latencies.append(int(parts[2]) / 1000)
+        latencies.sort()
+        return {
+            "transactions": int(processed.group(1)),
+            "tps": float(tps.group(1)),
+            "threads": threads,
+            "failed": int(failed.group(1)) if failed else 0,
+            "p50_ms": percentile(latencies, 50) if latencies else None,
+            "p99_ms": percentile(latencies, 99) if latencies else None,
+        }, cpu

@@ -22,10 +22,8 @@ One run:
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -40,11 +38,13 @@ from typing import Any
 
 from crud import RESOURCES, Wrk, seed
 from harness import (
+    DATABASE,
     ROOT,
     WRK_HOWTO,
     Children,
     CpuMeter,
     Database,
+    Pgbench,
     RssSampler,
     clients_list,
     find_wrk,
@@ -54,19 +54,15 @@ from harness import (
     median,
     median_or_none,
     migrate_and_serve,
-    percentile,
     positive_int,
-    postgres_tool,
     print_table,
     run_guarded,
     tail,
     version_of,
     wait_ready,
-    wait_with_cpu,
     write_results,
 )
 
-DATABASE = "fountain_bench"
 RESOURCE = RESOURCES["character"]
 PATH = RESOURCE.collection  # /v2/characters; the reads go to /v2/characters/<id>
 TARGETS = ("service", "minimal", "pgbench")
@@ -153,53 +149,6 @@ class Results:
 
 def pgbench_script(first_id: int, last_id: int) -> str:
     return f"-- One read of a random seeded character per transaction.\n\\set id random({first_id}, {last_id})\n{SELECT}:id;\n"
-
-
-class Pgbench:
-    def __init__(self, workdir: Path, socket_dir: str, script: str, children: Children, max_threads: int) -> None:
-        self.pgbench = postgres_tool("pgbench")
-        self.script = workdir / "read.sql"
-        self.script.write_text(script)
-        self.logdir = workdir / "pgbench-logs"
-        self.logdir.mkdir(exist_ok=True)
-        self.output = workdir / "pgbench.out"
-        self.socket_dir = socket_dir
-        self.children = children
-        self.max_threads = max_threads
-
-    def run(self, clients: int, duration: int) -> tuple[dict[str, Any], float]:
-        threads = max(1, min(self.max_threads, clients))
-        for old in self.logdir.iterdir():
-            old.unlink()
-        prefix = self.logdir / "tx"
-        args = [self.pgbench, *f"-n -M prepared -c {clients} -j {threads} -T {duration}".split()]
-        args += ["-f", str(self.script), "-l", "--log-prefix", str(prefix)]
-        args += ["-h", self.socket_dir, "-U", "postgres", DATABASE]
-        with self.output.open("wb") as out:
-            proc = self.children.start(args, stdout=out, stderr=subprocess.STDOUT, cwd=self.logdir)
-            cpu = wait_with_cpu(proc)
-        text = self.output.read_text(errors="replace")
-        tps = re.search(r"^tps = ([\d.]+)", text, re.MULTILINE)
-        processed = re.search(r"number of transactions actually processed: (\d+)", text)
-        if proc.returncode != 0 or tps is None or processed is None:
-            raise RuntimeError(f"pgbench failed (exit {proc.returncode}):\n{text}")
-        failed = re.search(r"number of failed transactions: (\d+)", text)
-        latencies: list[float] = []
-        for path in glob.glob(f"{prefix}.*"):
-            with open(path) as log:
-                for line in log:
-                    parts = line.split()
-                    # client_id transaction_no time(us) script_no time_epoch time_us
-                    if len(parts) >= 3 and parts[2].isdigit():
-                        latencies.append(int(parts[2]) / 1000)
-        latencies.sort()
-        return {
-            "transactions": int(processed.group(1)),
-            "tps": float(tps.group(1)),
-            "failed": int(failed.group(1)) if failed else 0,
-            "p50_ms": percentile(latencies, 50) if latencies else None,
-            "p99_ms": percentile(latencies, 99) if latencies else None,
-        }, cpu
 
 
 # --------------------------------------------------------------------------------------------------
@@ -316,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
             "minimal": Wrk(wrk_path, workdir, minimal_port, children),
         }
         script = pgbench_script(ids[0], ids[-1])
-        pgbench = Pgbench(workdir, server.socket_dir, script, children, args.pgbench_threads)
+        pgbench = Pgbench(workdir, server.socket_dir, "read.sql", script, children, args.pgbench_threads)
 
         results = Results(
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -16,9 +16,10 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("var"), description="Where the embedded PostgreSQL keeps its data.")
     database_name: str = Field(default="fountain", description="Database used on the embedded server.")
-    pool_size: int = Field(default=20, ge=1, le=500)
-    # Connections beyond pool_size are opened for a request and closed after it: under a steady load
-    # above pool_size that is a new PostgreSQL backend per request. Requests wait for a pooled one.
+    # At most 30 connections a process, as many as 20 + 10 overflow gave, but kept once opened:
+    # overflow connections are opened for a request and closed after it, which under a steady load
+    # above the pool's size means a new PostgreSQL backend per request.
+    pool_size: int = Field(default=30, ge=1, le=500)
     pool_overflow: int = Field(default=0, ge=0, le=500)
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", pattern="^(json|console)$")
