@@ -17,7 +17,7 @@ Connections, by what the operation does (the spec's method, or its `x-fountain-c
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Request, Response
@@ -65,7 +65,6 @@ class Route:
     idempotency: bool = False  # the operation declares the Idempotency-Key header
     text: bool = False  # text/plain success body
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
-    headers: dict[str, str] = field(default_factory=dict)
 
     # --- the request ------------------------------------------------------------------------------
     def check_query(self, request: Request) -> None:
@@ -173,7 +172,7 @@ class Route:
         """The HTTP response for what the operation returned: its body, or a Reply."""
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or self.status
-        headers = dict(self.headers)
+        headers: dict[str, str] = {}
         if reply.location:
             headers["location"] = reply.location
         if reply.etag:

@@ -37,6 +37,8 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         post["requestBody"]["content"]["application/json"]["examples"]["append"]["value"]["elementId"] = "one"
     elif change == "no production server":
         spec["servers"] = spec["servers"][1:]
+    elif change == "unknown connection":
+        post["x-fountain-connection"] = "pooled"
     path = tmp_path / "central_sequence.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return check_spec(path, "centralsequence.fountain.coach")
@@ -46,6 +48,11 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
     ("change", "expected"),
     [
         ("long description", "POST /v2/elements (createElement): description is 301 characters; the limit is 300"),
+        (
+            "unknown connection",
+            "POST /v2/elements (createElement): x-fountain-connection must be one of none, read, snapshot, write, "
+            "not 'pooled'",
+        ),
         ("no idempotency key", "POST /v2/elements (createElement): a /v2 POST must accept the Idempotency-Key header"),
         (
             "duplicate operationId",
