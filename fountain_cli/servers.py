@@ -8,8 +8,9 @@ from fountain_cli import registry
 from fountain_cli.host_dispatch import HostDispatcher
 from fountain_common.app import create_service_app
 
-# Five engines share one database server in the all-in-one process: keep each pool modest.
-ALL_IN_ONE_POOL_SIZE = 5
+# Five engines share one database server in the all-in-one process: keep each pool modest (75
+# connections at most in all, under PostgreSQL's default limit of 100).
+ALL_IN_ONE_POOL_SIZE = 15
 
 
 def settle_garbage_collector() -> None:
