@@ -152,7 +152,7 @@ async def test_a_success_whose_body_breaks_the_contract_is_named_so() -> None:
 
 
 # --- typed clients (generated from the called service's spec) ------------------------------------
-CHARACTER = {
+CHARACTER = {  # a Character Management answer, for the failures a stub injects
     "characterId": 7,
     "name": "Juliet",
     "description": "A Capulet.",
@@ -162,38 +162,60 @@ CHARACTER = {
 }
 
 
-async def test_a_typed_client_sends_its_arguments_as_the_spec_names_them_and_answers_models() -> None:
+def through_gateway(settings: Settings, gateway_transport: httpx.ASGITransport) -> Upstreams:
+    """Calls to the real services in-process, by public host, as `fountain serve` routes them."""
+    return Upstreams(settings.model_copy(update={"gateway_url": "http://gateway"}), gateway_transport)
+
+
+async def test_a_typed_client_reads_id_lists_from_the_real_service_as_its_models(
+    settings: Settings, gateway_transport: httpx.ASGITransport
+) -> None:
     from services.story_factory.generated.clients.character import CharacterClient
-    from services.story_factory.generated.clients.character_models import CharacterPage
+    from services.story_factory.generated.clients.character_models import CharacterCreate, CharacterPage
 
-    page = {"items": [CHARACTER], "total": 1, "limit": 500, "offset": 0}
-    client, seen = upstreams(lambda request: httpx.Response(200, json=page))
-    answer = await CharacterClient(client).search_characters(ids={9, 3, 7}, limit=500)
-    assert isinstance(answer, CharacterPage) and answer.items[0].name == "Juliet"
-    assert seen[0].url.path == "/v2/characters"
-    assert dict(seen[0].url.params) == {"ids": "3,7,9", "limit": "500"}  # None arguments are not sent
+    client = CharacterClient(through_gateway(settings, gateway_transport))
+    made = [
+        await client.add_character(body=CharacterCreate(name=name, description="Of Verona."))
+        for name in ("Romeo", "Juliet", "Tybalt")
+    ]
+    wanted = {made[0].characterId, made[2].characterId, 9_000_000_000}  # one id that names nothing
+    page = await client.search_characters(ids=wanted, limit=500)
+    assert isinstance(page, CharacterPage)
+    assert sorted(item.name for item in page.items) == ["Romeo", "Tybalt"]
+    assert page.total == 2
 
 
-async def test_a_typed_client_quotes_path_values_and_sends_only_the_fields_set() -> None:
+async def test_a_typed_client_sends_preconditions_and_keys_the_real_service_honours(
+    settings: Settings, gateway_transport: httpx.ASGITransport
+) -> None:
+    from fountain_common.upstream import UpstreamRefused
     from services.core_script.generated.clients.central_sequence import CentralSequenceClient
-    from services.core_script.generated.clients.central_sequence_models import ElementMove
+    from services.core_script.generated.clients.central_sequence_models import ElementCreate, ElementMove
 
-    element = {
-        "elementType": "section",
-        "elementId": 4,
-        "sequenceNumber": 2,
-        "version": 1,
-        "createdAt": "2026-01-01T00:00:00Z",
-        "updatedAt": "2026-01-01T00:00:00Z",
-    }
-    client, seen = upstreams(lambda request: httpx.Response(200, json=element))
-    moved = await CentralSequenceClient(client).move_element(
-        element_type="section", element_id=4, body=ElementMove(sequenceNumber=2), if_match='"3"', idempotency_key="k1"
+    client = CentralSequenceClient(through_gateway(settings, gateway_transport))
+    first = await client.create_element(body=ElementCreate(elementType="typed-client", elementId=1))
+    await client.create_element(body=ElementCreate(elementType="typed-client", elementId=2))
+    with pytest.raises(UpstreamRefused) as stale:
+        await client.move_element(
+            element_type="typed-client", element_id=1, body=ElementMove(sequenceNumber=first.sequenceNumber + 1),
+            if_match='"999"',
+        )  # fmt: skip
+    assert stale.value.upstream_status == 412
+    move = ElementMove(sequenceNumber=first.sequenceNumber + 1)
+    moved = await client.move_element(
+        element_type="typed-client", element_id=1, body=move, if_match="*", idempotency_key="tc-1"
     )
-    assert moved.sequenceNumber == 2
-    assert seen[0].url.raw_path == b"/v2/elements/section/4/move"
-    assert seen[0].headers["if-match"] == '"3"' and seen[0].headers["idempotency-key"] == "k1"
-    assert seen[0].content == b'{"sequenceNumber":2}'
+    again = await client.move_element(
+        element_type="typed-client", element_id=1, body=move, if_match="*", idempotency_key="tc-1"
+    )
+    assert moved.sequenceNumber == again.sequenceNumber == first.sequenceNumber + 1
+    assert again == moved  # the retry was answered from the stored reply, not moved twice
+    with pytest.raises(UpstreamRefused) as reused:  # the key reached the service: a new request under it is refused
+        await client.move_element(
+            element_type="typed-client", element_id=1, body=ElementMove(sequenceNumber=first.sequenceNumber),
+            idempotency_key="tc-1",
+        )  # fmt: skip
+    assert reused.value.upstream_status == 422
 
 
 async def test_a_typed_client_raises_upstream_refused_for_a_4xx_and_502_for_a_broken_body() -> None:
