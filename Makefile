@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ deploy-tools:  ## Install Debian's docker-compose when missing (the tests check 
 	  echo "Installing docker-compose (Debian package) to check docker-compose.yml"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
 	} || { echo "docker-compose is missing and could not be installed: run 'apt-get install docker-compose' as root" >&2; exit 1; }
+
+test-realdata: install  ## The big real-data tests (screenplays, sample database schemas) left out of make test
+	$(BIN)/pytest -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status
 
 bench: install  ## Measure the Central Sequence Service against pgbench (see bench/README.md)
 	$(BIN)/python bench/central_sequence.py
