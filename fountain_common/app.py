@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import create_engine
+from fountain_common.metrics import install_metrics
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
 from fountain_common.service import ServiceDefinition
@@ -42,7 +43,7 @@ def create_service_app(
         own_engine = engine is None
         app.state.engine = engine or create_engine(settings, pool_size=pool_size)
         if app.state.upstreams.client.is_closed:  # started again after a shutdown (e.g. by a test client)
-            app.state.upstreams = Upstreams(settings, upstream_transport)
+            app.state.upstreams = Upstreams(settings, upstream_transport, caller=service.name)
         try:
             yield
         finally:
@@ -63,7 +64,7 @@ def create_service_app(
     )
     app.state.service = service
     app.state.settings = settings
-    app.state.upstreams = Upstreams(settings, upstream_transport)
+    app.state.upstreams = Upstreams(settings, upstream_transport, caller=service.name)
     if engine is not None:
         app.state.engine = engine
     app.state.operations = service.operations(app.state)
@@ -72,6 +73,7 @@ def create_service_app(
     app.router.routes.extend(service.build_router().routes)
     app.openapi = lambda: spec  # type: ignore[method-assign]
     _serve_contract(app, spec)
+    install_metrics(app)  # not in the spec: the gateway does not publish it
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app
 
