@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import create_engine
-from fountain_common.metrics import install_metrics
+from fountain_common.metrics import forget_app, install_metrics
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
 from fountain_common.service import ServiceDefinition
@@ -47,6 +47,7 @@ def create_service_app(
         try:
             yield
         finally:
+            forget_app(app)
             await app.state.upstreams.aclose()
             if own_engine:
                 await app.state.engine.dispose()

@@ -159,7 +159,8 @@ REGISTRY.register(_SERVICE_APPS)
 
 
 def install_metrics(app: FastAPI) -> None:
-    """Serve /metrics on `app` (outside its spec) and report its pool and readiness."""
+    """Serve /metrics on `app` (outside its spec) and report its pool and readiness until
+    `forget_app`."""
     _SERVICE_APPS.apps.add(app)
 
     async def metrics(request: Request) -> Response:
@@ -167,3 +168,8 @@ def install_metrics(app: FastAPI) -> None:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route(METRICS_PATH, metrics, methods=["GET"], include_in_schema=False, name="metrics")
+
+
+def forget_app(app: FastAPI) -> None:
+    """Stop reporting the pool and readiness of `app` (it shut down)."""
+    _SERVICE_APPS.apps.discard(app)

@@ -1,7 +1,6 @@
 """Prometheus metrics (fountain_common/metrics.py): what each service reports at /metrics, by service,
 and that the gateway never publishes /metrics."""
 
-import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -129,11 +128,13 @@ async def test_readiness_is_reported_and_a_missing_database_is_not_ready(
     assert value(await scrape(client), "fountain_service_ready", service="session_context") == 1
     unreachable = create_async_engine(database_url.replace("/fountain_test?", "/no_such_database?"))
     broken = in_process.service_app("session_context", settings, unreachable)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=broken), base_url="http://testserver") as other:
+    async with (
+        broken.router.lifespan_context(broken),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=broken), base_url="http://testserver") as other,
+    ):
         assert value(await scrape(other), "fountain_service_ready", service="session_context") == 0
     await unreachable.dispose()
-    del broken, other
-    gc.collect()  # the broken app is held weakly: once gone, it no longer counts
+    # Shut down, the broken app no longer counts.
     assert value(await scrape(client), "fountain_service_ready", service="session_context") == 1
 
 
