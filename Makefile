@@ -53,11 +53,15 @@ test: install deploy-tools validate check-generated lint typecheck lint-imports 
 gateway: install  ## Regenerate kong/kong.yml and docker-compose.yml (make codegen does it too)
 	$(BIN)/fountain gateway
 
-deploy-tools:  ## Install Debian's docker-compose when missing (the tests check docker-compose.yml with it)
+deploy-tools:  ## Install Debian's docker-compose and promtool when missing (the tests check docker-compose.yml and deploy/monitoring/ with them)
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  echo "Installing docker-compose (Debian package) to check docker-compose.yml"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
 	} || { echo "docker-compose is missing and could not be installed: run 'apt-get install docker-compose' as root" >&2; exit 1; }
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "Installing promtool (Debian package prometheus) to check deploy/monitoring/"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	} || { echo "promtool is missing and could not be installed: run 'apt-get install prometheus' as root" >&2; exit 1; }
 
 test-realdata: install  ## The big real-data tests (screenplays, sample database schemas) left out of make test
 	$(BIN)/pytest -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from fountain_cli import registry
+from fountain_cli import monitoring, registry
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings
 
@@ -165,7 +165,8 @@ def compose_config() -> dict[str, Any]:
         "healthcheck": {"test": ["CMD", "kong", "health"], "interval": "10s", "timeout": "5s", "retries": 6},
         "restart": "unless-stopped",
     }
+    services.update(monitoring.compose_services())
     return {
         "services": services,
-        "volumes": {"postgres-data": {}, "gateway-config": {}},
+        "volumes": {"postgres-data": {}, "gateway-config": {}, "prometheus-data": {}, "grafana-data": {}},
     }

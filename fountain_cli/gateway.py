@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from fountain_cli import deployment, registry
+from fountain_cli import deployment, monitoring, registry
 from fountain_common.service import REPO_ROOT, ServiceDefinition
 
 KONG_FILE = REPO_ROOT / "kong" / "kong.yml"
@@ -258,7 +258,11 @@ def to_yaml(data: dict[str, Any], header: str = HEADER) -> str:
 
 def generated_files() -> dict[Path, str]:
     """Every file `fountain gateway` writes, with the content the specs and registry produce now."""
-    return {KONG_FILE: to_yaml(kong_config()), COMPOSE_FILE: to_yaml(deployment.compose_config())}
+    return {
+        KONG_FILE: to_yaml(kong_config()),
+        COMPOSE_FILE: to_yaml(deployment.compose_config()),
+        **monitoring.generated_files(to_yaml),
+    }
 
 
 def write_generated() -> list[Path]:
