@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from fountain_cli import codegen, gateway, registry
+from fountain_cli.backup import backup_command, restore_command
 from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_cli.dns import dns
 from fountain_cli.exports import export_ddl, export_docs, export_openapi
@@ -154,6 +155,8 @@ app.command("export-ddl")(export_ddl)
 app.command("export-openapi")(export_openapi)
 app.command("export-docs")(export_docs)
 app.command()(reset)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point
