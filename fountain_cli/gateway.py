@@ -383,7 +383,7 @@ def gateway(
     context: typer.Context,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if either file is out of date.")] = False,
 ) -> None:
-    """Write kong/kong.yml and docker-compose.yml from the specs and services/*/service.py.
+    """Write kong/kong.yml, docker-compose.yml and deploy/monitoring/ from the specs and services/*/service.py.
 
     Example: fountain gateway --check
     """
@@ -396,7 +396,7 @@ def gateway(
         if problems:
             typer.secho("Run `fountain gateway` (or `make codegen`) and commit the result.", fg="red", err=True)
             raise typer.Exit(1)
-        typer.echo("kong/kong.yml and docker-compose.yml are up to date")
+        typer.echo("kong/kong.yml, docker-compose.yml and deploy/monitoring/ are up to date")
         return
     changed = write_generated()
     for path in generated_files():

@@ -74,15 +74,17 @@ class RequestMetrics:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._children: dict[tuple[str, int], Any] = {}
+        # By (id of the route, status): routes compare by value, which costs more than their id, and
+        # live as long as the app, as this does.
+        self._children: dict[tuple[int, int], Any] = {}
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
-        operation = (getattr(route, "operation_id", None) or getattr(route, "name", None)) if route else None
-        key = (operation or UNMATCHED, status)
-        child = self._children.get(key)
+        child = self._children.get((id(route), status))
         if child is None:
-            child = self._children[key] = REQUEST_DURATION.labels(self.service, key[0], str(status))
+            operation = getattr(route, "operation_id", None) or getattr(route, "name", None) or UNMATCHED
+            child = REQUEST_DURATION.labels(self.service, operation, str(status))
+            self._children[(id(route), status)] = child
         child.observe(seconds)
 
 
