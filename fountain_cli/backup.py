@@ -231,7 +231,6 @@ async def _run(command: list[str], env: dict[str, str], what: str) -> None:
 async def backup(url: str, names: list[str], output: Path, pg_bin: Path | None) -> dict[str, Any]:
     if (output / MANIFEST).exists():
         raise BackupError(f"{output} already holds a backup ({MANIFEST}); choose another --output folder.")
-    output.mkdir(parents=True, exist_ok=True)
     env = libpq_environment(url)
     async with connected(url) as conn:
         version = await server_version(conn)
@@ -242,6 +241,7 @@ async def backup(url: str, names: list[str], output: Path, pg_bin: Path | None) 
                 f"no schema for {', '.join(missing)} in the {describe(url)}: nothing to back up "
                 "(`fountain db upgrade` creates it)."
             )
+        output.mkdir(parents=True, exist_ok=True)
         # One snapshot for every archive and for the row counts of the manifest.
         await conn.rollback()
         conn = await conn.execution_options(isolation_level="REPEATABLE READ")
@@ -254,19 +254,23 @@ async def backup(url: str, names: list[str], output: Path, pg_bin: Path | None) 
             started = time.perf_counter()
             archive = output / f"{name}.dump"
             partial = archive.with_suffix(".dump.partial")
-            await _run(
-                [
-                    tools["pg_dump"],
-                    "--format=custom",
-                    f"--schema={schema}",
-                    f"--snapshot={snapshot}",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--file={partial}",
-                ],
-                env,
-                f"pg_dump of {name}",
-            )
+            try:
+                await _run(
+                    [
+                        tools["pg_dump"],
+                        "--format=custom",
+                        f"--schema={schema}",
+                        f"--snapshot={snapshot}",
+                        "--no-owner",
+                        "--no-privileges",
+                        f"--file={partial}",
+                    ],
+                    env,
+                    f"pg_dump of {name}",
+                )
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             partial.replace(archive)
             services[name] = {
                 "file": archive.name,

@@ -259,3 +259,42 @@ def test_the_compose_backup_job_runs_fountain_backup_into_its_volume(docker_comp
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert re.search(rf"mkdir -p [^\n]*{deployment.BACKUP_DIR}\b", dockerfile)
     assert re.search(rf"chown fountain:fountain [^\n]*{deployment.BACKUP_DIR}\b", dockerfile)
+
+
+async def test_a_restore_that_fails_half_way_leaves_the_schema_as_it_was(
+    fountain: Callable[..., Result],
+    client_for: ClientFor,
+    database_url: str,
+    fresh_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    await seed(client_for)
+    folder = tmp_path / "atomic"
+    assert fountain("backup", "character", "--output", str(folder), database=database_url).exit_code == 0
+    target = fresh_database("atomic")
+    assert fountain("restore", "--input", str(folder), database=target).exit_code == 0
+    engine = create_async_engine(target, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE character.characters SET name = 'Changed since the backup'"))
+            # The schema is dropped and its tables created again before this refuses the first
+            # constraint: a failure in the middle of the restore.
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION public.refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE EVENT TRIGGER refuse_ddl ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX') "
+                    "EXECUTE FUNCTION public.refuse_ddl()"
+                )
+            )
+        before = await snapshot(target)
+        failed = fountain("restore", "--input", str(folder), "--force", database=target)
+        assert failed.exit_code == 1
+        assert "schema character is unchanged" in failed.output and "refused by the test" in failed.output
+        assert await snapshot(target) == before
+    finally:
+        await engine.dispose()
