@@ -4,8 +4,8 @@ and migrations in agreement, each service confined to its own schema."""
 import asyncio
 from pathlib import Path
 
-from alembic import command
 import pytest
+from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine

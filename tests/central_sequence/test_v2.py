@@ -6,7 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def create(client: httpx.AsyncClient, element_type: str, element_id: int, **extra: object) -> httpx.Response:
-    return await client.post("/v2/scopes/story-1/elements", json={"elementType": element_type, "elementId": element_id, **extra})
+    return await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": element_type, "elementId": element_id, **extra}
+    )
 
 
 async def order(client: httpx.AsyncClient) -> list[str]:
@@ -65,11 +67,15 @@ async def test_stale_if_match_is_412_and_moves_nothing(client: httpx.AsyncClient
     await create(client, "section", 2)
     etag = (await client.get("/v2/scopes/story-1/elements/section/2")).headers["etag"]
     await client.post("/v2/scopes/story-1/elements/section/2/versions", json={"data": {"title": "Act 2"}})
-    stale = await client.post("/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": etag})
+    stale = await client.post(
+        "/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": etag}
+    )
     assert stale.status_code == 412
     assert await order(client) == ["section/1", "section/2"]
     fresh = (await client.get("/v2/scopes/story-1/elements/section/2")).headers["etag"]
-    moved = await client.post("/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": fresh})
+    moved = await client.post(
+        "/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": fresh}
+    )
     assert moved.status_code == 200
     assert await order(client) == ["section/2", "section/1"]
 
@@ -78,7 +84,9 @@ async def test_list_paginates_filters_and_counts(client: httpx.AsyncClient) -> N
     for element_id in range(1, 6):
         await create(client, "character", element_id)
         await create(client, "action", element_id)
-    page = (await client.get("/v2/scopes/story-1/elements", params={"elementType": "action", "limit": 2, "offset": 1})).json()
+    page = (
+        await client.get("/v2/scopes/story-1/elements", params={"elementType": "action", "limit": 2, "offset": 1})
+    ).json()
     assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
     assert [e["elementId"] for e in page["items"]] == [2, 3]
     ranged = (await client.get("/v2/scopes/story-1/elements", params={"fromSequence": 3, "toSequence": 5})).json()
@@ -89,11 +97,15 @@ async def test_list_paginates_filters_and_counts(client: httpx.AsyncClient) -> N
 
 async def test_versions_history_and_single_version(client: httpx.AsyncClient) -> None:
     await create(client, "spokenWord", 1)
-    created = await client.post("/v2/scopes/story-1/elements/spokenWord/1/versions", json={"data": {"text": "Wherefore"}})
+    created = await client.post(
+        "/v2/scopes/story-1/elements/spokenWord/1/versions", json={"data": {"text": "Wherefore"}}
+    )
     assert created.status_code == 201
     assert created.headers["location"] == "/v2/scopes/story-1/elements/spokenWord/1/versions/2"
     assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1")).json()["version"] == 2
-    assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/2")).json()["data"] == {"text": "Wherefore"}
+    assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/2")).json()["data"] == {
+        "text": "Wherefore"
+    }
     assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/1")).json()["data"] is None
     missing = await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/3")
     assert missing.status_code == 404
@@ -101,14 +113,20 @@ async def test_versions_history_and_single_version(client: httpx.AsyncClient) ->
 
 async def test_retry_with_the_same_idempotency_key_creates_one_element(client: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "create-script-1"}
-    first = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
-    retry = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
+    first = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers
+    )
+    retry = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers
+    )
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["location"] == first.headers["location"]
     assert retry.headers["idempotent-replayed"] == "true"
     assert await order(client) == ["script/1"]
-    reused = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    reused = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers
+    )
     assert reused.status_code == 422
     assert await order(client) == ["script/1"]
 
@@ -138,13 +156,17 @@ async def test_a_wrong_method_is_405_naming_every_allowed_method(client: httpx.A
 async def test_an_expired_idempotency_key_counts_as_new(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     headers = {"Idempotency-Key": "old-key"}
     assert (await create(client, "script", 1)).status_code == 201
-    first = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    first = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers
+    )
     assert first.status_code == 201
     async with engine.begin() as conn:
         await conn.execute(
             text("UPDATE central_sequence.idempotency_keys SET created_at = now() - interval '25 hours'")
         )
-    again = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 3}, headers=headers)
+    again = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 3}, headers=headers
+    )
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     async with engine.connect() as conn:
         keys = (await conn.execute(text("SELECT count(*) FROM central_sequence.idempotency_keys"))).scalar_one()
