@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-story clean deploy-tools gateway
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench-crud: install  ## Read-heavy and write-heavy load on Character Management 
 
 bench-read: install  ## GET /v2/characters/{id} against a minimal FastAPI + asyncpg app and pgbench (bench/README.md)
 	$(BIN)/python bench/read_path.py
+
+bench-scopes: install  ## Insert and move in one story with 10^4..10^6 elements in the system, and 32 writers (bench/README.md)
+	$(BIN)/python bench/scopes.py
 
 bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers (bench/README.md)
 	$(BIN)/python bench/story.py
