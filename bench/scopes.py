@@ -265,7 +265,6 @@ def run(args: argparse.Namespace) -> int:
             },
         )
         rng = random.Random(42)
-        client = Client(port)
         stories = 0
         moved: dict[int, int] = {}  # story -> moves made there: each moves another element from the end
         fresh_id = 0
@@ -276,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
             stories = wanted
             if service.poll() is not None:
                 raise RuntimeError(f"the service exited with {service.returncode}:\n{tail(log)}")
+            client = Client(port)  # a new connection: the server closed the idle one during the fill
             inserts, moves = [], []
             for _ in range(args.requests):
                 fresh_id += 1
