@@ -1,7 +1,8 @@
 """The documentation pages in a real browser: Debian's Chromium, headless, with every request to
 anything but this machine blocked. `fountain serve`'s index page links each service's /docs and
 /redoc (which must render every operation of the spec from the service's own assets), its
-OpenAPI document and its health checks; "Try it out" calls the server that served the page."""
+OpenAPI document and its health checks; "Try it out" calls the server that served the page. The
+routing by path prefix is also checked in-process, without a browser."""
 
 import json
 from collections import Counter
@@ -16,6 +17,9 @@ import pytest
 from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from fountain_cli import registry
+from fountain_cli.host_dispatch import HostDispatcher
+from fountain_common.app import create_service_app
+from fountain_common.settings import Settings
 from tests.service_processes import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -156,3 +160,39 @@ async def test_try_it_out_calls_the_server_that_served_the_page(server: str, wat
     status = operation.locator(".live-responses-table tr.response .response-col_status")
     await expect(status).to_have_text("200", timeout=RENDER_TIMEOUT_MS)
     assert watched.errors == []
+
+
+async def test_path_prefixes_and_the_index_page_of_the_all_in_one_server() -> None:
+    settings = Settings(database_url="postgresql://unused/db")  # nothing here reaches the database
+    dispatcher = HostDispatcher({s.host: create_service_app(s, settings=settings) for s in registry.all_services()})
+    transport = httpx.ASGITransport(app=dispatcher)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
+        index = await http.get("/")
+        assert index.headers["content-type"] == "text/html; charset=utf-8"
+        for name in registry.service_names():
+            assert f'href="/{name}/docs"' in index.text and f'href="/{name}/health"' in index.text
+
+        refused = await http.post("/")
+        assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+        assert refused.headers["content-type"] == "application/problem+json"
+
+        service = await http.get("/character")
+        assert (service.status_code, service.headers["location"]) == (307, "/character/docs")
+
+        served = (await http.get("/character/openapi.json")).json()
+        assert served["servers"][0]["url"] == "http://127.0.0.1:8080/character"
+
+        for page in ("docs", "redoc"):
+            shown = await http.get(f"/character/{page}")
+            assert "'self'" in shown.headers["content-security-policy"]
+            assert "/character/openapi.json" in shown.text and "/character/docs-assets/" in shown.text
+            assert "://" not in shown.text  # no address off this server
+        assert (await http.get("/character/docs-assets/swagger-ui-bundle.js")).status_code == 200
+        assert (await http.get("/character/docs-assets/redoc.standalone.js")).status_code == 200
+
+        unknown = await http.get("/nowhere/docs")
+        assert unknown.status_code == 404
+        assert "/character/" in unknown.json()["detail"] and "character.fountain.coach" in unknown.json()["detail"]
+        # The public host still reaches the service at its own root.
+        public = await http.get("/openapi.json", headers={"Host": "character.fountain.coach"})
+        assert public.json()["servers"][0]["url"] == "http://character.fountain.coach"
