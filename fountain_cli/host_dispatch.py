@@ -9,7 +9,7 @@ import json
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from fountain_common.docs_pages import ASSETS_PATH
 
@@ -43,7 +43,9 @@ class HostDispatcher:
             if path in (f"/{prefix}", f"/{prefix}/"):  # the service itself: its documentation
                 await _respond(send, 307, "text/plain", b"", [(b"location", f"{root}/{prefix}/docs".encode())])
                 return
-            await app({**scope, "root_path": f"{root}/{prefix}"}, receive, send)
+            await app(
+                {**scope, "root_path": f"{root}/{prefix}"}, receive, _prefixing_locations(send, f"{root}/{prefix}")
+            )
             return
         await self._unknown_host(host, path, send)
 
@@ -129,6 +131,22 @@ code {{ background: #f4f4f4; padding: 0 0.2rem; }}
             " / lists them."
         )
         await _respond(send, 404, "application/problem+json", _problem("unknown-host", "Unknown host", 404, detail))
+
+
+def _prefixing_locations(send: Send, prefix: str) -> Send:
+    """The service's Location headers name its own paths (/v2/characters/7): put them under the prefix."""
+
+    async def send_prefixed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [
+                (name, prefix.encode() + value)
+                if name.lower() == b"location" and value.startswith(b"/") and not value.startswith(b"//")
+                else (name, value)
+                for name, value in message.get("headers", [])
+            ]
+        await send(message)
+
+    return send_prefixed
 
 
 def _problem(kind: str, title: str, status: int, detail: str) -> bytes:

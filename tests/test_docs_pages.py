@@ -143,6 +143,13 @@ async def test_index_page_links_every_service_and_its_docs_render_offline(server
     assert [e for e in watched.errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []
 
 
+def test_a_created_resource_is_located_under_the_prefix_it_was_created_through(server: str) -> None:
+    created = httpx.post(f"{server}/character/v2/characters", json={"name": "Juliet", "description": "A Capulet."})
+    assert created.status_code == 201
+    assert created.headers["location"].startswith("/character/v2/characters/")
+    assert httpx.get(server + created.headers["location"]).json()["name"] == "Juliet"
+
+
 @pytest.mark.parametrize("reached_by", ["path prefix", "public host"])
 async def test_try_it_out_calls_the_server_that_served_the_page(server: str, watched: Watched, reached_by: str) -> None:
     port = urlsplit(server).port
