@@ -1,4 +1,4 @@
-"""Structured logs (one JSON object a line) carrying the request id of the request being served."""
+"""Structured logs (JSON objects, or console lines on a terminal) carrying the request id of the request being served."""
 
 import logging
 import sys
@@ -12,7 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "x-request-id"
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """`fmt` json, console, or auto: console lines for a person watching a terminal, JSON for log
+    collectors otherwise (the logs go to stderr, so that is the stream looked at)."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
