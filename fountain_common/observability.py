@@ -1,5 +1,5 @@
-"""Structured logs (one JSON object a line) carrying the request id of the request being served,
-and each request's metrics (metrics.py)."""
+"""Structured logs (JSON objects, or console lines on a terminal) carrying the request id of the request
+being served, and each request's metrics (metrics.py)."""
 
 import logging
 import sys
@@ -15,7 +15,11 @@ from fountain_common.metrics import RequestMetrics
 REQUEST_ID_HEADER = "x-request-id"
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """`fmt` json, console, or auto: console lines for a person watching a terminal, JSON for log
+    collectors otherwise (the logs go to stderr, so that is the stream looked at)."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
