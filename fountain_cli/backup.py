@@ -435,7 +435,14 @@ def _fail(error: BackupError) -> typer.Exit:
 
 
 def backup_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the backup into (new or empty).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder to write the backup into (created if missing; one that holds a backup already is refused).",
+        ),
+    ],
     service: ServiceArg = None,
     pg_bin: PgBinOption = None,
 ) -> None:
