@@ -1,5 +1,7 @@
 """Request bodies of /v1 and /v2 alike: fields left out versus null, and the columns a script body sets."""
 
+from typing import Any
+
 from pydantic import BaseModel
 
 from fountain_common.problems import invalid
@@ -22,13 +24,16 @@ def refuse_nulls(body: BaseModel, prefix: str = "body", allowed: frozenset[str] 
         raise invalid(f"{prefix}.{nulls[0]}: may not be null; leave the field out to keep its value.", errors)
 
 
-def script_fields(body: BaseModel) -> dict[str, str]:
-    """Columns of the fields a script body sets (title, author, description, orchestration paths)."""
+def script_fields(body: BaseModel) -> dict[str, Any]:
+    """Columns of the fields a script body sets (title, author, description, orchestration paths,
+    title page)."""
     refuse_nulls(body)
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     for name in body.model_fields_set:
         value = getattr(body, name)
-        if isinstance(value, OrchestrationPatch):
+        if name == "titlePage":
+            fields["title_page"] = [entry.model_dump() for entry in value.root]
+        elif isinstance(value, OrchestrationPatch):
             refuse_nulls(value, "body.orchestration")
             fields.update({ORCHESTRATION_COLUMNS[path]: getattr(value, path) for path in value.model_fields_set})
         else:

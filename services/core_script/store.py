@@ -28,6 +28,7 @@ SCRIPT_COLUMNS = (
     scripts.c.midi_file_path,
     scripts.c.sequence_number,
     scripts.c.sections_scoped,
+    scripts.c.title_page,
     scripts.c.revision,
 )
 HEADING_COLUMNS = (
@@ -35,6 +36,7 @@ HEADING_COLUMNS = (
     section_headings.c.script_id,
     section_headings.c.title,
     section_headings.c.sequence_number,
+    section_headings.c.scene_number,
     section_headings.c.revision,
 )
 LINE_COLUMNS = (
@@ -42,10 +44,14 @@ LINE_COLUMNS = (
     story_lines.c.script_id,
     story_lines.c.heading_id,
     story_lines.c.position,
+    story_lines.c.kind,
     story_lines.c.character_id,
     story_lines.c.action_id,
     story_lines.c.spoken_word_id,
     story_lines.c.context_id,
+    story_lines.c.extension,
+    story_lines.c.parentheticals,
+    story_lines.c.text,
     story_lines.c.revision,
 )
 BUMP = {"revision": text("revision + 1"), "updated_at": func.now()}
@@ -63,7 +69,7 @@ async def next_script_id(conn: AsyncConnection) -> int:
     return await _next_id(conn, "scripts")
 
 
-async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, str], number: int) -> RowMapping:
+async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, Any], number: int) -> RowMapping:
     inserted = await conn.execute(
         scripts.insert()
         .values(id=script_id, sequence_number=number, sections_scoped=True, **fields)
@@ -83,7 +89,7 @@ async def get_script(conn: AsyncConnection, script_id: int, *, lock: bool = Fals
 
 
 async def update_script(
-    conn: AsyncConnection, script_id: int, changes: Mapping[str, str], if_match: str | None = None
+    conn: AsyncConnection, script_id: int, changes: Mapping[str, Any], if_match: str | None = None
 ) -> RowMapping:
     """Set the given columns; the revision moves only when a value really changes."""
     row = await get_script(conn, script_id, lock=True)
@@ -125,10 +131,12 @@ async def next_heading_id(conn: AsyncConnection) -> int:
     return await _next_id(conn, "section_headings")
 
 
-async def insert_heading(conn: AsyncConnection, heading_id: int, script_id: int, title: str, number: int) -> RowMapping:
+async def insert_heading(
+    conn: AsyncConnection, heading_id: int, script_id: int, title: str, number: int, scene_number: str | None = None
+) -> RowMapping:
     inserted = await conn.execute(
         section_headings.insert()
-        .values(id=heading_id, script_id=script_id, title=title, sequence_number=number)
+        .values(id=heading_id, script_id=script_id, title=title, sequence_number=number, scene_number=scene_number)
         .returning(*HEADING_COLUMNS)
     )
     return inserted.mappings().one()
@@ -151,14 +159,22 @@ async def get_heading(conn: AsyncConnection, script_id: int, heading_id: int, *,
 async def rename_heading(
     conn: AsyncConnection, script_id: int, heading_id: int, title: str | None, if_match: str | None = None
 ) -> RowMapping:
+    return await edit_heading(conn, script_id, heading_id, {} if title is None else {"title": title}, if_match)
+
+
+async def edit_heading(
+    conn: AsyncConnection, script_id: int, heading_id: int, changes: Mapping[str, Any], if_match: str | None = None
+) -> RowMapping:
+    """Set the given columns (title, scene_number); the revision moves only on a real change."""
     row = await get_heading(conn, script_id, heading_id, lock=True)
     check_etag(row, if_match, what=f"Section heading {heading_id}")
-    if title is None or title == row["title"]:
+    changed = {name: value for name, value in changes.items() if row[name] != value}
+    if not changed:
         return row
     updated = await conn.execute(
         section_headings.update()
         .where(section_headings.c.id == heading_id)
-        .values(title=title, **BUMP)
+        .values(**changed, **BUMP)
         .returning(*HEADING_COLUMNS)
     )
     return updated.mappings().one()
@@ -251,7 +267,7 @@ async def _shift(conn: AsyncConnection, heading_id: int, low: int, delta: int) -
 
 
 async def insert_line(
-    conn: AsyncConnection, script_id: int, heading_id: int, position: int | None, ids: Mapping[str, int | None]
+    conn: AsyncConnection, script_id: int, heading_id: int, position: int | None, fields: Mapping[str, Any]
 ) -> RowMapping:
     """Insert at `position` (1..n+1, default the end), shifting the later lines down by one."""
     await get_script(conn, script_id, lock=True)
@@ -264,7 +280,7 @@ async def insert_line(
         await _shift(conn, heading_id, position, +1)
     inserted = await conn.execute(
         story_lines.insert()
-        .values(script_id=script_id, heading_id=heading_id, position=position, **ids)
+        .values(script_id=script_id, heading_id=heading_id, position=position, **fields)
         .returning(*LINE_COLUMNS)
     )
     return inserted.mappings().one()
@@ -281,8 +297,8 @@ def _checked_position(position: int | None, last: int) -> int:
     return position
 
 
-async def update_line(conn: AsyncConnection, line: RowMapping, changes: Mapping[str, int | None]) -> RowMapping:
-    """Set the given id columns of a line already locked; the revision moves only on a real change."""
+async def update_line(conn: AsyncConnection, line: RowMapping, changes: Mapping[str, Any]) -> RowMapping:
+    """Set the given columns of a line already locked; the revision moves only on a real change."""
     changed = {name: value for name, value in changes.items() if line[name] != value}
     if not changed:
         return line

@@ -21,7 +21,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from fountain_common.idempotency import idempotency_table
 
@@ -33,6 +35,22 @@ AUTHOR_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10000
 FILE_PATH_MAX_LENGTH = 1000
 MAX_LINES_PER_SCRIPT = 10000
+SCENE_NUMBER_MAX_LENGTH = 20
+EXTENSION_MAX_LENGTH = 50
+
+# The screenplay elements a story line can be (the spec's ElementKind), and the columns each one
+# fills: the database refuses a line whose columns do not fit its kind.
+ELEMENT_KINDS = ("action", "dialogue", "transition", "centered", "pageBreak", "note")
+TEXT_KINDS = ("transition", "centered", "note")
+ELEMENT_SHAPE = (
+    "CASE kind"
+    " WHEN 'action' THEN action_id IS NOT NULL AND character_id IS NULL AND spoken_word_id IS NULL"
+    " WHEN 'dialogue' THEN character_id IS NOT NULL AND spoken_word_id IS NOT NULL"
+    " WHEN 'pageBreak' THEN action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL"
+    " ELSE text IS NOT NULL AND action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL END"
+    " AND (kind = 'dialogue' OR (context_id IS NULL AND extension IS NULL AND parentheticals = '[]'::jsonb))"
+    " AND (kind IN ('transition', 'centered', 'note') OR text IS NULL)"
+)
 
 
 def _tracking() -> list[Column[object]]:
@@ -61,6 +79,8 @@ scripts = Table(
     # at 1, its headings from 2) is known to hold its headings. Scripts made before scopes existed
     # start without one; the first change to their headings builds it (upstream_calls.reconcile_scope).
     Column("sections_scoped", Boolean, nullable=False, server_default=false()),
+    # The title page: [{"key", "value"}, ...] in the order written.
+    Column("title_page", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     *_tracking(),
     CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="scripts_title_length"),
     CheckConstraint(f"char_length(author) <= {AUTHOR_MAX_LENGTH}", name="scripts_author_length"),
@@ -83,8 +103,14 @@ section_headings = Table(
     # script's scope: 2..n+1 in story order, the script itself being 1. Unique within the script; the
     # check runs at the end of each statement, so one UPDATE can permute them.
     Column("sequence_number", BigInteger, nullable=False),
+    # The scene number written beside a scene heading (Fountain's `#12A#`), when there is one.
+    Column("scene_number", Text, nullable=True),
     *_tracking(),
     CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="section_headings_title_length"),
+    CheckConstraint(
+        f"char_length(scene_number) BETWEEN 1 AND {SCENE_NUMBER_MAX_LENGTH}",
+        name="section_headings_scene_number_length",
+    ),
     CheckConstraint("sequence_number >= 2", name="section_headings_after_the_script"),
     # Also the index that lists a script's headings in order.
     UniqueConstraint(
@@ -107,10 +133,15 @@ story_lines = Table(
     # 1..n within the heading, without gaps; unique per heading, checked at the end of each statement
     # so one UPDATE can shift a run of lines.
     Column("position", Integer, nullable=False),
-    Column("character_id", BigInteger, nullable=False),
-    Column("action_id", BigInteger, nullable=False),
-    Column("spoken_word_id", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False, server_default="dialogue"),
+    Column("character_id", BigInteger, nullable=True),
+    Column("action_id", BigInteger, nullable=True),
+    Column("spoken_word_id", BigInteger, nullable=True),
     Column("context_id", BigInteger, nullable=True),
+    Column("extension", Text, nullable=True),
+    # [{"beforeLine", "text"}, ...] of a dialogue.
+    Column("parentheticals", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("text", Text, nullable=True),
     *_tracking(),
     ForeignKeyConstraint(
         ["heading_id", "script_id"],
@@ -123,8 +154,16 @@ story_lines = Table(
     ),
     CheckConstraint(f"position BETWEEN 1 AND {MAX_LINES_PER_SCRIPT}", name="story_lines_position_range"),
     CheckConstraint(
-        "character_id >= 1 AND action_id >= 1 AND spoken_word_id >= 1 AND (context_id IS NULL OR context_id >= 1)",
+        "(character_id IS NULL OR character_id >= 1) AND (action_id IS NULL OR action_id >= 1)"
+        " AND (spoken_word_id IS NULL OR spoken_word_id >= 1) AND (context_id IS NULL OR context_id >= 1)",
         name="story_lines_ids_positive",
+    ),
+    CheckConstraint(f"kind IN {ELEMENT_KINDS!r}", name="story_lines_kind"),
+    CheckConstraint(ELEMENT_SHAPE, name="story_lines_element_shape"),
+    CheckConstraint(
+        f"char_length(extension) BETWEEN 1 AND {EXTENSION_MAX_LENGTH} AND char_length(text) BETWEEN 1 AND "
+        f"{DESCRIPTION_MAX_LENGTH}",
+        name="story_lines_text_length",
     ),
     Index("story_lines_script_idx", "script_id"),
 )

@@ -12,12 +12,14 @@
 - A script whose scope is missing or differs (made before scopes existed, or left so by a crash
   between the two services) has it rebuilt from its rows here on its next heading change
   (`reconcile_scope`).
-- A story line names a character, an action and a spoken word (Character Management) and optionally a
-  context (Session and Context); they are checked to exist whenever a line is written.
+- A story line (a screenplay element) names, as its kind takes them, a character, an action and a
+  spoken word (Character Management) and a context (Session and Context); they are checked to exist
+  whenever a line is written.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import structlog
 from pydantic import BaseModel
@@ -114,7 +116,7 @@ def _undo(conn: AsyncConnection, script_id: int, what: str, undo: Callable[[], A
     on_rollback(conn, run)
 
 
-async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Mapping[str, str]) -> RowMapping:
+async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Mapping[str, Any]) -> RowMapping:
     script_id = await store.next_script_id(conn)
     number = await _catalogue_number(upstreams, script_id)
     central_sequence = CentralSequenceClient(upstreams)
@@ -202,7 +204,9 @@ async def _scoped(conn: AsyncConnection, upstreams: Upstreams, script_id: int) -
     return await store.lock_headings(conn, script_id)
 
 
-async def insert_heading(conn: AsyncConnection, upstreams: Upstreams, script_id: int, title: str) -> RowMapping:
+async def insert_heading(
+    conn: AsyncConnection, upstreams: Upstreams, script_id: int, title: str, scene_number: str | None = None
+) -> RowMapping:
     """A new heading at the end of the script. The script lock keeps it from being deleted, and other
     headings from being added, before the heading is stored."""
     headings = await _scoped(conn, upstreams, script_id)
@@ -216,7 +220,7 @@ async def insert_heading(conn: AsyncConnection, upstreams: Upstreams, script_id:
 
     _undo(conn, script_id, "add section", take_back)
     given = await _number_in_scope(central_sequence, scope, "section", heading_id)
-    row = await store.insert_heading(conn, heading_id, script_id, title, number)
+    row = await store.insert_heading(conn, heading_id, script_id, title, number, scene_number)
     if given != number:  # the scope held something it should not: rebuild it from the rows here
         log.warning("section_scope_differs", script_id=script_id, expected=number, given=given)
         await reconcile_scope(conn, upstreams, script_id)

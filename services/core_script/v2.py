@@ -14,12 +14,14 @@ from fountain_common.routes import Reply
 
 from . import store
 from .bodies import refuse_nulls, script_fields
+from .elements import ELEMENT_COLUMNS, REFERENCE_FIELDS, check_element, stored
 from .generated.api import Operations
 from .generated.models import (
     LineCreate,
     LineMove,
     LinePatch,
     Orchestration,
+    Parenthetical,
     ScriptContent,
     ScriptCreate,
     ScriptPage,
@@ -33,6 +35,8 @@ from .generated.models import (
     SectionPatch,
     StoryLine,
     StoryLinePage,
+    TitlePage,
+    TitlePageEntry,
 )
 from .upstream_calls import (
     check_references,
@@ -43,14 +47,6 @@ from .upstream_calls import (
     lock_headings,
     renumber_headings,
 )
-
-# Column of each id a line names, by its field name.
-LINE_COLUMNS = {
-    "characterId": "character_id",
-    "actionId": "action_id",
-    "spokenWordId": "spoken_word_id",
-    "contextId": "context_id",
-}
 
 
 # --- rows to models --------------------------------------------------------------------------------
@@ -65,6 +61,7 @@ def _script_record(row: RowMapping) -> ScriptRecord:
             lilyPondFilePath=row["lilypond_file_path"],
             midiFilePath=row["midi_file_path"],
         ),
+        titlePage=TitlePage(root=[TitlePageEntry(**entry) for entry in row["title_page"]]),
         sequenceNumber=row["sequence_number"],
         revision=row["revision"],
     )
@@ -75,6 +72,7 @@ def _section(row: RowMapping) -> Section:
         headingId=row["id"],
         scriptId=row["script_id"],
         title=row["title"],
+        sceneNumber=row["scene_number"],
         sequenceNumber=row["sequence_number"],
         revision=row["revision"],
     )
@@ -86,10 +84,14 @@ def _line(row: RowMapping) -> StoryLine:
         scriptId=row["script_id"],
         headingId=row["heading_id"],
         position=row["position"],
+        kind=row["kind"],
         characterId=row["character_id"],
-        actionId=row["action_id"],
         spokenWordId=row["spoken_word_id"],
+        actionId=row["action_id"],
         contextId=row["context_id"],
+        extension=row["extension"],
+        parentheticals=[Parenthetical(**item) for item in row["parentheticals"]],
+        text=row["text"],
         revision=row["revision"],
     )
 
@@ -155,6 +157,7 @@ class CoreScriptV2(Operations):
                     headingId=h["id"],
                     scriptId=h["script_id"],
                     title=h["title"],
+                    sceneNumber=h["scene_number"],
                     sequenceNumber=h["sequence_number"],
                     revision=h["revision"],
                     lines=by_heading[int(h["id"])],
@@ -172,7 +175,7 @@ class CoreScriptV2(Operations):
 
     # --- section headings --------------------------------------------------------------------------
     async def add_section(self, conn: AsyncConnection, *, script_id: int, body: SectionCreate) -> Reply[Section]:
-        row = await insert_heading(conn, self.upstreams, script_id, body.title)
+        row = await insert_heading(conn, self.upstreams, script_id, body.title, body.sceneNumber)
         return Reply(_section(row), location=_section_url(row), etag=etag(row))
 
     async def list_sections(self, conn: AsyncConnection, *, script_id: int, limit: int, offset: int) -> SectionPage:
@@ -187,8 +190,13 @@ class CoreScriptV2(Operations):
     async def edit_section(
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str], body: SectionPatch
     ) -> Reply[Section]:
-        refuse_nulls(body)
-        row = await store.rename_heading(conn, script_id, heading_id, body.title, if_match)
+        refuse_nulls(body, allowed=frozenset({"sceneNumber"}))
+        if not body.model_fields_set:
+            raise invalid("Give at least one field to change.")
+        changes = {
+            "title" if name == "title" else "scene_number": getattr(body, name) for name in body.model_fields_set
+        }
+        row = await store.edit_heading(conn, script_id, heading_id, changes, if_match)
         return Reply(_section(row), etag=etag(row))
 
     async def delete_section(
@@ -212,15 +220,16 @@ class CoreScriptV2(Operations):
     async def add_line(
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, body: LineCreate
     ) -> Reply[StoryLine]:
-        refuse_nulls(body, allowed=frozenset({"contextId"}))
+        kind = body.kind.value if body.kind is not None else "dialogue"
+        fields = {name: getattr(body, name) for name in ELEMENT_COLUMNS}
+        check_element(kind, fields)
         # Checked before the script is locked, so the calls do not hold up other writers.
         await store.get_heading(conn, script_id, heading_id)
-        references = {"characterId": body.characterId, "actionId": body.actionId, "spokenWordId": body.spokenWordId}
-        if body.contextId is not None:
-            references["contextId"] = body.contextId
-        await check_references(self.upstreams, references, body.characterId)
-        ids = {LINE_COLUMNS[name]: getattr(body, name) for name in LINE_COLUMNS}
-        row = await store.insert_line(conn, script_id, heading_id, body.position, ids)
+        references = {name: fields[name] for name in REFERENCE_FIELDS if fields[name] is not None}
+        if references:
+            await check_references(self.upstreams, references, fields["characterId"] or 0)
+        columns = {column: stored(name, fields[name]) for name, column in ELEMENT_COLUMNS.items()}
+        row = await store.insert_line(conn, script_id, heading_id, body.position, {"kind": kind, **columns})
         return Reply(_line(row), location=_line_url(row), etag=etag(row))
 
     async def list_lines(
@@ -246,21 +255,26 @@ class CoreScriptV2(Operations):
         if_match: Optional[str],
         body: LinePatch,
     ) -> Reply[StoryLine]:
-        refuse_nulls(body, allowed=frozenset({"contextId"}))
-        given: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
+        # Null clears an optional field; the fields a kind needs are refused as null by check_element.
+        given: dict[str, Any] = {name: stored(name, getattr(body, name)) for name in body.model_fields_set}
         if not given:
             raise invalid("Give at least one field to change.")
         line = await store.get_line(conn, script_id, heading_id, line_id, lock=True)
         check_etag(line, if_match, what=f"Line {line_id}")
-        current = {name: line[column] for name, column in LINE_COLUMNS.items()}
+        current = {name: line[column] for name, column in ELEMENT_COLUMNS.items()}
         after = current | given
-        references = {name: value for name, value in given.items() if value is not None and value != current[name]}
+        check_element(line["kind"], after)
+        references = {
+            name: value
+            for name, value in given.items()
+            if name in REFERENCE_FIELDS and value is not None and value != current[name]
+        }
         # A context must belong to the line's character, also when only the character changes.
         if after["contextId"] is not None and after["characterId"] != current["characterId"]:
             references["contextId"] = after["contextId"]
         if references:
-            await check_references(self.upstreams, references, after["characterId"])
-        row = await store.update_line(conn, line, {LINE_COLUMNS[name]: value for name, value in given.items()})
+            await check_references(self.upstreams, references, after["characterId"] or 0)
+        row = await store.update_line(conn, line, {ELEMENT_COLUMNS[name]: value for name, value in given.items()})
         return Reply(_line(row), etag=etag(row))
 
     async def delete_line(

@@ -34,8 +34,10 @@ from .generated.models import (
     StoryCharacter,
     StoryContext,
     StoryLine,
+    StoryParenthetical,
     StorySection,
     StorySpokenWord,
+    StoryTitlePageEntry,
 )
 
 # The owners' bounds on ids per request (and the page limit asked for, so one page holds them all).
@@ -105,10 +107,13 @@ async def read_parts(upstreams: Upstreams, lines: list[ScriptLine]) -> Parts:
 
     try:
         async with asyncio.TaskGroup() as group:
-            found_characters = _start(group, (line.characterId for line in lines), CHARACTER_BATCH, characters)
-            found_actions = _start(group, (line.actionId for line in lines), CHARACTER_BATCH, actions)
-            found_spoken_words = _start(group, (line.spokenWordId for line in lines), CHARACTER_BATCH, spoken_words)
+            character_ids = (line.characterId for line in lines if line.characterId is not None)
+            action_ids = (line.actionId for line in lines if line.actionId is not None)
+            spoken_word_ids = (line.spokenWordId for line in lines if line.spokenWordId is not None)
             context_ids = (line.contextId for line in lines if line.contextId is not None)
+            found_characters = _start(group, character_ids, CHARACTER_BATCH, characters)
+            found_actions = _start(group, action_ids, CHARACTER_BATCH, actions)
+            found_spoken_words = _start(group, spoken_word_ids, CHARACTER_BATCH, spoken_words)
             found_contexts = _start(group, context_ids, CONTEXT_BATCH, contexts)
     except BaseExceptionGroup as failures:
         # The first failure answers the request; the group has already cancelled the other reads.
@@ -135,6 +140,7 @@ def lay_out(content: ScriptContent, parts: Parts) -> Story:
             StorySection(
                 headingId=section.headingId,
                 title=section.title,
+                sceneNumber=section.sceneNumber,
                 sequence=section_sequence,
                 sequenceNumber=section.sequenceNumber,
                 lines=story_lines_of_section,
@@ -150,6 +156,7 @@ def lay_out(content: ScriptContent, parts: Parts) -> Story:
             lilyPondFilePath=script.orchestration.lilyPondFilePath,
             midiFilePath=script.orchestration.midiFilePath,
         ),
+        titlePage=[StoryTitlePageEntry(key=entry.key, value=entry.value) for entry in script.titlePage.root],
         lineCount=sequence,
         sections=sections,
     )
@@ -164,9 +171,20 @@ def _part(found: Mapping[int, M], label: str, part_id: int, line: ScriptLine, se
 
 
 def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
-    character = _part(parts.characters, "character", line.characterId, line, sequence)
-    action = _part(parts.actions, "action", line.actionId, line, sequence)
-    spoken_word = _part(parts.spoken_words, "spoken word", line.spokenWordId, line, sequence)
+    character: Optional[StoryCharacter] = None
+    if line.characterId is not None:
+        found_character = _part(parts.characters, "character", line.characterId, line, sequence)
+        character = StoryCharacter(
+            characterId=found_character.characterId, name=found_character.name, description=found_character.description
+        )
+    action: Optional[StoryAction] = None
+    if line.actionId is not None:
+        found_action = _part(parts.actions, "action", line.actionId, line, sequence)
+        action = StoryAction(actionId=found_action.actionId, description=found_action.description)
+    spoken_word: Optional[StorySpokenWord] = None
+    if line.spokenWordId is not None:
+        found_words = _part(parts.spoken_words, "spoken word", line.spokenWordId, line, sequence)
+        spoken_word = StorySpokenWord(spokenWordId=found_words.spokenWordId, text=found_words.text)
     context: Optional[StoryContext] = None
     if line.contextId is not None:
         found = _part(parts.contexts, "context", line.contextId, line, sequence)
@@ -179,12 +197,14 @@ def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
     return StoryLine(
         lineId=line.lineId,
         sequence=sequence,
-        character=StoryCharacter(
-            characterId=character.characterId, name=character.name, description=character.description
-        ),
-        action=StoryAction(actionId=action.actionId, description=action.description),
-        spokenWord=StorySpokenWord(spokenWordId=spoken_word.spokenWordId, text=spoken_word.text),
+        kind=line.kind.value,
+        character=character,
+        action=action,
+        spokenWord=spoken_word,
         context=context,
+        extension=line.extension,
+        parentheticals=[StoryParenthetical(beforeLine=p.beforeLine, text=p.text) for p in line.parentheticals],
+        text=line.text,
     )
 
 

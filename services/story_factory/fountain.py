@@ -1,12 +1,15 @@
 """A story as a screenplay in the Fountain format (https://fountain.io/syntax).
 
-- Title page: `Title:`, `Author:` (when there is one) and the description as `Notes:`, each line of a
-  multi-line value indented by three spaces; a blank line ends it.
-- Each section: a forced scene heading (`.ACT 1, SCENE 1`), so no title needs to start with INT./EXT.
-- Each line: its action as an action paragraph (forced with `!` when it would otherwise read as another
-  element), a `[[note]]` of the context's entries other than `mood`, then the character's cue in upper
-  case (forced with `@` when upper case alone would not make it one), the context's `mood` as a
-  parenthetical, and the spoken words as dialogue.
+- Title page: the script's own title page, key by key as written; without one, `Title:`, `Author:`
+  (when there is one) and the description as `Notes:`. Each line of a multi-line value is indented by
+  three spaces; a blank line ends the title page.
+- Each section: a forced scene heading (`.ACT 1, SCENE 1`), so no title needs to start with INT./EXT.,
+  with its scene number as `#12A#`.
+- Each line, by its kind: an action paragraph (forced with `!` when it would otherwise read as another
+  element); a dialogue: its action (if any), a `[[note]]` of the context's entries other than `mood`,
+  the character's cue in upper case (forced with `@` when upper case alone would not make it one) with
+  its extension, the context's `mood` and the parentheticals, and the spoken words; a forced
+  transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`).
 
 Emphasis characters (`*`, `_`) in the text are escaped, so they print as written.
 """
@@ -86,17 +89,51 @@ def _note(entries: dict[str, str]) -> str:
     return "[[" + text.replace("]]", "] ]") + "]]"
 
 
-def line_block(line: StoryLine) -> list[str]:
-    out = action(line.action.description)
+def _note_text(text: str) -> str:
+    """A note's text on its lines; a blank line would end the note's paragraph."""
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    return "[[" + "\n".join(lines).replace("]]", "] ]") + "]]"
+
+
+def dialogue_block(line: StoryLine) -> list[str]:
+    """A dialogue element: its action (if any), the context's note, cue, parentheticals and words."""
+    if line.character is None or line.spokenWord is None:
+        raise ValueError(f"Dialogue line {line.lineId} names no character or spoken words.")
+    out = action(line.action.description) if line.action is not None else []
     data = dict(line.context.data) if line.context is not None else {}
     mood = one_line(data.pop(PARENTHETICAL_KEY, ""))
     if data:
         out += [_note(data), ""]
-    out.append(character_cue(line.character.name))
+    cue = character_cue(line.character.name)
+    if line.extension:
+        cue += f" ({escape(one_line(line.extension))})"
+    out.append(cue)
     if mood:
         out.append(f"({escape(mood)})")
-    out += [*dialogue(line.spokenWord.text), ""]
-    return out
+    spoken = dialogue(line.spokenWord.text)
+    parentheticals = sorted(line.parentheticals, key=lambda p: p.beforeLine)
+    for index, spoken_line in enumerate(spoken):
+        out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine == index]
+        out.append(spoken_line)
+    out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine >= len(spoken)]
+    return [*out, ""]
+
+
+def line_block(line: StoryLine) -> list[str]:
+    if line.kind.value == "dialogue":
+        return dialogue_block(line)
+    if line.kind.value == "action":
+        if line.action is None:
+            raise ValueError(f"Action line {line.lineId} names no action.")
+        return action(line.action.description)
+    if line.kind.value == "pageBreak":
+        return ["===", ""]
+    text = line.text or ""
+    if line.kind.value == "transition":
+        return ["> " + escape(one_line(text)), ""]
+    if line.kind.value == "centered":
+        return [*(f"> {escape(row)} <" for paragraph in _paragraphs(text) for row in paragraph), ""]
+    return [_note_text(text), ""]
 
 
 def scene_heading(title: str) -> str:
@@ -107,7 +144,16 @@ def scene_heading(title: str) -> str:
     return "." + escape(heading)
 
 
+def _title_page_entry(key: str, value: str) -> list[str]:
+    rows = [row.strip() for row in value.strip().splitlines() if row.strip()]
+    if len(rows) == 1:
+        return [f"{one_line(key)}: {rows[0]}"]
+    return [f"{one_line(key)}:", *("   " + row for row in rows)]
+
+
 def title_page(story: Story) -> list[str]:
+    if story.titlePage:
+        return [*(row for entry in story.titlePage for row in _title_page_entry(entry.key, entry.value)), ""]
     out = [f"Title: {escape(one_line(story.title))}"]
     if story.author.strip():
         out.append(f"Author: {escape(one_line(story.author))}")
@@ -119,7 +165,10 @@ def title_page(story: Story) -> list[str]:
 def render(story: Story) -> str:
     out = title_page(story)
     for section in story.sections:
-        out += [scene_heading(section.title), ""]
+        heading = scene_heading(section.title)
+        if section.sceneNumber:
+            heading += f" #{section.sceneNumber}#"
+        out += [heading, ""]
         for line in section.lines:
             out += line_block(line)
     return "\n".join(out).rstrip("\n") + "\n"

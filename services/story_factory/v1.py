@@ -19,7 +19,11 @@ from .generated.models import (
 )
 
 
-def _story_element(line: StoryLine) -> StoryElement:
+def _story_element(line: StoryLine) -> StoryElement | None:
+    """The line as v1's StoryElement, or None for an element v1 cannot express: v1 knows only lines
+    naming a character, an action and spoken words (docs/api-v2.md, section 7.5)."""
+    if line.character is None or line.action is None or line.spokenWord is None:
+        return None
     return StoryElement(
         sequence=line.sequence,
         character=Character(
@@ -35,8 +39,10 @@ def _story_element(line: StoryLine) -> StoryElement:
     )
 
 
-def _lines(story: Story) -> list[StoryLine]:
-    return [line for section in story.sections for line in section.lines]
+def _elements(story: Story) -> list[StoryElement]:
+    """The story elements v1 can express, keeping their place in the whole story as `sequence`."""
+    elements = (_story_element(line) for section in story.sections for line in section.lines)
+    return [element for element in elements if element is not None]
 
 
 class StoryFactoryV1(Operations):
@@ -53,7 +59,7 @@ class StoryFactoryV1(Operations):
                 )
                 for section in story.sections
             ],
-            story=[_story_element(line) for line in _lines(story)],
+            story=_elements(story),
             orchestration=story.orchestration,
         )
 
@@ -65,7 +71,7 @@ class StoryFactoryV1(Operations):
             )
         whole = await assemble(self.upstreams, script_id)
         story = in_range(whole, start_sequence, end_sequence)
-        elements = [_story_element(line) for line in _lines(story)]
+        elements = _elements(story)
         if not elements:
             # Asking past the end is a client's mistake worth naming, not an empty success.
             span = f"sequences 1 to {whole.lineCount}" if whole.lineCount else "no story elements yet"

@@ -86,7 +86,7 @@ async def test_script_create_read_edit_and_v1_view(client: httpx.AsyncClient) ->
     created = await client.post("/v2/scripts", json=ROMEO)
     assert created.status_code == 201
     assert created.headers["location"] == "/v2/scripts/1" and created.headers["etag"] == '"1"'
-    assert created.json() == {"scriptId": 1, **ROMEO, "sequenceNumber": 1, "revision": 1}
+    assert created.json() == {"scriptId": 1, **ROMEO, "titlePage": [], "sequenceNumber": 1, "revision": 1}
     fetched = await client.get("/v2/scripts/1")
     assert fetched.json() == created.json() and fetched.headers["etag"] == '"1"'
     edited = await client.patch(
@@ -261,7 +261,8 @@ async def test_line_ids_are_checked_against_their_services(client: httpx.AsyncCl
     assert changed.status_code == 200, changed.text
     assert changed.json()["contextId"] is None and changed.headers["etag"] == '"2"'
     assert (await client.patch(url, json={"actionId": 555555})).status_code == 422
-    assert (await client.patch(url, json={"actionId": None})).status_code == 422
+    # A dialogue needs its character and spoken words (its action may go: see tests/test_screenplays.py).
+    assert (await client.patch(url, json={"characterId": None})).status_code == 422
     assert (await client.patch(url, json={})).status_code == 422
     assert (await client.get(url)).json()["revision"] == 2
 
@@ -282,10 +283,19 @@ async def test_content_is_the_whole_script_in_story_order(client: httpx.AsyncCli
         [(1, 1)],
         [(3, 1), (2, 2)],
     ]
-    assert set(body["sections"][0]) == {"headingId", "scriptId", "title", "sequenceNumber", "revision", "lines"}
+    assert set(body["sections"][0]) == {
+        "headingId",
+        "scriptId",
+        "title",
+        "sceneNumber",
+        "sequenceNumber",
+        "revision",
+        "lines",
+    }
     assert body["sections"][1]["lines"][1] == {
         "lineId": 2, "scriptId": 1, "headingId": 1, "position": 2, "characterId": cast.character,
         "actionId": cast.action, "spokenWordId": cast.spoken_word, "contextId": cast.context, "revision": 2,
+        "kind": "dialogue", "extension": None, "parentheticals": [], "text": None,
     }  # fmt: skip
     story = (await client.get("/v2/scripts/1/lines")).json()
     assert [li["lineId"] for li in story["items"]] == [1, 3, 2] and story["total"] == 3

@@ -183,7 +183,7 @@ async def test_a_script_without_lines_reads_nothing_else(client: httpx.AsyncClie
     stub.data.scripts[3] = script_content(3, "Blank", [])
     prologue = await client.get("/v2/stories/2")
     assert prologue.json()["sections"] == [
-        {"headingId": 4, "title": "Prologue", "sequence": 1, "sequenceNumber": 3, "lines": []}
+        {"headingId": 4, "title": "Prologue", "sceneNumber": None, "sequence": 1, "sequenceNumber": 3, "lines": []}
     ]
     blank = await client.get("/v1/stories", params={"scriptId": 3})
     assert (blank.json()["sections"], blank.json()["story"]) == ([], [])

@@ -38,12 +38,16 @@ async def test_story_shape(client: httpx.AsyncClient, stub: StubUpstreams) -> No
             "lilyPondFilePath": "/files/sheet.ly",
             "midiFilePath": "/files/music.mid",
         },
+        "titlePage": [],
         "lineCount": 3,
-        "sections": [{"headingId": 1, "title": "Act 1, Scene 1", "sequence": 1, "sequenceNumber": 2}],
+        "sections": [
+            {"headingId": 1, "title": "Act 1, Scene 1", "sceneNumber": None, "sequence": 1, "sequenceNumber": 2}
+        ],
     }
     assert lines[0] == {
         "lineId": 1,
         "sequence": 1,
+        "kind": "dialogue",
         "character": JULIET,
         "action": {"actionId": 1, "description": "Juliet stands on the balcony, looking out into the night."},
         "spokenWord": {"spokenWordId": 1, "text": "O Romeo, Romeo! wherefore art thou Romeo?"},
@@ -53,6 +57,9 @@ async def test_story_shape(client: httpx.AsyncClient, stub: StubUpstreams) -> No
             "characterId": 1,
             "data": {"mood": "longing", "location": "Capulet's mansion balcony"},
         },
+        "extension": None,
+        "parentheticals": [],
+        "text": None,
     }
     assert (lines[1]["character"], lines[1]["context"]) == (ROMEO, None)
     assert [line["sequence"] for line in lines] == [1, 2, 3]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -187,89 +187,27 @@ class OrchestrationPatch(BaseModel):
     ] = None
 
 
-class ScriptRecord(BaseModel):
-    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
-    title: Annotated[
-        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
-    ]
-    author: Annotated[
+class TitlePageEntry(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    key: Annotated[
         StrictStr,
         Field(
-            description='Empty when none was given.',
-            max_length=200,
-            pattern='^[^\\x00]*$',
+            description='The key as written, e.g. `Draft date`; no colon or line break.',
+            max_length=100,
+            min_length=1,
+            pattern='^[^\\x00\\r\\n:]+$',
         ),
     ]
-    description: Annotated[
+    value: Annotated[
         StrictStr,
         Field(
-            description='Empty when none was given.',
+            description='The value; several lines are kept as written.',
             max_length=10000,
             pattern='^[^\\x00]*$',
         ),
     ]
-    orchestration: Orchestration
-    sequenceNumber: Annotated[
-        JsonInt,
-        Field(
-            description="The script's number in the Central Sequence Service.",
-            ge=1,
-            le=9223372036854775807,
-        ),
-    ]
-    revision: Annotated[
-        JsonInt,
-        Field(
-            description='Bumped on every change; the ETag.',
-            ge=1,
-            le=9223372036854775807,
-        ),
-    ]
-
-
-class ScriptCreate(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    title: Annotated[
-        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
-    ]
-    author: Annotated[
-        Optional[StrictStr],
-        Field(
-            description='Empty when left out.', max_length=200, pattern='^[^\\x00]*$'
-        ),
-    ] = None
-    description: Annotated[
-        Optional[StrictStr],
-        Field(
-            description='Empty when left out.', max_length=10000, pattern='^[^\\x00]*$'
-        ),
-    ] = None
-    orchestration: Optional[OrchestrationPatch] = None
-
-
-class ScriptPatch(BaseModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    title: Annotated[
-        Optional[StrictStr], Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
-    ] = None
-    author: Annotated[
-        Optional[StrictStr], Field(max_length=200, pattern='^[^\\x00]*$')
-    ] = None
-    description: Annotated[
-        Optional[StrictStr], Field(max_length=10000, pattern='^[^\\x00]*$')
-    ] = None
-    orchestration: Optional[OrchestrationPatch] = None
-
-
-class ScriptPage(BaseModel):
-    items: List[ScriptRecord]
-    total: Annotated[JsonInt, Field(ge=0)]
-    limit: JsonInt
-    offset: JsonInt
 
 
 class Section(BaseModel):
@@ -277,6 +215,15 @@ class Section(BaseModel):
     scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     title: Annotated[
         StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='The scene number written beside the heading (`#1A#` in Fountain), or null.',
+            max_length=20,
+            min_length=1,
+            pattern='^[A-Za-z0-9.-]+$',
+        ),
     ]
     sequenceNumber: Annotated[
         JsonInt,
@@ -303,6 +250,15 @@ class SectionCreate(BaseModel):
     title: Annotated[
         StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
     ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='The scene number, e.g. `12A`; null or left out for none.',
+            max_length=20,
+            min_length=1,
+            pattern='^[A-Za-z0-9.-]+$',
+        ),
+    ] = None
 
 
 class SectionPatch(BaseModel):
@@ -310,8 +266,12 @@ class SectionPatch(BaseModel):
         extra='forbid',
     )
     title: Annotated[
-        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
-    ]
+        Optional[StrictStr], Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ] = None
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(max_length=20, min_length=1, pattern='^[A-Za-z0-9.-]+$'),
+    ] = None
 
 
 class SectionMove(BaseModel):
@@ -335,6 +295,38 @@ class SectionPage(BaseModel):
     offset: JsonInt
 
 
+class ElementKind(Enum):
+    action = 'action'
+    dialogue = 'dialogue'
+    transition = 'transition'
+    centered = 'centered'
+    pageBreak = 'pageBreak'
+    note = 'note'
+
+
+class Parenthetical(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    beforeLine: Annotated[
+        JsonInt,
+        Field(
+            description='The line of the spoken words (0-based) it stands before; the number of lines puts it after the last.',
+            ge=0,
+            le=10000,
+        ),
+    ]
+    text: Annotated[
+        StrictStr,
+        Field(
+            description='The parenthetical without its parentheses, e.g. `beat`.',
+            max_length=500,
+            min_length=1,
+            pattern='^[^\\x00\\r\\n]+$',
+        ),
+    ]
+
+
 class StoryLine(BaseModel):
     lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
@@ -343,15 +335,62 @@ class StoryLine(BaseModel):
         JsonInt,
         Field(description='Place in its section, 1..n without gaps.', ge=1, le=10001),
     ]
-    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
-    actionId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
-    spokenWordId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    kind: ElementKind
+    characterId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='dialogue - the speaking character (Character Management).',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    spokenWordId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='dialogue - the spoken words (Character Management); one line of dialogue per line of its text.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    actionId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='action - its text (an action of Character Management); dialogue - an optional action before the cue.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
     contextId: Annotated[
         Optional[JsonInt],
         Field(
-            description='The context in Session and Context, or null.',
+            description='dialogue - a context of Session and Context that belongs to characterId, or null.',
             ge=1,
             le=9223372036854775807,
+        ),
+    ]
+    extension: Annotated[
+        Optional[StrictStr],
+        Field(
+            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
+            max_length=50,
+            min_length=1,
+            pattern='^[^\\x00\\r\\n()]+$',
+        ),
+    ]
+    parentheticals: Annotated[
+        List[Parenthetical],
+        Field(
+            description='dialogue - parentheticals, each before the line of the spoken words it names (0 = the first; the number of lines = after the last).',
+            max_length=100,
+        ),
+    ]
+    text: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            max_length=10000,
+            min_length=1,
+            pattern='^[^\\x00]*$',
         ),
     ]
     revision: Annotated[
@@ -368,36 +407,64 @@ class LineCreate(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
+    kind: Annotated[
+        Optional[ElementKind], Field(description='dialogue when left out.')
+    ] = None
     characterId: Annotated[
-        JsonInt,
+        Optional[JsonInt],
         Field(
-            description='A character of Character Management.',
+            description='dialogue - the speaking character (Character Management).',
             ge=1,
             le=9223372036854775807,
         ),
-    ]
-    actionId: Annotated[
-        JsonInt,
-        Field(
-            description='An action of Character Management.',
-            ge=1,
-            le=9223372036854775807,
-        ),
-    ]
+    ] = None
     spokenWordId: Annotated[
-        JsonInt,
+        Optional[JsonInt],
         Field(
-            description='A spoken word of Character Management.',
+            description='dialogue - the spoken words (Character Management); one line of dialogue per line of its text.',
             ge=1,
             le=9223372036854775807,
         ),
-    ]
+    ] = None
+    actionId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='action - its text (an action of Character Management); dialogue - an optional action before the cue.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
     contextId: Annotated[
         Optional[JsonInt],
         Field(
-            description='A context of Session and Context that belongs to characterId; null or left out for none.',
+            description='dialogue - a context of Session and Context that belongs to characterId, or null.',
             ge=1,
             le=9223372036854775807,
+        ),
+    ] = None
+    extension: Annotated[
+        Optional[StrictStr],
+        Field(
+            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
+            max_length=50,
+            min_length=1,
+            pattern='^[^\\x00\\r\\n()]+$',
+        ),
+    ] = None
+    parentheticals: Annotated[
+        Optional[List[Parenthetical]],
+        Field(
+            description='dialogue - parentheticals, each before the line of the spoken words it names (0 = the first; the number of lines = after the last).',
+            max_length=100,
+        ),
+    ] = None
+    text: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            max_length=10000,
+            min_length=1,
+            pattern='^[^\\x00]*$',
         ),
     ] = None
     position: Annotated[
@@ -414,19 +481,61 @@ class LinePatch(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    characterId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = (
-        None
-    )
-    actionId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = None
-    spokenWordId: Annotated[Optional[JsonInt], Field(ge=1, le=9223372036854775807)] = (
-        None
-    )
+    characterId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='dialogue - the speaking character (Character Management).',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
+    spokenWordId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='dialogue - the spoken words (Character Management); one line of dialogue per line of its text.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
+    actionId: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='action - its text (an action of Character Management); dialogue - an optional action before the cue.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ] = None
     contextId: Annotated[
         Optional[JsonInt],
         Field(
-            description='The new context; null removes it.',
+            description='dialogue - a context of Session and Context that belongs to characterId, or null.',
             ge=1,
             le=9223372036854775807,
+        ),
+    ] = None
+    extension: Annotated[
+        Optional[StrictStr],
+        Field(
+            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
+            max_length=50,
+            min_length=1,
+            pattern='^[^\\x00\\r\\n()]+$',
+        ),
+    ] = None
+    parentheticals: Annotated[
+        Optional[List[Parenthetical]],
+        Field(
+            description='dialogue - parentheticals, each before the line of the spoken words it names (0 = the first; the number of lines = after the last).',
+            max_length=100,
+        ),
+    ] = None
+    text: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            max_length=10000,
+            min_length=1,
+            pattern='^[^\\x00]*$',
         ),
     ] = None
 
@@ -466,14 +575,13 @@ class SectionContent(BaseModel):
     title: Annotated[
         StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
     ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(max_length=20, min_length=1, pattern='^[A-Za-z0-9.-]+$'),
+    ]
     sequenceNumber: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     revision: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     lines: List[StoryLine]
-
-
-class ScriptContent(BaseModel):
-    script: ScriptRecord
-    sections: List[SectionContent]
 
 
 class FieldError(BaseModel):
@@ -497,6 +605,16 @@ class ReorderRequest(BaseModel):
     elements: Annotated[List[ReorderItem], Field(max_length=1000, min_length=1)]
 
 
+class TitlePage(RootModel[List[TitlePageEntry]]):
+    root: Annotated[
+        List[TitlePageEntry],
+        Field(
+            description="The screenplay's title page: keys and values in the order written (Title, Credit, Author, Source, Draft date, Contact, Notes, Copyright or any other). A value keeps its line breaks. Empty when none was given; replaced as a whole by a patch.\n",
+            max_length=50,
+        ),
+    ]
+
+
 class Problem(BaseModel):
     type: StrictStr
     title: StrictStr
@@ -507,3 +625,96 @@ class Problem(BaseModel):
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
     ] = None
+
+
+class ScriptRecord(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    author: Annotated[
+        StrictStr,
+        Field(
+            description='Empty when none was given.',
+            max_length=200,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    description: Annotated[
+        StrictStr,
+        Field(
+            description='Empty when none was given.',
+            max_length=10000,
+            pattern='^[^\\x00]*$',
+        ),
+    ]
+    orchestration: Orchestration
+    titlePage: TitlePage
+    sequenceNumber: Annotated[
+        JsonInt,
+        Field(
+            description="The script's number in the Central Sequence Service.",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+    revision: Annotated[
+        JsonInt,
+        Field(
+            description='Bumped on every change; the ETag.',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class ScriptCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    author: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='Empty when left out.', max_length=200, pattern='^[^\\x00]*$'
+        ),
+    ] = None
+    description: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='Empty when left out.', max_length=10000, pattern='^[^\\x00]*$'
+        ),
+    ] = None
+    orchestration: Optional[OrchestrationPatch] = None
+    titlePage: Optional[TitlePage] = None
+
+
+class ScriptPatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        Optional[StrictStr], Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ] = None
+    author: Annotated[
+        Optional[StrictStr], Field(max_length=200, pattern='^[^\\x00]*$')
+    ] = None
+    description: Annotated[
+        Optional[StrictStr], Field(max_length=10000, pattern='^[^\\x00]*$')
+    ] = None
+    orchestration: Optional[OrchestrationPatch] = None
+    titlePage: Optional[TitlePage] = None
+
+
+class ScriptPage(BaseModel):
+    items: List[ScriptRecord]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class ScriptContent(BaseModel):
+    script: ScriptRecord
+    sections: List[SectionContent]

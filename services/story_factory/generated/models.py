@@ -106,6 +106,25 @@ class Error(BaseModel):
     instance: Optional[StrictStr] = None
 
 
+class Kind(Enum):
+    action = 'action'
+    dialogue = 'dialogue'
+    transition = 'transition'
+    centered = 'centered'
+    pageBreak = 'pageBreak'
+    note = 'note'
+
+
+class StoryParenthetical(BaseModel):
+    beforeLine: Annotated[JsonInt, Field(ge=0)]
+    text: StrictStr
+
+
+class StoryTitlePageEntry(BaseModel):
+    key: StrictStr
+    value: StrictStr
+
+
 class StoryCharacter(BaseModel):
     characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     name: StrictStr
@@ -174,12 +193,31 @@ class StoryLine(BaseModel):
     sequence: Annotated[
         JsonInt, Field(description="The line's place in the whole story, 1..N.", ge=1)
     ]
-    character: StoryCharacter
-    action: StoryAction
-    spokenWord: StorySpokenWord
+    kind: Kind
+    character: Optional[StoryCharacter]
+    action: Optional[StoryAction]
+    spokenWord: Optional[StorySpokenWord]
     context: Annotated[
         Optional[StoryContext],
         Field(description='The context the line names, or null when it names none.'),
+    ]
+    extension: Annotated[
+        Optional[StrictStr],
+        Field(
+            description="The cue's extension without parentheses (V.O., O.S., CONT'D), or null."
+        ),
+    ]
+    parentheticals: Annotated[
+        List[StoryParenthetical],
+        Field(
+            description='Parentheticals, each before the line of the spoken words it names (0-based).'
+        ),
+    ]
+    text: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='The text of a transition, centered text or note; null for the other kinds.'
+        ),
     ]
 
 
@@ -226,6 +264,10 @@ class FullStory(BaseModel):
 class StorySection(BaseModel):
     headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     title: StrictStr
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(description='The scene number written beside the heading, or null.'),
+    ]
     sequence: Annotated[
         JsonInt, Field(description="The section's place in the story, 1..M.", ge=1)
     ]
@@ -251,6 +293,12 @@ class Story(BaseModel):
     author: Annotated[StrictStr, Field(description='Empty when none was given.')]
     description: Annotated[StrictStr, Field(description='Empty when none was given.')]
     orchestration: Orchestration
+    titlePage: Annotated[
+        List[StoryTitlePageEntry],
+        Field(
+            description="The title page's keys and values in the order written; a value keeps its line breaks."
+        ),
+    ]
     lineCount: Annotated[
         JsonInt,
         Field(

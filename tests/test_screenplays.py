@@ -1,0 +1,359 @@
+"""Screenplays: a story line is one screenplay element of a kind (action, dialogue, transition,
+centered text, page break, note), headings carry scene numbers and scripts a title page. Written
+through Core Script /v2 against the real services in-process, read back from Story Factory as a story
+and as Fountain, the Fountain parsed by an independent parser (screenplain)."""
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from screenplain.parsers import fountain as fountain_parser
+from screenplain.types import Action, Dialog, PageBreak, Slug, Transition
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fountain_cli import registry
+from fountain_common.embedded_postgres import embedded_url
+from fountain_common.migrations import alembic_config
+from tests.core_script.conftest import reset_scripts
+from tests.test_migrations import _run as run
+
+ClientFor = Callable[[str], httpx.AsyncClient]
+
+TITLE_PAGE = [
+    {"key": "Title", "value": "Brick & Steel"},
+    {"key": "Credit", "value": "Written by"},
+    {"key": "Author", "value": "Stu Maschwitz"},
+    {"key": "Contact", "value": "Next Level Productions\n1588 Mission Dr.\nSolvang, CA 93463"},
+]
+
+
+class World:
+    """Core Script and Character Management as a client sees them."""
+
+    def __init__(self, core: httpx.AsyncClient, character: httpx.AsyncClient) -> None:
+        self.core = core
+        self.character = character
+
+    async def part(self, path: str, body: dict[str, Any], id_field: str) -> int:
+        response = await self.character.post(path, json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()[id_field])
+
+    async def character_named(self, name: str) -> int:
+        return await self.part("/v2/characters", {"name": name, "description": ""}, "characterId")
+
+    async def action(self, text: str) -> int:
+        return await self.part("/v2/actions", {"description": text}, "actionId")
+
+    async def words(self, text: str) -> int:
+        return await self.part("/v2/spokenWords", {"text": text}, "spokenWordId")
+
+    async def line(self, script_id: int, heading_id: int, body: dict[str, Any], expect: int = 201) -> Any:
+        response = await self.core.post(f"/v2/scripts/{script_id}/sections/{heading_id}/lines", json=body)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+
+@pytest.fixture
+async def world(engine: AsyncEngine, client_for: ClientFor) -> World:
+    await reset_scripts(engine)
+    return World(client_for("core_script"), client_for("character"))
+
+
+async def brick_and_steel(world: World) -> int:
+    """A scene with every kind of element; answers the script's id."""
+    script = await world.core.post("/v2/scripts", json={"title": "Brick & Steel", "titlePage": TITLE_PAGE})
+    assert script.status_code == 201, script.text
+    script_id = int(script.json()["scriptId"])
+    heading = await world.core.post(
+        f"/v2/scripts/{script_id}/sections", json={"title": "EXT. BRICK'S PATIO - DAY", "sceneNumber": "1A"}
+    )
+    assert heading.status_code == 201, heading.text
+    heading_id = int(heading.json()["headingId"])
+    steel = await world.character_named("Steel")
+    brick = await world.character_named("Brick")
+    await world.line(
+        script_id,
+        heading_id,
+        {"kind": "action", "actionId": await world.action("A gorgeous day.\nThe sun is shining.")},
+    )
+    await world.line(
+        script_id,
+        heading_id,
+        {
+            "kind": "dialogue",
+            "characterId": steel,
+            "spokenWordId": await world.words("Beer's ready!\nCold as ice."),
+            "extension": "O.S.",
+            "parentheticals": [{"beforeLine": 0, "text": "starting the engine"}, {"beforeLine": 1, "text": "beat"}],
+        },
+    )
+    await world.line(
+        script_id,
+        heading_id,
+        {"kind": "dialogue", "characterId": brick, "spokenWordId": await world.words("Are they cold?")},
+    )
+    await world.line(script_id, heading_id, {"kind": "note", "text": "Check the beer brand."})
+    await world.line(script_id, heading_id, {"kind": "transition", "text": "CUT TO:"})
+    await world.line(script_id, heading_id, {"kind": "centered", "text": "THE END"})
+    await world.line(script_id, heading_id, {"kind": "pageBreak"})
+    return script_id
+
+
+async def test_a_scene_of_action_only_and_dialogue_without_action_can_be_entered(world: World) -> None:
+    script_id = await brick_and_steel(world)
+    content = (await world.core.get(f"/v2/scripts/{script_id}/content")).json()
+    assert content["script"]["titlePage"] == TITLE_PAGE
+    (section,) = content["sections"]
+    assert (section["title"], section["sceneNumber"]) == ("EXT. BRICK'S PATIO - DAY", "1A")
+    lines = section["lines"]
+    assert [line["kind"] for line in lines] == [
+        "action",
+        "dialogue",
+        "dialogue",
+        "note",
+        "transition",
+        "centered",
+        "pageBreak",
+    ]
+    action, steel, brick, note, *_ = lines
+    assert action["actionId"] is not None and action["characterId"] is None and action["spokenWordId"] is None
+    assert steel["actionId"] is None and steel["extension"] == "O.S."
+    assert steel["parentheticals"] == [
+        {"beforeLine": 0, "text": "starting the engine"},
+        {"beforeLine": 1, "text": "beat"},
+    ]
+    assert brick["actionId"] is None and brick["extension"] is None and brick["parentheticals"] == []
+    assert note["text"] == "Check the beer brand." and note["characterId"] is None
+
+
+async def test_a_line_without_a_kind_is_a_dialogue_as_before(world: World) -> None:
+    script_id = int((await world.core.post("/v2/scripts", json={"title": "Old"})).json()["scriptId"])
+    heading_id = int(
+        (await world.core.post(f"/v2/scripts/{script_id}/sections", json={"title": "One"})).json()["headingId"]
+    )
+    body = {
+        "characterId": await world.character_named("Juliet"),
+        "actionId": await world.action("Juliet looks out."),
+        "spokenWordId": await world.words("O Romeo."),
+    }
+    line = await world.line(script_id, heading_id, body)
+    assert line["kind"] == "dialogue" and line["actionId"] == body["actionId"] and line["text"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "locations"),
+    [
+        ({"kind": "action"}, ["body.actionId"]),
+        ({"kind": "dialogue", "characterId": 1}, ["body.spokenWordId"]),
+        ({"kind": "transition", "text": "CUT TO:", "characterId": 1}, ["body.characterId"]),
+        ({"kind": "transition", "text": "CUT\nTO:"}, ["body.text"]),
+        ({"kind": "note", "text": "   "}, ["body.text"]),
+        ({"kind": "pageBreak", "text": "==="}, ["body.text"]),
+        ({"kind": "centered"}, ["body.text"]),
+        ({"kind": "action", "actionId": 1, "extension": "V.O."}, ["body.extension"]),
+        (
+            {
+                "kind": "dialogue",
+                "characterId": 1,
+                "spokenWordId": 1,
+                "parentheticals": [{"beforeLine": 2, "text": "a"}, {"beforeLine": 1, "text": "b"}],
+            },
+            ["body.parentheticals"],
+        ),
+    ],
+)
+async def test_a_kind_refuses_what_it_does_not_take_and_needs_what_it_does(
+    world: World, body: dict[str, Any], locations: list[str]
+) -> None:
+    script_id = int((await world.core.post("/v2/scripts", json={"title": "Rules"})).json()["scriptId"])
+    heading_id = int(
+        (await world.core.post(f"/v2/scripts/{script_id}/sections", json={"title": "A"})).json()["headingId"]
+    )
+    problem = await world.line(script_id, heading_id, body, expect=422)
+    assert [error["location"] for error in problem["errors"]] == locations
+    lines = (await world.core.get(f"/v2/scripts/{script_id}/lines")).json()
+    assert lines["total"] == 0
+
+
+async def test_an_element_names_only_parts_that_exist(world: World) -> None:
+    script_id = int((await world.core.post("/v2/scripts", json={"title": "Refs"})).json()["scriptId"])
+    heading_id = int(
+        (await world.core.post(f"/v2/scripts/{script_id}/sections", json={"title": "A"})).json()["headingId"]
+    )
+    problem = await world.line(script_id, heading_id, {"kind": "action", "actionId": 987654}, expect=422)
+    assert problem["errors"] == [
+        {"location": "body.actionId", "message": "actionId 987654 does not exist in Character Management."}
+    ]
+
+
+async def test_editing_keeps_the_kind_and_clears_optional_fields(world: World) -> None:
+    script_id = await brick_and_steel(world)
+    section = (await world.core.get(f"/v2/scripts/{script_id}/content")).json()["sections"][0]
+    steel = section["lines"][1]
+    url = f"/v2/scripts/{script_id}/sections/{section['headingId']}/lines/{steel['lineId']}"
+    cleared = await world.core.patch(url, json={"extension": None, "parentheticals": []})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["extension"] is None and cleared.json()["parentheticals"] == []
+    assert cleared.json()["revision"] == steel["revision"] + 1
+    refused = await world.core.patch(url, json={"spokenWordId": None})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["location"] == "body.spokenWordId"
+    transition = section["lines"][4]
+    wrong = await world.core.patch(
+        f"/v2/scripts/{script_id}/sections/{section['headingId']}/lines/{transition['lineId']}",
+        json={"extension": "V.O."},
+    )
+    assert wrong.status_code == 422
+
+
+async def test_a_scene_number_and_a_title_page_can_be_changed_and_removed(world: World) -> None:
+    script_id = await brick_and_steel(world)
+    heading = (await world.core.get(f"/v2/scripts/{script_id}/sections")).json()["items"][0]
+    url = f"/v2/scripts/{script_id}/sections/{heading['headingId']}"
+    renumbered = await world.core.patch(url, json={"sceneNumber": "2"})
+    assert renumbered.status_code == 200 and renumbered.json()["sceneNumber"] == "2"
+    removed = await world.core.patch(url, json={"sceneNumber": None})
+    assert removed.json()["sceneNumber"] is None and removed.json()["title"] == heading["title"]
+    bad = await world.core.patch(url, json={"sceneNumber": "1 A"})
+    assert bad.status_code == 422
+    page = await world.core.patch(f"/v2/scripts/{script_id}", json={"titlePage": [{"key": "Title", "value": "B&S"}]})
+    assert page.status_code == 200 and page.json()["titlePage"] == [{"key": "Title", "value": "B&S"}]
+
+
+def parsed(screenplay: str) -> list[tuple[Any, ...]]:
+    """Each paragraph the independent parser reads, as (kind, what it holds)."""
+    out: list[tuple[Any, ...]] = []
+    for paragraph in fountain_parser.parse(io.StringIO(screenplay)):
+        if isinstance(paragraph, Slug):
+            out.append(("scene", str(paragraph.line), paragraph.scene_number and str(paragraph.scene_number)))
+        elif isinstance(paragraph, Action):
+            kind = "centered" if paragraph.centered else "action"
+            out.append((kind, [str(line) for line in paragraph.lines]))
+        elif isinstance(paragraph, Dialog):
+            blocks = [(parenthetical, str(text)) for parenthetical, text in paragraph.blocks]
+            out.append(("dialogue", str(paragraph.character), blocks))
+        elif isinstance(paragraph, Transition):
+            out.append(("transition", str(paragraph.line)))
+        elif isinstance(paragraph, PageBreak):
+            out.append(("pageBreak",))
+        else:
+            out.append((type(paragraph).__name__,))
+    return out
+
+
+async def test_the_fountain_export_holds_every_element_in_order(world: World, client_for: ClientFor) -> None:
+    script_id = await brick_and_steel(world)
+    response = await client_for("story_factory").get(f"/v2/stories/{script_id}/fountain")
+    assert response.status_code == 200, response.text
+    screenplay = fountain_parser.parse(io.StringIO(response.text))
+    assert screenplay.title_page == {
+        "Title": ["Brick & Steel"],
+        "Credit": ["Written by"],
+        "Author": ["Stu Maschwitz"],
+        "Contact": ["Next Level Productions", "1588 Mission Dr.", "Solvang, CA 93463"],
+    }
+    assert list(screenplay.title_page) == ["Title", "Credit", "Author", "Contact"]
+    assert parsed(response.text) == [
+        ("scene", "EXT. BRICK'S PATIO - DAY", "1A"),
+        ("action", ["A gorgeous day.", "The sun is shining."]),
+        (
+            "dialogue",
+            "STEEL (O.S.)",
+            [(True, "(starting the engine)"), (False, "Beer's ready!"), (True, "(beat)"), (False, "Cold as ice.")],
+        ),
+        ("dialogue", "BRICK", [(False, "Are they cold?")]),
+        ("transition", "CUT TO:"),
+        ("centered", ["THE END"]),
+        ("pageBreak",),
+    ]
+    # The parser drops notes; the note is there for tools that keep them.
+    assert "[[Check the beer brand.]]" in response.text.splitlines()
+
+
+async def test_v1_leaves_out_what_it_cannot_express_and_keeps_the_story_numbering(
+    world: World, client_for: ClientFor
+) -> None:
+    script_id = await brick_and_steel(world)
+    heading_id = int((await world.core.get(f"/v2/scripts/{script_id}/sections")).json()["items"][0]["headingId"])
+    await world.line(
+        script_id,
+        heading_id,
+        {
+            "characterId": await world.character_named("Doc"),
+            "actionId": await world.action("Doc enters."),
+            "spokenWordId": await world.words("Hello."),
+        },
+    )
+    story_factory = client_for("story_factory")
+    v2 = (await story_factory.get(f"/v2/stories/{script_id}")).json()
+    assert v2["lineCount"] == 8
+    assert [line["kind"] for line in v2["sections"][0]["lines"]][:2] == ["action", "dialogue"]
+    v1 = await story_factory.get("/v1/stories", params={"scriptId": script_id})
+    assert v1.status_code == 200
+    elements = v1.json()["story"]
+    # Only the line naming a character, an action and spoken words is a v1 StoryElement; it keeps
+    # its place in the whole story.
+    assert [(e["sequence"], e["character"]["name"], e["spokenWord"]["text"]) for e in elements] == [
+        (8, "Doc", "Hello.")
+    ]
+    empty = await story_factory.get(
+        "/v1/stories/sequences", params={"scriptId": script_id, "startSequence": 1, "endSequence": 7}
+    )
+    assert empty.status_code == 400
+
+
+def test_the_migration_keeps_lines_as_dialogue_and_downgrades_only_what_the_old_tables_hold(
+    postgres_dir: Path,
+) -> None:
+    url = embedded_url(postgres_dir, "fountain_screenplay_migration")
+    core = alembic_config(registry.load_service("core_script"), url)
+    command.upgrade(core, "0003")
+    run(
+        url,
+        "INSERT INTO core_script.scripts (id, title, sequence_number) VALUES (1, 'One', 1)",
+        "INSERT INTO core_script.section_headings (id, script_id, title, sequence_number) VALUES (1, 1, 'a', 2)",
+        "INSERT INTO core_script.story_lines (id, script_id, heading_id, position, character_id, action_id, "
+        "spoken_word_id, context_id) VALUES (1, 1, 1, 1, 10, 20, 30, NULL), (2, 1, 1, 2, 11, 21, 31, 41)",
+    )
+    command.upgrade(core, "head")
+    (lines,) = run(
+        url,
+        "SELECT id, kind, character_id, action_id, spoken_word_id, context_id, extension, parentheticals, text "
+        "FROM core_script.story_lines ORDER BY id",
+    )
+    assert lines == [
+        (1, "dialogue", 10, 20, 30, None, None, [], None),
+        (2, "dialogue", 11, 21, 31, 41, None, [], None),
+    ]
+    # The database itself refuses a line whose columns do not fit its kind.
+    with pytest.raises(IntegrityError, match="story_lines_element_shape"):
+        run(
+            url,
+            "INSERT INTO core_script.story_lines (script_id, heading_id, position, kind, action_id, character_id) "
+            "VALUES (1, 1, 3, 'action', 22, 12)",
+        )
+
+    # An action element cannot live in the old tables: the downgrade refuses and changes nothing.
+    run(
+        url,
+        "INSERT INTO core_script.story_lines (id, script_id, heading_id, position, kind, action_id) "
+        "VALUES (3, 1, 1, 3, 'action', 22)",
+    )
+    with pytest.raises(DBAPIError, match="cannot downgrade core_script below 0004: 1 story line"):
+        command.downgrade(core, "0003")
+    assert run(url, "SELECT count(*) FROM core_script.story_lines")[0] == [(3,)]
+
+    run(url, "DELETE FROM core_script.story_lines WHERE id = 3")
+    command.downgrade(core, "0003")
+    (lines,) = run(
+        url,
+        "SELECT id, character_id, action_id, spoken_word_id, context_id FROM core_script.story_lines ORDER BY id",
+    )
+    assert lines == [(1, 10, 20, 30, None), (2, 11, 21, 31, 41)]
+    command.upgrade(core, "head")
