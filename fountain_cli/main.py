@@ -112,6 +112,7 @@ def serve(
     import uvicorn
 
     from fountain_cli.servers import all_services_app, one_service_app_factory
+    from fountain_common.http_server import server_options
     from fountain_common.observability import configure_logging
     from fountain_common.settings import get_settings
 
@@ -133,7 +134,7 @@ def serve(
         typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header:")
         for svc in registry.all_services():
             typer.echo(f"  {svc.host:35} -> {svc.name}")
-        uvicorn.run(all_services_app(), host=host, port=listen, access_log=False, log_config=None)
+        uvicorn.run(all_services_app(), host=host, port=listen, **server_options())
     else:
         svc = registry.load_service(service)
         listen = port or svc.port
@@ -144,8 +145,7 @@ def serve(
             host=host,
             port=listen,
             workers=workers,
-            access_log=False,
-            log_config=None,
+            **server_options(),
         )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fountain_common.database import create_engine
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
+from fountain_common.request_limits import BodySizeLimitMiddleware, check_requests_strictly
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings, get_settings
 from fountain_common.upstream import Upstreams
@@ -70,8 +71,10 @@ def create_service_app(
     install_problem_handlers(app)
     # The routes join the app's own list: an included router is matched as a branch of its own.
     app.router.routes.extend(service.build_router().routes)
+    check_requests_strictly(app)
     app.openapi = lambda: spec  # type: ignore[method-assign]
     _serve_contract(app, spec)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app
 

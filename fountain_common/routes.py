@@ -34,6 +34,7 @@ T = TypeVar("T")
 Connection = Literal["none", "read", "snapshot", "write"]
 _COMPENSATIONS = "fountain_compensations"
 _JSON = "application/json"
+_NAMED_AT_MOST = 10
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,15 @@ class Route:
         unknown = sorted(set(request.query_params.keys()) - self.query)
         if unknown:
             takes = ", ".join(sorted(self.query)) or "none"
+            # Thousands of unknown names are named by the first few: the answer stays small.
+            named = ", ".join(map(repr, unknown[:_NAMED_AT_MOST]))
+            more = f" and {len(unknown) - _NAMED_AT_MOST} more" if len(unknown) > _NAMED_AT_MOST else ""
             raise invalid(
-                f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                f"this operation takes: {takes}.",
-                [{"location": f"query.{name}", "message": "Unknown query parameter."} for name in unknown],
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {named}{more}; this operation takes: {takes}.",
+                [
+                    {"location": f"query.{name}", "message": "Unknown query parameter."}
+                    for name in unknown[:_NAMED_AT_MOST]
+                ],
             )
 
     @staticmethod
