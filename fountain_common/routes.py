@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -189,8 +190,19 @@ class Route:
             return Response(
                 str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
             )
-        content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+        try:
+            content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+        except PydanticSerializationError:
+            content = self._dump_deep(reply.body)
         return Response(content, status_code=status, headers=headers, media_type=_JSON)
+
+    def _dump_deep(self, body: Any) -> bytes:
+        """The body serialized by the standard library, for a value nested deeper than pydantic
+        serializes (~250 levels): one stored before bodies were limited to FOUNTAIN_MAX_JSON_DEPTH
+        must still be readable. Scalars are rendered as pydantic renders them."""
+        assert self.body is not None
+        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null)
+        return json.dumps(python, default=to_jsonable_python, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
         """The stored reply, in the field order the operation's model gives it (JSONB keeps none)."""

@@ -16,6 +16,8 @@ import psutil
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_cli import registry
 from fountain_common.app import create_service_app
@@ -81,6 +83,30 @@ async def test_the_deepest_value_accepted_is_read_back_everywhere(client_for: Cl
     page = await client.get("/v2/elements/dialogue/91002/versions")
     assert page.status_code == 200
     assert [version["data"] for version in page.json()["items"]] == [None, deepest, nested(62)]
+
+
+async def test_a_value_stored_deeper_before_the_limit_is_still_read_back(
+    client_for: Client, engine: AsyncEngine
+) -> None:
+    client = client_for("central_sequence")
+    await numbered_element(client, 91_005)
+    assert (await client.post("/v2/elements/dialogue/91005/versions", json={"data": {}})).status_code == 201
+    legacy = nested(300)  # as /v1 stored it before bodies were limited
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE central_sequence.element_versions SET data = CAST(:data AS jsonb) FROM "
+                "central_sequence.elements e WHERE element_pk = e.id AND e.element_id = 91005 AND element_versions.version = 2"
+            ),
+            {"data": json.dumps(legacy)},
+        )
+    one = await client.get("/v2/elements/dialogue/91005/versions/2")
+    assert one.status_code == 200
+    assert one.json()["data"] == legacy
+    page = await client.get("/v2/elements/dialogue/91005/versions")
+    assert page.status_code == 200
+    assert page.json()["items"][1]["data"] == legacy
+    assert page.json()["items"][1]["createdAt"] == one.json()["createdAt"]
 
 
 # --- the body parser's failures are malformed-request, with a position ------------------------------
