@@ -30,8 +30,8 @@ RUN uv sync --frozen --no-dev
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 fountain \
     && useradd --system --uid 10001 --gid fountain --home-dir /app --no-create-home --shell /usr/sbin/nologin fountain \
-    && mkdir -p /kong/declarative \
-    && chown fountain:fountain /kong/declarative
+    && mkdir -p /kong/declarative /backups \
+    && chown fountain:fountain /kong/declarative /backups
 # Code and dependencies belong to root: the service user can read them, not change them.
 COPY --from=build /app /app
 ENV PATH=/app/.venv/bin:$PATH \

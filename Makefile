@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-story clean deploy-tools gateway
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,8 +29,10 @@ codegen: install  ## Regenerate models and routers from specs/ (skips unchanged 
 validate: install  ## Check every spec: OpenAPI 3.1 and our own rules
 	$(BIN)/fountain validate
 
-run: install  ## Run all five services on http://127.0.0.1:8080 (embedded PostgreSQL, no Docker)
-	$(BIN)/fountain serve
+PORT ?= 8080
+
+run: install  ## Run all five services on http://127.0.0.1:8080 (embedded PostgreSQL, no Docker; another port: make run PORT=8090)
+	$(BIN)/fountain serve --port $(PORT)
 
 check-generated: install  ## Fail when generated code differs from what the specs produce
 	$(BIN)/fountain codegen --check
@@ -53,11 +55,19 @@ test: install deploy-tools validate check-generated lint typecheck lint-imports 
 gateway: install  ## Regenerate kong/kong.yml and docker-compose.yml (make codegen does it too)
 	$(BIN)/fountain gateway
 
-deploy-tools:  ## Install Debian's docker-compose when missing (the tests check docker-compose.yml with it)
+deploy-tools:  ## Install Debian's docker-compose, promtool and chromium when missing (tests check docker-compose.yml, deploy/monitoring/ and the docs pages)
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  echo "Installing docker-compose (Debian package) to check docker-compose.yml"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
 	} || { echo "docker-compose is missing and could not be installed: run 'apt-get install docker-compose' as root" >&2; exit 1; }
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "Installing promtool (Debian package prometheus) to check deploy/monitoring/"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	} || { echo "promtool is missing and could not be installed: run 'apt-get install prometheus' as root" >&2; exit 1; }
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing chromium (Debian package) to render /docs and /redoc in the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	} || { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }
 
 test-realdata: install  ## The big real-data tests (screenplays, sample database schemas) left out of make test
 	$(BIN)/pytest -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status
@@ -70,6 +80,9 @@ bench-crud: install  ## Read-heavy and write-heavy load on Character Management 
 
 bench-read: install  ## GET /v2/characters/{id} against a minimal FastAPI + asyncpg app and pgbench (bench/README.md)
 	$(BIN)/python bench/read_path.py
+
+bench-scopes: install  ## Insert and move in one story with 10^4..10^6 elements in the system, and 32 writers (bench/README.md)
+	$(BIN)/python bench/scopes.py
 
 bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers (bench/README.md)
 	$(BIN)/python bench/story.py

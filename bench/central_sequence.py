@@ -151,11 +151,13 @@ class Results:
 WRK_SCRIPT = r"""
 -- POST /v1/sequence for a NEW element each request: the ids of one run start at the run's base
 -- (first script argument), each wrk thread has its own block of ids, and a per-thread counter walks it.
-local thread_index = 0
+-- (`thread_index` is a global each thread gets from setup(); a chunk-level local of the same name
+-- would shadow it in every thread.)
+local next_thread = 0
 
 function setup(thread)
-  thread:set("thread_index", thread_index)
-  thread_index = thread_index + 1
+  thread:set("thread_index", next_thread)
+  next_thread = next_thread + 1
 end
 
 function init(args)
@@ -301,6 +303,7 @@ def pgbench_script() -> str:
 
     statement = textwrap.dedent(_NUMBER_BATCH.text).strip()
     statement = statement.replace(":types", "ARRAY[:element_type_value]").replace(":ids", "ARRAY[:eid]")
+    statement = statement.replace(":scope", "'default'")  # /v1 numbers in the scope `default`
     return (
         "-- One allocation per transaction: the service's statement (batching._NUMBER_BATCH) for one element.\n"
         "\\set n :n + 1\n"
@@ -509,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
             int(v or 0)
             for v in sql(
                 "SELECT count(*), max(sequence_number), count(DISTINCT sequence_number), min(sequence_number), "
-                "(SELECT last_value FROM central_sequence.sequence_counter WHERE id = 1) "
+                "(SELECT last_value FROM central_sequence.scopes WHERE name = 'default') "
                 "FROM central_sequence.elements"
             ).split("|")
         )

@@ -102,11 +102,13 @@ MIXES = {
 WRK_SCRIPT = r"""
 -- One request per call, drawn from the mix: a list page, one seeded resource, or a create.
 -- Arguments: run base, list%, get%, seeded count, first id, collection, body format, key prefix.
-local thread_index = 0
+-- (`thread_index` is a global each thread gets from setup(); a chunk-level local of the same name
+-- would shadow it in every thread.)
+local next_thread = 0
 
 function setup(thread)
-  thread:set("thread_index", thread_index)
-  thread_index = thread_index + 1
+  thread:set("thread_index", next_thread)
+  next_thread = next_thread + 1
 end
 
 function init(args)

@@ -2,14 +2,15 @@
 
 Every service runs from one image (see Dockerfile); a one-shot `migrate` service upgrades every
 schema before any API starts, and `gateway-config` renders Kong's configuration with the API keys
-of the deployment (never committed) into a volume Kong reads at start-up.
+of the deployment (never committed) into a volume Kong reads at start-up. Optional profiles:
+`backup` (a one-shot `fountain backup` into the `backups` volume) and `monitoring` (monitoring.py).
 """
 
 from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from fountain_cli import registry
+from fountain_cli import monitoring, registry
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings
 
@@ -26,6 +27,8 @@ CONSUMERS = "${GATEWAY_CONSUMERS:?Set GATEWAY_CONSUMERS to name:role:key entries
 
 # Kong reads the configuration `gateway-config` renders into this volume.
 DECLARATIVE_DIR = "/kong/declarative"
+# Where the backup job writes; the image creates it for its user, so the volume starts writable.
+BACKUP_DIR = "/backups"
 KONG_PROXY_PORT = 8000
 KONG_STATUS_PORT = 8100
 
@@ -165,7 +168,25 @@ def compose_config() -> dict[str, Any]:
         "healthcheck": {"test": ["CMD", "kong", "health"], "interval": "10s", "timeout": "5s", "retries": 6},
         "restart": "unless-stopped",
     }
+    services["backup"] = {
+        # `docker compose --profile backup run --rm backup`: one backup folder per run, named by
+        # its UTC time, in the `backups` volume (docs/operations.md).
+        **_app_service(
+            ["sh", "-c", f'exec fountain backup --output "{BACKUP_DIR}/$$(date -u +%Y%m%dT%H%M%SZ)"'],
+            {"postgres": {"condition": "service_healthy"}},
+        ),
+        "profiles": ["backup"],
+        "volumes": [f"backups:{BACKUP_DIR}"],
+        "restart": "no",
+    }
+    services.update(monitoring.compose_services())
     return {
         "services": services,
-        "volumes": {"postgres-data": {}, "gateway-config": {}},
+        "volumes": {
+            "postgres-data": {},
+            "gateway-config": {},
+            "backups": {},
+            "prometheus-data": {},
+            "grafana-data": {},
+        },
     }

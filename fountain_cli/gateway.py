@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from fountain_cli import deployment, registry
+from fountain_cli import deployment, monitoring, registry
 from fountain_common.service import REPO_ROOT, ServiceDefinition
 
 KONG_FILE = REPO_ROOT / "kong" / "kong.yml"
@@ -258,7 +258,11 @@ def to_yaml(data: dict[str, Any], header: str = HEADER) -> str:
 
 def generated_files() -> dict[Path, str]:
     """Every file `fountain gateway` writes, with the content the specs and registry produce now."""
-    return {KONG_FILE: to_yaml(kong_config()), COMPOSE_FILE: to_yaml(deployment.compose_config())}
+    return {
+        KONG_FILE: to_yaml(kong_config()),
+        COMPOSE_FILE: to_yaml(deployment.compose_config()),
+        **monitoring.generated_files(to_yaml),
+    }
 
 
 def write_generated() -> list[Path]:
@@ -379,7 +383,7 @@ def gateway(
     context: typer.Context,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; fail if either file is out of date.")] = False,
 ) -> None:
-    """Write kong/kong.yml and docker-compose.yml from the specs and services/*/service.py.
+    """Write kong/kong.yml, docker-compose.yml and deploy/monitoring/ from the specs and services/*/service.py.
 
     Example: fountain gateway --check
     """
@@ -392,7 +396,7 @@ def gateway(
         if problems:
             typer.secho("Run `fountain gateway` (or `make codegen`) and commit the result.", fg="red", err=True)
             raise typer.Exit(1)
-        typer.echo("kong/kong.yml and docker-compose.yml are up to date")
+        typer.echo("kong/kong.yml, docker-compose.yml and deploy/monitoring/ are up to date")
         return
     changed = write_generated()
     for path in generated_files():

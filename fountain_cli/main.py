@@ -2,11 +2,13 @@
 
 import os
 import sys
+from importlib.metadata import version as package_version
 from typing import Annotated, Optional
 
 import typer
 
 from fountain_cli import codegen, gateway, registry
+from fountain_cli.backup import backup_command, restore_command
 from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_cli.dns import dns
 from fountain_cli.exports import export_ddl, export_docs, export_openapi
@@ -20,6 +22,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"fountain {package_version('fountainai')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(gateway.gateway_app, name="gateway")
 app.command()(dns)
@@ -107,10 +126,14 @@ def serve(
 ) -> None:
     """Serve one service, or all five in one process routed by Host header exactly as the gateway routes.
 
+    All five also answer under a path prefix (/character/docs); / lists them, for a browser.
+    A port in use is reported before anything starts, with a free one to use instead.
+
     Example: fountain serve  then  curl -H 'Host: centralsequence.fountain.coach' http://127.0.0.1:8080/v1/sequence ...
     """
     import uvicorn
 
+    from fountain_cli.ports import busy_port_message
     from fountain_cli.servers import all_services_app, one_service_app_factory
     from fountain_common.http_server import server_options
     from fountain_common.observability import configure_logging
@@ -119,25 +142,28 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     names = selected_services(service)
+    listen = port or (8080 if service is None else registry.load_service(service).port)
+    busy = busy_port_message(host, listen, service)
+    if busy:  # said before the database starts and the migrations run
+        typer.secho(busy, fg="red", err=True)
+        raise typer.Exit(1)
     if migrate:
         upgrade_all(names)
     if service is None:
         if workers != 1:
             typer.secho("--workers applies to one service; all services share one process.", fg="red", err=True)
             raise typer.Exit(2)
-        listen = port or 8080
+        own_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         if not settings.gateway_url:
             # Services call each other through this process, by public host, as they would through Kong.
-            own_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             os.environ["FOUNTAIN_GATEWAY_URL"] = f"http://{own_address}:{listen}"
             get_settings.cache_clear()
-        typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header:")
+        typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header or path prefix:")
         for svc in registry.all_services():
-            typer.echo(f"  {svc.host:35} -> {svc.name}")
+            typer.echo(f"  {svc.host:35} http://{own_address}:{listen}/{svc.name}/")
+        typer.echo(f"Open http://{own_address}:{listen}/ in a browser for each service's docs and health.")
         uvicorn.run(all_services_app(), host=host, port=listen, **server_options())
     else:
-        svc = registry.load_service(service)
-        listen = port or svc.port
         typer.echo(f"Serving {service} on http://{host}:{listen}")
         uvicorn.run(
             f"fountain_cli.servers:{one_service_app_factory(service)}",
@@ -154,6 +180,8 @@ app.command("export-ddl")(export_ddl)
 app.command("export-openapi")(export_openapi)
 app.command("export-docs")(export_docs)
 app.command()(reset)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

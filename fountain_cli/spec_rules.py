@@ -8,7 +8,7 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
 - every example is valid against the schema it illustrates;
 - each operation declares 500; one that takes input declares 400 on /v1 (where every input fault is
   400), or on /v2 422 and, when it takes a body, 400 (a body that is not JSON); one with a path
-  parameter declares 404;
+  parameter declares 404 (unless the parameter is marked x-fountain-every-value-exists);
 - /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
   response schema is required; every list is paginated (limit, offset, {items, total, limit, offset});
   property and parameter names are camelCase.
@@ -165,7 +165,9 @@ class SpecChecker:
                 expected.add("422")
         elif body is not None or params:
             expected.add("400")
-        if any(p.get("in") == "path" for p in params):
+        # A path parameter names something that may not exist, unless the spec says every value names
+        # something (x-fountain-every-value-exists: a numbering scope is empty until used).
+        if any(p.get("in") == "path" and not p.get("x-fountain-every-value-exists") for p in params):
             expected.add("404")
         for code in sorted(expected - set(responses)):
             self.fail(where, f"must declare a {code} response")

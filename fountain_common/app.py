@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import yaml
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import create_engine
+from fountain_common.docs_pages import install_docs_pages
+from fountain_common.metrics import forget_app, install_metrics
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
 from fountain_common.request_limits import BodySizeLimitMiddleware, check_requests_strictly
@@ -43,10 +44,11 @@ def create_service_app(
         own_engine = engine is None
         app.state.engine = engine or create_engine(settings, pool_size=pool_size)
         if app.state.upstreams.client.is_closed:  # started again after a shutdown (e.g. by a test client)
-            app.state.upstreams = Upstreams(settings, upstream_transport)
+            app.state.upstreams = Upstreams(settings, upstream_transport, caller=service.name)
         try:
             yield
         finally:
+            forget_app(app)
             await app.state.upstreams.aclose()
             if own_engine:
                 await app.state.engine.dispose()
@@ -64,7 +66,7 @@ def create_service_app(
     )
     app.state.service = service
     app.state.settings = settings
-    app.state.upstreams = Upstreams(settings, upstream_transport)
+    app.state.upstreams = Upstreams(settings, upstream_transport, caller=service.name)
     if engine is not None:
         app.state.engine = engine
     app.state.operations = service.operations(app.state)
@@ -75,6 +77,7 @@ def create_service_app(
     app.openapi = lambda: spec  # type: ignore[method-assign]
     _serve_contract(app, spec)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_metrics(app)  # not in the spec: the gateway does not publish it
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app
 
@@ -89,18 +92,13 @@ def _serve_contract(app: FastAPI, spec: dict[str, Any]) -> None:
         document["servers"] = [{"url": _served_from(request), "description": "Where this document was served"}]
         return JSONResponse(document)
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
+    install_docs_pages(app, "/openapi.json")
 
 
 def _served_from(request: Request) -> str:
-    """The base URL the client used: the gateway's forwarded host and scheme when it sets them."""
+    """The base URL the client used: the gateway's forwarded host and scheme when it sets them, and
+    the path prefix the app is served under (`fountain serve` answers /<service>/... too)."""
     headers = request.headers
     scheme = headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
     host = headers.get("x-forwarded-host", headers.get("host", request.url.netloc)).split(",")[0].strip()
-    return f"{scheme}://{host}"
+    return f"{scheme}://{host}{request.scope.get('root_path', '')}"

@@ -1,4 +1,5 @@
-"""Structured logs (one JSON object a line) carrying the request id of the request being served."""
+"""Structured logs (JSON objects, or console lines on a terminal) carrying the request id of the request
+being served, and each request's metrics (metrics.py)."""
 
 import logging
 import sys
@@ -9,10 +10,16 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fountain_common.metrics import RequestMetrics
+
 REQUEST_ID_HEADER = "x-request-id"
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    """`fmt` json, console, or auto: console lines for a person watching a terminal, JSON for log
+    collectors otherwise (the logs go to stderr, so that is the stream looked at)."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
@@ -30,12 +37,14 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 
 class RequestContextMiddleware:
     """Gives each request an id (the caller's X-Request-ID, or a new one), binds it to every log line
-    written while serving it, returns it as X-Request-ID, and logs one access line per request."""
+    written while serving it, returns it as X-Request-ID, logs one access line per request and records
+    its duration by operation and status."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
         self.log = structlog.get_logger("fountain.access")
+        self.metrics = RequestMetrics(service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,12 +73,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
+            self.metrics.observe(scope, status, duration)
             self.log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(duration * 1000, 2),
             )
             # Back to what was bound before (nothing, under a server: each request has its task).
             structlog.contextvars.reset_contextvars(**bound)

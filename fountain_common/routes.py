@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fountain_common.database import ReadConnection, open_read_connection, run_in_transaction
 from fountain_common.id_lists import parse_id_list
 from fountain_common.idempotency import claim, fingerprint, record
+from fountain_common.metrics import record_replay
 from fountain_common.problems import invalid
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ Connection = Literal["none", "read", "snapshot", "write"]
 _COMPENSATIONS = "fountain_compensations"
 _JSON = "application/json"
 _NAMED_AT_MOST = 10
+_REPLAYED = "idempotent-replayed"
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,14 @@ class Route:
                 del conn.info[_COMPENSATIONS]  # the dict lives as long as the pooled connection
 
         try:
-            return await run_in_transaction(engine, transaction)
+            response = await run_in_transaction(engine, transaction)
         except Exception:  # not on cancellation: the client is gone, the transaction rolled back
             for undo in reversed(compensations):
                 await undo()
             raise
+        if _REPLAYED in response.headers:  # counted once committed, not per attempt of the transaction
+            record_replay(request.app.state.service.name, self.operation_id)
+        return response
 
     async def _transaction(
         self,
@@ -206,7 +211,7 @@ class Route:
 
     def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
         """The stored reply, in the field order the operation's model gives it (JSONB keeps none)."""
-        replayed = {**headers, "idempotent-replayed": "true"}
+        replayed = {**headers, _REPLAYED: "true"}
         if self.body is None or stored_body is None:
             return Response(status_code=status, headers=replayed)
         content = self.body.dump_json(

@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=30, ge=1, le=500)
     pool_overflow: int = Field(default=0, ge=0, le=500)
     log_level: str = Field(default="INFO")
-    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_format: str = Field(
+        default="auto", pattern="^(auto|json|console)$", description="auto: console on a terminal, JSON otherwise."
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     # Limits: what one request may ask of a process, and how long the database may take to answer.

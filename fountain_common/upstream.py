@@ -18,6 +18,7 @@ answer against the spec's models, so a body that breaks the contract is a 502 na
 and a 4xx is an `UpstreamRefused` the caller may catch where it means something (404: no such id).
 """
 
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from fountain_common.metrics import record_upstream
 from fountain_common.observability import REQUEST_ID_HEADER
 from fountain_common.problems import Problem
 from fountain_common.service import REPO_ROOT
@@ -127,10 +129,14 @@ def _query_value(value: Any) -> Any:
 
 
 class Upstreams:
-    """One connection pool per app for all calls to other services."""
+    """One connection pool per app for all calls to other services; `caller` names the calling
+    service in the metrics."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, *, caller: str = ""
+    ) -> None:
         self.settings = settings
+        self.caller = caller
         self.timeout = settings.upstream_timeout_seconds
         self.client = httpx.AsyncClient(
             transport=transport,
@@ -176,11 +182,13 @@ class Upstreams:
         where = f"{method.upper()} {path}"
 
         async def attempt(number: int) -> httpx.Response:
+            started = time.perf_counter()
             try:
                 response = await self.client.request(
                     method, base_url + path, params=params, json=json, headers=all_headers
                 )
             except httpx.TimeoutException as error:
+                record_upstream(self.caller, service.name, "timeout", time.perf_counter() - started)
                 log.warning("upstream_timeout", upstream=service.name, call=where, attempt=number)
                 raise _Retryable(
                     upstream_timed_out(
@@ -188,12 +196,15 @@ class Upstreams:
                     )
                 ) from error
             except httpx.TransportError as error:
+                record_upstream(self.caller, service.name, "unreachable", time.perf_counter() - started)
                 log.warning(
                     "upstream_unreachable", upstream=service.name, call=where, attempt=number, error=repr(error)
                 )
                 raise _Retryable(
                     upstream_failed(service, f"{where} could not reach {base_url}: {type(error).__name__}.")
                 ) from error
+            outcome = "ok" if response.status_code < 400 else "refused" if response.status_code < 500 else "error"
+            record_upstream(self.caller, service.name, outcome, time.perf_counter() - started)
             if response.status_code < 500:
                 return response
             log.warning("upstream_error", upstream=service.name, call=where, status=response.status_code)

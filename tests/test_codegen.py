@@ -44,7 +44,7 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
 
 def test_a_spec_change_is_detected_as_stale_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = yaml.safe_load(registry.load_service("central_sequence").spec_path.read_text())
-    spec["paths"]["/v2/elements"]["get"]["summary"] = "Changed without regenerating"
+    spec["paths"]["/v2/scopes/{scope}/elements"]["get"]["summary"] = "Changed without regenerating"
     changed = tmp_path / "central_sequence.yaml"
     changed.write_text(yaml.safe_dump(spec, sort_keys=False))
     monkeypatch.setattr(codegen, "spec_for", lambda service: changed)

@@ -32,7 +32,7 @@ async def test_requests_answer_503_with_retry_after(client: httpx.AsyncClient) -
     assert v1.status_code == 503
     assert v1.headers["retry-after"] == "5"
     assert v1.json()["message"] == "The database is unavailable."
-    v2 = await client.get("/v2/elements")
+    v2 = await client.get("/v2/scopes/story-1/elements")
     assert v2.status_code == 503 and v2.headers["content-type"] == "application/problem+json"
 
 
@@ -68,11 +68,11 @@ async def test_a_request_that_finds_every_connection_busy_is_503(database_url: s
         async with engine.connect() as held:
             await held.exec_driver_sql("SELECT 1")
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-                busy = await http.get("/v2/elements")
+                busy = await http.get("/v2/scopes/story-1/elements")
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "5"
         assert busy.json()["detail"] == "Every database connection of this service is busy."
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-            assert (await http.get("/v2/elements")).status_code == 200  # free again
+            assert (await http.get("/v2/scopes/story-1/elements")).status_code == 200  # free again
     finally:
         await engine.dispose()

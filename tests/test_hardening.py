@@ -41,7 +41,7 @@ def nested(depth: int) -> Any:
 
 
 async def numbered_element(client: httpx.AsyncClient, element_id: int) -> None:
-    await client.post("/v2/elements", json={"elementType": "dialogue", "elementId": element_id})
+    await client.post("/v2/scopes/default/elements", json={"elementType": "dialogue", "elementId": element_id})
 
 
 # --- nothing stored is unreadable ------------------------------------------------------------------
@@ -60,27 +60,29 @@ async def test_version_data_nested_too_deep_is_refused_on_v1_and_v2(client_for: 
     assert v1.json()["errors"] == [{"location": f"body.{fault}", "message": "Nested deeper than 64 levels"}]
 
     v2 = await client.post(
-        "/v2/elements/dialogue/91001/versions", json={"data": nested(256)}, headers={"Idempotency-Key": "deep"}
+        "/v2/scopes/default/elements/dialogue/91001/versions",
+        json={"data": nested(256)},
+        headers={"Idempotency-Key": "deep"},
     )
     assert v2.status_code == 400
     assert v2.headers["content-type"] == "application/problem+json"
     assert v2.json()["type"] == MALFORMED
-    assert (await client.get("/v2/elements/dialogue/91001")).json()["version"] == 1  # nothing stored
+    assert (await client.get("/v2/scopes/default/elements/dialogue/91001")).json()["version"] == 1  # nothing stored
 
 
 async def test_the_deepest_value_accepted_is_read_back_everywhere(client_for: Client) -> None:
     client = client_for("central_sequence")
     await numbered_element(client, 91_002)
     deepest = nested(63)  # inside {"data": ...}: 64 levels
-    v2 = await client.post("/v2/elements/dialogue/91002/versions", json={"data": deepest})
+    v2 = await client.post("/v2/scopes/default/elements/dialogue/91002/versions", json={"data": deepest})
     assert v2.status_code == 201, v2.text
     v1 = await client.post(
         "/v1/sequence/version", json={"elementType": "dialogue", "elementId": 91_002, "newVersionData": nested(62)}
     )
     assert v1.status_code == 201
-    assert (await client.get("/v2/elements/dialogue/91002/versions/2")).json()["data"] == deepest
-    assert (await client.get("/v2/elements/dialogue/91002/versions/3")).json()["data"] == nested(62)
-    page = await client.get("/v2/elements/dialogue/91002/versions")
+    assert (await client.get("/v2/scopes/default/elements/dialogue/91002/versions/2")).json()["data"] == deepest
+    assert (await client.get("/v2/scopes/default/elements/dialogue/91002/versions/3")).json()["data"] == nested(62)
+    page = await client.get("/v2/scopes/default/elements/dialogue/91002/versions")
     assert page.status_code == 200
     assert [version["data"] for version in page.json()["items"]] == [None, deepest, nested(62)]
 
@@ -90,7 +92,9 @@ async def test_a_value_stored_deeper_before_the_limit_is_still_read_back(
 ) -> None:
     client = client_for("central_sequence")
     await numbered_element(client, 91_005)
-    assert (await client.post("/v2/elements/dialogue/91005/versions", json={"data": {}})).status_code == 201
+    assert (
+        await client.post("/v2/scopes/default/elements/dialogue/91005/versions", json={"data": {}})
+    ).status_code == 201
     legacy = nested(300)  # as /v1 stored it before bodies were limited
     async with engine.begin() as conn:
         await conn.execute(
@@ -100,10 +104,10 @@ async def test_a_value_stored_deeper_before_the_limit_is_still_read_back(
             ),
             {"data": json.dumps(legacy)},
         )
-    one = await client.get("/v2/elements/dialogue/91005/versions/2")
+    one = await client.get("/v2/scopes/default/elements/dialogue/91005/versions/2")
     assert one.status_code == 200
     assert one.json()["data"] == legacy
-    page = await client.get("/v2/elements/dialogue/91005/versions")
+    page = await client.get("/v2/scopes/default/elements/dialogue/91005/versions")
     assert page.status_code == 200
     assert page.json()["items"][1]["data"] == legacy
     assert page.json()["items"][1]["createdAt"] == one.json()["createdAt"]
@@ -194,7 +198,7 @@ async def test_a_body_over_the_limit_is_413_and_stores_nothing(client_for: Clien
     client = client_for("central_sequence")
     await numbered_element(client, 91_003)
     text = "x" * settings.max_body_bytes
-    declared = await client.post("/v2/elements/dialogue/91003/versions", json={"data": {"text": text}})
+    declared = await client.post("/v2/scopes/default/elements/dialogue/91003/versions", json={"data": {"text": text}})
     assert declared.status_code == 413
     assert declared.headers["content-type"] == "application/problem+json"
     assert declared.json()["type"] == "https://fountain.coach/problems/content-too-large"
@@ -205,14 +209,14 @@ async def test_a_body_over_the_limit_is_413_and_stores_nothing(client_for: Clien
             yield b"x" * 65536
         yield b'"}}'
 
-    streamed = await client.post("/v2/elements/dialogue/91003/versions", content=chunks(), headers=JSON)
+    streamed = await client.post("/v2/scopes/default/elements/dialogue/91003/versions", content=chunks(), headers=JSON)
     assert streamed.status_code == 413
     assert streamed.json()["type"] == "https://fountain.coach/problems/content-too-large"
     v1 = await client.post(
         "/v1/sequence/version", json={"elementType": "dialogue", "elementId": 91_003, "newVersionData": text}
     )
     assert v1.status_code == 413 and "message" in v1.json()
-    assert (await client.get("/v2/elements/dialogue/91003")).json()["version"] == 1
+    assert (await client.get("/v2/scopes/default/elements/dialogue/91003")).json()["version"] == 1
 
 
 # --- a real server: what the connection says ------------------------------------------------------
@@ -245,7 +249,7 @@ def test_after_a_500_the_server_says_it_closes_the_connection(
 
     monkeypatch.setattr(app.state.operations, "list_elements", broken)
     with httpx.Client(base_url=url) as http:
-        failed = http.get("/v2/elements")
+        failed = http.get("/v2/scopes/default/elements")
         assert failed.status_code == 500
         assert failed.headers["connection"] == "close"
         assert http.get("/health").status_code == 200  # the client opened a new connection
@@ -264,7 +268,7 @@ def _raw(url: str, request: bytes) -> bytes:
 def test_a_declared_oversized_body_is_refused_without_waiting_for_it(served: tuple[str, FastAPI]) -> None:
     answer = _raw(
         served[0],
-        b"POST /v2/elements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v2/scopes/default/elements HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 209715200\r\n\r\n{",
     )
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -274,7 +278,7 @@ def test_a_declared_oversized_body_is_refused_without_waiting_for_it(served: tup
 
 def test_a_request_line_too_long_to_parse_is_answered_with_a_problem(served: tuple[str, FastAPI]) -> None:
     query = "&".join(f"p{n}={n}" for n in range(10_000)).encode()
-    answer = _raw(served[0], b"GET /v2/elements?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = _raw(served[0], b"GET /v2/scopes/default/elements?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"content-type: application/problem+json" in head.lower()
@@ -301,7 +305,7 @@ async def test_a_frozen_database_turns_into_503_for_requests_and_ready(postgres_
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.get("/v2/elements")).status_code == 200  # a pooled connection, open
+            assert (await client.get("/v2/scopes/default/elements")).status_code == 200  # a pooled connection, open
             frozen = _postgres_processes(postgres_dir)
             for process in frozen:
                 process.send_signal(signal.SIGSTOP)
@@ -309,7 +313,7 @@ async def test_a_frozen_database_turns_into_503_for_requests_and_ready(postgres_
                 # Without timeouts these never answer; the guard only keeps a failing test from hanging.
                 answers = await asyncio.wait_for(
                     asyncio.gather(
-                        client.get("/v2/elements"),
+                        client.get("/v2/scopes/default/elements"),
                         client.post("/v1/sequence", json={"elementType": "script", "elementId": 91_004}),
                         client.get("/ready"),
                     ),
@@ -338,7 +342,7 @@ async def test_a_statement_past_the_timeout_is_503(database_url: str) -> None:
     app.state.operations.list_elements = slow
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            response = await client.get("/v2/elements")
+            response = await client.get("/v2/scopes/default/elements")
         assert response.status_code == 503
         assert response.json()["detail"] == "The database did not answer in time."
     finally:

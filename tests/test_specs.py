@@ -18,13 +18,13 @@ def test_every_spec_keeps_the_rules(service: str) -> None:
 
 def broken_copy(tmp_path: Path, change: str) -> list[str]:
     spec = yaml.safe_load(registry.load_service("central_sequence").spec_path.read_text())
-    post = spec["paths"]["/v2/elements"]["post"]
+    post = spec["paths"]["/v2/scopes/{scope}/elements"]["post"]
     if change == "long description":
         post["description"] = "x" * 301
     elif change == "no idempotency key":
         post["parameters"] = []
     elif change == "duplicate operationId":
-        spec["paths"]["/v2/elements"]["get"]["operationId"] = "createElement"
+        spec["paths"]["/v2/scopes/{scope}/elements"]["get"]["operationId"] = "createElement"
     elif change == "optional response field":
         spec["components"]["schemas"]["Element"]["required"].remove("version")
     elif change == "unversioned path":
@@ -39,6 +39,8 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         spec["servers"] = spec["servers"][1:]
     elif change == "unknown connection":
         post["x-fountain-connection"] = "pooled"
+    elif change == "scope that may be missing":
+        del spec["components"]["parameters"]["ScopePath"]["x-fountain-every-value-exists"]
     path = tmp_path / "central_sequence.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return check_spec(path, "centralsequence.fountain.coach")
@@ -47,26 +49,33 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ("long description", "POST /v2/elements (createElement): description is 301 characters; the limit is 300"),
+        (
+            "long description",
+            "POST /v2/scopes/{scope}/elements (createElement): description is 301 characters; the limit is 300",
+        ),
         (
             "unknown connection",
-            "POST /v2/elements (createElement): x-fountain-connection must be one of none, read, snapshot, write, "
+            "POST /v2/scopes/{scope}/elements (createElement): x-fountain-connection must be one of none, read, snapshot, write, "
             "not 'pooled'",
         ),
-        ("no idempotency key", "POST /v2/elements (createElement): a /v2 POST must accept the Idempotency-Key header"),
+        (
+            "no idempotency key",
+            "POST /v2/scopes/{scope}/elements (createElement): a /v2 POST must accept the Idempotency-Key header",
+        ),
         (
             "duplicate operationId",
-            "not valid OpenAPI: Operation ID 'createElement' for 'get' in '/v2/elements' is not unique",
+            "not valid OpenAPI: Operation ID 'createElement' for 'get' in '/v2/scopes/{scope}/elements' is not unique",
         ),
         ("optional response field", "fields version must be required"),
         ("unversioned path", "/sequence: paths must start with /v1/ or /v2/"),
-        ("no 500", "POST /v2/elements (createElement): must declare a 500 response"),
-        ("no example", "POST /v2/elements (createElement): request body has no example"),
+        ("no 500", "POST /v2/scopes/{scope}/elements (createElement): must declare a 500 response"),
+        ("no example", "POST /v2/scopes/{scope}/elements (createElement): request body has no example"),
         (
             "example breaks its schema",
-            "POST /v2/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'",
+            "POST /v2/scopes/{scope}/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'",
         ),
         ("no production server", "servers: must list the production host https://centralsequence.fountain.coach"),
+        ("scope that may be missing", "GET /v2/scopes/{scope}/elements (listElements): must declare a 404 response"),
     ],
 )
 def test_a_broken_rule_is_named_with_file_and_operation(tmp_path: Path, change: str, expected: str) -> None:

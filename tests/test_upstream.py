@@ -3,6 +3,7 @@ problem a caller's client sees when another service is down. The other service i
 HTTP boundary with httpx.MockTransport."""
 
 import asyncio
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -193,28 +194,21 @@ async def test_a_typed_client_sends_preconditions_and_keys_the_real_service_hono
     from services.core_script.generated.clients.central_sequence_models import ElementCreate, ElementMove
 
     client = CentralSequenceClient(through_gateway(settings, gateway_transport))
-    first = await client.create_element(body=ElementCreate(elementType="typed-client", elementId=1))
-    await client.create_element(body=ElementCreate(elementType="typed-client", elementId=2))
+    scope = f"typed-client-{uuid.uuid4().hex[:8]}"  # a story of its own: nothing else numbers there
+    first = await client.create_element(scope=scope, body=ElementCreate(elementType="typed-client", elementId=1))
+    await client.create_element(scope=scope, body=ElementCreate(elementType="typed-client", elementId=2))
+    assert (first.scope, first.sequenceNumber) == (scope, 1)
+    element = {"scope": scope, "element_type": "typed-client", "element_id": 1}
     with pytest.raises(UpstreamRefused) as stale:
-        await client.move_element(
-            element_type="typed-client", element_id=1, body=ElementMove(sequenceNumber=first.sequenceNumber + 1),
-            if_match='"999"',
-        )  # fmt: skip
+        await client.move_element(**element, body=ElementMove(sequenceNumber=2), if_match='"999"')
     assert stale.value.upstream_status == 412
-    move = ElementMove(sequenceNumber=first.sequenceNumber + 1)
-    moved = await client.move_element(
-        element_type="typed-client", element_id=1, body=move, if_match="*", idempotency_key="tc-1"
-    )
-    again = await client.move_element(
-        element_type="typed-client", element_id=1, body=move, if_match="*", idempotency_key="tc-1"
-    )
-    assert moved.sequenceNumber == again.sequenceNumber == first.sequenceNumber + 1
+    move = ElementMove(sequenceNumber=2)
+    moved = await client.move_element(**element, body=move, if_match="*", idempotency_key="tc-1")
+    again = await client.move_element(**element, body=move, if_match="*", idempotency_key="tc-1")
+    assert moved.sequenceNumber == again.sequenceNumber == 2
     assert again == moved  # the retry was answered from the stored reply, not moved twice
     with pytest.raises(UpstreamRefused) as reused:  # the key reached the service: a new request under it is refused
-        await client.move_element(
-            element_type="typed-client", element_id=1, body=ElementMove(sequenceNumber=first.sequenceNumber),
-            idempotency_key="tc-1",
-        )  # fmt: skip
+        await client.move_element(**element, body=ElementMove(sequenceNumber=1), idempotency_key="tc-1")
     assert reused.value.upstream_status == 422
 
 

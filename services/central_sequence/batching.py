@@ -1,9 +1,10 @@
-"""Numbering many concurrent /v1 requests in one statement.
+"""Numbering many concurrent requests for one scope in one statement.
 
-Every new number takes the counter row lock, so under load requests queue on that lock one commit
-after another. Instead, each service process gathers the numbering requests that arrive while a
-statement is running and numbers them all with the next one: one lock, one commit, one round trip
-for the whole batch. A single request is numbered at once, as before. The invariants are those of
+Every new number takes the lock of its scope's row, so under load the requests of one scope queue on
+that lock one commit after another. Instead, each service process keeps one numberer per scope, which
+gathers the requests that arrive while a statement is running and numbers them all with the next one:
+one lock, one commit, one round trip for the whole batch. A single request is numbered at once.
+Numberers of different scopes run side by side and lock different rows. The invariants are those of
 store.py: PostgreSQL, not this process, guarantees them.
 """
 
@@ -12,41 +13,48 @@ import weakref
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import autocommit
 
 from .store import ElementKey
+from .tables import scopes
 
 MAX_BATCH = 500
 
-# Number the new elements of a batch, in the order given, and read the numbers of those that have
-# one already. Autocommitted as one statement: if a concurrent batch numbered one of them first, the
-# unique key fails the whole statement (nothing is numbered) and the batch is run again.
+# Number the new elements of a batch at the end of their scope, in the order given, and read the
+# numbers of those that have one already. Autocommitted as one statement: if a concurrent batch
+# numbered one of them first, the unique key fails the whole statement (nothing is numbered) and the
+# batch is run again. A scope that does not exist yet numbers nothing (no counter row): it is created
+# and the batch run again.
 _NUMBER_BATCH = text(
     """
     WITH input AS (
         SELECT t.element_type, t.element_id, t.ord
         FROM unnest(CAST(:types AS varchar[]), CAST(:ids AS bigint[])) WITH ORDINALITY AS t(element_type, element_id, ord)
+    ), scope AS (
+        SELECT id FROM central_sequence.scopes WHERE name = :scope
     ), looked_up AS (
         -- A subquery per element, not a join: it stays an index lookup even in a plan chosen while
         -- the table was empty (prepared statements keep their plan).
         SELECT i.element_type, i.element_id, i.ord,
                (SELECT e.sequence_number FROM central_sequence.elements e
-                WHERE e.element_type = i.element_type AND e.element_id = i.element_id) AS existing_number
+                WHERE e.scope_id = (SELECT id FROM scope)
+                  AND e.element_type = i.element_type AND e.element_id = i.element_id) AS existing_number
         FROM input i
     ), fresh AS (
         SELECT element_type, element_id, ord, row_number() OVER (ORDER BY ord) AS rank
         FROM looked_up WHERE existing_number IS NULL
     ), counter AS (
-        UPDATE central_sequence.sequence_counter
+        UPDATE central_sequence.scopes
         SET last_value = last_value + (SELECT count(*) FROM fresh)
-        WHERE id = 1 AND EXISTS (SELECT 1 FROM fresh)
-        RETURNING last_value - (SELECT count(*) FROM fresh) AS base
+        WHERE id = (SELECT id FROM scope) AND EXISTS (SELECT 1 FROM fresh)
+        RETURNING id, last_value - (SELECT count(*) FROM fresh) AS base
     ), inserted AS (
-        INSERT INTO central_sequence.elements (element_type, element_id, sequence_number)
-        SELECT f.element_type, f.element_id, c.base + f.rank FROM fresh f CROSS JOIN counter c
+        INSERT INTO central_sequence.elements (scope_id, element_type, element_id, sequence_number)
+        SELECT c.id, f.element_type, f.element_id, c.base + f.rank FROM fresh f CROSS JOIN counter c
         RETURNING element_type, element_id, sequence_number
     )
     SELECT f.ord, n.sequence_number, true AS created
@@ -63,10 +71,12 @@ class _Waiting:
 
 
 class BatchNumberer:
-    """One per engine (so per process): a queue of numbering requests and one worker draining it."""
+    """One per engine (so per process) and scope: a queue of numbering requests and one worker
+    draining it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, scope: str) -> None:
         self.engine = engine
+        self.scope = scope
         self.pending: dict[ElementKey, _Waiting] = {}
         self.worker: asyncio.Task[None] | None = None
 
@@ -79,6 +89,15 @@ class BatchNumberer:
         return await future
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_batches()
+        finally:
+            # An idle scope keeps no numberer: a system holds many scopes, each used now and then.
+            by_scope = _numberers.get(self.engine, {})
+            if not self.pending and by_scope.get(self.scope) is self:
+                del by_scope[self.scope]
+
+    async def _drain_batches(self) -> None:
         while self.pending:
             keys = list(self.pending)[:MAX_BATCH]
             batch = {key: self.pending.pop(key) for key in keys}
@@ -98,11 +117,16 @@ class BatchNumberer:
                         future.set_result((number, created and position == 0))
 
     async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
-        params = {"types": [k.element_type for k in keys], "ids": [k.element_id for k in keys]}
+        params = {"scope": self.scope, "types": [k.element_type for k in keys], "ids": [k.element_id for k in keys]}
         for attempt in range(1, 4):
             try:
                 async with autocommit(self.engine) as conn:
                     rows = (await conn.execute(_NUMBER_BATCH, params)).all()
+                    if len(rows) < len(keys):  # the scope is new: nothing was numbered
+                        await conn.execute(
+                            pg_insert(scopes).values(name=self.scope).on_conflict_do_nothing(index_elements=["name"])
+                        )
+                        rows = (await conn.execute(_NUMBER_BATCH, params)).all()
                 return {keys[row.ord - 1]: (int(row.sequence_number), bool(row.created)) for row in rows}
             except IntegrityError:
                 if attempt == 3:
@@ -111,10 +135,11 @@ class BatchNumberer:
         raise AssertionError("unreachable")
 
 
-_numberers: "weakref.WeakKeyDictionary[AsyncEngine, BatchNumberer]" = weakref.WeakKeyDictionary()
+_numberers: "weakref.WeakKeyDictionary[AsyncEngine, dict[str, BatchNumberer]]" = weakref.WeakKeyDictionary()
 
 
-def numberer_for(engine: AsyncEngine) -> BatchNumberer:
-    if engine not in _numberers:
-        _numberers[engine] = BatchNumberer(engine)
-    return _numberers[engine]
+def numberer_for(engine: AsyncEngine, scope: str) -> BatchNumberer:
+    by_scope = _numberers.setdefault(engine, {})
+    if scope not in by_scope:
+        by_scope[scope] = BatchNumberer(engine, scope)
+    return by_scope[scope]

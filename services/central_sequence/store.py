@@ -1,9 +1,12 @@
 """Numbering rules of the Central Sequence Service, on a database connection.
 
-Invariant, under any concurrency and any number of service processes: the elements hold exactly the
-numbers 1..N, each once, and an element's version numbers are 1..V without repeats. Everything that
-changes numbers locks the single counter row first, so numbering is serialised by PostgreSQL itself;
-the deferrable unique constraint on sequence_number backs the invariant up.
+Elements are numbered within a scope (typically one story). Invariant, under any concurrency and any
+number of service processes: the elements of a scope hold exactly the numbers 1..N, each once, and an
+element's version numbers are 1..V without repeats. Everything that changes a scope's numbers locks
+the scope's row first, so numbering within a scope is serialised by PostgreSQL itself while other
+scopes are never waited on; the deferrable unique constraint on (scope, sequence_number) backs the
+invariant up. Every shift touches the rows of one scope only, through that constraint's index, so its
+cost grows with the scope, not with the system.
 """
 
 from collections.abc import Iterable
@@ -12,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, Subquery, bindparam, case, cast, func, literal, null, select, text, tuple_, union_all
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +23,7 @@ from fountain_common.etags import check_etag
 from fountain_common.pagination import Page, fetch_page
 from fountain_common.problems import conflict, invalid, not_found
 
-from .tables import element_versions, elements, sequence_counter
+from .tables import element_versions, elements, scopes
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,14 @@ class ElementKey:
 
     def __str__(self) -> str:
         return f"{self.element_type}/{self.element_id}"
+
+
+@dataclass(frozen=True)
+class LockedScope:
+    """A scope whose row this transaction holds locked: its id and the last number it gave."""
+
+    id: int
+    last: int
 
 
 ELEMENT_COLUMNS = (
@@ -42,60 +54,72 @@ ELEMENT_COLUMNS = (
     elements.c.updated_at,
 )
 
-
-async def _lock_counter(conn: AsyncConnection) -> int:
-    """Take the numbering lock; answers the last number given."""
-    return int(
-        (
-            await conn.execute(
-                select(sequence_counter.c.last_value).where(sequence_counter.c.id == 1).with_for_update()
-            )
-        ).scalar_one()
-    )
+_SCOPE_ROW = select(scopes.c.id, scopes.c.last_value).where(scopes.c.name == bindparam("scope")).with_for_update()
 
 
-async def find(conn: AsyncConnection, key: ElementKey, *, lock: bool = False) -> RowMapping | None:
+async def lock_scope(conn: AsyncConnection, scope: str, *, create: bool = False) -> LockedScope | None:
+    """Take the scope's numbering lock. A scope never used is None, or created empty with `create`."""
+    row = (await conn.execute(_SCOPE_ROW, {"scope": scope})).first()
+    if row is None and create:
+        await conn.execute(pg_insert(scopes).values(name=scope).on_conflict_do_nothing(index_elements=["name"]))
+        row = (await conn.execute(_SCOPE_ROW, {"scope": scope})).first()
+    return None if row is None else LockedScope(int(row.id), int(row.last_value))
+
+
+async def _set_last(conn: AsyncConnection, scope: LockedScope, last: int) -> None:
+    await conn.execute(scopes.update().where(scopes.c.id == scope.id).values(last_value=last))
+
+
+def _in_scope(scope: str) -> Any:
+    """The WHERE clause naming a scope by name, for queries that select from elements alone."""
+    return elements.c.scope_id == select(scopes.c.id).where(scopes.c.name == scope).scalar_subquery()
+
+
+async def find(conn: AsyncConnection, scope: str, key: ElementKey, *, lock: bool = False) -> RowMapping | None:
     query = select(*ELEMENT_COLUMNS).where(
-        elements.c.element_type == key.element_type, elements.c.element_id == key.element_id
+        _in_scope(scope), elements.c.element_type == key.element_type, elements.c.element_id == key.element_id
     )
     if lock:
         query = query.with_for_update()
     return (await conn.execute(query)).mappings().first()
 
 
-async def get(conn: AsyncConnection, key: ElementKey) -> RowMapping:
-    row = await find(conn, key)
+async def get(conn: AsyncConnection, scope: str, key: ElementKey, *, lock: bool = False) -> RowMapping:
+    row = await find(conn, scope, key, lock=lock)
     if row is None:
-        raise not_found(f"Element {key} not found.")
+        raise not_found(f"Element {key} is not numbered in scope {scope}.")
     return row
 
 
-async def insert_element(conn: AsyncConnection, key: ElementKey, position: int | None) -> RowMapping:
-    """v2: number a new element at the end, or at `position` shifting the later ones up by one."""
-    last = await _lock_counter(conn)
-    existing = await find(conn, key)
+async def insert_element(conn: AsyncConnection, scope: str, key: ElementKey, position: int | None) -> RowMapping:
+    """v2: number a new element at the end of the scope, or at `position` shifting the later ones up."""
+    locked = await lock_scope(conn, scope, create=True)
+    assert locked is not None  # created when missing
+    existing = await find(conn, scope, key)
     if existing is not None:
-        raise conflict(f"Element {key} is already numbered {existing['sequence_number']}.")
+        raise conflict(f"Element {key} is already numbered {existing['sequence_number']} in scope {scope}.")
     if position is None:
-        position = last + 1
-    elif position > last + 1:
-        raise invalid(f"sequenceNumber {position} is past the end: the next free number is {last + 1}.")
-    if position <= last:
-        await _shift(conn, position, last, +1)
-    await conn.execute(sequence_counter.update().where(sequence_counter.c.id == 1).values(last_value=last + 1))
+        position = locked.last + 1
+    elif position > locked.last + 1:
+        raise invalid(
+            f"sequenceNumber {position} is past the end of scope {scope}: the next free number is {locked.last + 1}."
+        )
+    if position <= locked.last:
+        await _shift(conn, locked, position, locked.last, +1)
+    await _set_last(conn, locked, locked.last + 1)
     inserted = await conn.execute(
         elements.insert()
-        .values(element_type=key.element_type, element_id=key.element_id, sequence_number=position)
+        .values(scope_id=locked.id, element_type=key.element_type, element_id=key.element_id, sequence_number=position)
         .returning(*ELEMENT_COLUMNS)
     )
     return inserted.mappings().one()
 
 
-async def _shift(conn: AsyncConnection, low: int, high: int, delta: int) -> None:
-    """Add `delta` to the numbers in [low, high] in one statement (checked as a whole)."""
+async def _shift(conn: AsyncConnection, scope: LockedScope, low: int, high: int, delta: int) -> None:
+    """Add `delta` to the scope's numbers in [low, high] in one statement (checked as a whole)."""
     await conn.execute(
         elements.update()
-        .where(elements.c.sequence_number.between(low, high))
+        .where(elements.c.scope_id == scope.id, elements.c.sequence_number.between(low, high))
         .values(
             sequence_number=elements.c.sequence_number + delta,
             revision=elements.c.revision + 1,
@@ -104,15 +128,22 @@ async def _shift(conn: AsyncConnection, low: int, high: int, delta: int) -> None
     )
 
 
-async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if_match: str | None) -> RowMapping:
+async def _locked_element(conn: AsyncConnection, scope: str, key: ElementKey) -> tuple[LockedScope, RowMapping]:
+    locked = await lock_scope(conn, scope)
+    row = None if locked is None else await find(conn, scope, key, lock=True)
+    if locked is None or row is None:
+        raise not_found(f"Element {key} is not numbered in scope {scope}.")
+    return locked, row
+
+
+async def move_element(
+    conn: AsyncConnection, scope: str, key: ElementKey, position: int, if_match: str | None
+) -> RowMapping:
     """v2: move an element to `position`; the elements in between shift by one towards its old place."""
-    last = await _lock_counter(conn)
-    row = await find(conn, key, lock=True)
-    if row is None:
-        raise not_found(f"Element {key} not found.")
+    locked, row = await _locked_element(conn, scope, key)
     check_etag(row, if_match, what="Element")
-    if position > last:
-        raise invalid(f"sequenceNumber {position} is past the end: the last number is {last}.")
+    if position > locked.last:
+        raise invalid(f"sequenceNumber {position} is past the end of scope {scope}: the last number is {locked.last}.")
     current = int(row["sequence_number"])
     if position == current:
         return row
@@ -121,7 +152,7 @@ async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if
     low, high, delta = (position, current, 1) if position < current else (current, position, -1)
     moved = await conn.execute(
         elements.update()
-        .where(elements.c.sequence_number.between(low, high))
+        .where(elements.c.scope_id == locked.id, elements.c.sequence_number.between(low, high))
         .values(
             sequence_number=case((elements.c.id == row["id"], position), else_=elements.c.sequence_number + delta),
             revision=elements.c.revision + 1,
@@ -130,6 +161,25 @@ async def move_element(conn: AsyncConnection, key: ElementKey, position: int, if
         .returning(*ELEMENT_COLUMNS)
     )
     return next(r for r in moved.mappings().all() if r["id"] == row["id"])
+
+
+async def delete_element(conn: AsyncConnection, scope: str, key: ElementKey, if_match: str | None) -> None:
+    """v2: remove an element and its versions; the scope's later elements shift down by one."""
+    locked, row = await _locked_element(conn, scope, key)
+    check_etag(row, if_match, what="Element")
+    await conn.execute(elements.delete().where(elements.c.id == row["id"]))
+    number = int(row["sequence_number"])
+    if number < locked.last:
+        await _shift(conn, locked, number + 1, locked.last, -1)
+    await _set_last(conn, locked, locked.last - 1)
+
+
+async def delete_scope(conn: AsyncConnection, scope: str) -> None:
+    """v2: a scope with all its elements and their versions (the foreign keys cascade)."""
+    locked = await lock_scope(conn, scope)
+    if locked is None or locked.last == 0:
+        raise not_found(f"Scope {scope} holds no elements.")
+    await conn.execute(scopes.delete().where(scopes.c.id == locked.id))
 
 
 def assignments(pairs: Iterable[tuple[ElementKey, int]]) -> dict[ElementKey, int]:
@@ -142,19 +192,22 @@ def assignments(pairs: Iterable[tuple[ElementKey, int]]) -> dict[ElementKey, int
     return result
 
 
-async def reorder(conn: AsyncConnection, assignments: dict[ElementKey, int]) -> list[RowMapping]:
-    """Give each listed element its new number. The new numbers must be a permutation of the numbers
-    the listed elements hold now; an unknown element is 404. All or nothing."""
-    await _lock_counter(conn)
+async def reorder(conn: AsyncConnection, scope: str, assignments: dict[ElementKey, int]) -> list[RowMapping]:
+    """Give each listed element of the scope its new number. The new numbers must be a permutation of
+    the numbers the listed elements hold now; an element not in the scope is 404. All or nothing."""
+    locked = await lock_scope(conn, scope)
     keys = list(assignments)
     rows = (
-        (
+        []
+        if locked is None
+        else (
             await conn.execute(
                 select(*ELEMENT_COLUMNS)
                 .where(
+                    elements.c.scope_id == locked.id,
                     tuple_(elements.c.element_type, elements.c.element_id).in_(
                         [(k.element_type, k.element_id) for k in keys]
-                    )
+                    ),
                 )
                 .order_by(elements.c.id)
                 .with_for_update()
@@ -166,7 +219,7 @@ async def reorder(conn: AsyncConnection, assignments: dict[ElementKey, int]) -> 
     found = {ElementKey(r["element_type"], r["element_id"]): r for r in rows}
     missing = [str(k) for k in keys if k not in found]
     if missing:
-        raise not_found(f"Unknown element(s): {', '.join(missing[:10])}.")
+        raise not_found(f"Not numbered in scope {scope}: {', '.join(missing[:10])}.")
     held = sorted(int(r["sequence_number"]) for r in rows)
     wanted = sorted(assignments.values())
     if held != wanted:
@@ -199,13 +252,11 @@ def _preview(numbers: list[int]) -> str:
 
 
 async def append_version(
-    conn: AsyncConnection, key: ElementKey, data: dict[str, Any], if_match: str | None = None
+    conn: AsyncConnection, scope: str, key: ElementKey, data: dict[str, Any], if_match: str | None = None
 ) -> tuple[RowMapping, RowMapping]:
     """Append the next version; answers (element after, version). The row lock makes version numbers
     consecutive under concurrent appends."""
-    row = await find(conn, key, lock=True)
-    if row is None:
-        raise not_found(f"Element {key} not found.")
+    row = await get(conn, scope, key, lock=True)
     check_etag(row, if_match, what="Element")
     element = (
         (
@@ -233,8 +284,8 @@ async def append_version(
     return element, version
 
 
-def list_query(element_type: str | None, from_sequence: int | None, to_sequence: int | None) -> Select[Any]:
-    query = select(*ELEMENT_COLUMNS).order_by(elements.c.sequence_number)
+def list_query(scope: str, element_type: str | None, from_sequence: int | None, to_sequence: int | None) -> Select[Any]:
+    query = select(*ELEMENT_COLUMNS).where(_in_scope(scope)).order_by(elements.c.sequence_number)
     if element_type is not None:
         query = query.where(elements.c.element_type == element_type)
     if from_sequence is not None:
@@ -242,6 +293,15 @@ def list_query(element_type: str | None, from_sequence: int | None, to_sequence:
     if to_sequence is not None:
         query = query.where(elements.c.sequence_number <= to_sequence)
     return query
+
+
+def scopes_query() -> Select[Any]:
+    """The scopes that hold elements, by name, with how many (their last number: they are gapless)."""
+    return (
+        select(scopes.c.name.label("scope"), scopes.c.last_value.label("elements"))
+        .where(scopes.c.last_value > 0)
+        .order_by(scopes.c.name)
+    )
 
 
 def _versions(element: RowMapping) -> Subquery:

@@ -8,7 +8,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Table,
     UniqueConstraint,
@@ -21,20 +20,29 @@ from fountain_common.idempotency import idempotency_table
 SCHEMA = "central_sequence"
 metadata = MetaData(schema=SCHEMA)
 
-# One row: the last number handed out. Every change to the numbering locks this row first, which
-# serialises numbering across all service processes and keeps the numbers gapless.
-sequence_counter = Table(
-    "sequence_counter",
+# One row per scope (typically one story): the last number handed out in it, which is also how many
+# elements it holds. Every change to a scope's numbering locks its row first, which serialises
+# numbering within the scope across all service processes and keeps its numbers gapless, while
+# other scopes go on undisturbed.
+scopes = Table(
+    "scopes",
     metadata,
-    Column("id", SmallInteger, primary_key=True, autoincrement=False),
-    Column("last_value", BigInteger, nullable=False),
-    CheckConstraint("id = 1", name="sequence_counter_single_row"),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("last_value", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("name", name="scopes_name_key"),
+    CheckConstraint("last_value >= 0", name="scopes_last_value_not_negative"),
 )
+
+# The scope /v1 numbers in; the migration to scopes put every element numbered before into it.
+DEFAULT_SCOPE = "default"
 
 elements = Table(
     "elements",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("scope_id", BigInteger, ForeignKey(scopes.c.id, ondelete="CASCADE"), nullable=False),
     Column("element_type", String(64), nullable=False),
     Column("element_id", BigInteger, nullable=False),
     Column("sequence_number", BigInteger, nullable=False),
@@ -43,9 +51,17 @@ elements = Table(
     Column("revision", BigInteger, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("element_type", "element_id", name="elements_element_key"),
-    # Checked at the end of each statement, so one UPDATE can swap or shift numbers.
-    UniqueConstraint("sequence_number", name="elements_sequence_number_key", deferrable=True, initially="IMMEDIATE"),
+    # The same element (a character, say) may be numbered in several stories, once in each.
+    UniqueConstraint("scope_id", "element_type", "element_id", name="elements_element_key"),
+    # Checked at the end of each statement, so one UPDATE can swap or shift numbers. Its index is also
+    # the one every shift and ordered read of a scope uses.
+    UniqueConstraint(
+        "scope_id",
+        "sequence_number",
+        name="elements_sequence_number_key",
+        deferrable=True,
+        initially="IMMEDIATE",
+    ),
 )
 
 # Versions 2 and later; version 1 is the element as first numbered and has no data.

@@ -27,6 +27,7 @@ SCRIPT_COLUMNS = (
     scripts.c.lilypond_file_path,
     scripts.c.midi_file_path,
     scripts.c.sequence_number,
+    scripts.c.sections_scoped,
     scripts.c.revision,
 )
 HEADING_COLUMNS = (
@@ -64,7 +65,9 @@ async def next_script_id(conn: AsyncConnection) -> int:
 
 async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, str], number: int) -> RowMapping:
     inserted = await conn.execute(
-        scripts.insert().values(id=script_id, sequence_number=number, **fields).returning(*SCRIPT_COLUMNS)
+        scripts.insert()
+        .values(id=script_id, sequence_number=number, sections_scoped=True, **fields)
+        .returning(*SCRIPT_COLUMNS)
     )
     return inserted.mappings().one()
 
@@ -99,6 +102,12 @@ async def delete_script(conn: AsyncConnection, script_id: int, if_match: str | N
     row = await get_script(conn, script_id, lock=True)
     check_etag(row, if_match, what=f"Script {script_id}")
     await conn.execute(scripts.delete().where(scripts.c.id == script_id))
+
+
+async def mark_scoped(conn: AsyncConnection, script_id: int) -> None:
+    """The script's scope in the Central Sequence Service now holds its headings (not a change a
+    client sees: the revision stays)."""
+    await conn.execute(scripts.update().where(scripts.c.id == script_id).values(sections_scoped=True))
 
 
 def scripts_query(ids: Collection[int] | None = None, title_contains: str | None = None) -> Select[Any]:
@@ -155,12 +164,18 @@ async def rename_heading(
     return updated.mappings().one()
 
 
-async def delete_heading(conn: AsyncConnection, script_id: int, heading_id: int, if_match: str | None) -> None:
-    """Deletes the heading and its lines (ON DELETE CASCADE); the other headings keep their numbers."""
+async def delete_heading(conn: AsyncConnection, script_id: int, heading_id: int, if_match: str | None) -> RowMapping:
+    """Deletes the heading and its lines (ON DELETE CASCADE); the later headings move up by one.
+    Answers the heading as it was."""
     await get_script(conn, script_id, lock=True)
     row = await get_heading(conn, script_id, heading_id, lock=True)
     check_etag(row, if_match, what=f"Section heading {heading_id}")
     await conn.execute(section_headings.delete().where(section_headings.c.id == heading_id))
+    later = and_(section_headings.c.script_id == script_id, section_headings.c.sequence_number > row["sequence_number"])
+    await conn.execute(
+        section_headings.update().where(later).values(sequence_number=section_headings.c.sequence_number - 1, **BUMP)
+    )
+    return row
 
 
 def headings_query(script_id: int) -> Select[Any]:

@@ -7,6 +7,7 @@ to the line's script (a foreign key over both columns).
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -52,8 +54,13 @@ scripts = Table(
     Column("csound_file_path", Text, nullable=False, server_default=""),
     Column("lilypond_file_path", Text, nullable=False, server_default=""),
     Column("midi_file_path", Text, nullable=False, server_default=""),
-    # The number the Central Sequence Service gave the script (elementType script).
+    # The number the Central Sequence Service gave the script (elementType script) in its catalogue
+    # of scripts, the scope /v1 numbers in.
     Column("sequence_number", BigInteger, nullable=False),
+    # Whether the script's numbering scope in the Central Sequence Service (script-{id}: the script
+    # at 1, its headings from 2) is known to hold its headings. Scripts made before scopes existed
+    # start without one; the first change to their headings builds it (upstream_calls.reconcile_scope).
+    Column("sections_scoped", Boolean, nullable=False, server_default=false()),
     *_tracking(),
     CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="scripts_title_length"),
     CheckConstraint(f"char_length(author) <= {AUTHOR_MAX_LENGTH}", name="scripts_author_length"),
@@ -72,19 +79,23 @@ section_headings = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("script_id", BigInteger, ForeignKey(scripts.c.id, ondelete="CASCADE"), nullable=False),
     Column("title", Text, nullable=False),
-    # The number the Central Sequence Service holds for the heading (elementType section); it orders
-    # the script's headings. Numbers are unique across the whole story; the check runs at the end of
-    # each statement, so one UPDATE can permute them.
+    # The number the Central Sequence Service holds for the heading (elementType section) in the
+    # script's scope: 2..n+1 in story order, the script itself being 1. Unique within the script; the
+    # check runs at the end of each statement, so one UPDATE can permute them.
     Column("sequence_number", BigInteger, nullable=False),
     *_tracking(),
     CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="section_headings_title_length"),
-    CheckConstraint("sequence_number >= 1", name="section_headings_sequence_number_positive"),
+    CheckConstraint("sequence_number >= 2", name="section_headings_after_the_script"),
+    # Also the index that lists a script's headings in order.
     UniqueConstraint(
-        "sequence_number", name="section_headings_sequence_number_key", deferrable=True, initially="IMMEDIATE"
+        "script_id",
+        "sequence_number",
+        name="section_headings_sequence_number_key",
+        deferrable=True,
+        initially="IMMEDIATE",
     ),
     # The target of story_lines' foreign key over (heading, script).
     UniqueConstraint("id", "script_id", name="section_headings_id_script_key"),
-    Index("section_headings_script_idx", "script_id", "sequence_number"),
 )
 
 story_lines = Table(

@@ -1,11 +1,17 @@
 """What Core Script asks of the services that own what a script refers to, through their typed clients.
 
-- Scripts and section headings are numbered by the Central Sequence Service. The number is asked for
-  inside the transaction that stores the row, so a Central Sequence failure (502/504) stores nothing;
-  asking again for the same element answers the same number, so the call is safe to retry.
-- Heading numbers change (v1 reorder, v2 move) locally first, then in the Central Sequence Service,
-  still inside the transaction: if it refuses, nothing changed; if the transaction finally fails after
-  the new order was sent, it is sent the old order back.
+- A script is numbered by the Central Sequence Service in its catalogue of scripts (the scope /v1
+  numbers in), and opens a scope of its own, `script-{id}`, where it is 1 and its section headings
+  follow from 2 in story order. Numbering in one script's scope never waits on another script.
+- Every change to a script's headings (add, move, reorder, delete) is made here first, then sent to
+  the Central Sequence Service, inside the transaction that holds the script locked: if the Central
+  Sequence Service fails (502/504), nothing is stored; if the transaction finally fails after it was
+  told, it is told the opposite change (`on_rollback`), so both services keep the order the database
+  holds. Each call is safe to repeat: numbering an element numbered already answers its number, and
+  deleting one deleted already is done.
+- A script whose scope is missing or differs (made before scopes existed, or left so by a crash
+  between the two services) has it rebuilt from its rows here on its next heading change
+  (`reconcile_scope`).
 - A story line names a character, an action and a spoken word (Character Management) and optionally a
   context (Session and Context); they are checked to exist whenever a line is written.
 """
@@ -24,7 +30,7 @@ from fountain_common.upstream import UpstreamRefused, Upstreams, upstream_servic
 
 from . import store
 from .generated.clients.central_sequence import CentralSequenceClient
-from .generated.clients.central_sequence_models import ReorderItem, ReorderRequest, SequenceRequest
+from .generated.clients.central_sequence_models import ElementCreate, Reorder, ReorderEntry, SequenceRequest
 from .generated.clients.character import CharacterClient
 from .generated.clients.session_context import SessionContextClient
 from .generated.clients.session_context_models import Context
@@ -48,45 +54,214 @@ LINE_REFERENCES: dict[str, tuple[str, Read]] = {
 
 
 # --- numbers from the Central Sequence Service -----------------------------------------------------
-async def _number(upstreams: Upstreams, element_type: str, element_id: int) -> int:
-    """The element's number; asking again for the same element answers the same one."""
+FIRST_HEADING = 2  # in its scope, the script itself is 1
+
+
+def scope_of(script_id: int) -> str:
+    return f"script-{script_id}"
+
+
+async def _catalogue_number(upstreams: Upstreams, script_id: int) -> int:
+    """The script's number among all scripts; asking again answers the same one."""
     answer = await CentralSequenceClient(upstreams).generate_sequence_number(
-        body=SequenceRequest(elementType=element_type, elementId=element_id), idempotent=True
+        body=SequenceRequest(elementType="script", elementId=script_id), idempotent=True
     )
     return answer.sequenceNumber
 
 
+async def _number_in_scope(
+    central_sequence: CentralSequenceClient, scope: str, element_type: str, element_id: int, at: int | None = None
+) -> int:
+    """Number an element in a scope (at the end, or at `at`); an element numbered there already (a
+    retry whose first answer was lost) answers the number it holds."""
+    try:
+        element = await central_sequence.create_element(
+            scope=scope,
+            body=ElementCreate(elementType=element_type, elementId=element_id, sequenceNumber=at),
+            idempotent=True,
+        )
+        return element.sequenceNumber
+    except UpstreamRefused as refused:
+        if refused.upstream_status != 409:
+            raise
+    held = await central_sequence.get_element(scope=scope, element_type=element_type, element_id=element_id)
+    return held.sequenceNumber
+
+
+async def _remove_from_scope(central_sequence: CentralSequenceClient, scope: str, element_id: int) -> None:
+    """Remove a heading from a scope; one removed already is done."""
+    try:
+        await central_sequence.delete_element(
+            scope=scope, element_type="section", element_id=element_id, idempotent=True
+        )
+    except UpstreamRefused as refused:
+        if refused.upstream_status != 404:
+            raise
+
+
+def _undo(conn: AsyncConnection, script_id: int, what: str, undo: Callable[[], Awaitable[None]]) -> None:
+    """Should the transaction finally fail, run `undo` against the Central Sequence Service (best
+    effort: its failure is logged, and the next change to the script's headings rebuilds the scope).
+    Registered before the call, not after: its answer may be lost once the change was made."""
+
+    async def run() -> None:
+        try:
+            await undo()
+            log.warning("section_change_undone", script_id=script_id, change=what)
+        except Exception as error:  # the transaction's own error is what the client gets
+            log.error("section_change_undo_failed", script_id=script_id, change=what, error=repr(error))
+
+    on_rollback(conn, run)
+
+
 async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Mapping[str, str]) -> RowMapping:
     script_id = await store.next_script_id(conn)
-    number = await _number(upstreams, "script", script_id)
+    number = await _catalogue_number(upstreams, script_id)
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+
+    async def close_scope() -> None:
+        await _delete_scope(central_sequence, scope)
+
+    _undo(conn, script_id, "open scope", close_scope)
+    await _number_in_scope(central_sequence, scope, "script", script_id, at=1)
     return await store.insert_script(conn, script_id, fields, number)
 
 
+async def _delete_scope(central_sequence: CentralSequenceClient, scope: str) -> None:
+    try:
+        await central_sequence.delete_scope(scope=scope, idempotent=True)
+    except UpstreamRefused as refused:
+        if refused.upstream_status != 404:  # nothing numbered there: nothing to delete
+            raise
+
+
+async def delete_script(conn: AsyncConnection, upstreams: Upstreams, script_id: int, if_match: str | None) -> None:
+    """The script with its headings and lines, and its scope in the Central Sequence Service."""
+    script = await store.get_script(conn, script_id, lock=True)
+    headings = await store.lock_headings(conn, script_id)
+    await store.delete_script(conn, script_id, if_match)
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+
+    async def rebuild() -> None:
+        if not script["sections_scoped"]:
+            return  # it had no scope to give back
+        await _number_in_scope(central_sequence, scope, "script", script_id, at=1)
+        for heading in headings:  # in order: each lands at its number
+            await _number_in_scope(central_sequence, scope, "section", int(heading["id"]))
+
+    _undo(conn, script_id, "delete scope", rebuild)
+    await _delete_scope(central_sequence, scope)
+
+
+async def reconcile_scope(conn: AsyncConnection, upstreams: Upstreams, script_id: int) -> None:
+    """Make the script's scope in the Central Sequence Service hold exactly the script at 1 and its
+    headings at the numbers they hold here, renumbering them here to 2..n+1 first should they have
+    gaps. Used for scripts made before scopes existed and to repair a scope left different by a
+    failure between the two services. `conn` holds the script locked."""
+    headings = await store.lock_headings(conn, script_id)
+    wanted = {int(h["id"]): FIRST_HEADING + i for i, h in enumerate(headings)}
+    await store.renumber_headings(
+        conn, {int(h["id"]): wanted[int(h["id"])] for h in headings if h["sequence_number"] != wanted[int(h["id"])]}
+    )
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+    numbered: dict[tuple[str, int], int] = {}
+    offset = 0
+    while True:
+        page = await central_sequence.list_elements(scope=scope, limit=500, offset=offset)
+        numbered.update({(e.elementType, e.elementId): e.sequenceNumber for e in page.items})
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            break
+    belongs = {("script", script_id)} | {("section", hid) for hid in wanted}
+    for element_type, element_id in sorted(set(numbered) - belongs):
+        try:
+            await central_sequence.delete_element(scope=scope, element_type=element_type, element_id=element_id)
+        except UpstreamRefused as refused:
+            if refused.upstream_status != 404:
+                raise
+    if ("script", script_id) not in numbered:
+        await _number_in_scope(central_sequence, scope, "script", script_id, at=1)
+    for hid in wanted:
+        if ("section", hid) not in numbered:
+            await _number_in_scope(central_sequence, scope, "section", hid)
+    entries = [ReorderEntry(elementType="script", elementId=script_id, sequenceNumber=1)]
+    entries += [ReorderEntry(elementType="section", elementId=hid, sequenceNumber=n) for hid, n in wanted.items()]
+    await central_sequence.apply_reorder(scope=scope, body=Reorder(elements=entries), idempotent=True)
+    await store.mark_scoped(conn, script_id)
+    log.info("section_scope_rebuilt", script_id=script_id, headings=len(wanted))
+
+
+async def _scoped(conn: AsyncConnection, upstreams: Upstreams, script_id: int) -> list[RowMapping]:
+    """Lock the script and its headings (in order), its scope rebuilt first when it has none."""
+    script = await store.get_script(conn, script_id, lock=True)
+    if not script["sections_scoped"]:
+        await reconcile_scope(conn, upstreams, script_id)
+    return await store.lock_headings(conn, script_id)
+
+
 async def insert_heading(conn: AsyncConnection, upstreams: Upstreams, script_id: int, title: str) -> RowMapping:
-    # The script lock keeps the script from being deleted before the heading is stored.
-    await store.get_script(conn, script_id, lock=True)
+    """A new heading at the end of the script. The script lock keeps it from being deleted, and other
+    headings from being added, before the heading is stored."""
+    headings = await _scoped(conn, upstreams, script_id)
+    number = FIRST_HEADING + len(headings)
     heading_id = await store.next_heading_id(conn)
-    number = await _number(upstreams, "section", heading_id)
-    return await store.insert_heading(conn, heading_id, script_id, title, number)
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+
+    async def take_back() -> None:
+        await _remove_from_scope(central_sequence, scope, heading_id)
+
+    _undo(conn, script_id, "add section", take_back)
+    given = await _number_in_scope(central_sequence, scope, "section", heading_id)
+    row = await store.insert_heading(conn, heading_id, script_id, title, number)
+    if given != number:  # the scope held something it should not: rebuild it from the rows here
+        log.warning("section_scope_differs", script_id=script_id, expected=number, given=given)
+        await reconcile_scope(conn, upstreams, script_id)
+    return row
 
 
-async def _send_order(central_sequence: CentralSequenceClient, numbers: Mapping[int, int]) -> None:
-    """Give the headings (id -> number) their numbers in the Central Sequence Service (v1 reorder: the
-    numbers must permute those the headings hold there, as they do here)."""
-    elements = [ReorderItem(elementId=hid, newSequence=number) for hid, number in numbers.items()]
-    await central_sequence.reorder_elements(
-        body=ReorderRequest(elementType="section", elements=elements),
+async def delete_heading(
+    conn: AsyncConnection, upstreams: Upstreams, script_id: int, heading_id: int, if_match: str | None
+) -> None:
+    """Delete a heading with its lines; the later headings move up by one, here and in the scope."""
+    await _scoped(conn, upstreams, script_id)
+    deleted = await store.delete_heading(conn, script_id, heading_id, if_match)
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+    number = int(deleted["sequence_number"])
+
+    async def put_back() -> None:
+        await _number_in_scope(central_sequence, scope, "section", heading_id, at=number)
+
+    _undo(conn, script_id, "delete section", put_back)
+    await _remove_from_scope(central_sequence, scope, heading_id)
+
+
+async def _send_order(central_sequence: CentralSequenceClient, script_id: int, numbers: Mapping[int, int]) -> None:
+    """Give the headings (id -> number) their numbers in the script's scope (the numbers must permute
+    those the headings hold there, as they do here)."""
+    entries = [ReorderEntry(elementType="section", elementId=hid, sequenceNumber=n) for hid, n in numbers.items()]
+    await central_sequence.apply_reorder(
+        scope=scope_of(script_id),
+        body=Reorder(elements=entries),
         idempotent=True,  # the same target order again is no change
     )
+
+
+async def lock_headings(conn: AsyncConnection, upstreams: Upstreams, script_id: int) -> list[RowMapping]:
+    """The script and its headings locked for a change of order, its scope built first if missing."""
+    return await _scoped(conn, upstreams, script_id)
 
 
 async def renumber_headings(
     conn: AsyncConnection, upstreams: Upstreams, script_id: int, numbers: Mapping[int, int], held: Mapping[int, int]
 ) -> None:
     """Give the headings (id -> number) of a script locked by `conn` their new numbers, here and in the
-    Central Sequence Service; `held` are the numbers they hold now. Should the transaction finally fail,
-    the Central Sequence Service is sent `held` back (best effort: logged when that fails too), so both
-    services keep the order the database holds."""
+    Central Sequence Service; `held` are the numbers they hold now. Should the transaction finally
+    fail, the Central Sequence Service is sent `held` back."""
     if not numbers:
         return
     await store.renumber_headings(conn, numbers)
@@ -94,15 +269,10 @@ async def renumber_headings(
     old = dict(held)
 
     async def send_back() -> None:
-        try:
-            await _send_order(central_sequence, old)
-            log.warning("section_order_restored", script_id=script_id, headings=len(old))
-        except Exception as error:  # the transaction's own error is what the client gets
-            log.error("section_order_restore_failed", script_id=script_id, numbers=old, error=repr(error))
+        await _send_order(central_sequence, script_id, old)
 
-    # Registered before the call, not after: its answer may be lost once the order was taken.
-    on_rollback(conn, send_back)
-    await _send_order(central_sequence, numbers)
+    _undo(conn, script_id, "reorder sections", send_back)
+    await _send_order(central_sequence, script_id, numbers)
 
 
 # --- the ids a line names --------------------------------------------------------------------------

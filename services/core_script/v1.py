@@ -19,7 +19,7 @@ from .generated.models import (
     SectionHeadingUpdateRequest,
     SuccessResponse,
 )
-from .upstream_calls import insert_heading, insert_script, renumber_headings
+from .upstream_calls import insert_heading, insert_script, lock_headings, renumber_headings
 
 
 def _preview(numbers: list[int]) -> str:
@@ -77,7 +77,7 @@ class CoreScriptV1(Operations):
             if item.headingId in wanted:
                 raise invalid(f"Section heading {item.headingId} is listed more than once.")
             wanted[item.headingId] = item.newSequence
-        held = {int(h["id"]): int(h["sequence_number"]) for h in await store.lock_headings(conn, script_id)}
+        held = {int(h["id"]): int(h["sequence_number"]) for h in await lock_headings(conn, self.upstreams, script_id)}
         if missing := [hid for hid in wanted if hid not in held]:
             raise not_found(f"Script {script_id} has no section heading {', '.join(map(str, missing[:10]))}.")
         if sorted(held[hid] for hid in wanted) != sorted(wanted.values()):

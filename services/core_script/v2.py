@@ -34,7 +34,15 @@ from .generated.models import (
     StoryLine,
     StoryLinePage,
 )
-from .upstream_calls import check_references, insert_heading, insert_script, renumber_headings
+from .upstream_calls import (
+    check_references,
+    delete_heading,
+    delete_script,
+    insert_heading,
+    insert_script,
+    lock_headings,
+    renumber_headings,
+)
 
 # Column of each id a line names, by its field name.
 LINE_COLUMNS = {
@@ -130,7 +138,7 @@ class CoreScriptV2(Operations):
         return Reply(_script_record(row), etag=etag(row))
 
     async def delete_script(self, conn: AsyncConnection, *, script_id: int, if_match: Optional[str]) -> None:
-        await store.delete_script(conn, script_id, if_match)
+        await delete_script(conn, self.upstreams, script_id, if_match)
 
     async def get_script_content(self, conn: AsyncConnection, *, script_id: int) -> ScriptContent:
         # `conn` is one snapshot (the spec says so): the three reads see the same script.
@@ -186,12 +194,12 @@ class CoreScriptV2(Operations):
     async def delete_section(
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str]
     ) -> None:
-        await store.delete_heading(conn, script_id, heading_id, if_match)
+        await delete_heading(conn, self.upstreams, script_id, heading_id, if_match)
 
     async def move_section(
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, if_match: Optional[str], body: SectionMove
     ) -> Reply[Section]:
-        headings = await store.lock_headings(conn, script_id)
+        headings = await lock_headings(conn, self.upstreams, script_id)
         row = await store.get_heading(conn, script_id, heading_id)
         check_etag(row, if_match, what=f"Section heading {heading_id}")
         changes = store.moved_numbers(headings, heading_id, body.position)

@@ -1,5 +1,6 @@
-"""Numbering stays unique and gapless with three service processes on one database and 32
-concurrent clients allocating, re-allocating, inserting, moving, reordering and versioning."""
+"""Numbering stays unique and gapless in every scope with three service processes on one database
+and 32 concurrent clients allocating, re-allocating, inserting, moving, deleting, reordering and
+versioning, in the /v1 scope and in several story scopes at once."""
 
 import asyncio
 import random
@@ -22,21 +23,27 @@ ELEMENT_IDS = 1500  # fewer ids than allocations: many requests number an elemen
 pytestmark = pytest.mark.slow
 
 
-async def assert_gapless(engine: AsyncEngine) -> int:
+STORIES = [f"story-{n}" for n in range(1, 5)]
+
+
+async def assert_gapless(engine: AsyncEngine) -> dict[str, int]:
+    """Each scope holds exactly the numbers 1..n, and its counter says n; answers n by scope."""
     async with engine.connect() as conn:
-        row = (
+        rows = (
             await conn.execute(
                 text(
-                    "SELECT count(*) AS n, count(DISTINCT sequence_number) AS distinct_numbers, "
-                    "min(sequence_number) AS low, max(sequence_number) AS high FROM central_sequence.elements"
+                    "SELECT s.name, s.last_value, count(e.id) AS n, count(DISTINCT e.sequence_number) AS distinct_numbers,"
+                    " coalesce(min(e.sequence_number), 1) AS low, coalesce(max(e.sequence_number), 0) AS high"
+                    " FROM central_sequence.scopes s LEFT JOIN central_sequence.elements e ON e.scope_id = s.id"
+                    " GROUP BY s.id"
                 )
             )
-        ).one()
-        counter = (await conn.execute(text("SELECT last_value FROM central_sequence.sequence_counter"))).scalar_one()
-    assert row.n == row.distinct_numbers, "two elements hold the same number"
-    assert (row.low, row.high) == (1, row.n), f"numbers are not 1..{row.n}: {row.low}..{row.high}"
-    assert counter == row.n
-    return int(row.n)
+        ).all()
+    for row in rows:
+        assert row.n == row.distinct_numbers, f"two elements of {row.name} hold the same number"
+        assert (row.low, row.high) == (1, row.n), f"numbers of {row.name} are not 1..{row.n}: {row.low}..{row.high}"
+        assert row.last_value == row.n, f"the counter of {row.name} says {row.last_value}, it holds {row.n}"
+    return {row.name: int(row.n) for row in rows}
 
 
 async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
@@ -64,12 +71,13 @@ async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
             await asyncio.gather(*(allocate(c) for c in range(CLIENTS)))
             assert all(len(numbers) == 1 for numbers in answers.values()), "an element was answered two numbers"
             assert sorted(created) == sorted(answers), "an element was created twice, or numbered without a 201"
-            total = await assert_gapless(engine)
+            total = (await assert_gapless(engine))["default"]
             assert total == len(answers)
 
             # Phase 2: everything at once.
             keys = sorted(answers)
             outcomes: dict[str, int] = defaultdict(int)
+            in_stories: list[tuple[str, int]] = []  # (story, line id) numbered there, some deleted since
 
             async def mixed(client: int) -> None:
                 rng = random.Random(1000 + client)
@@ -77,28 +85,48 @@ async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
                     url = urls[(client + n) % PROCESSES]
                     choice = rng.random()
                     a, b = rng.sample(keys, 2)
-                    if choice < 0.3:
+                    fresh_id = client * 1000 + n + 1
+                    if choice < 0.2:
                         response = await http.post(
-                            f"{url}/v1/sequence", json={"elementType": "action", "elementId": client * 1000 + n + 1}
+                            f"{url}/v1/sequence", json={"elementType": "action", "elementId": fresh_id}
                         )
-                    elif choice < 0.45:
+                    elif choice < 0.3:
                         response = await http.post(
-                            f"{url}/v2/elements",
+                            f"{url}/v2/scopes/default/elements",
                             json={
                                 "elementType": "spokenWord",
-                                "elementId": client * 1000 + n + 1,
+                                "elementId": fresh_id,
                                 "sequenceNumber": rng.randint(1, total),
                             },
                         )
-                    elif choice < 0.65:
+                    elif choice < 0.4:
                         response = await http.post(
-                            f"{url}/v2/elements/{a[0]}/{a[1]}/move", json={"sequenceNumber": rng.randint(1, total)}
+                            f"{url}/v2/scopes/default/elements/{a[0]}/{a[1]}/move",
+                            json={"sequenceNumber": rng.randint(1, total)},
                         )
+                    elif choice < 0.55:  # stories: insert at the front or append
+                        story = rng.choice(STORIES)
+                        at_front = {"sequenceNumber": 1} if rng.random() < 0.5 else {}
+                        response = await http.post(
+                            f"{url}/v2/scopes/{story}/elements",
+                            json={"elementType": "line", "elementId": fresh_id, **at_front},
+                        )
+                        if response.status_code == 201:
+                            in_stories.append((story, fresh_id))
+                    elif choice < 0.65 and in_stories:  # stories: move to the front, or delete
+                        story, line = rng.choice(in_stories)
+                        element = f"{url}/v2/scopes/{story}/elements/line/{line}"
+                        if rng.random() < 0.6:
+                            response = await http.post(f"{element}/move", json={"sequenceNumber": 1})
+                        else:
+                            response = await http.delete(element)
+                        # 404: another client deleted it first.
+                        assert response.status_code in (200, 204, 404), response.text
                     elif choice < 0.85:
                         if choice < 0.75:  # v1: two elements of one type
                             b = rng.choice([k for k in keys if k[0] == a[0] and k != a])
                         held = [
-                            (await http.get(f"{url}/v2/elements/{k[0]}/{k[1]}")).json()["sequenceNumber"]
+                            (await http.get(f"{url}/v2/scopes/default/elements/{k[0]}/{k[1]}")).json()["sequenceNumber"]
                             for k in (a, b)
                         ]
                         if choice < 0.75:
@@ -114,7 +142,7 @@ async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
                             )
                         else:
                             response = await http.post(
-                                f"{url}/v2/reorder",
+                                f"{url}/v2/scopes/default/reorder",
                                 json={
                                     "elements": [
                                         {"elementType": a[0], "elementId": a[1], "sequenceNumber": held[1]},
@@ -129,14 +157,20 @@ async def test_many_processes_and_clients_keep_numbers_unique_and_gapless(
                         )
                     # 400 (v1) / 422 (v2): a reorder built from numbers that changed before it ran;
                     # nothing is applied.
-                    assert response.status_code in (200, 201, 400, 422), response.text
+                    in_a_story = "/scopes/story-" in response.request.url.path
+                    assert response.status_code in (200, 201, 204, 400, 422) or (
+                        in_a_story and response.status_code == 404
+                    ), response.text
                     outcomes[f"{response.request.url.path.split('/')[-1]} {response.status_code}"] += 1
 
             await asyncio.gather(*(mixed(c) for c in range(CLIENTS)))
     refused = sum(v for k, v in outcomes.items() if k.endswith(("400", "422")))
     assert refused < CLIENTS * MIXED_PER_CLIENT // 4, outcomes
     assert outcomes["reorder 200"] > 0, outcomes
-    await assert_gapless(engine)
+    assert outcomes["elements 201"] > 0 and outcomes["move 200"] > 0, outcomes
+    assert any(k.endswith(" 204") for k in outcomes), outcomes
+    held = await assert_gapless(engine)
+    assert all(held[story] > 0 for story in STORIES), held
     async with engine.connect() as conn:
         broken = (
             await conn.execute(

@@ -8,7 +8,7 @@ async def number(client: httpx.AsyncClient, element_type: str, element_id: int) 
 
 
 async def numbers(client: httpx.AsyncClient) -> dict[tuple[str, int], int]:
-    page = (await client.get("/v2/elements", params={"limit": 500})).json()
+    page = (await client.get("/v2/scopes/default/elements", params={"limit": 500})).json()
     return {(e["elementType"], e["elementId"]): e["sequenceNumber"] for e in page["items"]}
 
 
@@ -113,7 +113,7 @@ async def test_versions_start_at_2_and_count_up(client: httpx.AsyncClient) -> No
     second = await client.post("/v1/sequence/version", json=body)
     assert (first.status_code, first.json()) == (201, {"versionNumber": 2})
     assert second.json() == {"versionNumber": 3}
-    history = (await client.get("/v2/elements/dialogue/1/versions")).json()
+    history = (await client.get("/v2/scopes/default/elements/dialogue/1/versions")).json()
     assert [(v["version"], v["data"]) for v in history["items"]] == [
         (1, None),
         (2, {"text": "O Romeo, Romeo!"}),
@@ -126,4 +126,4 @@ async def test_version_of_an_unknown_element_is_404(client: httpx.AsyncClient) -
         "/v1/sequence/version", json={"elementType": "dialogue", "elementId": 5, "newVersionData": {}}
     )
     assert response.status_code == 404
-    assert response.json()["message"] == "Element dialogue/5 not found."
+    assert response.json()["message"] == "Element dialogue/5 is not numbered in scope default."

@@ -6,21 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 async def create(client: httpx.AsyncClient, element_type: str, element_id: int, **extra: object) -> httpx.Response:
-    return await client.post("/v2/elements", json={"elementType": element_type, "elementId": element_id, **extra})
+    return await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": element_type, "elementId": element_id, **extra}
+    )
 
 
 async def order(client: httpx.AsyncClient) -> list[str]:
-    page = (await client.get("/v2/elements", params={"limit": 500})).json()
+    page = (await client.get("/v2/scopes/story-1/elements", params={"limit": 500})).json()
     return [f"{e['elementType']}/{e['elementId']}" for e in page["items"]]
 
 
 async def test_create_appends_and_answers_location_and_etag(client: httpx.AsyncClient) -> None:
     response = await create(client, "script", 1)
     assert response.status_code == 201
-    assert response.headers["location"] == "/v2/elements/script/1"
+    assert response.headers["location"] == "/v2/scopes/story-1/elements/script/1"
     body = response.json()
     assert body["sequenceNumber"] == 1 and body["version"] == 1
-    fetched = await client.get("/v2/elements/script/1")
+    fetched = await client.get("/v2/scopes/story-1/elements/script/1")
     assert fetched.json() == body
     assert fetched.headers["etag"] == response.headers["etag"]
 
@@ -51,25 +53,29 @@ async def test_insert_past_the_end_is_422_and_changes_nothing(client: httpx.Asyn
 async def test_move_renumbers_gaplessly(client: httpx.AsyncClient) -> None:
     for element_id in (1, 2, 3, 4):
         await create(client, "section", element_id)
-    moved = await client.post("/v2/elements/section/4/move", json={"sequenceNumber": 1})
+    moved = await client.post("/v2/scopes/story-1/elements/section/4/move", json={"sequenceNumber": 1})
     assert moved.status_code == 200 and moved.json()["sequenceNumber"] == 1
     assert await order(client) == ["section/4", "section/1", "section/2", "section/3"]
-    await client.post("/v2/elements/section/4/move", json={"sequenceNumber": 3})
+    await client.post("/v2/scopes/story-1/elements/section/4/move", json={"sequenceNumber": 3})
     assert await order(client) == ["section/1", "section/2", "section/4", "section/3"]
-    numbers = [e["sequenceNumber"] for e in (await client.get("/v2/elements")).json()["items"]]
+    numbers = [e["sequenceNumber"] for e in (await client.get("/v2/scopes/story-1/elements")).json()["items"]]
     assert numbers == [1, 2, 3, 4]
 
 
 async def test_stale_if_match_is_412_and_moves_nothing(client: httpx.AsyncClient) -> None:
     await create(client, "section", 1)
     await create(client, "section", 2)
-    etag = (await client.get("/v2/elements/section/2")).headers["etag"]
-    await client.post("/v2/elements/section/2/versions", json={"data": {"title": "Act 2"}})
-    stale = await client.post("/v2/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": etag})
+    etag = (await client.get("/v2/scopes/story-1/elements/section/2")).headers["etag"]
+    await client.post("/v2/scopes/story-1/elements/section/2/versions", json={"data": {"title": "Act 2"}})
+    stale = await client.post(
+        "/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": etag}
+    )
     assert stale.status_code == 412
     assert await order(client) == ["section/1", "section/2"]
-    fresh = (await client.get("/v2/elements/section/2")).headers["etag"]
-    moved = await client.post("/v2/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": fresh})
+    fresh = (await client.get("/v2/scopes/story-1/elements/section/2")).headers["etag"]
+    moved = await client.post(
+        "/v2/scopes/story-1/elements/section/2/move", json={"sequenceNumber": 1}, headers={"If-Match": fresh}
+    )
     assert moved.status_code == 200
     assert await order(client) == ["section/2", "section/1"]
 
@@ -78,58 +84,70 @@ async def test_list_paginates_filters_and_counts(client: httpx.AsyncClient) -> N
     for element_id in range(1, 6):
         await create(client, "character", element_id)
         await create(client, "action", element_id)
-    page = (await client.get("/v2/elements", params={"elementType": "action", "limit": 2, "offset": 1})).json()
+    page = (
+        await client.get("/v2/scopes/story-1/elements", params={"elementType": "action", "limit": 2, "offset": 1})
+    ).json()
     assert page["total"] == 5 and page["limit"] == 2 and page["offset"] == 1
     assert [e["elementId"] for e in page["items"]] == [2, 3]
-    ranged = (await client.get("/v2/elements", params={"fromSequence": 3, "toSequence": 5})).json()
+    ranged = (await client.get("/v2/scopes/story-1/elements", params={"fromSequence": 3, "toSequence": 5})).json()
     assert [e["sequenceNumber"] for e in ranged["items"]] == [3, 4, 5]
-    inverted = await client.get("/v2/elements", params={"fromSequence": 5, "toSequence": 3})
+    inverted = await client.get("/v2/scopes/story-1/elements", params={"fromSequence": 5, "toSequence": 3})
     assert inverted.status_code == 422
 
 
 async def test_versions_history_and_single_version(client: httpx.AsyncClient) -> None:
     await create(client, "spokenWord", 1)
-    created = await client.post("/v2/elements/spokenWord/1/versions", json={"data": {"text": "Wherefore"}})
+    created = await client.post(
+        "/v2/scopes/story-1/elements/spokenWord/1/versions", json={"data": {"text": "Wherefore"}}
+    )
     assert created.status_code == 201
-    assert created.headers["location"] == "/v2/elements/spokenWord/1/versions/2"
-    assert (await client.get("/v2/elements/spokenWord/1")).json()["version"] == 2
-    assert (await client.get("/v2/elements/spokenWord/1/versions/2")).json()["data"] == {"text": "Wherefore"}
-    assert (await client.get("/v2/elements/spokenWord/1/versions/1")).json()["data"] is None
-    missing = await client.get("/v2/elements/spokenWord/1/versions/3")
+    assert created.headers["location"] == "/v2/scopes/story-1/elements/spokenWord/1/versions/2"
+    assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1")).json()["version"] == 2
+    assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/2")).json()["data"] == {
+        "text": "Wherefore"
+    }
+    assert (await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/1")).json()["data"] is None
+    missing = await client.get("/v2/scopes/story-1/elements/spokenWord/1/versions/3")
     assert missing.status_code == 404
 
 
 async def test_retry_with_the_same_idempotency_key_creates_one_element(client: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "create-script-1"}
-    first = await client.post("/v2/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
-    retry = await client.post("/v2/elements", json={"elementType": "script", "elementId": 1}, headers=headers)
+    first = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers
+    )
+    retry = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 1}, headers=headers
+    )
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["location"] == first.headers["location"]
     assert retry.headers["idempotent-replayed"] == "true"
     assert await order(client) == ["script/1"]
-    reused = await client.post("/v2/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    reused = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers
+    )
     assert reused.status_code == 422
     assert await order(client) == ["script/1"]
 
 
 async def test_the_same_key_with_another_precondition_is_another_request(client: httpx.AsyncClient) -> None:
     await create(client, "section", 1)
-    etag = (await client.get("/v2/elements/section/1")).headers["etag"]
+    etag = (await client.get("/v2/scopes/story-1/elements/section/1")).headers["etag"]
     body = {"data": {"title": "Act 1"}}
     first = await client.post(
-        "/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": etag}
+        "/v2/scopes/story-1/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": etag}
     )
     assert first.status_code == 201
     other = await client.post(
-        "/v2/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": '"9"'}
+        "/v2/scopes/story-1/elements/section/1/versions", json=body, headers={"Idempotency-Key": "v", "If-Match": '"9"'}
     )
     assert other.status_code == 422
-    assert (await client.get("/v2/elements/section/1")).json()["version"] == 2
+    assert (await client.get("/v2/scopes/story-1/elements/section/1")).json()["version"] == 2
 
 
 async def test_a_wrong_method_is_405_naming_every_allowed_method(client: httpx.AsyncClient) -> None:
-    response = await client.delete("/v2/elements")
+    response = await client.delete("/v2/scopes/story-1/elements")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert response.headers["content-type"] == "application/problem+json"
@@ -138,13 +156,17 @@ async def test_a_wrong_method_is_405_naming_every_allowed_method(client: httpx.A
 async def test_an_expired_idempotency_key_counts_as_new(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     headers = {"Idempotency-Key": "old-key"}
     assert (await create(client, "script", 1)).status_code == 201
-    first = await client.post("/v2/elements", json={"elementType": "script", "elementId": 2}, headers=headers)
+    first = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 2}, headers=headers
+    )
     assert first.status_code == 201
     async with engine.begin() as conn:
         await conn.execute(
             text("UPDATE central_sequence.idempotency_keys SET created_at = now() - interval '25 hours'")
         )
-    again = await client.post("/v2/elements", json={"elementType": "script", "elementId": 3}, headers=headers)
+    again = await client.post(
+        "/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": 3}, headers=headers
+    )
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     async with engine.connect() as conn:
         keys = (await conn.execute(text("SELECT count(*) FROM central_sequence.idempotency_keys"))).scalar_one()
@@ -154,9 +176,9 @@ async def test_an_expired_idempotency_key_counts_as_new(client: httpx.AsyncClien
 async def test_a_failed_attempt_does_not_burn_the_idempotency_key(client: httpx.AsyncClient) -> None:
     headers = {"Idempotency-Key": "k-retry"}
     body = {"elementType": "section", "elementId": 1, "sequenceNumber": 2}
-    assert (await client.post("/v2/elements", json=body, headers=headers)).status_code == 422
+    assert (await client.post("/v2/scopes/story-1/elements", json=body, headers=headers)).status_code == 422
     await create(client, "script", 1)
-    assert (await client.post("/v2/elements", json=body, headers=headers)).status_code == 201
+    assert (await client.post("/v2/scopes/story-1/elements", json=body, headers=headers)).status_code == 201
 
 
 async def test_reorder_across_types_is_all_or_nothing(client: httpx.AsyncClient) -> None:
@@ -169,29 +191,95 @@ async def test_reorder_across_types_is_all_or_nothing(client: httpx.AsyncClient)
             {"elementType": "character", "elementId": 1, "sequenceNumber": 1},
         ]
     }
-    response = await client.post("/v2/reorder", json=swap)
+    response = await client.post("/v2/scopes/story-1/reorder", json=swap)
     assert response.status_code == 200
     assert [e["elementType"] for e in response.json()["items"]] == ["character", "script"]
     assert await order(client) == ["character/1", "section/1", "script/1"]
     bad = {"elements": [{"elementType": "script", "elementId": 1, "sequenceNumber": 1}]}
-    assert (await client.post("/v2/reorder", json=bad)).status_code == 422
+    assert (await client.post("/v2/scopes/story-1/reorder", json=bad)).status_code == 422
     assert await order(client) == ["character/1", "section/1", "script/1"]
 
 
 async def test_v1_and_v2_show_the_same_numbers(client: httpx.AsyncClient) -> None:
     await client.post("/v1/sequence", json={"elementType": "script", "elementId": 1})
     await create(client, "section", 1)
+    await client.post("/v2/scopes/default/elements", json={"elementType": "section", "elementId": 1})
     v1_again = await client.post("/v1/sequence", json={"elementType": "section", "elementId": 1})
     assert v1_again.status_code == 200 and v1_again.json() == {"sequenceNumber": 2}
-    assert (await client.get("/v2/elements/script/1")).json()["sequenceNumber"] == 1
+    assert (await client.get("/v2/scopes/default/elements/script/1")).json()["sequenceNumber"] == 1
+    # The section numbered in story-1 is another element: /v1 numbers in `default` only.
+    assert (await client.get("/v2/scopes/story-1/elements/section/1")).json()["sequenceNumber"] == 1
 
 
 async def test_v2_errors_are_problem_details(client: httpx.AsyncClient) -> None:
-    invalid = await client.post("/v2/elements", json={"elementType": "script", "elementId": -1})
+    invalid = await client.post("/v2/scopes/story-1/elements", json={"elementType": "script", "elementId": -1})
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     problem = invalid.json()
     assert problem["status"] == 422 and problem["errors"][0]["location"] == "body.elementId"
-    missing = await client.get("/v2/elements/script/99")
-    assert missing.status_code == 404 and missing.json()["detail"] == "Element script/99 not found."
+    missing = await client.get("/v2/scopes/story-1/elements/script/99")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "Element script/99 is not numbered in scope story-1."
     assert "message" not in missing.json()
+
+
+async def test_each_scope_is_numbered_on_its_own(client: httpx.AsyncClient) -> None:
+    for element_id in (1, 2, 3):
+        await client.post("/v2/scopes/story-a/elements", json={"elementType": "section", "elementId": element_id})
+    for element_id in (1, 2):  # the same ids in another story are other elements
+        await client.post("/v2/scopes/story-b/elements", json={"elementType": "section", "elementId": element_id})
+    front = await client.post(
+        "/v2/scopes/story-a/elements", json={"elementType": "section", "elementId": 4, "sequenceNumber": 1}
+    )
+    assert front.json() == front.json() | {"scope": "story-a", "sequenceNumber": 1}
+    await client.post("/v2/scopes/story-b/elements/section/2/move", json={"sequenceNumber": 1})
+
+    async def numbered(scope: str) -> list[tuple[int, int]]:
+        items = (await client.get(f"/v2/scopes/{scope}/elements")).json()["items"]
+        assert {e["scope"] for e in items} <= {scope}
+        return [(e["elementId"], e["sequenceNumber"]) for e in items]
+
+    assert await numbered("story-a") == [(4, 1), (1, 2), (2, 3), (3, 4)]
+    assert await numbered("story-b") == [(2, 1), (1, 2)]
+    assert await numbered("story-c") == []  # a scope never used is empty, not missing
+    not_there = await client.get("/v2/scopes/story-b/elements/section/3")
+    assert not_there.status_code == 404
+    scopes = (await client.get("/v2/scopes")).json()
+    assert scopes["items"] == [{"scope": "story-a", "elements": 4}, {"scope": "story-b", "elements": 2}]
+
+
+async def test_delete_closes_the_gap_and_respects_if_match(client: httpx.AsyncClient) -> None:
+    for element_id in (1, 2, 3, 4):
+        await create(client, "line", element_id)
+    etag = (await client.get("/v2/scopes/story-1/elements/line/2")).headers["etag"]
+    await client.post("/v2/scopes/story-1/elements/line/4/move", json={"sequenceNumber": 1})  # shifts line 2
+    stale = await client.delete("/v2/scopes/story-1/elements/line/2", headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert await order(client) == ["line/4", "line/1", "line/2", "line/3"]
+    deleted = await client.delete("/v2/scopes/story-1/elements/line/1")
+    assert deleted.status_code == 204
+    items = (await client.get("/v2/scopes/story-1/elements")).json()["items"]
+    assert [(e["elementId"], e["sequenceNumber"]) for e in items] == [(4, 1), (2, 2), (3, 3)]
+    again = await client.delete("/v2/scopes/story-1/elements/line/1")
+    assert again.status_code == 404
+    appended = await create(client, "line", 5)
+    assert appended.json()["sequenceNumber"] == 4  # the counter went down with the delete
+
+
+async def test_deleting_a_scope_removes_its_elements_and_versions_only(client: httpx.AsyncClient) -> None:
+    await create(client, "line", 1)
+    await client.post("/v2/scopes/story-1/elements/line/1/versions", json={"data": {"text": "Hello"}})
+    await client.post("/v2/scopes/story-2/elements", json={"elementType": "line", "elementId": 1})
+    assert (await client.delete("/v2/scopes/story-1")).status_code == 204
+    assert await order(client) == []
+    assert (await client.get("/v2/scopes/story-1/elements/line/1/versions/2")).status_code == 404
+    assert (await client.get("/v2/scopes/story-2/elements/line/1")).status_code == 200
+    assert (await client.delete("/v2/scopes/story-1")).status_code == 404
+    # The scope can be used again, numbering from 1.
+    assert (await create(client, "line", 7)).json()["sequenceNumber"] == 1
+
+
+async def test_a_scope_name_must_be_a_plain_path_segment(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v2/scopes/-bad/elements")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["location"] == "path.scope"

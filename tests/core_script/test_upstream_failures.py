@@ -13,8 +13,8 @@ from tests.in_process import service_app
 Flaky = tuple[httpx.AsyncClient, FailingCentralSequence]
 
 
-async def elements_in_central_sequence(sequence: httpx.AsyncClient) -> list[tuple[str, int, int]]:
-    page = (await sequence.get("/v2/elements", params={"limit": 500})).json()
+async def elements_in_central_sequence(sequence: httpx.AsyncClient, scope: str) -> list[tuple[str, int, int]]:
+    page = (await sequence.get(f"/v2/scopes/{scope}/elements", params={"limit": 500})).json()
     return [(e["elementType"], e["elementId"], e["sequenceNumber"]) for e in page["items"]]
 
 
@@ -48,7 +48,9 @@ async def test_create_stores_nothing_when_central_sequence_fails(
     transport.failure = None
     retried = await client.post("/v2/scripts", json={"title": "Romeo and Juliet"}, headers={"Idempotency-Key": "k1"})
     assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
-    assert await elements_in_central_sequence(sequence) == [("script", retried.json()["scriptId"], 1)]
+    script_id = retried.json()["scriptId"]
+    assert await elements_in_central_sequence(sequence, "default") == [("script", script_id, 1)]
+    assert await elements_in_central_sequence(sequence, f"script-{script_id}") == [("script", script_id, 1)]
 
 
 async def test_section_is_not_stored_when_central_sequence_fails(
@@ -60,7 +62,7 @@ async def test_section_is_not_stored_when_central_sequence_fails(
     assert (await client.post("/v1/scripts/1/sections", json={"title": "Act 1"})).status_code == 504
     assert (await client.post("/v2/scripts/1/sections", json={"title": "Act 1"})).status_code == 504
     assert await count_rows(engine, "section_headings") == 0
-    assert await elements_in_central_sequence(sequence) == [("script", 1, 1)]
+    assert await elements_in_central_sequence(sequence, "script-1") == [("script", 1, 1)]
 
 
 async def numbered_sections(client: httpx.AsyncClient) -> list[tuple[int, int]]:
@@ -85,7 +87,7 @@ async def test_reorder_changes_nothing_when_central_sequence_fails(
     client, transport = flaky
     await three_sections(client)
     transport.failure = failure
-    transport.paths = {"/v1/sequence/reorder"}
+    transport.paths = {"/v2/scopes/script-1/reorder"}
     reorder = await client.post("/v1/scripts/1/sections/reorder", json=SWAP)
     assert reorder.status_code == status and reorder.json()["message"]
     move = await client.post("/v2/scripts/1/sections/3/move", json={"position": 1})
@@ -93,7 +95,9 @@ async def test_reorder_changes_nothing_when_central_sequence_fails(
     assert move.headers["content-type"] == "application/problem+json"
     transport.failure = None
     assert await numbered_sections(client) == BEFORE
-    assert [(e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section"] == BEFORE
+    assert [
+        (e[1], e[2]) for e in await elements_in_central_sequence(sequence, "script-1") if e[0] == "section"
+    ] == BEFORE
 
 
 async def test_an_order_central_sequence_took_is_sent_back_when_the_request_fails(
@@ -102,17 +106,21 @@ async def test_an_order_central_sequence_took_is_sent_back_when_the_request_fail
     client, transport = flaky
     await three_sections(client)
     # Central Sequence applies the reorder, but its answer never arrives (twice: the call and its retry).
-    transport.failure, transport.paths, transport.remaining = "lost-answer", {"/v1/sequence/reorder"}, 2
+    transport.failure, transport.paths, transport.remaining = "lost-answer", {"/v2/scopes/script-1/reorder"}, 2
     reorder = await client.post("/v1/scripts/1/sections/reorder", json=SWAP)
     assert reorder.status_code == 504
     assert transport.remaining == 0
     assert await numbered_sections(client) == BEFORE
-    assert [(e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section"] == BEFORE
+    assert [
+        (e[1], e[2]) for e in await elements_in_central_sequence(sequence, "script-1") if e[0] == "section"
+    ] == BEFORE
     # Once it answers again, the same reorder goes through in both services.
     assert (await client.post("/v1/scripts/1/sections/reorder", json=SWAP)).status_code == 200
     after = [(3, 2), (2, 3), (1, 4)]
     assert await numbered_sections(client) == after
-    numbers = sorted((e[1], e[2]) for e in await elements_in_central_sequence(sequence) if e[0] == "section")
+    numbers = sorted(
+        (e[1], e[2]) for e in await elements_in_central_sequence(sequence, "script-1") if e[0] == "section"
+    )
     assert numbers == sorted(after)
 
 

@@ -13,8 +13,10 @@ ROMEO = {
 }
 
 
-async def number_in_central_sequence(sequence: httpx.AsyncClient, element_type: str, element_id: int) -> int:
-    response = await sequence.get(f"/v2/elements/{element_type}/{element_id}")
+async def number_in_central_sequence(
+    sequence: httpx.AsyncClient, scope: str, element_type: str, element_id: int
+) -> int:
+    response = await sequence.get(f"/v2/scopes/{scope}/elements/{element_type}/{element_id}")
     assert response.status_code == 200, response.text
     return int(response.json()["sequenceNumber"])
 
@@ -28,8 +30,9 @@ async def test_upstream_examples_answer_as_the_contract_shows(
     section = await client.post("/v1/scripts/1/sections", json={"title": "Act 1, Scene 1"})
     assert section.status_code == 201
     assert section.json() == {"headingId": 1, "scriptId": 1, "sequenceNumber": 2}
-    assert await number_in_central_sequence(sequence, "script", 1) == 1
-    assert await number_in_central_sequence(sequence, "section", 1) == 2
+    assert await number_in_central_sequence(sequence, "default", "script", 1) == 1  # the catalogue of scripts
+    assert await number_in_central_sequence(sequence, "script-1", "script", 1) == 1  # the story opens its scope
+    assert await number_in_central_sequence(sequence, "script-1", "section", 1) == 2
     listed = await client.get("/v1/scripts")
     assert listed.status_code == 200
     assert listed.json() == [{"scriptId": 1, **ROMEO, "sequenceNumber": 1}]
@@ -43,7 +46,7 @@ async def test_numbers_come_from_the_central_sequence_service(
     assert taken.json() == {"sequenceNumber": 1}
     created = (await client.post("/v1/scripts", json={"title": "Hamlet"})).json()
     assert created == {"scriptId": 1, "sequenceNumber": 2}
-    assert await number_in_central_sequence(sequence, "script", 1) == 2
+    assert await number_in_central_sequence(sequence, "default", "script", 1) == 2
     script = (await client.get("/v1/scripts")).json()[0]
     assert script["author"] == "" and script["description"] == ""
 
@@ -69,7 +72,7 @@ async def test_section_headings_belong_to_their_script(client: httpx.AsyncClient
     await client.post("/v1/scripts", json={"title": "Hamlet"})
     await client.post("/v1/scripts/1/sections", json={"title": "Act 1, Scene 1"})
     renamed = await client.put("/v1/scripts/1/sections/1", json={"title": "Act 1, Scene 1 - Updated"})
-    assert renamed.status_code == 200 and renamed.json() == {"headingId": 1, "scriptId": 1, "sequenceNumber": 3}
+    assert renamed.status_code == 200 and renamed.json() == {"headingId": 1, "scriptId": 1, "sequenceNumber": 2}
     other_script = await client.put("/v1/scripts/2/sections/1", json={"title": "x"})
     assert other_script.status_code == 404
     assert other_script.json()["message"] == "Script 2 has no section heading 1."
@@ -113,7 +116,8 @@ async def test_reorder_is_applied_here_and_in_the_central_sequence_service(
     listed = (await client.get("/v2/scripts/1/sections")).json()["items"]
     assert [(s["headingId"], s["sequenceNumber"]) for s in listed] == [(3, 2), (2, 3), (1, 4)]
     for heading in listed:
-        assert await number_in_central_sequence(sequence, "section", heading["headingId"]) == heading["sequenceNumber"]
+        number = await number_in_central_sequence(sequence, "script-1", "section", heading["headingId"])
+        assert number == heading["sequenceNumber"]
 
 
 async def test_reorder_refuses_what_central_sequence_would_refuse(
@@ -121,16 +125,16 @@ async def test_reorder_refuses_what_central_sequence_would_refuse(
 ) -> None:
     await client.post("/v1/scripts", json=ROMEO)
     await client.post("/v1/scripts", json={"title": "Hamlet"})
-    await sections(client, 1, 2)  # headings 1, 2: numbers 3, 4
-    await sections(client, 2, 1)  # heading 3 of script 2: number 5
-    not_a_permutation = {"elements": [{"headingId": 1, "newSequence": 4}, {"headingId": 2, "newSequence": 5}]}
-    twice = {"elements": [{"headingId": 1, "newSequence": 4}, {"headingId": 1, "newSequence": 3}]}
-    foreign = {"elements": [{"headingId": 1, "newSequence": 5}, {"headingId": 3, "newSequence": 3}]}
+    await sections(client, 1, 2)  # headings 1, 2: numbers 2, 3 in script-1
+    await sections(client, 2, 1)  # heading 3 of script 2: number 2 in script-2
+    not_a_permutation = {"elements": [{"headingId": 1, "newSequence": 3}, {"headingId": 2, "newSequence": 4}]}
+    twice = {"elements": [{"headingId": 1, "newSequence": 3}, {"headingId": 1, "newSequence": 2}]}
+    foreign = {"elements": [{"headingId": 1, "newSequence": 2}, {"headingId": 3, "newSequence": 2}]}
     assert (await client.post("/v1/scripts/1/sections/reorder", json=not_a_permutation)).status_code == 400
     assert (await client.post("/v1/scripts/1/sections/reorder", json=twice)).status_code == 400
     refused = await client.post("/v1/scripts/1/sections/reorder", json=foreign)
     assert refused.status_code == 404 and refused.json()["message"] == "Script 1 has no section heading 3."
     missing = await client.post("/v1/scripts/9/sections/reorder", json=twice | {"elements": twice["elements"][:1]})
     assert missing.status_code == 404
-    for heading_id, number in ((1, 3), (2, 4), (3, 5)):
-        assert await number_in_central_sequence(sequence, "section", heading_id) == number
+    for scope, heading_id, number in (("script-1", 1, 2), ("script-1", 2, 3), ("script-2", 3, 2)):
+        assert await number_in_central_sequence(sequence, scope, "section", heading_id) == number

@@ -248,7 +248,8 @@ def test_reset_drops_only_its_own_schema(postgres_dir: Path, database_url: str) 
         _execute(
             url,
             [
-                "INSERT INTO central_sequence.elements (element_type, element_id, sequence_number) VALUES ('script', 1, 1)",
+                "INSERT INTO central_sequence.elements (scope_id, element_type, element_id, sequence_number) "
+                "SELECT id, 'script', 1, 1 FROM central_sequence.scopes WHERE name = 'default'",
                 "INSERT INTO character.idempotency_keys (key, request_fingerprint, response_status, response_body, "
                 "response_headers) VALUES ('k', 'f', 201, '{}', '{}')",
             ],

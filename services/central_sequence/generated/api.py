@@ -31,6 +31,7 @@ from .models import (
     HealthStatus,
     Reorder,
     ReorderRequest,
+    ScopePage,
     SequenceRequest,
     SequenceResponse,
     SuccessResponse,
@@ -71,10 +72,30 @@ class Operations(ServiceOperations):
         """createVersion: Create New Version"""
         raise not_implemented("createVersion")
 
+    async def list_scopes(
+        self,
+        conn: AsyncConnection,
+        *,
+        limit: int,
+        offset: int,
+    ) -> Union[ScopePage, Reply[ScopePage]]:
+        """listScopes: List the scopes"""
+        raise not_implemented("listScopes")
+
+    async def delete_scope(
+        self,
+        conn: AsyncConnection,
+        *,
+        scope: str,
+    ) -> Union[None, Reply[None]]:
+        """deleteScope: Delete a scope with its elements"""
+        raise not_implemented("deleteScope")
+
     async def list_elements(
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: Optional[str],
         from_sequence: Optional[int],
         to_sequence: Optional[int],
@@ -88,6 +109,7 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         body: ElementCreate,
     ) -> Union[Element, Reply[Element]]:
         """createElement: Number a new element"""
@@ -97,16 +119,30 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
     ) -> Union[Element, Reply[Element]]:
         """getElement: Read one element"""
         raise not_implemented("getElement")
 
+    async def delete_element(
+        self,
+        conn: AsyncConnection,
+        *,
+        scope: str,
+        element_type: str,
+        element_id: int,
+        if_match: Optional[str],
+    ) -> Union[None, Reply[None]]:
+        """deleteElement: Remove an element from its scope"""
+        raise not_implemented("deleteElement")
+
     async def move_element(
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         if_match: Optional[str],
@@ -119,6 +155,7 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         limit: int,
@@ -131,6 +168,7 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         if_match: Optional[str],
@@ -143,6 +181,7 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         version: int,
@@ -154,6 +193,7 @@ class Operations(ServiceOperations):
         self,
         conn: AsyncConnection,
         *,
+        scope: str,
         body: Reorder,
     ) -> Union[ElementList, Reply[ElementList]]:
         """applyReorder: Reassign sequence numbers"""
@@ -195,6 +235,20 @@ CREATE_VERSION = Route(
     connection="write",
 )
 
+LIST_SCOPES = Route(
+    "listScopes",
+    status=200,
+    body=TypeAdapter(ScopePage),
+    query=frozenset(["limit", "offset"]),
+    connection="read",
+)
+
+DELETE_SCOPE = Route(
+    "deleteScope",
+    status=204,
+    connection="write",
+)
+
 LIST_ELEMENTS = Route(
     "listElements",
     status=200,
@@ -216,6 +270,12 @@ GET_ELEMENT = Route(
     status=200,
     body=TypeAdapter(Element),
     connection="read",
+)
+
+DELETE_ELEMENT = Route(
+    "deleteElement",
+    status=204,
+    connection="write",
 )
 
 MOVE_ELEMENT = Route(
@@ -358,15 +418,76 @@ def build_router() -> APIRouter:
         )
 
     @router.get(
-        "/v2/elements",
+        "/v2/scopes",
+        operation_id="listScopes",
+        summary='List the scopes',
+        description='Lists the scopes that hold elements, by name, with how many elements each holds.',
+        tags=["v2"],
+    )
+    async def list_scopes(
+        request: Request,
+        *,
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+    ) -> Response:
+        LIST_SCOPES.check_query(request)
+        operations: Operations = request.app.state.operations
+        conn = await LIST_SCOPES.connect(request)
+        try:
+            result = await operations.list_scopes(
+                conn,
+                limit=limit,
+                offset=offset,
+            )
+        finally:
+            await LIST_SCOPES.disconnect(conn)
+        return LIST_SCOPES.respond(result)
+
+    @router.delete(
+        "/v2/scopes/{scope}",
+        operation_id="deleteScope",
+        summary='Delete a scope with its elements',
+        description='Deletes a scope, every element numbered in it and their versions, e.g. when the story is deleted. A scope that holds nothing is 404.',
+        tags=["v2"],
+    )
+    async def delete_scope(
+        request: Request,
+        *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+    ) -> Response:
+        DELETE_SCOPE.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await DELETE_SCOPE.write(
+            request,
+            lambda conn: operations.delete_scope(
+                conn,
+                scope=scope,
+            ),
+        )
+
+    @router.get(
+        "/v2/scopes/{scope}/elements",
         operation_id="listElements",
         summary='List elements in sequence order',
-        description='Lists elements ordered by sequence number, optionally of one type and within a range of numbers, one page at a time with the total count.',
+        description="Lists the scope's elements ordered by sequence number, optionally of one type and within a range of numbers, one page at a time with the total count. A scope that holds nothing lists nothing.",
         tags=["v2"],
     )
     async def list_elements(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: Optional[str] = Query(
             None,
             alias='elementType',
@@ -389,6 +510,7 @@ def build_router() -> APIRouter:
         try:
             result = await operations.list_elements(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 from_sequence=from_sequence,
                 to_sequence=to_sequence,
@@ -400,15 +522,22 @@ def build_router() -> APIRouter:
         return LIST_ELEMENTS.respond(result)
 
     @router.post(
-        "/v2/elements",
+        "/v2/scopes/{scope}/elements",
         operation_id="createElement",
         summary='Number a new element',
-        description='Numbers an element: appended at the end, or inserted at sequenceNumber, shifting later elements up by one. An element already numbered is 409. Retries with the same Idempotency-Key replay the first answer.',
+        description="Numbers an element in the scope: appended at the end, or inserted at sequenceNumber, shifting the scope's later elements up by one. An element already numbered in the scope is 409. Retries with the same Idempotency-Key replay the first answer.",
         tags=["v2"],
     )
     async def create_element(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         idempotency_key: Optional[str] = Header(
             None,
             alias='Idempotency-Key',
@@ -424,6 +553,7 @@ def build_router() -> APIRouter:
             request,
             lambda conn: operations.create_element(
                 conn,
+                scope=scope,
                 body=body,
             ),
             idempotency_key=idempotency_key,
@@ -431,7 +561,7 @@ def build_router() -> APIRouter:
         )
 
     @router.get(
-        "/v2/elements/{elementType}/{elementId}",
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}",
         operation_id="getElement",
         summary='Read one element',
         description="Reads an element's sequence number and current version. The ETag header is the value to send as If-Match when changing it.",
@@ -440,6 +570,13 @@ def build_router() -> APIRouter:
     async def get_element(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: str = Path(
             ...,
             alias='elementType',
@@ -455,6 +592,7 @@ def build_router() -> APIRouter:
         try:
             result = await operations.get_element(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 element_id=element_id,
             )
@@ -462,16 +600,64 @@ def build_router() -> APIRouter:
             await GET_ELEMENT.disconnect(conn)
         return GET_ELEMENT.respond(result)
 
+    @router.delete(
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}",
+        operation_id="deleteElement",
+        summary='Remove an element from its scope',
+        description="Removes the element and its versions; the scope's later elements shift down by one, so numbers stay gapless. With If-Match, a stale ETag is 412 and nothing is removed.",
+        tags=["v2"],
+    )
+    async def delete_element(
+        request: Request,
+        *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+        element_type: str = Path(
+            ...,
+            alias='elementType',
+            min_length=1,
+            max_length=64,
+            pattern='^[A-Za-z][A-Za-z0-9_-]*$',
+        ),
+        element_id: int = Path(..., alias='elementId', ge=1, le=9223372036854775807),
+        if_match: Optional[str] = Header(None, alias='If-Match', max_length=64),
+    ) -> Response:
+        DELETE_ELEMENT.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await DELETE_ELEMENT.write(
+            request,
+            lambda conn: operations.delete_element(
+                conn,
+                scope=scope,
+                element_type=element_type,
+                element_id=element_id,
+                if_match=if_match,
+            ),
+            if_match=if_match,
+        )
+
     @router.post(
-        "/v2/elements/{elementType}/{elementId}/move",
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}/move",
         operation_id="moveElement",
         summary='Move an element to a position',
-        description='Moves an element to sequenceNumber; the elements in between shift by one, so numbers stay gapless. With If-Match, a stale ETag is 412 and nothing moves.',
+        description='Moves an element to sequenceNumber within its scope; the elements in between shift by one, so numbers stay gapless. With If-Match, a stale ETag is 412 and nothing moves.',
         tags=["v2"],
     )
     async def move_element(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: str = Path(
             ...,
             alias='elementType',
@@ -496,6 +682,7 @@ def build_router() -> APIRouter:
             request,
             lambda conn: operations.move_element(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 element_id=element_id,
                 if_match=if_match,
@@ -507,7 +694,7 @@ def build_router() -> APIRouter:
         )
 
     @router.get(
-        "/v2/elements/{elementType}/{elementId}/versions",
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions",
         operation_id="listElementVersions",
         summary="List an element's versions",
         description='Lists the versions of an element, oldest first, one page at a time with the total count.',
@@ -516,6 +703,13 @@ def build_router() -> APIRouter:
     async def list_element_versions(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: str = Path(
             ...,
             alias='elementType',
@@ -533,6 +727,7 @@ def build_router() -> APIRouter:
         try:
             result = await operations.list_element_versions(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 element_id=element_id,
                 limit=limit,
@@ -543,7 +738,7 @@ def build_router() -> APIRouter:
         return LIST_ELEMENT_VERSIONS.respond(result)
 
     @router.post(
-        "/v2/elements/{elementType}/{elementId}/versions",
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions",
         operation_id="createElementVersion",
         summary='Append a version to an element',
         description='Appends a version holding data and answers it. Version 1 is the element as first numbered. With If-Match, a stale ETag is 412 and nothing is written.',
@@ -552,6 +747,13 @@ def build_router() -> APIRouter:
     async def create_element_version(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: str = Path(
             ...,
             alias='elementType',
@@ -576,6 +778,7 @@ def build_router() -> APIRouter:
             request,
             lambda conn: operations.create_element_version(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 element_id=element_id,
                 if_match=if_match,
@@ -587,7 +790,7 @@ def build_router() -> APIRouter:
         )
 
     @router.get(
-        "/v2/elements/{elementType}/{elementId}/versions/{version}",
+        "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions/{version}",
         operation_id="getElementVersion",
         summary='Read one version of an element',
         description='Reads one version of an element with the data it was given.',
@@ -596,6 +799,13 @@ def build_router() -> APIRouter:
     async def get_element_version(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         element_type: str = Path(
             ...,
             alias='elementType',
@@ -612,6 +822,7 @@ def build_router() -> APIRouter:
         try:
             result = await operations.get_element_version(
                 conn,
+                scope=scope,
                 element_type=element_type,
                 element_id=element_id,
                 version=version,
@@ -621,15 +832,22 @@ def build_router() -> APIRouter:
         return GET_ELEMENT_VERSION.respond(result)
 
     @router.post(
-        "/v2/reorder",
+        "/v2/scopes/{scope}/reorder",
         operation_id="applyReorder",
         summary='Reassign sequence numbers',
-        description='Gives the listed elements, of any types, new numbers that must be a permutation of the numbers they hold now (else 422); unknown element 404. All or nothing; answers the elements as reordered.',
+        description='Gives the listed elements of the scope, of any types, new numbers that must be a permutation of the numbers they hold now (else 422); an element not numbered in the scope is 404. All or nothing; answers the elements as reordered.',
         tags=["v2"],
     )
     async def apply_reorder(
         request: Request,
         *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
         idempotency_key: Optional[str] = Header(
             None,
             alias='Idempotency-Key',
@@ -645,6 +863,7 @@ def build_router() -> APIRouter:
             request,
             lambda conn: operations.apply_reorder(
                 conn,
+                scope=scope,
                 body=body,
             ),
             idempotency_key=idempotency_key,
@@ -660,9 +879,12 @@ OPERATION_IDS: List[str] = [
     "generateSequenceNumber",
     "reorderElements",
     "createVersion",
+    "listScopes",
+    "deleteScope",
     "listElements",
     "createElement",
     "getElement",
+    "deleteElement",
     "moveElement",
     "listElementVersions",
     "createElementVersion",

@@ -624,7 +624,7 @@ def build_router() -> APIRouter:
         "/v1/scripts/{scriptId}/sections",
         operation_id="addSectionHeading",
         summary='Add Section Heading',
-        description='Adds a section heading to a script and numbers it through the Central Sequence Service (elementType section). A missing script is 404; a Central Sequence failure is 502 (504 on timeout) and nothing is stored.',
+        description="Adds a section heading at the end of a script, numbered through the Central Sequence Service in the script's scope (the first heading is 2). A missing script is 404; a Central Sequence failure is 502 (504 on timeout) and nothing is stored.",
         tags=["v1"],
     )
     async def add_section_heading(
@@ -798,7 +798,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}",
         operation_id="deleteScript",
         summary='Delete a script with its sections and lines',
-        description='Deletes the script, every section heading and every story line of it, in one transaction. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        description='Deletes the script, every section heading and every story line of it, and its numbering scope in the Central Sequence Service. With If-Match, a stale ETag is 412 and nothing is deleted; a Central Sequence failure is 502/504 and nothing is deleted.',
         tags=["v2"],
     )
     async def delete_script(
@@ -990,7 +990,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}/sections/{headingId}",
         operation_id="deleteSection",
         summary='Delete a section heading with its lines',
-        description='Deletes the heading and every story line in it, in one transaction; the other headings keep their numbers. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        description='Deletes the heading and every story line in it, in one transaction; the later headings move up by one, here and in the Central Sequence Service. With If-Match, a stale ETag is 412 and nothing is deleted; a Central Sequence failure is 502/504 and nothing is deleted.',
         tags=["v2"],
     )
     async def delete_section(

@@ -20,6 +20,7 @@ from .central_sequence_models import (
     ElementPage,
     Reorder,
     ReorderRequest,
+    ScopePage,
     SequenceRequest,
     SequenceResponse,
     SuccessResponse,
@@ -35,9 +36,12 @@ SERVICE = "central_sequence"
 _GENERATE_SEQUENCE_NUMBER: TypeAdapter[SequenceResponse] = TypeAdapter(SequenceResponse)
 _REORDER_ELEMENTS: TypeAdapter[SuccessResponse] = TypeAdapter(SuccessResponse)
 _CREATE_VERSION: TypeAdapter[VersionResponse] = TypeAdapter(VersionResponse)
+_LIST_SCOPES: TypeAdapter[ScopePage] = TypeAdapter(ScopePage)
+_DELETE_SCOPE: TypeAdapter[None] = TypeAdapter(None)
 _LIST_ELEMENTS: TypeAdapter[ElementPage] = TypeAdapter(ElementPage)
 _CREATE_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
 _GET_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
+_DELETE_ELEMENT: TypeAdapter[None] = TypeAdapter(None)
 _MOVE_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
 _LIST_ELEMENT_VERSIONS: TypeAdapter[VersionPage] = TypeAdapter(VersionPage)
 _CREATE_ELEMENT_VERSION: TypeAdapter[Version] = TypeAdapter(Version)
@@ -99,9 +103,48 @@ class CentralSequenceClient:
             idempotent=idempotent,
         )
 
+    async def list_scopes(
+        self,
+        *,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        idempotent: Optional[bool] = None,
+    ) -> ScopePage:
+        """listScopes: List the scopes"""
+        return await self._upstreams.call(
+            SERVICE,
+            "GET",
+            "/v2/scopes",
+            _LIST_SCOPES,
+            params={
+                "limit": limit,
+                "offset": offset,
+            },
+            idempotent=idempotent,
+        )
+
+    async def delete_scope(
+        self,
+        *,
+        scope: str,
+        idempotent: Optional[bool] = None,
+    ) -> None:
+        """deleteScope: Delete a scope with its elements"""
+        return await self._upstreams.call(
+            SERVICE,
+            "DELETE",
+            "/v2/scopes/{scope}",
+            _DELETE_SCOPE,
+            path_params={
+                "scope": scope,
+            },
+            idempotent=idempotent,
+        )
+
     async def list_elements(
         self,
         *,
+        scope: str,
         element_type: Optional[str] = None,
         from_sequence: Optional[int] = None,
         to_sequence: Optional[int] = None,
@@ -113,8 +156,11 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "GET",
-            "/v2/elements",
+            "/v2/scopes/{scope}/elements",
             _LIST_ELEMENTS,
+            path_params={
+                "scope": scope,
+            },
             params={
                 "elementType": element_type,
                 "fromSequence": from_sequence,
@@ -128,6 +174,7 @@ class CentralSequenceClient:
     async def create_element(
         self,
         *,
+        scope: str,
         body: ElementCreate,
         idempotency_key: Optional[str] = None,
         idempotent: Optional[bool] = None,
@@ -136,8 +183,11 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "POST",
-            "/v2/elements",
+            "/v2/scopes/{scope}/elements",
             _CREATE_ELEMENT,
+            path_params={
+                "scope": scope,
+            },
             headers={
                 "Idempotency-Key": idempotency_key,
             },
@@ -148,6 +198,7 @@ class CentralSequenceClient:
     async def get_element(
         self,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         idempotent: Optional[bool] = None,
@@ -156,11 +207,38 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "GET",
-            "/v2/elements/{elementType}/{elementId}",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}",
             _GET_ELEMENT,
             path_params={
+                "scope": scope,
                 "elementType": element_type,
                 "elementId": element_id,
+            },
+            idempotent=idempotent,
+        )
+
+    async def delete_element(
+        self,
+        *,
+        scope: str,
+        element_type: str,
+        element_id: int,
+        if_match: Optional[str] = None,
+        idempotent: Optional[bool] = None,
+    ) -> None:
+        """deleteElement: Remove an element from its scope"""
+        return await self._upstreams.call(
+            SERVICE,
+            "DELETE",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}",
+            _DELETE_ELEMENT,
+            path_params={
+                "scope": scope,
+                "elementType": element_type,
+                "elementId": element_id,
+            },
+            headers={
+                "If-Match": if_match,
             },
             idempotent=idempotent,
         )
@@ -168,6 +246,7 @@ class CentralSequenceClient:
     async def move_element(
         self,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         body: ElementMove,
@@ -179,9 +258,10 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "POST",
-            "/v2/elements/{elementType}/{elementId}/move",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}/move",
             _MOVE_ELEMENT,
             path_params={
+                "scope": scope,
                 "elementType": element_type,
                 "elementId": element_id,
             },
@@ -196,6 +276,7 @@ class CentralSequenceClient:
     async def list_element_versions(
         self,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         limit: Optional[int] = None,
@@ -206,9 +287,10 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "GET",
-            "/v2/elements/{elementType}/{elementId}/versions",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions",
             _LIST_ELEMENT_VERSIONS,
             path_params={
+                "scope": scope,
                 "elementType": element_type,
                 "elementId": element_id,
             },
@@ -222,6 +304,7 @@ class CentralSequenceClient:
     async def create_element_version(
         self,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         body: VersionCreate,
@@ -233,9 +316,10 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "POST",
-            "/v2/elements/{elementType}/{elementId}/versions",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions",
             _CREATE_ELEMENT_VERSION,
             path_params={
+                "scope": scope,
                 "elementType": element_type,
                 "elementId": element_id,
             },
@@ -250,6 +334,7 @@ class CentralSequenceClient:
     async def get_element_version(
         self,
         *,
+        scope: str,
         element_type: str,
         element_id: int,
         version: int,
@@ -259,9 +344,10 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "GET",
-            "/v2/elements/{elementType}/{elementId}/versions/{version}",
+            "/v2/scopes/{scope}/elements/{elementType}/{elementId}/versions/{version}",
             _GET_ELEMENT_VERSION,
             path_params={
+                "scope": scope,
                 "elementType": element_type,
                 "elementId": element_id,
                 "version": version,
@@ -272,6 +358,7 @@ class CentralSequenceClient:
     async def apply_reorder(
         self,
         *,
+        scope: str,
         body: Reorder,
         idempotency_key: Optional[str] = None,
         idempotent: Optional[bool] = None,
@@ -280,8 +367,11 @@ class CentralSequenceClient:
         return await self._upstreams.call(
             SERVICE,
             "POST",
-            "/v2/reorder",
+            "/v2/scopes/{scope}/reorder",
             _APPLY_REORDER,
+            path_params={
+                "scope": scope,
+            },
             headers={
                 "Idempotency-Key": idempotency_key,
             },

@@ -84,6 +84,15 @@ class SuccessResponse(BaseModel):
 
 
 class Element(BaseModel):
+    scope: Annotated[
+        StrictStr,
+        Field(
+            description="Name of a numbering scope, typically one story (Core Script numbers a script's sections in `script-{scriptId}`). /v1 numbers in `default`.\n",
+            max_length=128,
+            min_length=1,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+    ]
     elementType: Annotated[
         StrictStr,
         Field(
@@ -181,6 +190,15 @@ class ReorderEntry(BaseModel):
 
 
 class Version(BaseModel):
+    scope: Annotated[
+        StrictStr,
+        Field(
+            description="Name of a numbering scope, typically one story (Core Script numbers a script's sections in `script-{scriptId}`). /v1 numbers in `default`.\n",
+            max_length=128,
+            min_length=1,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+    ]
     elementType: Annotated[
         StrictStr,
         Field(
@@ -218,6 +236,31 @@ class VersionCreate(BaseModel):
 
 class VersionPage(BaseModel):
     items: List[Version]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
+class ScopeSummary(BaseModel):
+    scope: Annotated[
+        StrictStr,
+        Field(
+            description="Name of a numbering scope, typically one story (Core Script numbers a script's sections in `script-{scriptId}`). /v1 numbers in `default`.\n",
+            max_length=128,
+            min_length=1,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+    ]
+    elements: Annotated[
+        JsonInt,
+        Field(
+            description='How many elements the scope holds, numbered 1..elements.', ge=1
+        ),
+    ]
+
+
+class ScopePage(BaseModel):
+    items: List[ScopeSummary]
     total: Annotated[JsonInt, Field(ge=0)]
     limit: JsonInt
     offset: JsonInt
