@@ -135,6 +135,7 @@ def serve(
 
     from fountain_cli.ports import busy_port_message
     from fountain_cli.servers import all_services_app, one_service_app_factory
+    from fountain_common.http_server import server_options
     from fountain_common.observability import configure_logging
     from fountain_common.settings import get_settings
 
@@ -161,7 +162,7 @@ def serve(
         for svc in registry.all_services():
             typer.echo(f"  {svc.host:35} http://{own_address}:{listen}/{svc.name}/")
         typer.echo(f"Open http://{own_address}:{listen}/ in a browser for each service's docs and health.")
-        uvicorn.run(all_services_app(), host=host, port=listen, access_log=False, log_config=None)
+        uvicorn.run(all_services_app(), host=host, port=listen, **server_options())
     else:
         typer.echo(f"Serving {service} on http://{host}:{listen}")
         uvicorn.run(
@@ -170,8 +171,7 @@ def serve(
             host=host,
             port=listen,
             workers=workers,
-            access_log=False,
-            log_config=None,
+            **server_options(),
         )
 
 

@@ -18,6 +18,7 @@ from fountain_common.docs_pages import install_docs_pages
 from fountain_common.metrics import forget_app, install_metrics
 from fountain_common.observability import RequestContextMiddleware
 from fountain_common.problems import install_problem_handlers
+from fountain_common.request_limits import BodySizeLimitMiddleware, check_requests_strictly
 from fountain_common.service import ServiceDefinition
 from fountain_common.settings import Settings, get_settings
 from fountain_common.upstream import Upstreams
@@ -72,8 +73,10 @@ def create_service_app(
     install_problem_handlers(app)
     # The routes join the app's own list: an included router is matched as a branch of its own.
     app.router.routes.extend(service.build_router().routes)
+    check_requests_strictly(app)
     app.openapi = lambda: spec  # type: ignore[method-assign]
     _serve_contract(app, spec)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     install_metrics(app)  # not in the spec: the gateway does not publish it
     app.add_middleware(RequestContextMiddleware, service=service.name)
     return app

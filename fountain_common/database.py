@@ -40,7 +40,22 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
         async_database_url(settings),
         pool_size=pool_size or settings.pool_size,
         max_overflow=settings.pool_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_args=connect_arguments(settings),
     )
+
+
+def connect_arguments(settings: Settings) -> dict[str, Any]:
+    """asyncpg's timeouts, so that a database that stops answering (frozen, cut off by the network)
+    turns into 503 answers instead of requests that hang. The server ends a slow statement itself
+    (`statement_timeout`, SQLSTATE 57014); the client gives up a little later, for a server that
+    cannot even do that."""
+    statement_timeout = settings.database_statement_timeout_seconds
+    return {
+        "timeout": settings.database_connect_timeout_seconds,
+        "command_timeout": statement_timeout + 1.0,
+        "server_settings": {"statement_timeout": str(max(1, round(statement_timeout * 1000)))},
+    }
 
 
 def sqlstate(error: BaseException) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from fountain_common.problems import invalid
 
 BIGINT_MAX = 2**63 - 1  # ids are bigint: a larger number names no resource
-_ID_LIST = re.compile(r"^[1-9][0-9]{0,18}(,[1-9][0-9]{0,18})*$")
+_ID_LIST = re.compile(r"[1-9][0-9]{0,18}(,[1-9][0-9]{0,18})*")
 
 
 def parse_id_list(name: str, values: Sequence[str], *, max_ids: int) -> set[int] | None:
@@ -23,7 +23,7 @@ def parse_id_list(name: str, values: Sequence[str], *, max_ids: int) -> set[int]
     location = f"query.{name}"
     ids: set[int] = set()
     for value in values:
-        if not _ID_LIST.match(value):
+        if not _ID_LIST.fullmatch(value):
             message = "Ids must be positive integers separated by commas, without spaces"
             raise invalid(f"{location}: {message}, got {value[:40]!r}.", [{"location": location, "message": message}])
         ids.update(int(part) for part in value.split(","))

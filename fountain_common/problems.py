@@ -90,6 +90,17 @@ def unavailable(detail: str) -> Problem:
     return Problem(503, "unavailable", "Service unavailable", detail, headers={"Retry-After": "5"})
 
 
+def too_large(max_body_bytes: int) -> Problem:
+    # The rest of the body may still be on its way: the connection cannot carry another request.
+    return Problem(
+        413,
+        "content-too-large",
+        "Content too large",
+        f"The request body is larger than this service accepts ({max_body_bytes} bytes).",
+        headers={"Connection": "close"},
+    )
+
+
 def is_v1(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
@@ -100,6 +111,10 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     headers = dict(problem.headers)
     if request_id := getattr(request.state, "request_id", None):
         headers["X-Request-ID"] = request_id
+    if status == 500:
+        # The server closes the connection after an unhandled error (Starlette raises it again to
+        # the server): say so, or a keep-alive client sends its next request on a dead connection.
+        headers["Connection"] = "close"
     if is_v1(request):
         if status == 422:  # the v1 contract reports every input fault as 400
             status = body["status"] = 400
@@ -122,13 +137,22 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    malformed = [item for item in exc.errors() if item.get("type") == "json_invalid"]
+    if malformed:
+        # FastAPI's JSON decode error: its location is `body.<character offset>`, its reason in ctx.
+        reason = str(malformed[0].get("ctx", {}).get("error", "JSON decode error"))
+        offset = malformed[0]["loc"][-1]
+        problem = Problem(
+            400,
+            "malformed-request",
+            "Malformed request",
+            f"The body is not valid JSON: {reason} at character {offset}.",
+            errors=[{"location": f"body.{offset}", "message": reason}],
+        )
+        return problem_response(request, problem)
     errors = _field_errors(exc)
-    if any(item.get("type") == "json_invalid" for item in exc.errors()):
-        problem = Problem(400, "malformed-request", "Malformed request", "The body is not valid JSON.", errors=errors)
-    else:
-        summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
-        problem = invalid(summary, errors)
-    return problem_response(request, problem)
+    summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+    return problem_response(request, invalid(summary, errors))
 
 
 def _allowed_methods(request: Request) -> str:
@@ -143,6 +167,8 @@ def _allowed_methods(request: Request) -> str:
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413:  # a body that grew past the limit (request_limits.py)
+        return problem_response(request, too_large(request.app.state.settings.max_body_bytes))
     titles = {404: "Not found", 405: "Method not allowed"}
     kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     headers = dict(exc.headers or {})
@@ -158,6 +184,8 @@ def _database_problem(exc: DBAPIError) -> Problem | None:
     code = sqlstate(exc) or ""
     if isinstance(exc, (OperationalError, InterfaceError)) or code.startswith(("08", "57P")):
         return unavailable("The database is unavailable.")
+    if code == "57014":  # query_canceled: the statement ran past FOUNTAIN_DATABASE_STATEMENT_TIMEOUT_SECONDS
+        return unavailable("The database did not answer in time.")
     if code.startswith("22"):  # data exceptions: out-of-range numbers, NUL bytes in text, ...
         return invalid("A value cannot be stored: " + str(getattr(exc.orig, "args", [""])[0]).splitlines()[0])
     return None

@@ -22,6 +22,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -35,6 +36,7 @@ T = TypeVar("T")
 Connection = Literal["none", "read", "snapshot", "write"]
 _COMPENSATIONS = "fountain_compensations"
 _JSON = "application/json"
+_NAMED_AT_MOST = 10
 _REPLAYED = "idempotent-replayed"
 
 
@@ -77,10 +79,15 @@ class Route:
         unknown = sorted(set(request.query_params.keys()) - self.query)
         if unknown:
             takes = ", ".join(sorted(self.query)) or "none"
+            # Thousands of unknown names are named by the first few: the answer stays small.
+            named = ", ".join(map(repr, unknown[:_NAMED_AT_MOST]))
+            more = f" and {len(unknown) - _NAMED_AT_MOST} more" if len(unknown) > _NAMED_AT_MOST else ""
             raise invalid(
-                f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                f"this operation takes: {takes}.",
-                [{"location": f"query.{name}", "message": "Unknown query parameter."} for name in unknown],
+                f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {named}{more}; this operation takes: {takes}.",
+                [
+                    {"location": f"query.{name}", "message": "Unknown query parameter."}
+                    for name in unknown[:_NAMED_AT_MOST]
+                ],
             )
 
     @staticmethod
@@ -188,8 +195,19 @@ class Route:
             return Response(
                 str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
             )
-        content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+        try:
+            content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+        except PydanticSerializationError:
+            content = self._dump_deep(reply.body)
         return Response(content, status_code=status, headers=headers, media_type=_JSON)
+
+    def _dump_deep(self, body: Any) -> bytes:
+        """The body serialized by the standard library, for a value nested deeper than pydantic
+        serializes (~250 levels): one stored before bodies were limited to FOUNTAIN_MAX_JSON_DEPTH
+        must still be readable. Scalars are rendered as pydantic renders them."""
+        assert self.body is not None
+        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null)
+        return json.dumps(python, default=to_jsonable_python, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
         """The stored reply, in the field order the operation's model gives it (JSONB keeps none)."""

@@ -27,6 +27,25 @@ class Settings(BaseSettings):
     )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
+    # Limits: what one request may ask of a process, and how long the database may take to answer.
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest request body accepted; a larger one is 413."
+    )
+    # Replies nest a stored value a few levels deeper than it was sent (in a page, in a version), and
+    # pydantic serializes at most ~250 levels: a deeper value could be stored but never read back.
+    max_json_depth: int = Field(
+        default=64, ge=2, le=128, description="Deepest nesting of arrays and objects accepted in a JSON body."
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Longest a statement may run; then the request answers 503."
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="Longest wait to open a database connection."
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="Longest wait for a free pooled connection; then 503."
+    )
+
     # Where the other services are (see fountain_common/upstream.py): a service's own URL wins, then
     # the gateway, then the service's public host over HTTPS.
     central_sequence_url: str | None = Field(default=None, description="Base URL of the Central Sequence Service.")
