@@ -145,7 +145,10 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
             on_delete = spec.get("onDelete")
             table.foreign_keys.append(
                 ForeignKey(
-                    field_name, spec["references"], "", None if on_delete in (None, "no action") else on_delete.upper()
+                    [field_name],
+                    spec["references"],
+                    [],
+                    None if on_delete in (None, "no action") else on_delete.upper(),
                 )
             )
         elif "onDelete" in spec:
@@ -161,7 +164,7 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
 
 def resolve_references(schema: Schema) -> None:
     """`references` names an entity: the foreign key points to its primary key."""
-    keys = {t.name: t.primary_key[0] for t in schema.tables if len(t.primary_key) == 1}
+    keys = {t.name: t.primary_key for t in schema.tables}
     for table in schema.tables:
         for fk in table.foreign_keys:
-            fk.target_column = fk.target_column or keys.get(fk.target_table, "")
+            fk.target_columns = fk.target_columns or list(keys.get(fk.target_table, []))
