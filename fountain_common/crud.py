@@ -101,11 +101,27 @@ class Resource:
 
 
 def _item_type(column: Column[Any]) -> Any:
-    return column.type.item_type if isinstance(column.type, ARRAY) else column.type
+    """The type of one value of the column: an array's item, a domain's base type."""
+    kind = column.type.item_type if isinstance(column.type, ARRAY) else column.type
+    return kind.data_type if isinstance(kind, postgresql.DOMAIN) else kind
+
+
+def _runtime_type(column: Column[Any]) -> Any:
+    """The type values are bound and cast as: an enum named with the table's schema (the tables
+    module names it bare, as the database shows it to its own migrations), a domain as its base type."""
+    kind = _item_type(column)
+    if isinstance(kind, Enum):
+        kind = postgresql.ENUM(*kind.enums, name=kind.name, schema=column.table.schema, create_type=False)
+    return ARRAY(kind) if isinstance(column.type, ARRAY) else kind
 
 
 def _text_wired(column: Column[Any]) -> bool:
     return isinstance(_item_type(column), TEXT_WIRED)
+
+
+def _selected_as_text(column: Column[Any]) -> bool:
+    # asyncpg reads an enum as text, but an array of one only once told how: PostgreSQL writes it.
+    return _text_wired(column) or (isinstance(column.type, ARRAY) and isinstance(_item_type(column), Enum))
 
 
 def _bad(column: Column[Any], value: Any, error: Exception | None = None) -> Problem:
@@ -139,15 +155,18 @@ def _parsed_item(column: Column[Any], kind: Any, value: Any) -> Any:
 
 
 def _bound(column: Column[Any], value: Any) -> Any:
-    """A value to write to `column`: parsed, or for text-wired types the text PostgreSQL reads."""
+    """A value to write to `column`: parsed, or for text-wired types and enums the text PostgreSQL reads."""
     if value is None:
         return None
-    if _text_wired(column):
-        return cast(bindparam(None, value, type_=ARRAY(Text) if isinstance(value, list) else Text), column.type)
     kind = _item_type(column)
+    if _text_wired(column) or isinstance(kind, Enum):
+        text_type = ARRAY(Text) if isinstance(value, list) else Text
+        return cast(bindparam(None, value, type_=text_type), _runtime_type(column))
     if isinstance(value, list):
-        return [_parsed_item(column, kind, item) for item in value]
-    return _parsed_item(column, kind, value)
+        parsed = [_parsed_item(column, kind, item) for item in value]
+    else:
+        parsed = _parsed_item(column, kind, value)
+    return bindparam(None, parsed, type_=_runtime_type(column))
 
 
 def _wire(value: Any) -> Any:
@@ -170,7 +189,7 @@ def to_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 def _selected(table: Table) -> list[ColumnElement[Any]]:
     """The table's columns as the API answers them: text-wired ones as PostgreSQL writes them."""
     return [
-        cast(c, ARRAY(Text) if isinstance(c.type, ARRAY) else Text).label(c.name) if _text_wired(c) else c
+        cast(c, ARRAY(Text) if isinstance(c.type, ARRAY) else Text).label(c.name) if _selected_as_text(c) else c
         for c in table.columns
     ]
 
@@ -233,22 +252,23 @@ def _data_problem(error: DBAPIError) -> Problem | None:
 def _compared(column: Column[Any], value: str) -> Any:
     """A filter's value as the column's type: parsed here, or read by PostgreSQL from text."""
     kind = _item_type(column)
-    if isinstance(kind, String | Text):
-        return value
     if isinstance(kind, Enum) or _text_wired(column):
-        return cast(literal(value, Text), column.type)
+        return cast(literal(value, Text), _runtime_type(column))
+    parsed: Any = value
     if isinstance(kind, Boolean):
         if value not in ("true", "false"):
             raise _bad(column, value)
-        return value == "true"
+        parsed = value == "true"
     try:
         if isinstance(kind, Float):
-            return float(value)
-        if isinstance(kind, Integer):
-            return int(value)
+            parsed = float(value)
+        elif isinstance(kind, Integer):
+            parsed = int(value)
     except ValueError as error:
         raise _bad(column, value, error) from error
-    return _parsed_item(column, kind, value)
+    if not isinstance(kind, String | Text | Boolean | Float | Integer):
+        parsed = _parsed_item(column, kind, value)
+    return bindparam(None, parsed, type_=_runtime_type(column))
 
 
 def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:

@@ -69,8 +69,11 @@ def sa_type(column: Column, prefix: str = "") -> str:
     elif kind.name in ("timestamptz", "timetz"):
         name = f"{name}(timezone=True)"
     elif kind.name == "enum":
+        # Named bare, as the database shows it to the migrations (the CRUD logic qualifies it).
         labels = ", ".join(map(repr, kind.labels))
-        name = f"{name}({labels}, name={kind.enum!r}, create_type=False)"
+        name = f"{name}({labels}, name={kind.enum!r}, schema=None, create_type=False)"
+    if kind.domain:
+        name = f"postgresql.DOMAIN({kind.domain!r}, {name}, schema=None, create_type=False)"
     return f"postgresql.ARRAY({name})" if kind.array else name
 
 
@@ -117,6 +120,8 @@ def constraint_codes(table: Table) -> list[str]:
             options.append(f"onupdate={fk.on_update!r}")
         if fk.deferrable:
             options.append("deferrable=True")
+        if fk.initially_deferred:
+            options.append("initially='DEFERRED'")
         targets = [f"{fk.target_table}.{c}" for c in fk.target_columns]
         codes.append(f"ForeignKeyConstraint({fk.columns!r}, {targets!r}, {', '.join(options)})")
     for check in table.checks:
@@ -148,11 +153,17 @@ def render_tables(service: str, schema: Schema, origin: str) -> str:
             body.append(f"    comment={table.comment!r},")
         body.append(")")
     code = "\n".join(body)
+    names |= {name for name in SA_TYPES.values() if "." not in name and re.search(rf"[ (]{name}\b", code)}
     names |= {
         name
         for name in (
-            *(n for n in SA_TYPES.values() if "." not in n),
-            *("Identity", "Computed", "text", "UniqueConstraint", "ForeignKeyConstraint", "CheckConstraint", "Index"),
+            "Identity",
+            "Computed",
+            "text",
+            "UniqueConstraint",
+            "ForeignKeyConstraint",
+            "CheckConstraint",
+            "Index",
         )
         if re.search(rf"\b{name}\(", code)
     }

@@ -108,6 +108,7 @@ class ForeignKey:
     name: str | None = None
     on_update: str | None = None
     deferrable: bool = False
+    initially_deferred: bool = False
 
     @property
     def column(self) -> str:

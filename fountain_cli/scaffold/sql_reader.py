@@ -129,7 +129,13 @@ def read_sql(source: str, origin: str = "input") -> Schema:
 
 
 def _deparse(node: Any) -> str:
-    return str(RawStream()(node))
+    """A node as SQL, its names unqualified as the migration runs them."""
+    return QUALIFIER.sub("", str(RawStream()(node)))
+
+
+def _default(node: Any) -> str:
+    """A default as PostgreSQL shows it where that matters: a sequence's as nextval('s'::regclass)."""
+    return re.sub(r"nextval\(CAST\(('[^']+') AS regclass\)\)", r"nextval(\1::regclass)", _deparse(node))
 
 
 def _names(nodes: Any) -> list[str]:
@@ -409,7 +415,7 @@ class _Reader:
             elif kind == AlterTableType.AT_AddConstraint:
                 self.constraint(table, cmd.def_, None, checks)
             elif kind == AlterTableType.AT_ColumnDefault and column:
-                column.default = _deparse(cmd.def_) if cmd.def_ else None
+                column.default = _default(cmd.def_) if cmd.def_ else None
             elif kind == AlterTableType.AT_SetNotNull and column:
                 column.nullable = False
             elif kind == AlterTableType.AT_AddColumn:
@@ -487,10 +493,11 @@ class _Reader:
         elif kind in (ConstrType.CONSTR_ATTR_DEFERRABLE, ConstrType.CONSTR_ATTR_DEFERRED):
             if table.foreign_keys:
                 table.foreign_keys[-1].deferrable = True
+                table.foreign_keys[-1].initially_deferred |= kind == ConstrType.CONSTR_ATTR_DEFERRED
         elif kind in (ConstrType.CONSTR_ATTR_NOT_DEFERRABLE, ConstrType.CONSTR_ATTR_IMMEDIATE):
             pass
         elif kind == ConstrType.CONSTR_DEFAULT and column:
-            column.default = _deparse(node.raw_expr)
+            column.default = _default(node.raw_expr)
         elif kind == ConstrType.CONSTR_IDENTITY and column:
             column.generated = "identity_always" if node.generated_when == "a" else "identity"
             column.nullable = False
@@ -519,6 +526,7 @@ class _Reader:
                     node.conname,
                     on_update=FK_ACTIONS.get(node.fk_upd_action),
                     deferrable=bool(node.deferrable),
+                    initially_deferred=bool(node.initdeferred),
                 )
             )
         elif kind == ConstrType.CONSTR_CHECK:
