@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -48,6 +49,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
@@ -120,8 +122,11 @@ def _text_wired(column: Column[Any]) -> bool:
 
 
 def _selected_as_text(column: Column[Any]) -> bool:
-    # asyncpg reads an enum as text, but an array of one only once told how: PostgreSQL writes it.
-    return _text_wired(column) or (isinstance(column.type, ARRAY) and isinstance(_item_type(column), Enum))
+    # Intervals and text search vectors as PostgreSQL writes them; network addresses as asyncpg reads
+    # them (a cast to text would add /32 to a host); an enum array as text, which asyncpg reads unaided.
+    if isinstance(_item_type(column), postgresql.INTERVAL | postgresql.TSVECTOR):
+        return True
+    return isinstance(column.type, ARRAY) and isinstance(_item_type(column), Enum)
 
 
 def _bad(column: Column[Any], value: Any, error: Exception | None = None) -> Problem:
@@ -156,8 +161,6 @@ def _parsed_item(column: Column[Any], kind: Any, value: Any) -> Any:
 
 def _bound(column: Column[Any], value: Any) -> Any:
     """A value to write to `column`: parsed, or for text-wired types and enums the text PostgreSQL reads."""
-    if value is None:
-        return None
     kind = _item_type(column)
     if _text_wired(column) or isinstance(kind, Enum):
         text_type = ARRAY(Text) if isinstance(value, list) else Text
@@ -179,6 +182,8 @@ def _wire(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, list):
         return [_wire(item) for item in value]
+    if isinstance(value, IPv4Address | IPv6Address | IPv4Interface | IPv6Interface | IPv4Network | IPv6Network):
+        return str(value)
     return value
 
 
@@ -404,8 +409,15 @@ class Created(NamedTuple):
     location: str
 
 
+def _defers_checks(table: Table) -> bool:
+    return any(fk.deferrable for other in table.metadata.tables.values() for fk in other.foreign_key_constraints)
+
+
 async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, deleting: bool = False) -> Any:
     try:
+        if _defers_checks(resource.table):
+            # A deferred check would fail at COMMIT, after the answer is chosen: check now, one row at a time.
+            await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         return await conn.execute(statement)
     except IntegrityError as error:  # the constraints are immediate: the statement itself breaks them
         raise _integrity_problem(error, resource, deleting=deleting) from error

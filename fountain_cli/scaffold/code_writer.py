@@ -398,7 +398,7 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
         body = {
             camel(c.name): example_value(c)
             for c in table.columns
-            if writable(c) and c.name not in {fk.column for fk in table.foreign_keys}
+            if writable(c) and c.name not in {c for fk in table.foreign_keys for c in fk.columns}
         }
         for column in table.columns:
             if column.type.name == "uuid" and column.name in table.primary_key and column.default is None:
@@ -409,14 +409,16 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
                 "keys": [camel(key.name) for key in table.keys],
                 "body": body,
                 "references": {
-                    camel(fk.column): [
+                    camel(column): [
                         collection_path(schema.table(fk.target_table)),
-                        camel(fk.target_column),
-                        embed_name(fk),
+                        camel(target),
+                        embed_name(fk) if fk.single else None,
                     ]
-                    for fk in embeddable(table)
+                    for fk in table.foreign_keys
                     if fk.target_table != table.name  # a reference to its own table stays null
+                    for column, target in zip(fk.columns, fk.target_columns, strict=True)
                 },
+                "triggered": table.triggered,
                 "blocked": any(
                     fk.target_table == table.name and fk.on_delete in (None, "RESTRICT")
                     for other in schema.tables
@@ -433,7 +435,7 @@ def _sample_rows(schema: Schema) -> list[dict[str, object]]:
                         for c in table.columns
                         if writable(c)
                         and c.name not in table.primary_key
-                        and c.name not in {fk.column for fk in table.foreign_keys}
+                        and c.name not in {c for fk in table.foreign_keys for c in fk.columns}
                     ),
                     None,
                 ),
@@ -538,6 +540,8 @@ async def test_created_rows_read_back_with_their_references(client: httpx.AsyncC
         assert read.status_code == 200
         assert read.json() == answer
         for field, (_parent_path, parent_field, embed) in row["references"].items():
+            if embed is None:  # a foreign key of several columns: not embeddable
+                continue
             embedded = await client.get(url_of(row, answer), params={{"embed": embed}})
             assert embedded.status_code == 200, embedded.text
             assert embedded.json()[embed][parent_field] == answer[field]
@@ -570,7 +574,10 @@ async def test_changes_touch_only_the_fields_given(client: httpx.AsyncClient) ->
         url = url_of(row, answer)
         changed = await client.patch(url, json={{field: value}})
         assert changed.status_code == 200, changed.text
-        assert changed.json() == {{**answer, field: value}}
+        if row["triggered"]:  # a trigger of the table may change other fields too
+            assert changed.json()[field] == value
+        else:
+            assert changed.json() == {{**answer, field: value}}
         assert (await client.get(url)).json() == changed.json()
         assert (await client.patch(url, json={{"noSuchField": 1}})).status_code == 400
 

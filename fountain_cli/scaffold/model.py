@@ -155,6 +155,7 @@ class Table:
     comment: str | None = None
     # A partition of another table: carried by the migration, served through its parent.
     served: bool = True
+    triggered: bool = False  # a trigger may change its rows beyond what a write gives
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

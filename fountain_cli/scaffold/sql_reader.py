@@ -14,6 +14,7 @@ from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums.parsenodes import AlterTableType, ConstrType, FunctionParameterMode, ObjectType
+from pglast.enums.primnodes import BoolExprType
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 
@@ -165,6 +166,7 @@ class _Reader:
         self.statements: list[Statement] = []
         self.enums: dict[str, tuple[str, ...]] = {}
         self.domains: dict[str, ColumnType] = {}
+        self.domain_bounds: dict[str, dict[str, int]] = {}
         self.line = 0
 
     # --- bookkeeping ------------------------------------------------------------------------------
@@ -300,6 +302,12 @@ class _Reader:
         base = self.column_type(stmt.typeName, f"domain {name}")
         if base is not None:
             self.domains[name] = ColumnType(**{**base.__dict__, "domain": name})
+            # CHECK (VALUE >= 1901 AND ...) bounds every column of the domain, as a column's own CHECK does.
+            probe = Table(name, columns=[Column("value", self.domains[name])])
+            for constraint in stmt.constraints or ():
+                if constraint.contype == ConstrType.CONSTR_CHECK:
+                    _carry_bound(probe, constraint.raw_expr)
+            self.domain_bounds[name] = probe.columns[0].bounds
         self.carry(raw, "domain", f'DOMAIN "{name}"')
 
     def on_CreateSeqStmt(self, raw: Any, stmt: Any) -> None:
@@ -347,10 +355,14 @@ class _Reader:
             self.fail(f"CREATE {kind.name.removeprefix('OBJECT_')} {name} cannot be carried")
 
     def on_CreateTrigStmt(self, raw: Any, stmt: Any) -> None:
+        if stmt.relation.relname in self.tables:
+            self.tables[stmt.relation.relname].triggered = True
         self.carry(raw, "other")  # goes with its table
 
-    on_CreatePolicyStmt = on_CreateTrigStmt
-    on_RuleStmt = on_CreateTrigStmt
+    def on_CreatePolicyStmt(self, raw: Any, stmt: Any) -> None:
+        self.carry(raw, "other")  # goes with its table
+
+    on_RuleStmt = on_CreatePolicyStmt
 
     def on_IndexStmt(self, raw: Any, stmt: Any) -> None:
         table = self.tables.get(stmt.relation.relname)
@@ -474,6 +486,8 @@ class _Reader:
         found = self.column_type(node.typeName, at)
         if found is not None:
             column.type = found
+            for keyword, value in self.domain_bounds.get(found.domain or "", {}).items():
+                column.bound(keyword, value)
         names = _unqualified(_names(node.typeName.names))
         if names and names[-1] in SERIALS:
             column.generated, column.nullable = "serial", False
@@ -542,7 +556,12 @@ def _statement_name(stmt: Any) -> str:
 
 
 def _carry_bound(table: Table, expr: Any) -> None:
-    """`n >= 0`, `0 < n`, `length(s) <= 200` and the like become JSON Schema bounds of the column."""
+    """`n >= 0`, `0 < n`, `length(s) <= 200` and the like (joined by AND) become JSON Schema bounds
+    of the column."""
+    if isinstance(expr, ast.BoolExpr) and expr.boolop == BoolExprType.AND_EXPR:
+        for argument in expr.args or ():
+            _carry_bound(table, argument)
+        return
     if not isinstance(expr, ast.A_Expr) or expr.kind != 0 or not expr.name:
         return
     op = expr.name[-1].sval
