@@ -16,7 +16,12 @@ EPILOG = (
 def scaffold(
     name: Annotated[str, typer.Argument(help="The new service's name: its folder, spec and PostgreSQL schema.")],
     from_sql: Annotated[
-        Optional[Path], typer.Option("--from-sql", help="CREATE TABLE statements (PostgreSQL).", show_default=False)
+        Optional[Path],
+        typer.Option(
+            "--from-sql",
+            help="PostgreSQL DDL: hand-written CREATE statements or `pg_dump --schema-only` output.",
+            show_default=False,
+        ),
     ] = None,
     from_json: Annotated[
         Optional[Path], typer.Option("--from-json", help="A schema.json (docs/scaffolding.md).", show_default=False)
@@ -42,6 +47,8 @@ def scaffold(
     try:
         step(f"reading {source} and checking it")
         planned = plan(REPO_ROOT, name, source.resolve(), kind)
+        for note in planned.schema.notes:
+            typer.echo(f"      note: {note}")
         apply(REPO_ROOT, planned, step)
     except ScaffoldError as error:
         typer.secho(f"Nothing was written. {len(error.problems)} problem(s):", fg="red", err=True)

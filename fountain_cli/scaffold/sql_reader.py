@@ -218,7 +218,10 @@ class _Reader:
                 return
         handler = getattr(self, "on_" + type(stmt).__name__, None)
         if handler is None:
-            self.fail(f"a {_statement_name(stmt)} statement cannot be carried into a service's migration")
+            name = _statement_name(stmt)
+            self.fail(
+                f"{'an' if name[0] in 'AEIOU' else 'a'} {name} statement cannot be carried into a service's migration"
+            )
         else:
             handler(raw, stmt)
 
