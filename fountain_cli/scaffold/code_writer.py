@@ -198,6 +198,8 @@ def table_ddl(table: Table) -> str:
     for fk in table.foreign_keys:
         name = fk.name or f"{table.name}_{'_'.join(fk.columns)}_fkey"
         action = f" ON DELETE {fk.on_delete}" if fk.on_delete else ""
+        action += f" ON UPDATE {fk.on_update}" if fk.on_update else ""
+        action += " DEFERRABLE INITIALLY DEFERRED" if fk.deferrable else ""
         parts.append(
             f"CONSTRAINT {name} FOREIGN KEY ({', '.join(fk.columns)}) "
             f"REFERENCES {fk.target_table} ({', '.join(fk.target_columns)}){action}"
@@ -209,7 +211,18 @@ def table_ddl(table: Table) -> str:
 def migration_statements(schema: Schema) -> list[Statement]:
     if schema.statements:
         return schema.statements
-    return [Statement(table_ddl(t), "table", f'TABLE IF EXISTS "{t.name}"') for t in creation_order(schema)]
+    enums = {c.type.enum: c.type.labels for t in schema.tables for c in t.columns if c.type.enum}
+    types = [
+        Statement(
+            f"CREATE TYPE {name} AS ENUM ({', '.join(_quoted(label) for label in labels)})", "type", f'TYPE "{name}"'
+        )
+        for name, labels in enums.items()
+    ]
+    return types + [Statement(table_ddl(t), "table", f'TABLE IF EXISTS "{t.name}"') for t in creation_order(schema)]
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def downgrade_statements(statements: list[Statement]) -> list[str]:

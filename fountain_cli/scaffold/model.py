@@ -68,7 +68,7 @@ class ColumnType:
 
     def sql(self) -> str:
         """The type as the input declared it, e.g. `numeric(10,2)`, `varchar(40)[]`, `mpaa_rating`."""
-        base = self.domain or self.enum or self.name
+        base = self.domain or self.enum or {"double": "double precision"}.get(self.name, self.name)
         if self.length:
             base += f"({self.length})"
         elif self.precision is not None:
