@@ -108,3 +108,33 @@ def test_the_migrated_schema_dumps_as_the_input_does(
     downgrade = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", service, "--to", "base", env=env)
     assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
     assert objects(schema_dump(postgres_dir, f"scaffolded_{service}", service), service) == []
+
+
+def test_json_input_migrates_every_type_and_downgrades_to_nothing(
+    repository_copy: Callable[[], Path], postgres_dir: Path
+) -> None:
+    root = repository_copy()
+    result = run_in(root, "-m", "fountain_cli.main", "scaffold", "bands", "--from-json", str(INPUTS / "band.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    commit_all(root, "scaffold bands")
+    url = embedded_url(postgres_dir, "scaffolded_bands")
+    env = {"FOUNTAIN_DATABASE_URL": url}
+    for command in (("upgrade",), ("check",)):
+        done = run_in(root, "-m", "fountain_cli.main", "db", *command, "bands", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    dump = "\n".join(objects(schema_dump(postgres_dir, "scaffolded_bands", "bands"), "bands"))
+    for declared in (
+        "CREATE TYPE band_mood AS ENUM (\n    'calm',\n    'loud'\n)",
+        "mood band_mood DEFAULT 'calm'::band_mood NOT NULL",
+        "price numeric(8,2)",
+        "founded timestamp without time zone",
+        "tags text[]",
+        "code character(3)",
+        "ratio double precision",
+        "ADD CONSTRAINT member_pkey PRIMARY KEY (band_id, seat)",
+        "FOREIGN KEY (band_id) REFERENCES band(id) ON UPDATE CASCADE ON DELETE CASCADE",
+    ):
+        assert declared in dump
+    downgrade = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", "bands", "--to", "base", env=env)
+    assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
+    assert objects(schema_dump(postgres_dir, "scaffolded_bands", "bands"), "bands") == []
