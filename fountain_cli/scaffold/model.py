@@ -39,6 +39,7 @@ TYPES = (
     "macaddr",
     "tsvector",
     "enum",
+    "other",  # a type the input's extensions bring: carried as PostgreSQL's text form
 )
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
 TEXT_TYPES = {"text", "varchar", "char"}
@@ -65,10 +66,11 @@ class ColumnType:
     enum: str | None = None  # the enum type's name (CREATE TYPE ... AS ENUM)
     labels: tuple[str, ...] = ()  # the enum's values
     domain: str | None = None  # the domain the column was declared with; `name` is its base type
+    named: str | None = None  # an "other" type's name, e.g. an extension's `vector`
 
     def sql(self) -> str:
         """The type as the input declared it, e.g. `numeric(10,2)`, `varchar(40)[]`, `mpaa_rating`."""
-        base = self.domain or self.enum or {"double": "double precision"}.get(self.name, self.name)
+        base = self.domain or self.enum or self.named or {"double": "double precision"}.get(self.name, self.name)
         if self.length:
             base += f"({self.length})"
         elif self.precision is not None:
@@ -245,10 +247,9 @@ def check_schema(schema: Schema) -> None:
                 problems.append(f"{where}: its model {model} collides with table {models[model]}")
             models[model] = table.name
         problems += _table_problems(schema, table, where)
-    if not problems:
-        problems += _cycle_problems(schema)
     if problems:
         raise SchemaError(problems)
+    schema.notes += _cycle_notes(schema)
 
 
 def _table_problems(schema: Schema, table: Table, where: str) -> list[str]:
@@ -334,8 +335,9 @@ def _required_edges(schema: Schema) -> dict[str, set[str]]:
     }
 
 
-def _cycle_problems(schema: Schema) -> list[str]:
-    """NOT NULL foreign keys must not form a cycle: no first row could be created through the API."""
+def _cycle_notes(schema: Schema) -> list[str]:
+    """NOT NULL foreign keys that form a cycle: no first row can be created through the API (rows
+    loaded otherwise are served as any others)."""
     edges = _required_edges(schema)
     state: dict[str, int] = {}
 
@@ -352,10 +354,40 @@ def _cycle_problems(schema: Schema) -> list[str]:
     for name in edges:
         if name not in state and (cycle := visit(name, [name])):
             return [
-                f"NOT NULL foreign keys form a cycle: {' -> '.join(cycle)}; no first row could be created "
-                "(make one of them nullable or DEFERRABLE)"
+                f"NOT NULL foreign keys form a cycle: {' -> '.join(cycle)}; the API cannot create their first "
+                "rows (load them another way, or make one of the keys nullable or DEFERRABLE)"
             ]
     return []
+
+
+def uncreatable(schema: Schema) -> set[str]:
+    """Tables whose rows the generated tests cannot create through the API: in a cycle of NOT NULL
+    foreign keys, with a NOT NULL column of a type the API carries only as text, or needing a row of
+    such a table."""
+    edges = _required_edges(schema)
+    blocked = {
+        t.name
+        for t in schema.served
+        if any(c.type.name == "other" and not c.nullable and c.default is None and not c.generated for c in t.columns)
+    }
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), list(edges.get(start, ()))
+        while todo:
+            name = todo.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                todo += edges.get(name, ())
+        return False
+
+    blocked |= {name for name in edges if reaches(name, name)}
+    while True:
+        more = {name for name, targets in edges.items() if targets & blocked} - blocked
+        if not more:
+            return blocked
+        blocked |= more
 
 
 def creation_order(schema: Schema) -> list[Table]:

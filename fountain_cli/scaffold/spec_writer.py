@@ -121,6 +121,13 @@ def item_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
         return {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]+$", "description": TEXT_FORMS[kind]}
     if kind == "enum":
         return {"type": "string", "enum": list(column.type.labels)}
+    if kind == "other":
+        return {
+            "type": "string",
+            "maxLength": 100000,
+            "pattern": "^[^\\x00]+$",
+            "description": f"A {column.type.named} as PostgreSQL writes it.",
+        }
     raise ValueError(f"no JSON Schema for type {kind}")
 
 
@@ -140,7 +147,7 @@ def filter_schema(column: Column) -> dict[str, Any]:
     """The filters a column takes, PostgREST's way: op.value, in.(a,b), is.null, not.is.null."""
     kind, nulls = column.type.name, r"is\.null|not\.is\.null"
     value: str | None = None
-    if column.type.array or kind in ("json", "jsonb", "bytea", *TEXT_FORMS):
+    if column.type.array or kind in ("json", "jsonb", "bytea", "other", *TEXT_FORMS):
         value = None
     elif kind in INT_DIGITS:
         value = rf"-?\d{{1,{INT_DIGITS[kind]}}}"
@@ -252,6 +259,7 @@ def example_value(column: Column) -> Any:
         "cidr": "192.0.2.0/24",
         "macaddr": "08:00:2b:01:02:03",
         "tsvector": "'fountain'",
+        "other": "value",
     }[kind.name]
 
 

@@ -167,6 +167,7 @@ class _Reader:
         self.enums: dict[str, tuple[str, ...]] = {}
         self.domains: dict[str, ColumnType] = {}
         self.domain_bounds: dict[str, dict[str, int]] = {}
+        self.extensions: list[str] = []
         self.line = 0
 
     # --- bookkeeping ------------------------------------------------------------------------------
@@ -226,7 +227,12 @@ class _Reader:
             handler(raw, stmt)
 
     def on_VariableSetStmt(self, raw: Any, stmt: Any) -> None:
-        self.skip(self.line, "SET of session settings (the migration runs with its own)")
+        if stmt.name == "check_function_bodies":
+            # A dump creates functions before the tables their bodies read: kept for the migration's transaction.
+            value = ", ".join(_deparse(arg) for arg in stmt.args or ()) or "DEFAULT"
+            self.statements.append(Statement(f"SET LOCAL check_function_bodies = {value}", "other"))
+        else:
+            self.skip(self.line, "SET of session settings (the migration runs with its own)")
 
     def on_SelectStmt(self, raw: Any, stmt: Any) -> None:
         calls = [n for n in _nodes(stmt) if isinstance(n, ast.FuncCall)]
@@ -279,7 +285,10 @@ class _Reader:
         self.carry(raw, "other")
 
     def on_CreateExtensionStmt(self, raw: Any, stmt: Any) -> None:
+        self.extensions.append(stmt.extname)
         self.carry(raw, "extension", f'EXTENSION IF EXISTS "{stmt.extname}"')
+        # WITH SCHEMA public: the extension's objects go to the service's schema, where its tables find them.
+        self.statements[-1].sql = re.sub(r"\s+WITH\s+SCHEMA\s+\"?public\"?", "", self.statements[-1].sql, flags=re.I)
 
     def on_CreateEnumStmt(self, raw: Any, stmt: Any) -> None:
         name = _unqualified(_names(stmt.typeName))[-1]
@@ -479,6 +488,9 @@ class _Reader:
             return ColumnType(kind, array=array)
         else:
             shown = _deparse(type_name)
+            if self.extensions and len(names) == 1 and not type_name.pct_type and not type_name.setof:
+                # Most likely an extension's type: the database knows it; the API carries its text form.
+                return ColumnType("other", array=array, named=_deparse(ast.TypeName(names=type_name.names)))
         self.fail(f"{at}: type {shown} is not supported (supported: {SUPPORTED})")
         return None
 
