@@ -225,7 +225,9 @@ def migration_statements(schema: Schema) -> list[Statement]:
     enums = {c.type.enum: c.type.labels for t in schema.tables for c in t.columns if c.type.enum}
     types = [
         Statement(
-            f"CREATE TYPE {name} AS ENUM ({', '.join(_quoted(label) for label in labels)})", "type", f'TYPE "{name}"'
+            f"CREATE TYPE {name} AS ENUM ({', '.join(_quoted(label) for label in labels)})",
+            "type",
+            f'TYPE IF EXISTS "{name}"',
         )
         for name, labels in enums.items()
     ]
@@ -238,13 +240,15 @@ def _quoted(text: str) -> str:
 
 def downgrade_statements(statements: list[Statement]) -> list[str]:
     """What removes the objects `statements` create: views first, then every table at once (their
-    indexes, triggers, policies, owned sequences and comments go with them), then what they used."""
+    indexes, triggers, policies, owned sequences and comments go with them, and with CASCADE what
+    depends on their row types, such as a function returning SETOF a table: all of it in the service's
+    own schema), then what they used; IF EXISTS, as a cascade may have dropped it already."""
     drops = []
     views = [s.drop for s in reversed(statements) if s.kind == "view" and s.drop]
     drops += [f"DROP {drop}" for drop in views]
     tables = [s.drop.removeprefix("TABLE IF EXISTS ") for s in statements if s.kind == "table" and s.drop]
     if tables:
-        drops.append(f"DROP TABLE IF EXISTS {', '.join(tables)}")
+        drops.append(f"DROP TABLE IF EXISTS {', '.join(tables)} CASCADE")
     for kinds in (("sequence",), ("function",), ("type", "domain"), ("extension",)):
         drops += [f"DROP {s.drop}" for s in reversed(statements) if s.kind in kinds and s.drop]
     return drops

@@ -293,7 +293,7 @@ class _Reader:
     def on_CreateEnumStmt(self, raw: Any, stmt: Any) -> None:
         name = _unqualified(_names(stmt.typeName))[-1]
         self.enums[name] = tuple(_names(stmt.vals))
-        self.carry(raw, "type", f'TYPE "{name}"')
+        self.carry(raw, "type", f'TYPE IF EXISTS "{name}"')
 
     def on_AlterEnumStmt(self, raw: Any, stmt: Any) -> None:
         name = _unqualified(_names(stmt.typeName))[-1]
@@ -304,10 +304,10 @@ class _Reader:
             self.fail(f"ALTER TYPE {name}: only ADD VALUE is carried")
 
     def on_CompositeTypeStmt(self, raw: Any, stmt: Any) -> None:
-        self.carry(raw, "type", f'TYPE "{stmt.typevar.relname}"')
+        self.carry(raw, "type", f'TYPE IF EXISTS "{stmt.typevar.relname}"')
 
     def on_CreateRangeStmt(self, raw: Any, stmt: Any) -> None:
-        self.carry(raw, "type", f'TYPE "{_unqualified(_names(stmt.typeName))[-1]}"')
+        self.carry(raw, "type", f'TYPE IF EXISTS "{_unqualified(_names(stmt.typeName))[-1]}"')
 
     def on_CreateDomainStmt(self, raw: Any, stmt: Any) -> None:
         name = _unqualified(_names(stmt.domainname))[-1]
@@ -320,7 +320,7 @@ class _Reader:
                 if constraint.contype == ConstrType.CONSTR_CHECK:
                     _carry_bound(probe, constraint.raw_expr)
             self.domain_bounds[name] = probe.columns[0].bounds
-        self.carry(raw, "domain", f'DOMAIN "{name}"')
+        self.carry(raw, "domain", f'DOMAIN IF EXISTS "{name}"')
 
     def on_CreateSeqStmt(self, raw: Any, stmt: Any) -> None:
         self.carry(raw, "sequence", f'SEQUENCE IF EXISTS "{stmt.sequence.relname}"')
