@@ -249,8 +249,9 @@ def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: b
 def _data_problem(error: DBAPIError) -> Problem | None:
     """A value PostgreSQL could not read as its column's type (class 22): the client's to fix."""
     if (sqlstate(error) or "").startswith("22"):
-        reason = str(getattr(error.orig, "__cause__", None) or error.orig).splitlines()[0]
-        return invalid(f"A value does not fit its field: {reason.split(': ', 1)[-1]}")
+        cause = getattr(error.orig, "__cause__", None)
+        reason = str(cause) if cause else str(error.orig).split(": ", 1)[-1]
+        return invalid(f"A value does not fit its field: {reason.splitlines()[0]}")
     return None
 
 
