@@ -55,7 +55,7 @@ def scaffold(
         for problem in error.problems:
             typer.secho(f"  {problem}", fg="red", err=True)
         raise typer.Exit(1) from error
-    tables = ", ".join(t.name for t in planned.schema.tables)
+    tables = ", ".join(t.name for t in planned.schema.served)
     typer.echo(
         f"Service {name} created: tables {tables}; host {planned.host}, local port {planned.port}.\n"
         f"Next: fountain db upgrade {name} && fountain serve {name}; its tests: pytest tests/{name}"
