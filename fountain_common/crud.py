@@ -279,13 +279,10 @@ def _compared(column: Column[Any], value: str) -> Any:
 
 def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
     """`op.value` (PostgREST's filter syntax) on one column."""
-    match = FILTER.match(given)
+    # A bare value is equality, as before operators: `?authorId=7` is `?authorId=eq.7`.
+    match = FILTER.match(given) or FILTER.match(f"eq.{given}")
     field = api_name(column.name)
-    if match is None:
-        raise invalid(
-            f"{field}: {given!r} is not a filter; write op.value with op one of eq, neq, gt, gte, lt, lte, like, "
-            "ilike, in.(a,b), is.null, not.is.null, is.true, is.false."
-        )
+    assert match is not None  # eq.<anything> always matches
     op, value, listed, is_value, not_null = match.groups()
     if not_null:
         return column.is_not(None)

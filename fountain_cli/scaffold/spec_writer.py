@@ -156,13 +156,10 @@ def filter_schema(column: Column) -> dict[str, Any]:
     elif kind in ("real", "double"):
         value = r"-?\d{1,15}(\.\d{1,6})?"
     elif kind in ("text", "varchar", "char"):
-        return {
-            "type": "string",
-            "maxLength": 1000,
-            "pattern": rf"^(({FILTER_OPS}|like|ilike)\.[^\x00]*|in\.\([^\x00]*\)|{nulls})$",
-        }
+        # op.value, in.(a,b), is.null, not.is.null, or a bare value (equality): any text.
+        return {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]*$"}
     elif kind == "boolean":
-        return {"type": "string", "pattern": rf"^((eq|neq)\.(true|false)|is\.(true|false)|{nulls})$"}
+        return {"type": "string", "pattern": rf"^((eq|neq)\.(true|false)|is\.(true|false)|true|false|{nulls})$"}
     elif kind == "uuid":
         value = UUID
     elif kind == "date":
@@ -180,7 +177,7 @@ def filter_schema(column: Column) -> dict[str, Any]:
     return {
         "type": "string",
         "maxLength": 1000,
-        "pattern": rf"^({FILTER_OPS}\.{value}|in\.\({value}(,{value})*\)|{nulls})$",
+        "pattern": rf"^({FILTER_OPS}\.{value}|in\.\({value}(,{value})*\)|{nulls}|{value})$",
     }
 
 
@@ -372,7 +369,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
             "name": camel(c.name),
             "in": "query",
             "required": False,
-            "description": f"Only rows whose {c.name} matches: op.value (eq, neq, gt, gte, lt, lte"
+            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
             + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
             + "), in.(a,b), is.null or not.is.null.",
             "schema": filter_schema(c),

@@ -86,13 +86,15 @@ async def test_filters_take_postgrest_operators(conn: Any) -> None:
     assert await names(conn, composer="not.is.null") == ["Rock On", "rock bottom"]
     assert await names(conn, explicit="is.true") == ["Rock On"]
     assert await names(conn, mood="eq.calm") == ["Intro"]
+    assert await names(conn, position="1") == ["Intro", "rock bottom"]  # a bare value is equality
+    assert await names(conn, name="Outro") == ["Outro"]
 
 
 @pytest.mark.parametrize(
     ("field", "given", "message"),
     [
         ("price", "gt.cheap", "price: 'cheap' is not a valid"),
-        ("position", "1", "is not a filter"),
+        ("position", "one", "position: 'one' is not a valid integer"),
         ("explicit", "gt.true", "true/false fields take eq, neq and is only"),
         ("price", "like.1*", "like applies to text fields only"),
         ("cover", "eq.aGk=", "only be filtered with is.null or not.is.null"),
