@@ -4,22 +4,69 @@ operations call these functions with the connection their route opened (a write 
 create, update and delete) and wrap the answers in their generated models.
 
 API field names are the columns' names in camelCase; a row can embed the rows its foreign keys
-point to (`?embed=author`).
+point to (`?embed=author`). Lists filter with PostgREST's operators (`?total=gte.10`,
+`?name=ilike.*rock*`, `?composer=is.null`, `?genreId=in.(1,2)`) and order by several fields
+(`?orderBy=-total.nullslast,invoiceId`).
+
+Values keep their exact type on the wire: NUMERIC as a string holding the exact decimal, bytea as
+base64, timestamps in RFC 3339, intervals, network addresses and text search vectors as
+PostgreSQL writes them.
 """
 
+import base64
+import binascii
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Date, DateTime, Table, Uuid, delete, false, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Time,
+    Uuid,
+    bindparam,
+    cast,
+    delete,
+    false,
+    insert,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.database import sqlstate
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, conflict, invalid, not_found
+
+# Types PostgreSQL itself reads from text and writes as text: bound and selected as text.
+TEXT_WIRED = (postgresql.INTERVAL, postgresql.INET, postgresql.CIDR, postgresql.MACADDR, postgresql.TSVECTOR)
+FILTER = re.compile(
+    r"^(?:(eq|neq|gt|gte|lt|lte|like|ilike)\.(.*)|in\.\((.*)\)|is\.(null|true|false)|(not\.is\.null))$", re.S
+)
+COMPARABLE = ("eq", "neq", "gt", "gte", "lt", "lte", "in")
 
 
 def api_name(column: str) -> str:
@@ -40,42 +87,121 @@ class Embed:
 @dataclass(frozen=True)
 class Resource:
     table: Table
-    path: str  # the collection's URL path; a row is at path/<key>
+    path: str  # the collection's URL path; a row is at path/<key>[/<key>...], one segment per key column
     embeds: Sequence[Embed] = ()
 
     @property
+    def keys(self) -> list[Column[Any]]:
+        return list(self.table.primary_key.columns)
+
+    @property
     def key(self) -> Column[Any]:
-        return next(iter(self.table.primary_key.columns))
+        return self.keys[0]
 
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
 
 
-def _parsed(column: Column[Any], value: Any) -> Any:
-    """A query or path value as the column's Python type (routes pass UUIDs and dates as text)."""
+def _item_type(column: Column[Any]) -> Any:
+    """The type of one value of the column: an array's item, a domain's base type."""
+    kind = column.type.item_type if isinstance(column.type, ARRAY) else column.type
+    return kind.data_type if isinstance(kind, postgresql.DOMAIN) else kind
+
+
+def _runtime_type(column: Column[Any]) -> Any:
+    """The type values are bound and cast as: an enum named with the table's schema (the tables
+    module names it bare, as the database shows it to its own migrations), a domain as its base type."""
+    kind = _item_type(column)
+    if isinstance(kind, Enum):
+        kind = postgresql.ENUM(*kind.enums, name=kind.name, schema=column.table.schema, create_type=False)
+    return ARRAY(kind) if isinstance(column.type, ARRAY) else kind
+
+
+def _text_wired(column: Column[Any]) -> bool:
+    return isinstance(_item_type(column), TEXT_WIRED)
+
+
+def _selected_as_text(column: Column[Any]) -> bool:
+    # Intervals and text search vectors as PostgreSQL writes them; network addresses as asyncpg reads
+    # them (a cast to text would add /32 to a host); an enum array as text, which asyncpg reads unaided.
+    if isinstance(_item_type(column), postgresql.INTERVAL | postgresql.TSVECTOR):
+        return True
+    return isinstance(column.type, ARRAY) and isinstance(_item_type(column), Enum)
+
+
+def _bad(column: Column[Any], value: Any, error: Exception | None = None) -> Problem:
+    kind = _item_type(column).__visit_name__.lower()
+    return invalid(f"{api_name(column.name)}: {value!r} is not a valid {kind}.")
+
+
+def _parsed_item(column: Column[Any], kind: Any, value: Any) -> Any:
+    """One value as the column's Python type (the API carries exact decimals, binary and times as text)."""
     if not isinstance(value, str):
         return value
     try:
-        if isinstance(column.type, Uuid):
+        if isinstance(kind, Uuid):
             return uuid.UUID(value)
-        if isinstance(column.type, DateTime):
-            moment = datetime.fromisoformat(value)
-            moment.astimezone(UTC)  # a time near year 1 or 9999 may not exist in UTC
+        if isinstance(kind, DateTime):
+            moment = datetime.fromisoformat(value.replace("z", "Z"))
+            if kind.timezone:
+                moment.astimezone(UTC)  # a time near year 1 or 9999 may not exist in UTC
             return moment
-        if isinstance(column.type, Date):
+        if isinstance(kind, Date):
             return date.fromisoformat(value)
-    except (ValueError, OverflowError) as error:
-        raise invalid(f"{api_name(column.name)}: {value!r} is not a valid {column.type.__visit_name__}.") from error
+        if isinstance(kind, Time):
+            return time.fromisoformat(value)
+        if isinstance(kind, Numeric) and not isinstance(kind, Float):
+            return Decimal(value)
+        if isinstance(kind, LargeBinary):
+            return base64.b64decode(value, validate=True)
+    except (ValueError, OverflowError, InvalidOperation, binascii.Error) as error:
+        raise _bad(column, value, error) from error
+    return value
+
+
+def _bound(column: Column[Any], value: Any) -> Any:
+    """A value to write to `column`: parsed, or for text-wired types and enums the text PostgreSQL reads."""
+    kind = _item_type(column)
+    if _text_wired(column) or isinstance(kind, Enum):
+        text_type = ARRAY(Text) if isinstance(value, list) else Text
+        return cast(bindparam(None, value, type_=text_type), _runtime_type(column))
+    if isinstance(value, list):
+        parsed = [_parsed_item(column, kind, item) for item in value]
+    else:
+        parsed = _parsed_item(column, kind, value)
+    return bindparam(None, parsed, type_=_runtime_type(column))
+
+
+def _wire(value: Any) -> Any:
+    """A value read from the database as the API carries it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_wire(item) for item in value]
+    if isinstance(value, IPv4Address | IPv6Address | IPv4Interface | IPv6Interface | IPv4Network | IPv6Network):
+        return str(value)
     return value
 
 
 def to_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {api_name(name): value for name, value in row.items()}
+    return {api_name(name): _wire(value) for name, value in row.items()}
+
+
+def _selected(table: Table) -> list[ColumnElement[Any]]:
+    """The table's columns as the API answers them: text-wired ones as PostgreSQL writes them."""
+    return [
+        cast(c, ARRAY(Text) if isinstance(c.type, ARRAY) else Text).label(c.name) if _selected_as_text(c) else c
+        for c in table.columns
+    ]
 
 
 def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
     columns = resource.columns_by_field()
-    return {columns[name].name: _parsed(columns[name], value) for name, value in fields.items()}
+    return {columns[name].name: _bound(columns[name], value) for name, value in fields.items()}
 
 
 def _embeds(resource: Resource, embed: str | None) -> list[Embed]:
@@ -97,8 +223,10 @@ async def _with_embeds(conn: AsyncConnection, rows: list[dict[str, Any]], embeds
         wanted = {row[embed.column] for row in rows if row[embed.column] is not None}
         found: dict[Any, dict[str, Any]] = {}
         if wanted:
-            result = await conn.execute(select(embed.target).where(target_key.in_(wanted)))
-            found = {row[embed.target_column]: to_fields(dict(row)) for row in result.mappings()}
+            query = select(*_selected(embed.target), target_key.label("__key")).where(target_key.in_(wanted))
+            for found_row in (await conn.execute(query)).mappings():
+                fields = dict(found_row)
+                found[fields.pop("__key")] = to_fields(fields)
         for item, row in zip(items, rows, strict=True):
             item[embed.name] = found.get(row[embed.column])
     return items
@@ -109,13 +237,105 @@ def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: b
     detail = getattr(cause, "detail", None) or str(error.orig).splitlines()[-1]
     code = sqlstate(error)
     name = resource.table.name
-    if code == "23505":
+    if code in ("23505", "23P01"):
         return conflict(f"A {name} row with these values exists already: {detail}")
     if code == "23503":
         if deleting:
             return conflict(f"The {name} row is still referenced by other rows: {detail}")
         return invalid(f"A referenced row does not exist: {detail}")
     return invalid(f"The {name} row breaks a rule of its table: {detail}")
+
+
+def _data_problem(error: DBAPIError) -> Problem | None:
+    """A value PostgreSQL could not read as its column's type (class 22): the client's to fix."""
+    if (sqlstate(error) or "").startswith("22"):
+        cause = getattr(error.orig, "__cause__", None)
+        reason = str(cause) if cause else str(error.orig).split(": ", 1)[-1]
+        return invalid(f"A value does not fit its field: {reason.splitlines()[0]}")
+    return None
+
+
+def _compared(column: Column[Any], value: str) -> Any:
+    """A filter's value as the column's type: parsed here, or read by PostgreSQL from text."""
+    kind = _item_type(column)
+    if isinstance(kind, Enum) or _text_wired(column):
+        return cast(literal(value, Text), _runtime_type(column))
+    parsed: Any = value
+    if isinstance(kind, Boolean):
+        if value not in ("true", "false"):
+            raise _bad(column, value)
+        parsed = value == "true"
+    try:
+        if isinstance(kind, Float):
+            parsed = float(value)
+        elif isinstance(kind, Integer):
+            parsed = int(value)
+    except ValueError as error:
+        raise _bad(column, value, error) from error
+    if not isinstance(kind, String | Text | Boolean | Float | Integer):
+        parsed = _parsed_item(column, kind, value)
+    return bindparam(None, parsed, type_=_runtime_type(column))
+
+
+def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
+    """`op.value` (PostgREST's filter syntax) on one column."""
+    # A bare value is equality, as before operators: `?authorId=7` is `?authorId=eq.7`.
+    match = FILTER.match(given) or FILTER.match(f"eq.{given}")
+    field = api_name(column.name)
+    assert match is not None  # eq.<anything> always matches
+    op, value, listed, is_value, not_null = match.groups()
+    if not_null:
+        return column.is_not(None)
+    if is_value:
+        if is_value != "null" and not isinstance(column.type, Boolean):
+            raise invalid(f"{field}: is.{is_value} applies to true/false fields only.")
+        return column.is_(None) if is_value == "null" else column.is_({"true": True, "false": False}[is_value])
+    kind = _item_type(column)
+    if isinstance(column.type, ARRAY | JSON) or isinstance(kind, postgresql.TSVECTOR | LargeBinary):
+        raise invalid(f"{field}: this field can only be filtered with is.null or not.is.null.")
+    if op in ("like", "ilike"):
+        if not isinstance(kind, String | Text):
+            raise invalid(f"{field}: {op} applies to text fields only.")
+        pattern = value.replace("*", "%")  # PostgREST's wildcard, which needs no URL escaping
+        return column.like(pattern) if op == "like" else column.ilike(pattern)
+    try:
+        if listed is not None:
+            items = [item.strip().strip('"') for item in listed.split(",")] if listed.strip() else []
+            return column.in_([_compared(column, item) for item in items]) if items else false()
+        operand = _compared(column, value)
+    except Problem:
+        if not isinstance(kind, Date):
+            raise
+        return false()  # a well-formed date no row can hold: 29 February 2026
+    if isinstance(kind, Boolean) and op not in ("eq", "neq"):
+        raise invalid(f"{field}: true/false fields take eq, neq and is only.")
+    comparisons: dict[str, ColumnElement[bool]] = {
+        "eq": column == operand,
+        "neq": column != operand,
+        "gt": column > operand,
+        "gte": column >= operand,
+        "lt": column < operand,
+        "lte": column <= operand,
+    }
+    return comparisons[op]
+
+
+def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
+    """`[-]field[.nullsfirst|.nullslast]`, comma-separated; the key ends every order, so pages are stable."""
+    columns = resource.columns_by_field()
+    ordering: list[Any] = []
+    for item in (order_by or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, nulls = item.lstrip("-").partition(".")
+        if name not in columns or nulls not in ("", "nullsfirst", "nullslast"):
+            raise invalid(
+                f"Cannot order by {item}; fields: {', '.join(columns)}, each may end .nullsfirst or .nullslast."
+            )
+        term = columns[name].desc() if item.startswith("-") else columns[name].asc()
+        ordering.append(term.nulls_first() if nulls == "nullsfirst" else term.nulls_last() if nulls else term)
+    return ordering + [key.asc() for key in resource.keys]
 
 
 async def list_rows(
@@ -128,43 +348,54 @@ async def list_rows(
     offset: int,
     embed: str | None = None,
 ) -> dict[str, Any]:
-    """One page of rows equal to every filter given (column name -> value; None is no filter)."""
+    """One page of rows matching every filter given (column name -> `op.value`; None is no filter),
+    with the exact total."""
     embeds = _embeds(resource, embed)
-    query = select(resource.table)
-    for column, value in filters.items():
-        if value is None:
-            continue
-        target = resource.table.c[column]
-        try:
-            query = query.where(target == _parsed(target, value))
-        except Problem:
-            if not isinstance(target.type, Date):
-                raise
-            query = query.where(false())  # a well-formed date no row can hold: 29 February 2026
-    field = (order_by or api_name(resource.key.name)).lstrip("-")
-    columns = resource.columns_by_field()
-    if field not in columns:
-        raise invalid(f"Cannot order by {field}; fields: {', '.join(columns)}.")
-    ordered = columns[field].desc() if (order_by or "").startswith("-") else columns[field].asc()
-    query = query.order_by(ordered, resource.key.asc())
-    page = await fetch_page(conn, query, limit=limit, offset=offset)
+    conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
+    query = select(*_selected(resource.table)).where(*conditions)
+    query = query.order_by(*_ordering(resource, order_by))
+    try:
+        page = await fetch_page(conn, query, limit=limit, offset=offset)
+    except DBAPIError as error:
+        if (problem := _data_problem(error)) is None:
+            raise
+        raise problem from error
     items = await _with_embeds(conn, [dict(row) for row in page.rows], embeds)
     return {"items": items, "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
+def _key_values(resource: Resource, key: Any) -> tuple[Any, ...]:
+    values = key if isinstance(key, tuple) else (key,)
+    return tuple(_bound(column, value) for column, value in zip(resource.keys, values, strict=True))
+
+
+def _key_clause(resource: Resource, key: Any) -> ColumnElement[bool]:
+    values = _key_values(resource, key)
+    clause: ColumnElement[bool] = (
+        resource.keys[0] == values[0] if len(values) == 1 else tuple_(*resource.keys) == tuple_(*values)
+    )
+    return clause
+
+
 def _missing(resource: Resource, key: Any) -> Problem:
-    return not_found(f"No {resource.table.name} row with {api_name(resource.key.name)} {key}.")
+    values = key if isinstance(key, tuple) else (key,)
+    described = ", ".join(f"{api_name(c.name)} {v}" for c, v in zip(resource.keys, values, strict=True))
+    return not_found(f"No {resource.table.name} row with {described}.")
+
+
+def location(resource: Resource, row: Mapping[str, Any]) -> str:
+    return "/".join([resource.path, *(str(_wire(row[c.name])) for c in resource.keys)])
 
 
 async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str, Any]:
-    key = _parsed(resource.key, key)
-    row = (await conn.execute(select(resource.table).where(resource.key == key))).mappings().first()
+    row = (await conn.execute(select(*_selected(resource.table)).where(_key_clause(resource, key)))).mappings().first()
     if row is None:
         raise _missing(resource, key)
     return dict(row)
 
 
 async def get_row(conn: AsyncConnection, resource: Resource, key: Any, *, embed: str | None = None) -> dict[str, Any]:
+    """One row by its key (a tuple of values for a key of several columns)."""
     embeds = _embeds(resource, embed)
     return (await _with_embeds(conn, [await _read(conn, resource, key)], embeds))[0]
 
@@ -176,27 +407,40 @@ class Created(NamedTuple):
     location: str
 
 
+def _defers_checks(table: Table) -> bool:
+    return any(fk.deferrable for other in table.metadata.tables.values() for fk in other.foreign_key_constraints)
+
+
+async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, deleting: bool = False) -> Any:
+    try:
+        if _defers_checks(resource.table):
+            # A deferred check would fail at COMMIT, after the answer is chosen: check now, one row at a time.
+            await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+        return await conn.execute(statement)
+    except IntegrityError as error:  # the constraints are immediate: the statement itself breaks them
+        raise _integrity_problem(error, resource, deleting=deleting) from error
+    except DBAPIError as error:
+        if (problem := _data_problem(error)) is None:
+            raise
+        raise problem from error
+
+
 async def create_row(conn: AsyncConnection, resource: Resource, fields: Mapping[str, Any]) -> Created:
     """Insert a row from the fields given (the others take their defaults)."""
-    statement = insert(resource.table).values(_to_columns(resource, fields)).returning(resource.table)
-    try:
-        row = dict((await conn.execute(statement)).mappings().one())
-    except IntegrityError as error:  # the constraints are immediate: the INSERT itself breaks them
-        raise _integrity_problem(error, resource) from error
-    return Created(to_fields(row), f"{resource.path}/{row[resource.key.name]}")
+    statement = insert(resource.table).values(_to_columns(resource, fields)).returning(*_selected(resource.table))
+    row = dict((await _write(conn, resource, statement)).mappings().one())
+    return Created(to_fields(row), location(resource, row))
 
 
 async def update_row(conn: AsyncConnection, resource: Resource, key: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Change only the fields given; an empty change answers the row as it is."""
     values = _to_columns(resource, fields)
-    key = _parsed(resource.key, key)
     if not values:
         return to_fields(await _read(conn, resource, key))
-    statement = update(resource.table).where(resource.key == key).values(values).returning(resource.table)
-    try:
-        row = (await conn.execute(statement)).mappings().first()
-    except IntegrityError as error:
-        raise _integrity_problem(error, resource) from error
+    statement = (
+        update(resource.table).where(_key_clause(resource, key)).values(values).returning(*_selected(resource.table))
+    )
+    row = (await _write(conn, resource, statement)).mappings().first()
     if row is None:
         raise _missing(resource, key)
     return to_fields(dict(row))
@@ -204,11 +448,7 @@ async def update_row(conn: AsyncConnection, resource: Resource, key: Any, fields
 
 async def delete_row(conn: AsyncConnection, resource: Resource, key: Any) -> None:
     """Delete one row; 404 when there is none, 409 while other rows still point to it."""
-    key = _parsed(resource.key, key)
-    statement = delete(resource.table).where(resource.key == key).returning(resource.key)
-    try:
-        deleted = (await conn.execute(statement)).first() is not None
-    except IntegrityError as error:
-        raise _integrity_problem(error, resource, deleting=True) from error
+    statement = delete(resource.table).where(_key_clause(resource, key)).returning(*resource.keys)
+    deleted = (await _write(conn, resource, statement, deleting=True)).first() is not None
     if not deleted:
         raise _missing(resource, key)

@@ -16,7 +16,12 @@ EPILOG = (
 def scaffold(
     name: Annotated[str, typer.Argument(help="The new service's name: its folder, spec and PostgreSQL schema.")],
     from_sql: Annotated[
-        Optional[Path], typer.Option("--from-sql", help="CREATE TABLE statements (PostgreSQL).", show_default=False)
+        Optional[Path],
+        typer.Option(
+            "--from-sql",
+            help="PostgreSQL DDL: hand-written CREATE statements or `pg_dump --schema-only` output.",
+            show_default=False,
+        ),
     ] = None,
     from_json: Annotated[
         Optional[Path], typer.Option("--from-json", help="A schema.json (docs/scaffolding.md).", show_default=False)
@@ -42,13 +47,15 @@ def scaffold(
     try:
         step(f"reading {source} and checking it")
         planned = plan(REPO_ROOT, name, source.resolve(), kind)
+        for note in planned.schema.notes:
+            typer.echo(f"      note: {note}")
         apply(REPO_ROOT, planned, step)
     except ScaffoldError as error:
         typer.secho(f"Nothing was written. {len(error.problems)} problem(s):", fg="red", err=True)
         for problem in error.problems:
             typer.secho(f"  {problem}", fg="red", err=True)
         raise typer.Exit(1) from error
-    tables = ", ".join(t.name for t in planned.schema.tables)
+    tables = ", ".join(t.name for t in planned.schema.served)
     typer.echo(
         f"Service {name} created: tables {tables}; host {planned.host}, local port {planned.port}.\n"
         f"Next: fountain db upgrade {name} && fountain serve {name}; its tests: pytest tests/{name}"

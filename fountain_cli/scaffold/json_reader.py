@@ -19,7 +19,24 @@ FIELD_TYPES = {
     "boolean": "boolean",
     "uuid": "uuid",
     "timestamp": "timestamptz",
+    "timestamptz": "timestamptz",
+    "timestamp_without_time_zone": "timestamp",
     "date": "date",
+    "time": "time",
+    "timetz": "timetz",
+    "interval": "interval",
+    "numeric": "numeric",
+    "real": "real",
+    "double": "double",
+    "char": "char",
+    "bytea": "bytea",
+    "json": "json",
+    "jsonb": "jsonb",
+    "inet": "inet",
+    "cidr": "cidr",
+    "macaddr": "macaddr",
+    "tsvector": "tsvector",
+    "enum": "enum",
 }
 
 FORMAT: dict[str, Any] = {
@@ -65,11 +82,28 @@ FORMAT: dict[str, Any] = {
                 "primaryKey": {"type": "boolean"},
                 "required": {"type": "boolean", "description": "NOT NULL."},
                 "unique": {"type": "boolean"},
-                "maxLength": {"type": "integer", "minimum": 1, "maximum": 10485760},
+                "maxLength": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10485760,
+                    "description": "string: varchar(n); char: char(n).",
+                },
+                "precision": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "numeric(p, s): p."},
+                "scale": {"type": "integer", "minimum": 0, "maximum": 1000, "description": "numeric(p, s): s."},
+                "values": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1, "maxLength": 63},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "enum: its labels, in order; the type is named <entity>_<field>.",
+                },
+                "array": {"type": "boolean", "description": "An array of the type."},
                 "default": {"type": ["string", "number", "boolean"]},
-                "defaultNow": {"type": "boolean", "description": "timestamp and date: default to now."},
+                "defaultNow": {"type": "boolean", "description": "timestamps and date: default to now."},
                 "references": {"type": "string", "description": "The entity whose primary key this field holds."},
                 "onDelete": {"enum": ["cascade", "restrict", "set null", "no action"]},
+                "onUpdate": {"enum": ["cascade", "restrict", "set null", "no action"]},
+                "deferrable": {"type": "boolean", "description": "The foreign key is DEFERRABLE INITIALLY DEFERRED."},
             },
         }
     },
@@ -113,16 +147,39 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
         kind = spec["type"]
         column = Column(
             name=field_name,
-            type=ColumnType(FIELD_TYPES[kind], spec.get("maxLength")),
+            type=ColumnType(
+                FIELD_TYPES[kind],
+                length=spec.get("maxLength", 1 if kind == "char" else None),
+                precision=spec.get("precision"),
+                scale=spec.get("scale", 0 if "precision" in spec else None),
+                array=bool(spec.get("array")),
+                enum=f"{name}_{field_name}" if kind == "enum" else None,
+                labels=tuple(spec.get("values", ())),
+            ),
             nullable=not (spec.get("required") or spec.get("primaryKey")),
             where=f"{at}: ",
         )
-        if "maxLength" in spec and kind != "string":
-            problems.append(f"{at}: maxLength applies to type string only")
+        if "maxLength" in spec and kind not in ("string", "char"):
+            problems.append(f"{at}: maxLength applies to types string and char only")
+        if ("precision" in spec or "scale" in spec) and kind != "numeric":
+            problems.append(f"{at}: precision and scale apply to type numeric only")
+        if "scale" in spec and spec["scale"] > spec.get("precision", 0):
+            problems.append(f"{at}: scale needs a precision at least as large")
+        if (kind == "enum") != ("values" in spec):
+            problems.append(f"{at}: an enum field lists its values, and only an enum field does")
         if kind in ("serial", "bigserial"):
             column.generated = "serial"
         if "default" in spec:
-            expected = {"boolean": bool, "string": str, "text": str}.get(kind, int if "int" in kind else None)
+            expected: Any = {
+                "boolean": bool,
+                "string": str,
+                "text": str,
+                "char": str,
+                "enum": str,
+                "numeric": (str, int, float),
+                "real": (int, float),
+                "double": (int, float),
+            }.get(kind, int if "int" in kind else None)
             value = spec["default"]
             if (
                 expected is None
@@ -132,9 +189,9 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
                 problems.append(f"{at}/default: {value!r} is not a {kind}")
             column.default = _literal(value)
         if spec.get("defaultNow"):
-            if kind not in ("timestamp", "date"):
+            if kind not in ("timestamp", "timestamptz", "timestamp_without_time_zone", "date"):
                 problems.append(f"{at}/defaultNow: only timestamp and date fields can default to now")
-            column.default = "now()" if kind == "timestamp" else "CURRENT_DATE"
+            column.default = "CURRENT_DATE" if kind == "date" else "now()"
         if spec.get("primaryKey"):
             table.primary_key.append(field_name)
             if kind == "uuid" and column.default is None:
@@ -142,14 +199,20 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
         if spec.get("unique"):
             table.uniques.append(([field_name], None))
         if "references" in spec:
-            on_delete = spec.get("onDelete")
+            on_delete, on_update = spec.get("onDelete"), spec.get("onUpdate")
             table.foreign_keys.append(
                 ForeignKey(
-                    field_name, spec["references"], "", None if on_delete in (None, "no action") else on_delete.upper()
+                    [field_name],
+                    spec["references"],
+                    [],
+                    None if on_delete in (None, "no action") else on_delete.upper(),
+                    on_update=None if on_update in (None, "no action") else on_update.upper(),
+                    deferrable=bool(spec.get("deferrable")),
+                    initially_deferred=bool(spec.get("deferrable")),
                 )
             )
-        elif "onDelete" in spec:
-            problems.append(f"{at}/onDelete: only a field with references has an onDelete action")
+        elif {"onDelete", "onUpdate", "deferrable"} & set(spec):
+            problems.append(f"{at}: only a field with references has onDelete, onUpdate or deferrable")
         table.columns.append(column)
     for index, fields in enumerate(entity.get("unique", [])):
         table.uniques.append((list(fields), None))
@@ -161,7 +224,7 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
 
 def resolve_references(schema: Schema) -> None:
     """`references` names an entity: the foreign key points to its primary key."""
-    keys = {t.name: t.primary_key[0] for t in schema.tables if len(t.primary_key) == 1}
+    keys = {t.name: t.primary_key for t in schema.tables}
     for table in schema.tables:
         for fk in table.foreign_keys:
-            fk.target_column = fk.target_column or keys.get(fk.target_table, "")
+            fk.target_columns = fk.target_columns or list(keys.get(fk.target_table, []))

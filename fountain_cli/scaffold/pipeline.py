@@ -93,7 +93,7 @@ def path_problems(root: Path, schema: Schema) -> list[str]:
     return [
         f"{table.where}table {table.name}: its path {collection_path(table)} is served by {served[collection_path(table)]} "
         "already; name the table differently"
-        for table in schema.tables
+        for table in schema.served
         if collection_path(table) in served
     ]
 
@@ -110,7 +110,7 @@ def with_independence(pyproject: str, service: str) -> str:
 def with_contract_settings(toml: str, service: str, schema: Schema) -> str:
     from fountain_cli.scaffold.model import pascal
 
-    ids = [f"{verb}{pascal(t.name)}" for t in schema.tables for verb in ("create", "update")]
+    ids = [f"{verb}{pascal(t.name)}" for t in schema.served for verb in ("create", "update")]
     return (
         toml.rstrip("\n")
         + f"""

@@ -5,11 +5,12 @@ for /v2 ask for Idempotency-Key on every POST and problem+json, which a plain ta
 need; its lists still answer the /v2 page shape {items, total, limit, offset}.
 """
 
+import re
 from typing import Any
 
 import yaml
 
-from fountain_cli.scaffold.model import Column, Schema, Table, camel, embed_name, pascal
+from fountain_cli.scaffold.model import Column, ColumnType, Schema, Table, camel, embed_name, embeddable, pascal
 
 INT_BOUNDS = {
     "smallint": ("int32", -32768, 32767),
@@ -36,9 +37,34 @@ MONTH_DAY = r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d
 TIME = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
 
 
-def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
-    """The JSON Schema of a column's values; `given` for values a client sends, where dates are
-    plain strings of a fixed form (a `format` alone would let the models take numbers as dates)."""
+TIME_OF_DAY = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
+OFFSET = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# Integers in a filter: as many digits as the type surely holds.
+INT_DIGITS = {"smallint": 4, "integer": 9, "bigint": 18}
+# Types PostgreSQL reads and writes as text (the API passes its text form).
+TEXT_FORMS = {
+    "interval": "An interval as PostgreSQL writes it, e.g. 1 day 02:00:00.",
+    "inet": "An IPv4 or IPv6 host address, optionally with its netmask.",
+    "cidr": "An IPv4 or IPv6 network.",
+    "macaddr": "A MAC address.",
+    "tsvector": "A text search vector as PostgreSQL writes it.",
+}
+
+
+def numeric_pattern(column: Column) -> str:
+    kind = column.type
+    if kind.precision is None:
+        return r"-?\d{1,1000}(\.\d{1,1000})?"
+    whole = max(kind.precision - (kind.scale or 0), 1)
+    return rf"-?\d{{1,{whole}}}" + (rf"(\.\d{{1,{kind.scale}}})?" if kind.scale else "")
+
+
+def item_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one value of the column's type; `given` for values a client sends, where
+    dates and times are plain strings of a fixed form (a `format` alone would let the models take
+    numbers as dates)."""
     kind = column.type.name
     if given and kind == "date":
         return {"type": "string", "pattern": f"^{YEAR}-{MONTH_DAY}$", "description": "A date, YYYY-MM-DD."}
@@ -50,10 +76,18 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
         }
     if kind in INT_BOUNDS:
         fmt, low, high = INT_BOUNDS[kind]
-        if column.generated:  # sequences start at 1
-            low = 1
+        if column.generated == "serial" or column.generated and column.generated.startswith("identity"):
+            low = 1  # sequences start at 1
         return {"type": "integer", "format": fmt, "minimum": low, "maximum": high}
-    if kind in ("text", "varchar"):
+    if kind == "numeric":
+        return {
+            "type": "string",
+            "pattern": f"^{numeric_pattern(column)}$",
+            "description": "An exact decimal, as a string.",
+        }
+    if kind in ("real", "double"):
+        return {"type": "number", "format": "float" if kind == "real" else "double"}
+    if kind in ("text", "varchar", "char"):
         # PostgreSQL cannot store NUL in text; the length is the column's, or a stated limit.
         return {"type": "string", "maxLength": column.type.length or TEXT_LIMIT, "pattern": "^[^\\x00]*$"}
     if kind == "boolean":
@@ -62,22 +96,107 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
         return {"type": "string", "format": "uuid"}
     if kind == "timestamptz":
         return {"type": "string", "format": "date-time"}
+    if kind == "timestamp":
+        return {
+            "type": "string",
+            "pattern": f"^{TIME_YEAR}-{MONTH_DAY}T{TIME_OF_DAY}$",
+            "description": "A date and time of day without a UTC offset (timestamp without time zone).",
+        }
     if kind == "date":
         return {"type": "string", "format": "date"}
+    if kind in ("time", "timetz"):
+        offset = OFFSET if kind == "timetz" else ""
+        return {"type": "string", "pattern": f"^{TIME_OF_DAY}{offset}$", "description": "A time of day."}
+    if kind == "bytea":
+        return {
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": BASE64,
+            "maxLength": 1398104,
+            "description": "Bytes, base64-encoded.",
+        }
+    if kind in ("json", "jsonb"):
+        return {"description": "Any JSON value."}
+    if kind in TEXT_FORMS:
+        return {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]+$", "description": TEXT_FORMS[kind]}
+    if kind == "enum":
+        return {"type": "string", "enum": list(column.type.labels)}
+    if kind == "other":
+        return {
+            "type": "string",
+            "maxLength": 100000,
+            "pattern": "^[^\\x00]+$",
+            "description": f"A {column.type.named} as PostgreSQL writes it.",
+        }
     raise ValueError(f"no JSON Schema for type {kind}")
+
+
+def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
+    if column.type.array:
+        item = Column(column.name, ColumnType(**{**column.type.__dict__, "array": False}))
+        schema = item_schema(item, given=given)
+        items = {k: v for k, v in schema.items() if k != "description"}
+        return {"type": "array", "items": items, "maxItems": 1000, "description": "An array."}
+    return item_schema(column, given=given)
+
+
+FILTER_OPS = "(eq|neq|gt|gte|lt|lte)"
+
+
+def filter_schema(column: Column) -> dict[str, Any]:
+    """The filters a column takes, PostgREST's way: op.value, in.(a,b), is.null, not.is.null."""
+    kind, nulls = column.type.name, r"is\.null|not\.is\.null"
+    value: str | None = None
+    if column.type.array or kind in ("json", "jsonb", "bytea", "other", *TEXT_FORMS):
+        value = None
+    elif kind in INT_DIGITS:
+        value = rf"-?\d{{1,{INT_DIGITS[kind]}}}"
+    elif kind == "numeric":
+        value = numeric_pattern(column)
+    elif kind in ("real", "double"):
+        value = r"-?\d{1,15}(\.\d{1,6})?"
+    elif kind in ("text", "varchar", "char"):
+        # op.value, in.(a,b), is.null, not.is.null, or a bare value (equality): any text.
+        return {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00]*$"}
+    elif kind == "boolean":
+        return {"type": "string", "pattern": rf"^((eq|neq)\.(true|false)|is\.(true|false)|true|false|{nulls})$"}
+    elif kind == "uuid":
+        value = UUID
+    elif kind == "date":
+        value = f"{YEAR}-{MONTH_DAY}"
+    elif kind == "timestamptz":
+        value = f"{TIME_YEAR}-{MONTH_DAY}T{TIME}"
+    elif kind == "timestamp":
+        value = f"{TIME_YEAR}-{MONTH_DAY}T{TIME_OF_DAY}"
+    elif kind in ("time", "timetz"):
+        value = TIME_OF_DAY + (OFFSET if kind == "timetz" else "")
+    elif kind == "enum":
+        value = "(" + "|".join(re.escape(label) for label in column.type.labels) + ")"
+    if value is None:
+        return {"type": "string", "pattern": f"^({nulls})$"}
+    return {
+        "type": "string",
+        "maxLength": 1000,
+        "pattern": rf"^({FILTER_OPS}\.{value}|in\.\({value}(,{value})*\)|{nulls}|{value})$",
+    }
 
 
 def column_description(column: Column) -> str:
     """The column as declared, e.g. `author_id: integer, serial` or `title: varchar(200), default 'x'`."""
-    kind = column.type.name + (f"({column.type.length})" if column.type.length else "")
-    notes = [kind]
+    notes = [column.type.sql()]
     if column.generated:
         notes.append(
-            {"serial": "serial", "identity": "identity", "identity_always": "identity, always"}[column.generated]
+            {
+                "serial": "serial",
+                "identity": "identity",
+                "identity_always": "identity, always",
+                "computed": "computed",
+            }[column.generated]
         )
-    if column.default is not None:
+    if column.default is not None and column.generated != "serial":
         notes.append(f"default {column.default}")
-    return f"{column.name}: {', '.join(notes)}"
+    described = f"{column.name}: {', '.join(notes)}"
+    return f"{described}. {column.comment}" if column.comment else described
 
 
 def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict[str, Any]:
@@ -89,7 +208,7 @@ def field_schema(column: Column, *, nullable: bool, given: bool = False) -> dict
     }
     if given:
         schema = bounded(schema, column)
-    if nullable:
+    if nullable and "type" in schema:
         schema["type"] = [schema["type"], "null"]
     return schema
 
@@ -104,18 +223,41 @@ def bounded(schema: dict[str, Any], column: Column) -> dict[str, Any]:
 
 
 def example_value(column: Column) -> Any:
-    kind = column.type.name
-    if kind in INT_BOUNDS:
+    if column.type.array:
+        return [example_value(Column(column.name, ColumnType(**{**column.type.__dict__, "array": False})))]
+    kind = column.type
+    if kind.name in INT_BOUNDS:
         return min(max(1, column.bounds.get("minimum", 1)), column.bounds.get("maximum", 1))
-    if kind in ("text", "varchar"):
+    if kind.name == "char":
+        return "x" * min(kind.length or 1, 40)  # char(n) pads to n: a value of n characters reads back as sent
+    if kind.name in ("text", "varchar"):
         text = f"{column.name.replace('_', ' ')} 1"
-        limit = min(column.type.length or TEXT_LIMIT, column.bounds.get("maxLength", TEXT_LIMIT))
+        limit = min(kind.length or TEXT_LIMIT, column.bounds.get("maxLength", TEXT_LIMIT))
         return text.ljust(column.bounds.get("minLength", 0), "x")[:limit]
-    return {"boolean": True, "uuid": EXAMPLE_UUID, "timestamptz": "2026-11-21T10:00:00Z", "date": "2026-11-21"}[kind]
-
-
-def filterable(column: Column) -> bool:
-    return column.type.name != "timestamptz"
+    if kind.name == "numeric":
+        return "1" + ("." + "5".ljust(min(kind.scale, 2), "0") if kind.scale else "")
+    if kind.name == "enum":
+        return kind.labels[0]
+    return {
+        "real": 1.5,
+        "double": 1.5,
+        "boolean": True,
+        "uuid": EXAMPLE_UUID,
+        "timestamptz": "2026-11-21T10:00:00Z",
+        "timestamp": "2026-11-21T10:00:00",
+        "date": "2026-11-21",
+        "time": "10:00:00",
+        "timetz": "10:00:00+00:00",
+        "interval": "1 day",
+        "bytea": "aGVsbG8=",
+        "json": {"key": "value"},
+        "jsonb": {"key": "value"},
+        "inet": "192.0.2.1",
+        "cidr": "192.0.2.0/24",
+        "macaddr": "08:00:2b:01:02:03",
+        "tsvector": "'fountain'",
+        "other": "value",
+    }[kind.name]
 
 
 def writable(column: Column) -> bool:
@@ -125,7 +267,7 @@ def writable(column: Column) -> bool:
 
 def row_example(schema: Schema, table: Table, *, embed: bool = False) -> dict[str, Any]:
     row = {camel(c.name): example_value(c) for c in table.columns}
-    for fk in table.foreign_keys:
+    for fk in embeddable(table):
         target = schema.table(fk.target_table)
         row[embed_name(fk)] = row_example(schema, target) if embed else None
     return row
@@ -134,7 +276,7 @@ def row_example(schema: Schema, table: Table, *, embed: bool = False) -> dict[st
 def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
     model = pascal(table.name)
     row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
-    for fk in table.foreign_keys:
+    for fk in embeddable(table):
         row_props[embed_name(fk)] = {
             "description": f"The {fk.target_table} row {camel(fk.column)} points to, when asked for with embed.",
             "anyOf": [{"$ref": f"#/components/schemas/{pascal(fk.target_table)}"}, {"type": "null"}],
@@ -143,11 +285,10 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
         camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
     }
     create_required = [camel(c.name) for c in table.columns if writable(c) and not c.nullable and c.default is None]
-    key = table.primary_key[0]
     update_props = {
         camel(c.name): field_schema(c, nullable=c.nullable, given=True)
         for c in table.columns
-        if writable(c) and c.name != key
+        if writable(c) and c.name not in table.primary_key
     }
     create: dict[str, Any] = {
         "type": "object",
@@ -201,7 +342,7 @@ def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
 
 
 def embed_parameter(table: Table) -> list[dict[str, Any]]:
-    names = [embed_name(fk) for fk in table.foreign_keys]
+    names = [embed_name(fk) for fk in embeddable(table)]
     if not names:
         return []
     one = "(" + "|".join(names) + ")"
@@ -217,8 +358,9 @@ def embed_parameter(table: Table) -> list[dict[str, Any]]:
 
 
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
-    model, key = pascal(table.name), table.key
-    collection, item = collection_path(table), collection_path(table) + "/{" + camel(key.name) + "}"
+    model, keys = pascal(table.name), table.keys
+    collection = collection_path(table)
+    item = collection + "".join("/{" + camel(key.name) + "}" for key in keys)
     errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
     example = row_example(schema, table)
     fields = [camel(c.name) for c in table.columns]
@@ -227,29 +369,36 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
             "name": camel(c.name),
             "in": "query",
             "required": False,
-            "description": f"Only rows whose {c.name} equals this.",
-            "schema": value_schema(c, given=True),
+            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
+            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
+            + "), in.(a,b), is.null or not.is.null.",
+            "schema": filter_schema(c),
         }
         for c in table.columns
-        if filterable(c)
     ]
+    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
     order = {
         "name": "orderBy",
         "in": "query",
         "required": False,
-        "description": "Field to order by; a leading - orders descending. Default: the key, ascending.",
-        "schema": {"type": "string", "enum": [f for name in fields for f in (name, "-" + name)]},
+        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
+        ".nullsfirst or .nullslast places the nulls. The key ends every order.",
+        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
     }
     page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
     create_example = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
-    key_param = {
-        "name": camel(key.name),
-        "in": "path",
-        "required": True,
-        "description": f"The row's {key.name}.",
-        "schema": value_schema(key, given=True),
-    }
-    update_example = {f: v for f, v in create_example.items() if f != camel(key.name)}
+    key_params = [
+        {
+            "name": camel(key.name),
+            "in": "path",
+            "required": True,
+            "description": f"The row's {key.name}.",
+            "schema": value_schema(key, given=True),
+        }
+        for key in keys
+    ]
+    key_links = {camel(key.name): f"$response.body#/{camel(key.name)}" for key in keys}
+    update_example = {f: v for f, v in create_example.items() if f not in [camel(k.name) for k in keys]}
     update_example = dict(list(update_example.items())[:1])
     return {
         collection: {
@@ -257,8 +406,8 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "tags": ["v1"],
                 "operationId": f"list{model}",
                 "summary": f"List {title(table.name)} rows",
-                "description": f"Lists {table.name} rows equal to every filter given, ordered by orderBy, one page at "
-                "a time with the total count.",
+                "description": f"Lists {table.name} rows matching every filter given, ordered by orderBy, one page "
+                "at a time with the exact total count.",
                 "parameters": [
                     *filters,
                     order,
@@ -294,15 +443,15 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                         "links": {
                             f"Get{model}": {
                                 "operationId": f"get{model}",
-                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                                "parameters": key_links,
                             },
                             f"Update{model}": {
                                 "operationId": f"update{model}",
-                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                                "parameters": key_links,
                             },
                             f"Delete{model}": {
                                 "operationId": f"delete{model}",
-                                "parameters": {camel(key.name): f"$response.body#/{camel(key.name)}"},
+                                "parameters": key_links,
                             },
                         },
                     },
@@ -313,20 +462,18 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
             },
         },
         item: {
-            "parameters": [key_param],
+            "parameters": key_params,
             "get": {
                 "tags": ["v1"],
                 "operationId": f"get{model}",
                 "summary": f"Read a {title(table.name)} row",
                 "description": f"Reads one {table.name} row"
                 + (
-                    ", with the rows its foreign keys point to when asked for with embed."
-                    if table.foreign_keys
-                    else "."
+                    ", with the rows its foreign keys point to when asked for with embed." if embeddable(table) else "."
                 ),
                 "parameters": embed_parameter(table),
                 "responses": {
-                    "200": _json(model, row_example(schema, table, embed=bool(table.foreign_keys)), "The row."),
+                    "200": _json(model, row_example(schema, table, embed=bool(embeddable(table))), "The row."),
                     "400": _ref("V1BadRequest"),
                     "404": _ref("V1NotFound"),
                     **errors,
@@ -475,11 +622,11 @@ def _probes() -> dict[str, Any]:
 def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, Any]:
     paths = _probes()
     schemas: dict[str, Any] = {}
-    for table in schema.tables:
+    for table in schema.served:
         paths.update(table_paths(schema, table))
         schemas.update(component_schemas(schema, table))
     schemas.update(_common_schemas())
-    tables = ", ".join(t.name for t in schema.tables)
+    tables = ", ".join(t.name for t in schema.served)
     return {
         "openapi": "3.1.0",
         "info": {

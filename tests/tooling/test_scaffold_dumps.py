@@ -1,0 +1,151 @@
+"""The promise of `fountain scaffold`, measured: after its migrations a scaffolded service's schema
+holds exactly what the input declared. `pg_dump --schema-only` of the input applied by psql to an
+empty database equals pg_dump of the service's schema (schema names and the order of the objects
+aside), and `fountain db downgrade --to base` leaves the schema empty.
+
+Inputs: a public sample database's own script (Chinook), a hand-written file with each construct
+once, and that file as pg_dump writes it back."""
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fountain_common.embedded_postgres import embedded_url, ensure_server
+from tests.tooling.conftest import INPUTS, commit_all, run_in
+
+# service -> (input file, the database the input builds its schema in, None: the one it is run in)
+DUMPED = {
+    "music": ("chinook.sql", "chinook"),
+    "stage": ("constructs.sql", None),
+    "stage_dump": ("constructs_dump.sql", None),
+    "rentals": ("realdata/pagila-schema.sql", None),
+}
+# The big ones: only with -m realdata (make test-realdata).
+REALDATA = {"rentals"}
+
+
+def _bin(name: str) -> str:
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+
+
+def _socket(postgres_dir: Path) -> str:
+    return str(ensure_server(postgres_dir).get_uri().split("host=", 1)[1])
+
+
+def _run(postgres_dir: Path, *command: str) -> str:
+    result = subprocess.run(
+        [*command, "-h", _socket(postgres_dir), "-U", "postgres"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def schema_dump(postgres_dir: Path, database: str, schema: str) -> str:
+    return _run(
+        postgres_dir,
+        _bin("pg_dump"),
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "--schema",
+        schema,
+        "--exclude-table",
+        f"{schema}.alembic_version",
+        "-d",
+        database,
+    )
+
+
+def objects(dump: str, schema: str) -> list[str]:
+    """The dump's statements with the schema name left out, in a fixed order; session settings,
+    psql meta-commands, comments of pg_dump's own and the schema itself aside."""
+    text = re.sub(rf'(?<![\w"])"?{re.escape(schema)}"?\.', "", dump)
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(("--", "\\", "SET ", "SELECT pg_catalog.set_config"))
+    ]
+    statements = [s.strip() for s in "\n".join(lines).split(";\n") if s.strip()]
+    return sorted(s for s in statements if not re.match(r"(CREATE|COMMENT ON|ALTER) SCHEMA ", s))
+
+
+@pytest.fixture(scope="module")
+def scaffold(repository_copy: Callable[[], Path]) -> Callable[[str], Path]:
+    """scaffold(service) -> the repository copy it was scaffolded in (one copy per input: two serve the
+    same paths)."""
+    roots: dict[str, Path] = {}
+
+    def make(service: str) -> Path:
+        if service not in roots:
+            root = roots[service] = repository_copy()
+            input_path = str(INPUTS / DUMPED[service][0])
+            result = run_in(root, "-m", "fountain_cli.main", "scaffold", service, "--from-sql", input_path)
+            assert result.returncode == 0, result.stdout + result.stderr
+            commit_all(root, f"scaffold {service}")
+        return roots[service]
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "service", [pytest.param(s, marks=[pytest.mark.realdata] if s in REALDATA else []) for s in DUMPED]
+)
+def test_the_migrated_schema_dumps_as_the_input_does(
+    scaffold: Callable[[str], Path], postgres_dir: Path, service: str
+) -> None:
+    input_name, built_in = DUMPED[service]
+    root = scaffold(service)
+    applied = f"applied_{service}"
+    _run(postgres_dir, _bin("psql"), "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{applied}"')
+    _run(postgres_dir, _bin("psql"), "-X", "-q", "-d", "postgres", "-c", f'CREATE DATABASE "{applied}"')
+    _run(postgres_dir, _bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", applied, "-f", str(INPUTS / input_name))
+    expected = objects(schema_dump(postgres_dir, built_in or applied, "public"), "public")
+
+    url = embedded_url(postgres_dir, f"scaffolded_{service}")
+    env = {"FOUNTAIN_DATABASE_URL": url}
+    upgrade = run_in(root, "-m", "fountain_cli.main", "db", "upgrade", service, env=env)
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    check = run_in(root, "-m", "fountain_cli.main", "db", "check", service, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr  # the tables module matches the migration
+    migrated = objects(schema_dump(postgres_dir, f"scaffolded_{service}", service), service)
+    assert len(expected) > 10
+    assert migrated == expected
+
+    downgrade = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", service, "--to", "base", env=env)
+    assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
+    assert objects(schema_dump(postgres_dir, f"scaffolded_{service}", service), service) == []
+
+
+def test_json_input_migrates_every_type_and_downgrades_to_nothing(
+    repository_copy: Callable[[], Path], postgres_dir: Path
+) -> None:
+    root = repository_copy()
+    result = run_in(root, "-m", "fountain_cli.main", "scaffold", "bands", "--from-json", str(INPUTS / "band.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    commit_all(root, "scaffold bands")
+    url = embedded_url(postgres_dir, "scaffolded_bands")
+    env = {"FOUNTAIN_DATABASE_URL": url}
+    for command in (("upgrade",), ("check",)):
+        done = run_in(root, "-m", "fountain_cli.main", "db", *command, "bands", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    dump = "\n".join(objects(schema_dump(postgres_dir, "scaffolded_bands", "bands"), "bands"))
+    for declared in (
+        "CREATE TYPE band_mood AS ENUM (\n    'calm',\n    'loud'\n)",
+        "mood band_mood DEFAULT 'calm'::band_mood NOT NULL",
+        "price numeric(8,2)",
+        "founded timestamp without time zone",
+        "tags text[]",
+        "code character(3)",
+        "ratio double precision",
+        "ADD CONSTRAINT member_pkey PRIMARY KEY (band_id, seat)",
+        "FOREIGN KEY (band_id) REFERENCES band(id) ON UPDATE CASCADE ON DELETE CASCADE",
+    ):
+        assert declared in dump
+    downgrade = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", "bands", "--to", "base", env=env)
+    assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
+    assert objects(schema_dump(postgres_dir, "scaffolded_bands", "bands"), "bands") == []
