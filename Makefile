@@ -13,8 +13,22 @@ BIN := $(VENV)/bin
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+# Debian and Ubuntu ship python3 without ensurepip (python3-venv), so `python3 -m venv` fails on a
+# fresh machine: then install it (as root, with apt-get) and try once more.
+CAN_INSTALL_PACKAGES := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo yes)
+INSTALL_PYTHON_VENV := DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+
 $(UV):
-	python3 -m venv $(TOOLS)
+	@python3 -m venv $(TOOLS) >/dev/null 2>&1 || { \
+	  rm -rf $(TOOLS); \
+	  if [ "$(CAN_INSTALL_PACKAGES)" = yes ]; then \
+	    echo "python3 -m venv needs ensurepip: installing python3-venv (Debian package)"; \
+	    $(INSTALL_PYTHON_VENV) && python3 -m venv $(TOOLS); \
+	  else \
+	    echo "python3 -m venv failed (ensurepip missing?): install python3-venv, e.g. 'sudo apt-get install python3-venv', then run make again" >&2; \
+	    exit 1; \
+	  fi; \
+	}
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
