@@ -6,12 +6,14 @@ configured database.
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from alembic import command
 from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,7 +25,20 @@ from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
 from tests import in_process
 
+
+class _CurrentStderr:
+    """sys.stderr as it is when a line is logged: pytest (and mutmut, which runs pytest several times
+    in one process) swap it, and a stream bound at import time may be closed by then."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 configure_logging("WARNING", "console")
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()))  # type: ignore[arg-type]
 
 # Property-based tests draw the same cases on every run by default, so CI is reproducible; set
 # FOUNTAIN_HYPOTHESIS_PROFILE=explore to draw new ones (and more of them) on each run.

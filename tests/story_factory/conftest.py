@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.settings import Settings
+from tests.core_script.conftest import reset_scripts
 from tests.in_process import service_app
 from tests.story_factory.authoring import Author, ClientFor
 from tests.story_factory.stub_upstreams import StubUpstreams, romeo_and_juliet
@@ -49,8 +50,11 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def author(client_for: ClientFor) -> Author:
-    """Writes stories through the public APIs of the real services (in-process)."""
+async def author(client_for: ClientFor, engine: AsyncEngine) -> Author:
+    """Writes stories through the public APIs of the real services (in-process), starting from no
+    scripts and no numbers: tests of the numbering service restart its counter, which would otherwise
+    hand out numbers that sections written earlier still hold."""
+    await reset_scripts(engine)
     return Author(client_for)
 
 
