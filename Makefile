@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-story clean deploy-tools gateway mutation
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,5 +88,8 @@ bench-read: install  ## GET /v2/characters/{id} against a minimal FastAPI + asyn
 bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers (bench/README.md)
 	$(BIN)/python bench/story.py
 
+mutation: install  ## Mutation testing of the core logic, then the score per module (slow; not in make test; docs/mutation.md)
+	$(BIN)/python -m tests.mutation run $(MUTANTS)
+
 clean:  ## Remove the virtual environments, caches and the embedded database
-	rm -rf $(VENV) $(TOOLS) var .mypy_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) var mutants .mypy_cache .pytest_cache

@@ -59,7 +59,8 @@ def postgres_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres_dir: Path) -> Iterator[str]:
-    url = embedded_url(postgres_dir, "fountain_test")
+    # A database that outlives the run, for runs of a few tests each many times over (make mutation).
+    url = os.environ.get("FOUNTAIN_TEST_DATABASE_URL") or embedded_url(postgres_dir, "fountain_test")
     previous = os.environ.get("FOUNTAIN_DATABASE_URL")
     os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
     for service in registry.all_services():
