@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import MetaData, Table, text
+from sqlalchemy import MetaData, Table, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.idempotency import claim, fingerprint, idempotency_table, record
@@ -46,6 +46,33 @@ async def table(engine: AsyncEngine) -> AsyncIterator[Table]:
     yield keys
     async with engine.begin() as conn:
         await conn.execute(text(f"DROP SCHEMA {SCHEMA} CASCADE"))
+
+
+async def described(engine: AsyncEngine, schema: str) -> dict[str, object]:
+    """The idempotency_keys table of `schema` as PostgreSQL holds it."""
+
+    def read(sync: object) -> dict[str, object]:
+        found = inspect(sync)
+        return {
+            "columns": [
+                (c["name"], repr(c["type"]), c["nullable"], c["default"])
+                for c in found.get_columns("idempotency_keys", schema=schema)
+            ],
+            "primary key": found.get_pk_constraint("idempotency_keys", schema=schema)["constrained_columns"],
+            "indexes": [(i["name"], i["column_names"]) for i in found.get_indexes("idempotency_keys", schema=schema)],
+            "comment": found.get_table_comment("idempotency_keys", schema=schema)["text"],
+        }
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def test_the_declared_table_is_the_one_the_services_migrations_create(engine: AsyncEngine, table: Table) -> None:
+    declared = await described(engine, SCHEMA)
+    for service in ("central_sequence", "character", "core_script", "session_context", "story_factory"):
+        assert await described(engine, service) == declared, service
+    assert declared["primary key"] == ["key"]
+    assert ("created_at", "TIMESTAMP(timezone=True)", False, "now()") in declared["columns"]  # type: ignore[operator]
 
 
 async def keys_held(engine: AsyncEngine) -> list[str]:

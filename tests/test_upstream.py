@@ -237,3 +237,20 @@ async def test_a_typed_client_raises_upstream_refused_for_a_4xx_and_502_for_a_br
         502,
         "Character Management failed: the answer to GET /v2/characters/7 broke its contract.",
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (httpx.Response(503, json={"detail": "The database is unavailable."}),
+         "answered 503 Service Unavailable: The database is unavailable."),
+        (httpx.Response(500, json={"message": "Boom"}), "answered 500 Internal Server Error: Boom."),
+        (httpx.Response(502, text="<html>proxy</html>"), "answered 502 Bad Gateway."),
+        (httpx.Response(599, json={"detail": ""}), "answered 599 error."),
+    ],
+)  # fmt: skip
+async def test_a_failed_answer_is_named_in_one_sentence(answer: httpx.Response, detail: str) -> None:
+    client, _ = upstreams(lambda request: answer, upstream_retries=0)
+    with pytest.raises(Problem) as raised:
+        await client.request("core_script", "GET", "/v2/scripts/1/content")
+    assert raised.value.detail == f"Core Script Management failed: GET /v2/scripts/1/content {detail}"

@@ -13,7 +13,7 @@ def test_whitespace_folds_to_single_spaces_on_one_line() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Plain words.", "lower case INT. in the middle", "Hans (on the radio) calls.", "Slowly: CUT TO: nothing.",
+    ["Plain words.", "lower case INT. in the middle", "Hans (on the radio) calls.", "OK then (quietly).", "Slowly: CUT TO: nothing.",
      "Then a < b", "Dawn.\nMorning"],
 )  # fmt: skip
 def test_an_action_that_reads_as_action_is_left_as_written(text: str) -> None:
@@ -24,7 +24,7 @@ def test_an_action_that_reads_as_action_is_left_as_written(text: str) -> None:
     "text",
     ["!Bang", "@home", ".hidden", "#1 hit", "=sign", "> centered", "~la la", "[[note", "/*comment",
      "INT. HALL", "ext. garden", "EST. CITY", "INT./EXT. CAR", "INT/EXT CAR", "I/E VAN", "int hall",
-     "===", "=====", "THE NURSE BURSTS IN.", "HANS (on the radio) calls.\nNobody answers.", "FADE TO:",
+     "===", "=====", "  int. hall", "JOE (quietly) (again) waves.", "THE NURSE BURSTS IN.", "HANS (on the radio) calls.\nNobody answers.", "FADE TO:",
      "Quietly\nDISSOLVE TO:", "> The hall <", "The end <"],
 )  # fmt: skip
 def test_an_action_that_would_read_as_another_element_is_forced(text: str) -> None:
@@ -103,7 +103,7 @@ STORY = {
                 },
             ],
         },
-        {"headingId": 2, "title": "Act 2", "sequence": 2, "sequenceNumber": 2, "lines": []},
+        {"headingId": 2, "title": "Epilogue: MAX", "sequence": 2, "sequenceNumber": 2, "lines": []},
     ],
 }
 
@@ -131,7 +131,7 @@ def test_a_story_renders_as_this_exact_screenplay() -> None:
         "ROMEO\n"
         "Here.\n"
         "\n"
-        ".Act 2\n"
+        ".Epilogue: MAX\n"
     )
 
 
