@@ -1,7 +1,9 @@
 """Idempotency keys (fountain_common/idempotency.py) on their own table in the test database: what
 makes two requests the same, a claim that replays, refuses or lets the operation run, and expiry."""
 
+import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import BaseModel
@@ -19,6 +21,11 @@ class Body(BaseModel):
     count: int = 1
 
 
+class Dated(BaseModel):
+    at: datetime
+    data: dict[str, str] = {}
+
+
 def test_a_fingerprint_covers_method_path_body_and_precondition() -> None:
     base = fingerprint("POST", "/v2/scripts", Body(title="Hamlet"), '"1"')
     assert len(base) == 64 and int(base, 16) >= 0  # a SHA-256 in hex
@@ -34,6 +41,20 @@ def test_a_fingerprint_covers_method_path_body_and_precondition() -> None:
     ]
     assert len({base, *others}) == 1 + len(others)
     assert fingerprint("POST", "/x", None) == fingerprint("POST", "/x", None, None)
+
+
+def test_a_fingerprint_keeps_its_canonical_form() -> None:
+    """Stored keys outlive a deploy: the same request must keep its fingerprint from one release to the next."""
+    canonical = '["POST","/v2/scripts",{"count":1,"title":"Hamlet"},"\\"1\\""]'
+    expected = hashlib.sha256(canonical.encode()).hexdigest()
+    assert fingerprint("POST", "/v2/scripts", Body(title="Hamlet"), '"1"') == expected
+
+
+def test_a_body_is_compared_as_json_whatever_its_types_and_key_order() -> None:
+    at = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    one = fingerprint("POST", "/x", Dated(at=at, data={"mood": "calm", "place": "hall"}))
+    assert fingerprint("POST", "/x", Dated(at=at, data={"place": "hall", "mood": "calm"})) == one
+    assert fingerprint("POST", "/x", Dated(at=at, data={"place": "hall"})) != one
 
 
 @pytest.fixture

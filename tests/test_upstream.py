@@ -245,6 +245,7 @@ async def test_a_typed_client_raises_upstream_refused_for_a_4xx_and_502_for_a_br
         (httpx.Response(503, json={"detail": "The database is unavailable."}),
          "answered 503 Service Unavailable: The database is unavailable."),
         (httpx.Response(500, json={"message": "Boom"}), "answered 500 Internal Server Error: Boom."),
+        (httpx.Response(500, json={"detail": "Too big: MAX"}), "answered 500 Internal Server Error: Too big: MAX."),
         (httpx.Response(502, text="<html>proxy</html>"), "answered 502 Bad Gateway."),
         (httpx.Response(599, json={"detail": ""}), "answered 599 error."),
     ],
