@@ -101,12 +101,12 @@ async def keys_held(engine: AsyncEngine) -> list[str]:
         return list((await conn.execute(text(f"SELECT key FROM {SCHEMA}.idempotency_keys ORDER BY key"))).scalars())
 
 
-async def age(engine: AsyncEngine, hours: int, *keys: str) -> None:
+async def age(engine: AsyncEngine, minutes: int, *keys: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(
-            text(f"UPDATE {SCHEMA}.idempotency_keys SET created_at = now() - make_interval(hours => :hours) "
+            text(f"UPDATE {SCHEMA}.idempotency_keys SET created_at = now() - make_interval(mins => :minutes) "
                  "WHERE key = ANY(:keys)"),
-            {"hours": hours, "keys": list(keys)},
+            {"minutes": minutes, "keys": list(keys)},
         )  # fmt: skip
 
 
@@ -132,6 +132,7 @@ async def test_a_key_used_by_another_request_is_422(engine: AsyncEngine, table: 
         with pytest.raises(Problem) as refused:
             await claim(conn, table, key="k1", request_fingerprint="f2")
     assert (refused.value.status, refused.value.kind) == (422, "idempotency-key-reused")
+    assert refused.value.title == "Idempotency-Key reused"
     assert refused.value.detail == "This Idempotency-Key was already used with a different request."
 
 
@@ -150,8 +151,8 @@ async def test_expired_keys_count_as_new_and_are_purged(engine: AsyncEngine, tab
         for key in ("old", "older", "fresh"):
             await claim(conn, table, key=key, request_fingerprint="f1")
             await record(conn, table, key, 201, {"key": key}, {})
-    await age(engine, 25, "old", "older")
-    await age(engine, 23, "fresh")
+    await age(engine, 24 * 60 + 30, "old", "older")  # kept 24 hours unless told otherwise
+    await age(engine, 23 * 60 + 30, "fresh")
     async with engine.begin() as conn:  # expired: the same key with another request is new, not 422
         assert await claim(conn, table, key="old", request_fingerprint="f2") is None
     assert await keys_held(engine) == ["fresh", "old"]  # and the other expired key was purged
@@ -163,20 +164,48 @@ async def test_the_time_to_live_is_the_callers(engine: AsyncEngine, table: Table
     async with engine.begin() as conn:
         for key in ("a", "b"):
             await claim(conn, table, key=key, request_fingerprint="f1")
-    await age(engine, 3, "a")
-    await age(engine, 1, "b")
+    await age(engine, 3 * 60, "a")
+    await age(engine, 60, "b")
     async with engine.begin() as conn:
         assert await claim(conn, table, key="a", request_fingerprint="f2", ttl_hours=2) is None
     assert await keys_held(engine) == ["a", "b"]  # b is younger than 2 hours: kept
 
 
 async def test_a_purge_takes_at_most_100_expired_keys_at_once(engine: AsyncEngine, table: Table) -> None:
+    await insert_expired(engine, 150)
+    async with engine.begin() as conn:
+        await claim(conn, table, key="new", request_fingerprint="f1")
+    assert len(await keys_held(engine)) == 150 - 100 + 1
+
+
+async def insert_expired(engine: AsyncEngine, count: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(f"INSERT INTO {SCHEMA}.idempotency_keys (key, request_fingerprint, response_status, "
                  "response_body, response_headers, created_at) SELECT 'x' || i, 'f', 201, '{}', '{}', "
-                 "now() - interval '2 days' FROM generate_series(1, 150) AS i")
+                 "now() - interval '2 days' FROM generate_series(1, :count) AS i"),
+            {"count": count},
         )  # fmt: skip
+
+
+async def test_an_expired_key_is_new_even_among_more_expired_keys_than_one_purge_takes(
+    engine: AsyncEngine, table: Table
+) -> None:
+    await insert_expired(engine, 300)  # 200 of them still there after the next claim's purge
     async with engine.begin() as conn:
-        await claim(conn, table, key="new", request_fingerprint="f1")
-    assert len(await keys_held(engine)) == 150 - 100 + 1
+        await claim(conn, table, key="mine", request_fingerprint="f1")
+        await record(conn, table, "mine", 201, {}, {})
+    await age(engine, 25 * 60, "mine")  # the most recently expired: the last a purge would pick
+    async with engine.begin() as conn:
+        assert await claim(conn, table, key="mine", request_fingerprint="f2") is None
+
+
+async def test_a_purge_skips_expired_keys_another_transaction_holds(engine: AsyncEngine, table: Table) -> None:
+    await insert_expired(engine, 3)
+    async with engine.connect() as holder, holder.begin():
+        await holder.execute(text(f"SELECT key FROM {SCHEMA}.idempotency_keys WHERE key = 'x2' FOR UPDATE"))
+        async with engine.begin() as conn:
+            # Waiting on the held key would fail this claim at once instead of passing it by.
+            await conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            assert await claim(conn, table, key="new", request_fingerprint="f1") is None
+    assert await keys_held(engine) == ["new", "x2"]
