@@ -255,3 +255,4 @@ async def test_a_failed_answer_is_named_in_one_sentence(answer: httpx.Response, 
     with pytest.raises(Problem) as raised:
         await client.request("core_script", "GET", "/v2/scripts/1/content")
     assert raised.value.detail == f"Core Script Management failed: GET /v2/scripts/1/content {detail}"
+    assert (raised.value.status, raised.value.kind, raised.value.title) == (502, "bad-gateway", "Bad gateway")

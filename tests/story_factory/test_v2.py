@@ -104,6 +104,7 @@ async def test_a_range_keeps_its_lines_and_their_sections(stories: httpx.AsyncCl
 async def test_an_inverted_range_is_422(stories: httpx.AsyncClient) -> None:
     response = await stories.get("/v2/stories/1?fromSequence=3&toSequence=2")
     assert response.status_code == 422
+    assert response.json()["detail"] == "query.fromSequence: must not be greater than toSequence."
     assert response.json()["errors"] == [
         {"location": "query.fromSequence", "message": "must not be greater than toSequence"}
     ]
