@@ -47,6 +47,11 @@ settings.register_profile("explore", max_examples=300, database=None)
 settings.load_profile(os.environ.get("FOUNTAIN_HYPOTHESIS_PROFILE", "repeatable"))
 
 
+def migrate(url: str) -> None:
+    for service in registry.all_services():
+        command.upgrade(alembic_config(service, url), "head")
+
+
 @pytest.fixture(scope="session")
 def postgres_dir() -> Iterator[Path]:
     """Data folder of the test run's own embedded PostgreSQL server. Not under pytest's basetemp:
@@ -59,12 +64,14 @@ def postgres_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres_dir: Path) -> Iterator[str]:
-    # A database that outlives the run, for runs of a few tests each many times over (make mutation).
-    url = os.environ.get("FOUNTAIN_TEST_DATABASE_URL") or embedded_url(postgres_dir, "fountain_test")
+    # A database that outlives the run, already migrated, for runs of a few tests each many times over
+    # (make mutation: tests/mutation.py).
+    shared = os.environ.get("FOUNTAIN_TEST_DATABASE_URL")
+    url = shared or embedded_url(postgres_dir, "fountain_test")
     previous = os.environ.get("FOUNTAIN_DATABASE_URL")
     os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
-    for service in registry.all_services():
-        command.upgrade(alembic_config(service, url), "head")
+    if not shared:
+        migrate(url)
     yield url
     if previous is None:
         os.environ.pop("FOUNTAIN_DATABASE_URL", None)

@@ -4,15 +4,18 @@ the score of each module it mutates (docs/mutation.md).
     python -m tests.mutation run ['fountain_common.etags.*' ...]  # mutmut run, then the scores
     python -m tests.mutation scores [--survivors]                 # the scores of the mutants run so far
 
-`run` starts one embedded PostgreSQL under var/mutation/ for the whole run and hands it to the tests
-(FOUNTAIN_TEST_DATABASE_URL), so a mutant's tests do not each start a server of their own; mutmut then
-runs one mutant at a time, since the tests of two mutants would share that database.
+`run` starts one embedded PostgreSQL under var/mutation/ for the whole run, migrates it once and hands
+it to the tests (FOUNTAIN_TEST_DATABASE_URL), so a mutant's tests neither start a server nor migrate;
+mutmut then runs one mutant at a time, since the tests of two mutants would share that database.
+Results are kept in mutants/: a run goes on where the last one stopped. Named patterns run the matching
+mutants not yet checked (with --again: all matching ones, e.g. after a test was added).
 
 A mutant counts as killed when a test failed (or timed out) with it in place; the score is killed over
 checked mutants. Mutants not yet run (a run over some modules only) are counted apart, not as survivors.
 """
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -23,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from fountain_common.embedded_postgres import embedded_url, stop_server
+from tests.conftest import migrate
 
 KILLED = {1, 3, -24, 24, 36, 152, 255}  # a test failed, or the mutant hung until mutmut's timeout
 SURVIVED = {0}
@@ -42,12 +46,29 @@ def outcomes(root: Path, module: str) -> dict[str, int | None]:
     return codes
 
 
-def run(root: Path, mutants: list[str]) -> int:
-    """mutmut run over `mutants` (name patterns; all when empty) against one shared database."""
+def selected(root: Path, patterns: list[str], again: bool) -> list[str]:
+    """The mutants to name to mutmut: those matching `patterns` (not yet checked, unless `again`).
+    mutmut reruns every mutant it is given by name, and runs those not yet checked when given none."""
+    if not patterns or again or not (root / "mutants").exists():
+        return patterns
+    known = {name: code for module in modules(root) for name, code in outcomes(root, module).items()}
+    matching = [name for name in known if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
+    if not known:
+        return patterns
+    return [name for name in matching if known[name] is None]
+
+
+def run(root: Path, patterns: list[str], again: bool) -> int:
+    """mutmut run over the mutants matching `patterns` (all when empty) against one shared database."""
+    mutants = selected(root, patterns, again)
+    if patterns and not mutants:
+        print("Every matching mutant was checked already (--again runs them once more).")
+        return 0
     data_dir = root / "var" / "mutation"
     shutil.rmtree(data_dir, ignore_errors=True)  # a fresh database: the tests expect empty tables
     url = embedded_url(data_dir, "fountain_mutation")
     try:
+        migrate(url)
         env = {**os.environ, "FOUNTAIN_TEST_DATABASE_URL": url}
         mutmut = Path(sys.executable).parent / "mutmut"
         return subprocess.run([str(mutmut), "run", "--max-children", "1", *mutants], cwd=root, env=env).returncode
@@ -94,13 +115,14 @@ def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_command = commands.add_parser("run", help="run mutmut (all mutants, or those named), then print the scores")
     run_command.add_argument("mutants", nargs="*", help="mutant name patterns, e.g. 'fountain_common.etags.*'")
+    run_command.add_argument("--again", action="store_true", help="run the matching mutants checked already too")
     scores_command = commands.add_parser("scores", help="print the score of each module from the last runs")
     scores_command.add_argument("--survivors", action="store_true", help="list every mutant that survived")
     args = parser.parse_args()
     root = Path.cwd()
     status = 0
     if args.command == "run":
-        status = run(root, args.mutants)
+        status = run(root, args.mutants, args.again)
     scores(root, list_survivors=args.command == "scores" and args.survivors)
     return status
 
