@@ -4,7 +4,7 @@ the score of each module it mutates (docs/mutation.md).
     python -m tests.mutation run ['fountain_common.etags.*' ...]  # mutmut run, then the scores
     python -m tests.mutation scores [--survivors]                 # the scores of the mutants run so far
 
-`run` starts one embedded PostgreSQL under var/mutation/ for the whole run, migrates it once and hands
+`run` starts one embedded PostgreSQL under var/mutation/<its process id>/ for the whole run, migrates it once and hands
 it to the tests (FOUNTAIN_TEST_DATABASE_URL), so a mutant's tests neither start a server nor migrate;
 mutmut then runs one mutant at a time, since the tests of two mutants would share that database.
 Results are kept in mutants/: a run goes on where the last one stopped. Named patterns run the matching
@@ -64,8 +64,7 @@ def run(root: Path, patterns: list[str], again: bool) -> int:
     if patterns and not mutants:
         print("Every matching mutant was checked already (--again runs them once more).")
         return 0
-    data_dir = root / "var" / "mutation"
-    shutil.rmtree(data_dir, ignore_errors=True)  # a fresh database: the tests expect empty tables
+    data_dir = root / "var" / "mutation" / str(os.getpid())  # runs over other modules may go on beside it
     url = embedded_url(data_dir, "fountain_mutation")
     try:
         migrate(url)
@@ -74,6 +73,7 @@ def run(root: Path, patterns: list[str], again: bool) -> int:
         return subprocess.run([str(mutmut), "run", "--max-children", "1", *mutants], cwd=root, env=env).returncode
     finally:
         stop_server(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def scores(root: Path, list_survivors: bool) -> None:
