@@ -4,8 +4,11 @@ makes two requests the same, a claim that replays, refuses or lets the operation
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -93,6 +96,20 @@ async def test_the_declared_table_is_the_one_the_services_migrations_create(engi
     for service in ("central_sequence", "character", "core_script", "session_context", "story_factory"):
         assert await described(engine, service) == declared, service
     assert declared["primary key"] == ["key"]
+
+    def differences(sync: Any) -> list[Any]:  # what `alembic check` would report between the two
+        context = MigrationContext.configure(
+            sync,
+            opts={
+                "include_schemas": True,
+                "include_name": lambda name, kind, _: kind != "schema" or name == SCHEMA,
+                "compare_server_default": True,
+            },
+        )
+        return list(compare_metadata(context, table.metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
     assert ("created_at", "TIMESTAMP(timezone=True)", False, "now()") in declared["columns"]  # type: ignore[operator]
 
 
