@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from fountain_common.problems import Problem
 from fountain_common.settings import Settings
@@ -256,3 +257,14 @@ async def test_a_failed_answer_is_named_in_one_sentence(answer: httpx.Response, 
         await client.request("core_script", "GET", "/v2/scripts/1/content")
     assert raised.value.detail == f"Core Script Management failed: GET /v2/scripts/1/content {detail}"
     assert (raised.value.status, raised.value.kind, raised.value.title) == (502, "bad-gateway", "Bad gateway")
+
+
+async def test_a_path_parameter_is_sent_as_one_path_segment() -> None:
+    """An id holding a slash or a question mark cannot reach another route of the called service."""
+    client, seen = upstreams(lambda request: httpx.Response(200, json={"ok": True}))
+    answer = await client.call(
+        "central_sequence", "GET", "/v2/elements/{elementType}/{elementId}", TypeAdapter(dict[str, bool]),
+        path_params={"elementType": "act/1?x=y", "elementId": 7},
+    )  # fmt: skip
+    assert answer == {"ok": True}
+    assert seen[0].url.raw_path == b"/v2/elements/act%2F1%3Fx%3Dy/7"
