@@ -118,13 +118,16 @@ async def test_an_unreachable_service_is_502_and_one_that_does_not_answer_in_tim
 
 
 async def test_a_real_timeout_is_a_504() -> None:
-    """A server that accepts the connection and never answers (not a simulated exception)."""
+    """A server that accepts the connection and answers only long after the configured timeout (not a
+    simulated exception): the call gives up at that timeout, not at some default of its HTTP client."""
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)
+    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(1)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    server = await asyncio.start_server(late, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         settings = Settings(

@@ -94,3 +94,30 @@ async def test_a_failed_statement_fails_every_request_of_its_batch_and_the_next_
 def test_one_numberer_per_engine(engine: AsyncEngine) -> None:
     assert numberer_for(engine) is numberer_for(engine)
     assert numberer_for(engine).engine is engine
+
+
+class EnqueuesDuringItsFirstBatch(Recording):
+    """A numberer to which one more request comes while its first statement runs."""
+
+    def __init__(self, engine: AsyncEngine, latecomer: ElementKey) -> None:
+        super().__init__(engine)
+        self.latecomer: ElementKey | None = latecomer
+        self.latecomer_answer: asyncio.Future[tuple[int, bool]] | None = None
+
+    async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
+        if self.latecomer is not None:
+            latecomer, self.latecomer = self.latecomer, None
+            self.latecomer_answer = asyncio.ensure_future(self.number(latecomer))
+            await asyncio.sleep(0)  # it queues while this statement runs
+        return await super()._number_batch(keys)
+
+
+async def test_a_request_that_came_during_a_failed_statement_is_still_numbered(engine: AsyncEngine) -> None:
+    latecomer = keys(1)[0]
+    numberer = EnqueuesDuringItsFirstBatch(engine, latecomer)
+    with pytest.raises(DBAPIError):
+        await numberer.number(ElementKey("x" * 65, 1))
+    assert numberer.latecomer_answer is not None
+    # Bounded only so that a numberer that stopped draining fails this test instead of hanging it.
+    number, created = await asyncio.wait_for(numberer.latecomer_answer, 60)
+    assert created and numberer.batches[-1] == [latecomer]
