@@ -19,6 +19,7 @@ import fnmatch
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -65,6 +66,8 @@ def run(root: Path, patterns: list[str], again: bool) -> int:
         print("Every matching mutant was checked already (--again runs them once more).")
         return 0
     data_dir = root / "var" / "mutation" / str(os.getpid())  # runs over other modules may go on beside it
+    # Stopped from outside (SIGTERM), still stop the database server below, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     url = embedded_url(data_dir, "fountain_mutation")
     try:
         migrate(url)
