@@ -8,13 +8,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-story clean deploy-tools gateway
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-story clean deploy-tools gateway mutation
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+# Debian and Ubuntu ship python3 without ensurepip (python3-venv), so `python3 -m venv` fails on a
+# fresh machine: then install it (as root, with apt-get) and try once more.
+CAN_INSTALL_PACKAGES := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo yes)
+INSTALL_PYTHON_VENV := DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+
 $(UV):
-	python3 -m venv $(TOOLS)
+	@python3 -m venv $(TOOLS) >/dev/null 2>&1 || { \
+	  rm -rf $(TOOLS); \
+	  if [ "$(CAN_INSTALL_PACKAGES)" = yes ]; then \
+	    echo "python3 -m venv needs ensurepip: installing python3-venv (Debian package)"; \
+	    $(INSTALL_PYTHON_VENV) && python3 -m venv $(TOOLS); \
+	  else \
+	    echo "python3 -m venv failed (ensurepip missing?): install python3-venv, e.g. 'sudo apt-get install python3-venv', then run make again" >&2; \
+	    exit 1; \
+	  fi; \
+	}
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
@@ -87,5 +101,8 @@ bench-scopes: install  ## Insert and move in one story with 10^4..10^6 elements 
 bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers (bench/README.md)
 	$(BIN)/python bench/story.py
 
+mutation: install  ## Mutation testing of the core logic, then the score per module (slow; not in make test; docs/mutation.md)
+	$(BIN)/python -m tests.mutation run $(if $(AGAIN),--again) $(MUTANTS)
+
 clean:  ## Remove the virtual environments, caches and the embedded database
-	rm -rf $(VENV) $(TOOLS) var .mypy_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) var mutants .mypy_cache .pytest_cache

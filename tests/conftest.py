@@ -6,12 +6,14 @@ configured database.
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from alembic import command
 from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,13 +25,31 @@ from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
 from tests import in_process
 
+
+class _CurrentStderr:
+    """sys.stderr as it is when a line is logged: pytest (and mutmut, which runs pytest several times
+    in one process) swap it, and a stream bound at import time may be closed by then."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 configure_logging("WARNING", "console")
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()))  # type: ignore[arg-type]
 
 # Property-based tests draw the same cases on every run by default, so CI is reproducible; set
 # FOUNTAIN_HYPOTHESIS_PROFILE=explore to draw new ones (and more of them) on each run.
 settings.register_profile("repeatable", max_examples=50, derandomize=True, database=None)
 settings.register_profile("explore", max_examples=300, database=None)
 settings.load_profile(os.environ.get("FOUNTAIN_HYPOTHESIS_PROFILE", "repeatable"))
+
+
+def migrate(url: str) -> None:
+    for service in registry.all_services():
+        command.upgrade(alembic_config(service, url), "head")
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +64,14 @@ def postgres_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres_dir: Path) -> Iterator[str]:
-    url = embedded_url(postgres_dir, "fountain_test")
+    # A database that outlives the run, already migrated, for runs of a few tests each many times over
+    # (make mutation: tests/mutation.py).
+    shared = os.environ.get("FOUNTAIN_TEST_DATABASE_URL")
+    url = shared or embedded_url(postgres_dir, "fountain_test")
     previous = os.environ.get("FOUNTAIN_DATABASE_URL")
     os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
-    for service in registry.all_services():
-        command.upgrade(alembic_config(service, url), "head")
+    if not shared:
+        migrate(url)
     yield url
     if previous is None:
         os.environ.pop("FOUNTAIN_DATABASE_URL", None)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from fountain_common.problems import Problem
 from fountain_common.settings import Settings
@@ -118,13 +119,16 @@ async def test_an_unreachable_service_is_502_and_one_that_does_not_answer_in_tim
 
 
 async def test_a_real_timeout_is_a_504() -> None:
-    """A server that accepts the connection and never answers (not a simulated exception)."""
+    """A server that accepts the connection and answers only long after the configured timeout (not a
+    simulated exception): the call gives up at that timeout, not at some default of its HTTP client."""
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)
+    async def late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(1)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    server = await asyncio.start_server(late, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         settings = Settings(
@@ -231,3 +235,33 @@ async def test_a_typed_client_raises_upstream_refused_for_a_4xx_and_502_for_a_br
         502,
         "Character Management failed: the answer to GET /v2/characters/7 broke its contract.",
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (httpx.Response(503, json={"detail": "The database is unavailable."}),
+         "answered 503 Service Unavailable: The database is unavailable."),
+        (httpx.Response(500, json={"message": "Boom"}), "answered 500 Internal Server Error: Boom."),
+        (httpx.Response(500, json={"detail": "Too big: MAX"}), "answered 500 Internal Server Error: Too big: MAX."),
+        (httpx.Response(502, text="<html>proxy</html>"), "answered 502 Bad Gateway."),
+        (httpx.Response(599, json={"detail": ""}), "answered 599 error."),
+    ],
+)  # fmt: skip
+async def test_a_failed_answer_is_named_in_one_sentence(answer: httpx.Response, detail: str) -> None:
+    client, _ = upstreams(lambda request: answer, upstream_retries=0)
+    with pytest.raises(Problem) as raised:
+        await client.request("core_script", "GET", "/v2/scripts/1/content")
+    assert raised.value.detail == f"Core Script Management failed: GET /v2/scripts/1/content {detail}"
+    assert (raised.value.status, raised.value.kind, raised.value.title) == (502, "bad-gateway", "Bad gateway")
+
+
+async def test_a_path_parameter_is_sent_as_one_path_segment() -> None:
+    """An id holding a slash or a question mark cannot reach another route of the called service."""
+    client, seen = upstreams(lambda request: httpx.Response(200, json={"ok": True}))
+    answer = await client.call(
+        "central_sequence", "GET", "/v2/elements/{elementType}/{elementId}", TypeAdapter(dict[str, bool]),
+        path_params={"elementType": "act/1?x=y", "elementId": 7},
+    )  # fmt: skip
+    assert answer == {"ok": True}
+    assert seen[0].url.raw_path == b"/v2/elements/act%2F1%3Fx%3Dy/7"

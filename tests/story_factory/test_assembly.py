@@ -1,111 +1,204 @@
-"""How a story is read from its sources: the request budget, concurrency, and what happens when a
-source fails or a line names a part that no longer exists."""
+"""How a story is read from its sources: the request budget, concurrency, a line naming a part that no
+longer exists (against the real services, in-process), and what happens when a source fails (a stub
+injects the failure)."""
 
-import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from fountain_common.settings import Settings
-from tests.story_factory.conftest import StoryClient
-from tests.story_factory.stub_upstreams import (
-    HANG,
-    REFUSE,
-    StoryData,
-    StubUpstreams,
-    action,
-    character,
-    context,
-    script_content,
-    spoken_word,
-)
+from services.story_factory import assembly
+from tests.story_factory.authoring import Author, Speech, Written
+from tests.story_factory.conftest import Recorder, StoryClient
+from tests.story_factory.stub_upstreams import HANG, REFUSE, StoryData, StubUpstreams
 
-LINES = 1000
+PART_PATHS = ("/v2/characters", "/v2/actions", "/v2/spokenWords", "/v2/contexts")
 
 
-def long_story() -> StoryData:
-    """1,000 lines in 4 sections, every line naming parts no other line names."""
-    data = StoryData()
-    lines = [(i, i, i, i) for i in range(1, LINES + 1)]
-    sections = [(s + 1, f"Part {s + 1}", 10 + s, lines[s * 250 : (s + 1) * 250]) for s in range(4)]
-    data.scripts[5] = script_content(5, "Long", sections)
-    for i in range(1, LINES + 1):
-        data.characters[i] = character(i, f"Person {i}", "")
-        data.actions[i] = action(i, f"Action {i}.")
-        data.spoken_words[i] = spoken_word(i, f"Words {i}.")
-        data.contexts[i] = context(i, i, {"mood": "calm"})
-    return data
+def asked_ids(request: httpx.Request) -> list[int]:
+    param = "contextId" if request.url.path == "/v2/contexts" else "ids"
+    return [int(i) for i in request.url.params[param].split(",")]
 
 
-async def test_a_1000_line_story_takes_17_requests(story_client: StoryClient) -> None:
-    stub = StubUpstreams(long_story())
-    response = await story_client(stub).get("/v2/stories/5")
+async def distinct_lines(author: Author, count: int, sections: int = 1) -> Written:
+    """`count` lines over `sections` sections, every line naming parts no other line names."""
+    written = await author.script("Crowd")
+    per_section = count // sections
+    for s in range(sections):
+        numbers = range(s * per_section + 1, (s + 1) * per_section + 1)
+        speeches = [Speech(f"Person {i}", f"Action {i}.", f"Words {i}.", {"mood": f"calm {i}"}) for i in numbers]
+        await author.section(written, f"Part {s + 1}", speeches)
+    return written
+
+
+async def test_the_batch_sizes_are_the_owners_bounds(client_for: Callable[[str], httpx.AsyncClient]) -> None:
+    """A full batch is one request the owner accepts; one id more is one it refuses."""
+    character, session_context = client_for("character"), client_for("session_context")
+    for path in ("/v2/characters", "/v2/actions", "/v2/spokenWords"):
+        full = ",".join(str(i) for i in range(1, assembly.CHARACTER_BATCH + 1))
+        assert (await character.get(path, params={"ids": full, "limit": assembly.CHARACTER_BATCH})).status_code == 200
+        over = full + f",{assembly.CHARACTER_BATCH + 1}"
+        assert (await character.get(path, params={"ids": over, "limit": assembly.CHARACTER_BATCH})).status_code == 422
+    full = ",".join(str(i) for i in range(1, assembly.CONTEXT_BATCH + 1))
+    ok = await session_context.get("/v2/contexts", params={"contextId": full, "limit": assembly.CONTEXT_BATCH})
+    assert ok.status_code == 200
+    over = await session_context.get("/v2/contexts", params={"contextId": f"{full},999", "limit": 100})
+    assert over.status_code == 422
+
+
+async def test_parts_are_read_in_batches_of_the_owners_bound(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the bounds lowered to 3 and 2, a story of 7 lines naming 7 parts of each kind takes one read
+    of the script and 3 + 3 + 3 + 4 reads of parts, each asking for distinct ids, together all of them."""
+    monkeypatch.setattr(assembly, "CHARACTER_BATCH", 3)
+    monkeypatch.setattr(assembly, "CONTEXT_BATCH", 2)
+    written = await distinct_lines(author, 7)
+    response = await stories.get(f"/v2/stories/{written.script_id}")
+    assert response.status_code == 200, response.text
+    assert [line["spokenWord"]["text"] for line in response.json()["sections"][0]["lines"]] == [
+        f"Words {i}." for i in range(1, 8)
+    ]
+    per_path = {path: len(recorder.calls(path)) for path in {r.url.path for r in recorder.requests}}
+    assert per_path == {
+        f"/v2/scripts/{written.script_id}/content": 1,
+        "/v2/characters": 3,
+        "/v2/actions": 3,
+        "/v2/spokenWords": 3,
+        "/v2/contexts": 4,
+    }
+    expected = {
+        "/v2/characters": set(written.characters.values()),
+        "/v2/actions": set(written.actions.values()),
+        "/v2/spokenWords": set(written.spoken_words.values()),
+        "/v2/contexts": set(written.contexts),
+    }
+    for path, bound in zip(PART_PATHS, (3, 3, 3, 2), strict=True):
+        batches = [asked_ids(request) for request in recorder.calls(path)]
+        assert all(len(ids) <= bound for ids in batches)
+        assert {int(request.url.params["limit"]) for request in recorder.calls(path)} == {bound}
+        asked = [i for ids in batches for i in ids]
+        assert len(asked) == len(set(asked)) and set(asked) == expected[path], path
+
+
+@pytest.mark.realdata
+async def test_a_1000_line_story_takes_17_requests(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder
+) -> None:
+    """1,000 lines in 4 sections naming 1,000 parts of each kind: 1 + 2 + 2 + 2 + 10 requests."""
+    written = await distinct_lines(author, 1000, sections=4)
+    response = await stories.get(f"/v2/stories/{written.script_id}")
     assert response.status_code == 200, response.text
     story = response.json()
-    assert story["lineCount"] == LINES
-    assert [line["sequence"] for s in story["sections"] for line in s["lines"]] == list(range(1, LINES + 1))
+    assert story["lineCount"] == 1000
+    assert [line["sequence"] for s in story["sections"] for line in s["lines"]] == list(range(1, 1001))
     assert [line["spokenWord"]["text"] for line in story["sections"][3]["lines"][-2:]] == ["Words 999.", "Words 1000."]
-
-    per_path = {path: len(stub.calls(path)) for path in {r.url.path for r in stub.requests}}
-    assert per_path == {
-        "/v2/scripts/5/content": 1,
-        "/v2/characters": 2,
-        "/v2/actions": 2,
-        "/v2/spokenWords": 2,
-        "/v2/contexts": 10,
-    }
-    asked: dict[str, set[int]] = {}
-    parts = [
-        r for path in ("/v2/characters", "/v2/actions", "/v2/spokenWords", "/v2/contexts") for r in stub.calls(path)
-    ]
-    for request in parts:
-        param = "contextId" if request.url.path == "/v2/contexts" else "ids"
-        ids = [int(i) for i in request.url.params[param].split(",")]
-        assert len(ids) <= int(request.url.params["limit"]) <= 500
-        asked.setdefault(request.url.path, set()).update(ids)
-    assert all(ids == set(range(1, LINES + 1)) for ids in asked.values())
+    assert [len(recorder.calls(path)) for path in PART_PATHS] == [2, 2, 2, 10]
+    assert len(recorder.requests) == 17
 
 
-async def test_a_part_named_by_many_lines_is_asked_for_once(story_client: StoryClient, stub: StubUpstreams) -> None:
-    lines = [(1, 1, 1, 1)] * 600
-    stub.data.scripts[1] = script_content(1, "Echo", [(1, "One", 2, lines)])
-    response = await story_client(stub).get("/v1/stories", params={"scriptId": 1})
+async def test_a_part_named_by_many_lines_is_asked_for_once(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder
+) -> None:
+    written = await author.script("Echo")
+    speech = Speech("Echo", "Echo repeats.", "Again.")
+    await author.section(written, "One", [speech] * 12)
+    response = await stories.get("/v1/stories", params={"scriptId": written.script_id})
     assert response.status_code == 200
-    assert len(response.json()["story"]) == 600
-    assert [(r.url.path, r.url.params.get("ids") or r.url.params["contextId"]) for r in stub.requests[1:]] == [
-        ("/v2/characters", "1"),
-        ("/v2/actions", "1"),
-        ("/v2/spokenWords", "1"),
-        ("/v2/contexts", "1"),
-    ]
+    assert len(response.json()["story"]) == 12
+    assert sorted((r.url.path, asked_ids(r)) for r in recorder.requests[1:]) == [
+        ("/v2/actions", [written.actions[speech.action]]),
+        ("/v2/characters", [written.characters["Echo"]]),
+        ("/v2/spokenWords", [written.spoken_words[speech.words]]),
+    ]  # and no context: no line names one
 
 
-async def test_all_parts_are_read_concurrently(story_client: StoryClient) -> None:
-    """Every request for parts waits until 16 are in flight: only a concurrent fan-out gets there."""
-    stub = StubUpstreams(long_story())
-    stub.gather_at = 16
-    started = time.monotonic()
-    response = await story_client(stub).get("/v1/stories", params={"scriptId": 5})
+async def test_all_parts_are_read_concurrently(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read of parts waits until all 13 are in flight: only a concurrent fan-out gets there."""
+    monkeypatch.setattr(assembly, "CHARACTER_BATCH", 3)
+    monkeypatch.setattr(assembly, "CONTEXT_BATCH", 2)
+    written = await distinct_lines(author, 7)
+    recorder.gather_at = 13
+    response = await stories.get("/v1/stories", params={"scriptId": written.script_id})
     assert response.status_code == 200
-    assert stub.most_in_flight == 16
-    assert time.monotonic() - started < stub.gather_timeout
+    assert recorder.most_in_flight == 13
+    assert recorder.gather_gave_up == 0  # every read was let go by the crowd, none by the wait running out
+
+
+async def test_the_requests_follow_the_interface(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder
+) -> None:
+    """The exact calls for a three-line story: the content, then one id list per kind."""
+    written = await distinct_lines(author, 3)
+    assert (await stories.get(f"/v2/stories/{written.script_id}")).status_code == 200
+    sent = [(r.method, r.headers["host"], r.url.path, dict(r.url.params)) for r in recorder.requests]
+    assert sent[0] == ("GET", "scriptmanagement.fountain.coach", f"/v2/scripts/{written.script_id}/content", {})
+
+    def listed(ids: object) -> str:
+        return ",".join(str(i) for i in sorted(ids))  # type: ignore[call-overload]
+
+    assert sorted(sent[1:]) == [
+        ("GET", "character.fountain.coach", "/v2/actions", {"ids": listed(written.actions.values()), "limit": "500"}),
+        (
+            "GET", "character.fountain.coach", "/v2/characters",
+            {"ids": listed(written.characters.values()), "limit": "500"},
+        ),
+        (
+            "GET", "character.fountain.coach", "/v2/spokenWords",
+            {"ids": listed(written.spoken_words.values()), "limit": "500"},
+        ),
+        (
+            "GET", "sessioncontext.fountain.coach", "/v2/contexts",
+            {"contextId": listed(written.contexts), "limit": "100"},
+        ),
+    ]  # fmt: skip
+    assert len({r.headers["x-request-id"] for r in recorder.requests}) == 1  # the request's id travels along
+
+
+async def test_a_script_without_lines_reads_nothing_else(
+    stories: httpx.AsyncClient, author: Author, recorder: Recorder
+) -> None:
+    draft = await author.script("Draft")
+    prologue = await author.section(draft, "Prologue")
+    blank = await author.script("Blank")
+    story = (await stories.get(f"/v2/stories/{draft.script_id}")).json()
+    number = (await author.section_numbers(draft))[prologue]
+    assert story["sections"] == [
+        {"headingId": prologue, "title": "Prologue", "sequence": 1, "sequenceNumber": number, "lines": []}
+    ]
+    assert story["lineCount"] == 0
+    full = (await stories.get("/v1/stories", params={"scriptId": blank.script_id})).json()
+    assert (full["sections"], full["story"]) == ([], [])
+    assert [r.url.path for r in recorder.requests] == [
+        f"/v2/scripts/{draft.script_id}/content",
+        f"/v2/scripts/{blank.script_id}/content",
+    ]
 
 
 @pytest.mark.parametrize(
-    ("field", "part", "label"),
-    [("characterId", 77, "character"), ("actionId", 78, "action"), ("spokenWordId", 79, "spoken word"),
-     ("contextId", 80, "context")],
+    ("path", "kind", "label"),
+    [("/v2/characters", "characters", "character"), ("/v2/actions", "actions", "action"),
+     ("/v2/spokenWords", "spoken_words", "spoken word"), ("/v2/contexts", "contexts", "context")],
 )  # fmt: skip
-async def test_a_part_that_no_longer_exists_is_409(
-    client: httpx.AsyncClient, stub: StubUpstreams, field: str, part: int, label: str
+async def test_a_part_deleted_from_its_owner_is_409_naming_the_line(
+    stories: httpx.AsyncClient, author: Author, path: str, kind: str, label: str
 ) -> None:
-    line = stub.data.scripts[1]["sections"][0]["lines"][2]
-    line[field] = part
-    for path in ("/v1/stories?scriptId=1", "/v2/stories/1", "/v2/stories/1/fountain"):
-        response = await client.get(path)
+    written = await distinct_lines(author, 3)
+    part_id = written.contexts[2] if kind == "contexts" else list(getattr(written, kind).values())[2]
+    owner = author.session_context if kind == "contexts" else author.character
+    assert (await owner.delete(f"{path}/{part_id}")).status_code == 204
+    line_id = written.line_ids[0][2]
+    for story_path in (
+        f"/v1/stories?scriptId={written.script_id}",
+        f"/v2/stories/{written.script_id}",
+        f"/v2/stories/{written.script_id}/fountain",
+    ):
+        response = await stories.get(story_path)
         assert response.status_code == 409
-        expected = f"Line {line['lineId']} (story element 3) names {label} {part}, which no longer exists."
+        expected = f"Line {line_id} (story element 3) names {label} {part_id}, which no longer exists."
         assert response.json()["detail"] == expected
 
 
@@ -162,32 +255,6 @@ async def test_no_answer_in_time_is_504_after_bounded_retries(
     assert (body["upstream"], body["title"]) == (upstream, "Gateway timeout")
     path = "/v2/scripts/1/content" if failing == "core_script" else failing
     assert len(stub.calls(path)) == 2
-
-
-async def test_the_requests_follow_the_interface(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    """The exact calls for Romeo and Juliet: the content, then one id list per kind."""
-    assert (await client.get("/v2/stories/1")).status_code == 200
-    sent = [(r.method, r.headers["host"], r.url.path, dict(r.url.params)) for r in stub.requests]
-    assert sent[0] == ("GET", "scriptmanagement.fountain.coach", "/v2/scripts/1/content", {})
-    assert sorted(sent[1:]) == [
-        ("GET", "character.fountain.coach", "/v2/actions", {"ids": "1,2,3", "limit": "500"}),
-        ("GET", "character.fountain.coach", "/v2/characters", {"ids": "1,2", "limit": "500"}),
-        ("GET", "character.fountain.coach", "/v2/spokenWords", {"ids": "1,2,3", "limit": "500"}),
-        ("GET", "sessioncontext.fountain.coach", "/v2/contexts", {"contextId": "1,2,3", "limit": "100"}),
-    ]
-    assert len({r.headers["x-request-id"] for r in stub.requests}) == 1  # the request's id travels along
-
-
-async def test_a_script_without_lines_reads_nothing_else(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    stub.data.scripts[2] = script_content(2, "Draft", [(4, "Prologue", 3, [])])
-    stub.data.scripts[3] = script_content(3, "Blank", [])
-    prologue = await client.get("/v2/stories/2")
-    assert prologue.json()["sections"] == [
-        {"headingId": 4, "title": "Prologue", "sceneNumber": None, "sequence": 1, "sequenceNumber": 3, "lines": []}
-    ]
-    blank = await client.get("/v1/stories", params={"scriptId": 3})
-    assert (blank.json()["sections"], blank.json()["story"]) == ([], [])
-    assert [r.url.path for r in stub.requests] == ["/v2/scripts/2/content", "/v2/scripts/3/content"]
 
 
 @pytest.mark.parametrize(

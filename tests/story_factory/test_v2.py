@@ -1,4 +1,6 @@
-"""/v2: the Story resource (shape, ranges, ETag) and the story as a Fountain screenplay."""
+"""/v2: the Story resource (shape, ranges, ETag) and the story as a Fountain screenplay, read from the
+real services (in-process) with the story written through their public APIs; the Fountain rendering of
+tricky text also on its own."""
 
 import io
 from typing import Any
@@ -15,113 +17,152 @@ from services.story_factory.generated.clients.character_models import ActionReco
 from services.story_factory.generated.clients.core_script_models import ScriptContent
 from services.story_factory.generated.clients.session_context_models import Context
 from services.story_factory.generated.models import Story
-from tests.story_factory.stub_upstreams import StoryData, StubUpstreams, action, character, context, script_content
+from tests.story_factory.authoring import BALCONY, DESCRIPTIONS, ROMEO_AND_JULIET, Author, Speech, Written
+from tests.story_factory.stub_upstreams import StoryData, action, character, context, script_content
 from tests.story_factory.stub_upstreams import spoken_word as spoken
 
-JULIET = {"characterId": 1, "name": "Juliet", "description": "The heroine of Romeo and Juliet."}
-ROMEO = {"characterId": 2, "name": "Romeo", "description": "The hero of Romeo and Juliet."}
+WITHOUT_CONTEXT = Speech(BALCONY[1].character, BALCONY[1].action, BALCONY[1].words)
 
 
-async def test_story_shape(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    stub.data.scripts[1]["sections"][0]["lines"][1]["contextId"] = None
-    response = await client.get("/v2/stories/1")
-    assert response.status_code == 200
-    story = response.json()
-    lines = story["sections"][0].pop("lines")
+async def two_sections(author: Author) -> Written:
+    """Romeo and Juliet's three lines over two sections (sequences 1-2 and 3); Romeo's line has no context."""
+    author.descriptions.update(DESCRIPTIONS)
+    written = await author.script(**ROMEO_AND_JULIET)  # type: ignore[arg-type]
+    await author.section(written, "Act 1, Scene 1", [BALCONY[0], WITHOUT_CONTEXT])
+    await author.section(written, "Act 2, Scene 2", BALCONY[2:])
+    return written
+
+
+async def read(stories: httpx.AsyncClient, path: str, **headers: str) -> httpx.Response:
+    response = await stories.get(path, headers=headers)
+    assert response.status_code in (200, 304), response.text
+    return response
+
+
+async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
+    written = await two_sections(author)
+    story = (await read(stories, f"/v2/stories/{written.script_id}")).json()
+    numbers = await author.section_numbers(written)
+    first, second = written.heading_ids
+    lines = [line for section in story["sections"] for line in section.pop("lines")]
     assert story == {
-        "scriptId": 1,
-        "title": "Romeo and Juliet",
-        "author": "William Shakespeare",
-        "description": "A tale of two star-crossed lovers.",
-        "orchestration": {
-            "csoundFilePath": "/files/sound.csd",
-            "lilyPondFilePath": "/files/sheet.ly",
-            "midiFilePath": "/files/music.mid",
-        },
+        "scriptId": written.script_id,
+        **ROMEO_AND_JULIET,
         "titlePage": [],
         "lineCount": 3,
         "sections": [
-            {"headingId": 1, "title": "Act 1, Scene 1", "sceneNumber": None, "sequence": 1, "sequenceNumber": 2}
+            {
+                "headingId": first,
+                "title": "Act 1, Scene 1",
+                "sceneNumber": None,
+                "sequence": 1,
+                "sequenceNumber": numbers[first],
+            },
+            {
+                "headingId": second,
+                "title": "Act 2, Scene 2",
+                "sceneNumber": None,
+                "sequence": 2,
+                "sequenceNumber": numbers[second],
+            },
         ],
     }
+    assert numbers[first] < numbers[second]
+    juliet = {"characterId": written.characters["Juliet"], "name": "Juliet", "description": DESCRIPTIONS["Juliet"]}
+    romeo = {"characterId": written.characters["Romeo"], "name": "Romeo", "description": DESCRIPTIONS["Romeo"]}
     assert lines[0] == {
-        "lineId": 1,
+        "lineId": written.line_ids[0][0],
         "sequence": 1,
         "kind": "dialogue",
-        "character": JULIET,
-        "action": {"actionId": 1, "description": "Juliet stands on the balcony, looking out into the night."},
-        "spokenWord": {"spokenWordId": 1, "text": "O Romeo, Romeo! wherefore art thou Romeo?"},
+        "character": juliet,
+        "action": {"actionId": written.actions[BALCONY[0].action], "description": BALCONY[0].action},
+        "spokenWord": {"spokenWordId": written.spoken_words[BALCONY[0].words], "text": BALCONY[0].words},
         "context": {
-            "contextId": 1,
-            "sessionId": 1,
-            "characterId": 1,
+            "contextId": written.contexts[0],
+            "sessionId": lines[0]["context"]["sessionId"],
+            "characterId": juliet["characterId"],
             "data": {"mood": "longing", "location": "Capulet's mansion balcony"},
         },
         "extension": None,
         "parentheticals": [],
         "text": None,
     }
-    assert (lines[1]["character"], lines[1]["context"]) == (ROMEO, None)
+    session = await author.session_context.get(f"/v2/contexts/{written.contexts[0]}")
+    assert lines[0]["context"]["sessionId"] == session.json()["sessionId"]
+    assert (lines[1]["lineId"], lines[1]["character"], lines[1]["context"]) == (written.line_ids[0][1], romeo, None)
+    assert (lines[2]["lineId"], lines[2]["character"]) == (written.line_ids[1][0], juliet)
+    assert lines[2]["context"]["data"] == {"mood": "curious", "location": "Capulet's mansion balcony"}
     assert [line["sequence"] for line in lines] == [1, 2, 3]
-
-
-def two_sections(data: StoryData) -> None:
-    """Romeo and Juliet's three lines over two sections: sequences 1-2 and 3."""
-    content = data.scripts[1]
-    first = content["sections"][0]
-    content["sections"] = [
-        {**first, "lines": first["lines"][:2]},
-        {**first, "headingId": 2, "title": "Act 2, Scene 2", "sequenceNumber": 5, "lines": first["lines"][2:]},
-    ]
 
 
 def line_sequences(story: dict[str, Any]) -> list[tuple[int, list[int]]]:
     return [(s["sequence"], [line["sequence"] for line in s["lines"]]) for s in story["sections"]]
 
 
-async def test_a_range_keeps_its_lines_and_their_sections(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    two_sections(stub.data)
+async def test_a_range_keeps_its_lines_and_their_sections(stories: httpx.AsyncClient, author: Author) -> None:
+    written = await two_sections(author)
     cases = {
         "": [(1, [1, 2]), (2, [3])],
         "?fromSequence=2": [(1, [2]), (2, [3])],
         "?toSequence=2": [(1, [1, 2])],
         "?fromSequence=3&toSequence=3": [(2, [3])],
         "?fromSequence=1&toSequence=1": [(1, [1])],
+        "?fromSequence=2&toSequence=3": [(1, [2]), (2, [3])],
         "?fromSequence=4": [],
     }
     for query, expected in cases.items():
-        response = await client.get("/v2/stories/1" + query)
-        assert response.status_code == 200
-        assert line_sequences(response.json()) == expected, query
-        assert response.json()["lineCount"] == 3
+        story = (await read(stories, f"/v2/stories/{written.script_id}{query}")).json()
+        assert line_sequences(story) == expected, query
+        assert story["lineCount"] == 3
+    last = (await read(stories, f"/v2/stories/{written.script_id}?fromSequence=3")).json()
+    assert [line["lineId"] for line in last["sections"][0]["lines"]] == written.line_ids[1]
 
 
-async def test_an_inverted_range_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v2/stories/1?fromSequence=3&toSequence=2")
+async def test_an_inverted_range_is_422(stories: httpx.AsyncClient) -> None:
+    response = await stories.get("/v2/stories/1?fromSequence=3&toSequence=2")
     assert response.status_code == 422
+    assert response.json()["detail"] == "query.fromSequence: must not be greater than toSequence."
     assert response.json()["errors"] == [
         {"location": "query.fromSequence", "message": "must not be greater than toSequence"}
     ]
 
 
-async def test_unknown_script_is_404(client: httpx.AsyncClient) -> None:
-    for path in ("/v2/stories/9", "/v2/stories/9/fountain"):
-        response = await client.get(path)
+async def test_unknown_script_is_404(stories: httpx.AsyncClient, author: Author) -> None:
+    written = await author.script("Cardenio")
+    assert (await author.core_script.delete(f"/v2/scripts/{written.script_id}")).status_code == 204
+    for path in (f"/v2/stories/{written.script_id}", f"/v2/stories/{written.script_id}/fountain"):
+        response = await stories.get(path)
         assert response.status_code == 404
-        assert response.json()["detail"] == "Script 9 not found."
+        assert response.json()["detail"] == f"Script {written.script_id} not found."
 
 
-async def test_etag_and_if_none_match(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    first = await client.get("/v2/stories/1")
+async def test_etag_and_if_none_match(stories: httpx.AsyncClient, author: Author) -> None:
+    written = await two_sections(author)
+    path = f"/v2/stories/{written.script_id}"
+    first = await read(stories, path)
     tag = first.headers["etag"]
-    assert (await client.get("/v2/stories/1")).headers["etag"] == tag  # a hash of the story, stable
-    unchanged = await client.get("/v2/stories/1", headers={"If-None-Match": f'"other", W/{tag}'})
+    assert tag.startswith('"') and tag.endswith('"')
+    assert (await read(stories, path)).headers["etag"] == tag  # a hash of the story, stable
+    unchanged = await read(stories, path, **{"If-None-Match": f'"other", W/{tag}'})
     assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", tag)
-    ranged = await client.get("/v2/stories/1?toSequence=2", headers={"If-None-Match": tag})
+    assert (await read(stories, path, **{"If-None-Match": "*"})).status_code == 304
+    assert (await read(stories, path, **{"If-None-Match": '"other"'})).status_code == 200
+    ranged = await read(stories, path + "?toSequence=2", **{"If-None-Match": tag})
     assert ranged.status_code == 200 and ranged.headers["etag"] != tag
-    stub.data.spoken_words[3]["text"] = "Changed."
-    changed = await client.get("/v2/stories/1", headers={"If-None-Match": tag})
+
+    # A change in any source changes the story's tag: words in Character Management...
+    spoken_word_id = written.spoken_words[BALCONY[2].words]
+    edit = await author.character.patch(f"/v2/spokenWords/{spoken_word_id}", json={"text": "Changed."})
+    assert edit.status_code == 200, edit.text
+    changed = await read(stories, path, **{"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
+    assert changed.json()["sections"][1]["lines"][0]["spokenWord"]["text"] == "Changed."
+    # ... and the order in Core Script.
+    tag = changed.headers["etag"]
+    await author.move_line(written, written.heading_ids[0], written.line_ids[0][1], 1)
+    moved = await read(stories, path, **{"If-None-Match": tag})
+    assert moved.status_code == 200 and moved.headers["etag"] != tag
+    assert (await read(stories, path, **{"If-None-Match": moved.headers["etag"]})).status_code == 304
 
 
 # --- Fountain ---------------------------------------------------------------------------------------
@@ -147,31 +188,37 @@ def summary(screenplay: Screenplay) -> list[tuple[str, ...]]:
     return out
 
 
-async def test_fountain_screenplay_parses_back_to_the_story(client: httpx.AsyncClient, stub: StubUpstreams) -> None:
-    two_sections(stub.data)
-    stub.data.scripts[1]["sections"][0]["lines"][1]["contextId"] = None
-    response = await client.get("/v2/stories/1/fountain")
-    assert response.status_code == 200
+async def test_fountain_screenplay_parses_back_to_the_story(stories: httpx.AsyncClient, author: Author) -> None:
+    written = await two_sections(author)
+    path = f"/v2/stories/{written.script_id}/fountain"
+    response = await read(stories, path)
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.headers["etag"].startswith('"')
     screenplay = parse(response.text)
     assert screenplay.title_page == {
         "Title": ["Romeo and Juliet"],
         "Author": ["William Shakespeare"],
         "Notes": ["A tale of two star-crossed lovers."],
     }
-    assert summary(screenplay) == [
-        ("scene", "ACT 1, SCENE 1"),
-        ("action", "Juliet stands on the balcony, looking out into the night."),
-        ("dialogue", "JULIET", "(paren) (longing)", "O Romeo, Romeo! wherefore art thou Romeo?"),
-        ("action", "Romeo steps out from the shadows below the balcony."),
-        ("dialogue", "ROMEO", stub.data.spoken_words[2]["text"]),
-        ("scene", "ACT 2, SCENE 2"),
-        ("action", "Juliet leans over the balcony, reaching out towards Romeo."),
-        ("dialogue", "JULIET", "(paren) (curious)", stub.data.spoken_words[3]["text"]),
+    balcony = [
+        ("action", BALCONY[0].action),
+        ("dialogue", "JULIET", "(paren) (longing)", BALCONY[0].words),
+        ("action", BALCONY[1].action),
+        ("dialogue", "ROMEO", BALCONY[1].words),
     ]
+    tomb = [
+        ("action", BALCONY[2].action),
+        ("dialogue", "JULIET", "(paren) (curious)", BALCONY[2].words),
+    ]
+    assert summary(screenplay) == [("scene", "ACT 1, SCENE 1"), *balcony, ("scene", "ACT 2, SCENE 2"), *tomb]
     # The context's other entries are a note: in the text, not in the printed screenplay.
     assert "[[location: Capulet's mansion balcony]]" in response.text
+    assert (await read(stories, path)).headers["etag"] == response.headers["etag"]
+
+    # The second section moved first: the screenplay follows, and its tag changes.
+    await author.move_section(written, written.heading_ids[1], 1)
+    moved = await read(stories, path)
+    assert summary(parse(moved.text)) == [("scene", "ACT 2, SCENE 2"), *tomb, ("scene", "ACT 1, SCENE 1"), *balcony]
+    assert moved.headers["etag"] != response.headers["etag"]
 
 
 def tricky_story() -> Story:
