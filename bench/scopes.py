@@ -51,6 +51,7 @@ from harness import (
     tail,
     version_of,
     wait_with_cpu,
+    write_results,
 )
 
 SERVICE = "central_sequence"
@@ -385,13 +386,7 @@ def run(args: argparse.Namespace) -> int:
             f"\nInvariant: {total:,} elements, every story numbered 1..n exactly once: "
             + ("yes" if results.invariant["ok"] else f"NO ({broken} stories broken)")
         )
-        out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"scopes-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-        from dataclasses import asdict
-
-        path.write_text(json.dumps(asdict(results), indent=2) + "\n")
-        print(f"Results written to {path}")
+        write_results(results, "scopes", args.output_dir)
         met = all(v <= TARGET_RATIO for k, v in results.ratios.items() if k != "pgbench_insert")
         return 0 if results.invariant["ok"] and met else 1
     finally:

@@ -24,8 +24,8 @@ def keys(count: int) -> list[ElementKey]:
 class Recording(BatchNumberer):
     """A numberer that records the keys of each statement it runs."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: AsyncEngine, scope: str = "default") -> None:
+        super().__init__(engine, scope)
         self.batches: list[list[ElementKey]] = []
 
     async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
@@ -68,7 +68,7 @@ async def test_a_batch_holds_at_most_max_batch_elements(engine: AsyncEngine, mon
 async def test_two_numberers_racing_on_the_same_elements_agree(engine: AsyncEngine) -> None:
     """Two processes' numberers: one statement loses on the unique key, runs again and reads the
     numbers the other gave."""
-    left, right = BatchNumberer(engine), BatchNumberer(engine)
+    left, right = BatchNumberer(engine, "default"), BatchNumberer(engine, "default")
     shared = keys(40)
     answers = await asyncio.gather(*(n.number(key) for key in shared for n in (left, right)))
     by_key = [answers[2 * i : 2 * i + 2] for i in range(len(shared))]
@@ -91,9 +91,20 @@ async def test_a_failed_statement_fails_every_request_of_its_batch_and_the_next_
     assert await numberer.number(good[1]) == (first + 1, True)  # nothing of the failed batch stayed
 
 
-def test_one_numberer_per_engine(engine: AsyncEngine) -> None:
-    assert numberer_for(engine) is numberer_for(engine)
-    assert numberer_for(engine).engine is engine
+def test_one_numberer_per_engine_and_scope(engine: AsyncEngine) -> None:
+    assert numberer_for(engine, "default") is numberer_for(engine, "default")
+    assert numberer_for(engine, "default").engine is engine
+    assert numberer_for(engine, "story-1") is not numberer_for(engine, "default")
+
+
+async def test_scopes_are_numbered_apart_and_a_new_scope_is_created(engine: AsyncEngine) -> None:
+    story = f"story-{uuid.uuid4().hex[:12]}"  # never used: the numberer creates it
+    in_story = Recording(engine, story)
+    in_default = Recording(engine)
+    first, second = keys(2)
+    answers = await asyncio.gather(in_story.number(first), in_story.number(second), in_default.number(first))
+    assert answers[0] == (1, True) and answers[1] == (2, True)  # a scope of its own numbers from 1
+    assert answers[2][1]  # the same element is another element in another scope
 
 
 class EnqueuesDuringItsFirstBatch(Recording):

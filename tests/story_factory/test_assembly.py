@@ -167,7 +167,14 @@ async def test_a_script_without_lines_reads_nothing_else(
     story = (await stories.get(f"/v2/stories/{draft.script_id}")).json()
     number = (await author.section_numbers(draft))[prologue]
     assert story["sections"] == [
-        {"headingId": prologue, "title": "Prologue", "sequence": 1, "sequenceNumber": number, "lines": []}
+        {
+            "headingId": prologue,
+            "title": "Prologue",
+            "sceneNumber": None,
+            "sequence": 1,
+            "sequenceNumber": number,
+            "lines": [],
+        }
     ]
     assert story["lineCount"] == 0
     full = (await stories.get("/v1/stories", params={"scriptId": blank.script_id})).json()

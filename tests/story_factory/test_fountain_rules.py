@@ -72,17 +72,23 @@ STORY = {
     "author": "Will  S.",
     "description": "First line.\n\n  Second *line*.",
     "orchestration": {"csoundFilePath": "", "lilyPondFilePath": "", "midiFilePath": ""},
+    "titlePage": [],
     "lineCount": 2,
     "sections": [
         {
             "headingId": 1,
             "title": "Act 1",
+            "sceneNumber": None,
             "sequence": 1,
             "sequenceNumber": 1,
             "lines": [
                 {
                     "lineId": 1,
                     "sequence": 1,
+                    "kind": "dialogue",
+                    "extension": None,
+                    "parentheticals": [],
+                    "text": None,
                     "character": {"characterId": 1, "name": "Juliet", "description": ""},
                     "action": {"actionId": 1, "description": "She waits."},
                     "spokenWord": {"spokenWordId": 1, "text": "Romeo?"},
@@ -96,6 +102,10 @@ STORY = {
                 {
                     "lineId": 2,
                     "sequence": 2,
+                    "kind": "dialogue",
+                    "extension": None,
+                    "parentheticals": [],
+                    "text": None,
                     "character": {"characterId": 2, "name": "Romeo", "description": ""},
                     "action": {"actionId": 2, "description": "He climbs."},
                     "spokenWord": {"spokenWordId": 2, "text": "Here."},
@@ -103,7 +113,14 @@ STORY = {
                 },
             ],
         },
-        {"headingId": 2, "title": "Epilogue: MAX", "sequence": 2, "sequenceNumber": 2, "lines": []},
+        {
+            "headingId": 2,
+            "title": "Epilogue: MAX",
+            "sceneNumber": None,
+            "sequence": 2,
+            "sequenceNumber": 2,
+            "lines": [],
+        },
     ],
 }
 
