@@ -62,7 +62,7 @@ lint-imports: install  ## Services never import each other; the common library i
 	$(BIN)/lint-imports --no-cache
 
 test: install deploy-tools validate check-generated lint typecheck lint-imports  ## Everything CI runs: specs, generated code, lint, types, imports, pytest
-	$(BIN)/pytest; status=$$?; \
+	$(BIN)/pytest --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked" >&2; exit 1; fi; \
 	exit $$status
 
