@@ -103,7 +103,8 @@ async def _remove_from_scope(central_sequence: CentralSequenceClient, scope: str
 
 def _undo(conn: AsyncConnection, script_id: int, what: str, undo: Callable[[], Awaitable[None]]) -> None:
     """Should the transaction finally fail, run `undo` against the Central Sequence Service (best
-    effort: its failure is logged, and the next change to the script's headings rebuilds the scope).
+    effort: its failure is logged; the next heading added to the script finds the numbers differ and
+    rebuilds the scope).
     Registered before the call, not after: its answer may be lost once the change was made."""
 
     async def run() -> None:
