@@ -34,9 +34,14 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def fingerprint(method: str, path: str, body: BaseModel | None, precondition: str | None = None) -> str:
-    """What makes two requests the same request: method, path, body and If-Match."""
-    payload = body.model_dump(mode="json") if body is not None else None
+def fingerprint(method: str, path: str, body: BaseModel | str | None, precondition: str | None = None) -> str:
+    """What makes two requests the same request: method, path, body and If-Match. A text body (decoded
+    strictly from UTF-8, so one text is one byte string) counts by the hash of its raw bytes."""
+    payload: Any = None
+    if isinstance(body, str):
+        payload = {"text/plain": hashlib.sha256(body.encode()).hexdigest()}
+    elif body is not None:
+        payload = body.model_dump(mode="json")
     canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

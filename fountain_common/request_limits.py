@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fountain_common.problems import invalid, problem_response, too_large
+from fountain_common.problems import Problem, invalid, problem_response, too_large
 
 # A JSON string, or a token that matters to a check; strings are matched whole so that brackets and
 # digits inside them are skipped.
@@ -42,6 +42,25 @@ class _NotJson(ValueError):
 
 def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
+
+
+def decode_utf8(body: bytes) -> str:
+    """A text body as str, or 400 malformed-request naming the line, column and byte offset of the
+    first byte that is not UTF-8."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = body[: error.start].decode("utf-8")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        reason = f"Invalid UTF-8 at line {line}, column {column} (byte {error.start})"
+        raise Problem(
+            400,
+            "malformed-request",
+            "Malformed request",
+            f"The body is not UTF-8 text: {reason}. Send it as text/plain; charset=utf-8.",
+            errors=[{"location": f"body.{error.start}", "message": reason}],
+        ) from None
 
 
 def parse_json(body: bytes, *, max_depth: int) -> Any:

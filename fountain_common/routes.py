@@ -30,7 +30,8 @@ from fountain_common.database import ReadConnection, open_read_connection, run_i
 from fountain_common.id_lists import parse_id_list
 from fountain_common.idempotency import claim, fingerprint, record
 from fountain_common.metrics import record_replay
-from fountain_common.problems import invalid
+from fountain_common.problems import Problem, invalid
+from fountain_common.request_limits import decode_utf8
 
 T = TypeVar("T")
 Connection = Literal["none", "read", "snapshot", "write"]
@@ -95,6 +96,25 @@ class Route:
         """Every occurrence of an id-list query parameter (`?ids=3,1&ids=7`); FastAPI keeps the last."""
         return parse_id_list(name, request.query_params.getlist(name), max_ids=max_ids)
 
+    @staticmethod
+    async def text_body(request: Request) -> str:
+        """A text/plain body decoded as UTF-8: another media type or charset is 415, bytes that are not
+        UTF-8 are 400 naming the first one. (Its size is bounded by request_limits before it is read.)"""
+        media_type, _, parameters = request.headers.get("content-type", "text/plain").partition(";")
+        charset = next(
+            (value.strip().strip('"').lower() for name, _, value in (p.partition("=") for p in parameters.split(";"))
+             if name.strip().lower() == "charset"),
+            "utf-8",
+        )  # fmt: skip
+        if media_type.strip().lower() != "text/plain" or charset not in ("utf-8", "utf8"):
+            raise Problem(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"This operation takes text/plain; charset=utf-8, not {request.headers.get('content-type')!r}.",
+            )
+        return decode_utf8(await request.body())
+
     # --- the connection ---------------------------------------------------------------------------
     async def connect(self, request: Request) -> AsyncConnection:
         """The connection of a `read` or `snapshot` operation; `disconnect` gives it back. (Not a
@@ -125,7 +145,7 @@ class Route:
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         *,
         idempotency_key: str | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | str | None = None,
         if_match: str | None = None,
     ) -> Response:
         """Run `operation` in one transaction (again on deadlock) and answer its reply; with an
@@ -156,7 +176,7 @@ class Route:
         conn: AsyncConnection,
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         idempotency_key: str | None,
-        body: BaseModel | None,
+        body: BaseModel | str | None,
         if_match: str | None,
     ) -> Response:
         table: Table | None = None

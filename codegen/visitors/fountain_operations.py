@@ -107,6 +107,15 @@ def _is_text(media_type: str | None, media: dict[str, Any]) -> bool:
     return media_type == "text/plain" and media.get("schema", {}).get("type") == "string"
 
 
+def _text_request(content: dict[str, Any]) -> bool:
+    """A request body declared only as text/plain (any parameters, e.g. `; charset=utf-8`) with a
+    string schema: the operation receives it decoded, as a str."""
+    return bool(content) and all(
+        media_type.split(";")[0].strip() == "text/plain" and media.get("schema", {}).get("type") == "string"
+        for media_type, media in content.items()
+    )
+
+
 def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]]:
     responses = []
     for status, response_raw in raw.items():
@@ -136,9 +145,13 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
             raw = path_item[method]
             parameters = [_parameter(spec, p) for p in [*shared, *raw.get("parameters", [])]]
             body = None
+            text_body = False
             if "requestBody" in raw:
                 request = _resolve(spec, raw["requestBody"])
-                body = _model_hint(request["content"]["application/json"]["schema"])
+                if _text_request(request["content"]):
+                    body, text_body = "str", True
+                else:
+                    body = _model_hint(request["content"]["application/json"]["schema"])
             responses = _responses(spec, raw["responses"])
             success = next(r for r in responses if r["status"].startswith("2"))
             connection = raw.get("x-fountain-connection")
@@ -160,6 +173,8 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "tags": raw.get("tags", []),
                     "parameters": parameters,
                     "body": body,
+                    # A text/plain body: the route reads and decodes it, FastAPI does not parse it.
+                    "text_body": text_body,
                     "status_code": int(success["status"]),
                     "response_model": success["model"],
                     "response_class": success["response_class"],
@@ -188,7 +203,7 @@ def visit(parser: OpenAPIParser, model_path: Path) -> dict[str, object]:
         {
             name
             for op in _operations(spec)
-            for hint in [op["body"], op["response_model"]]
+            for hint in [None if op["text_body"] else op["body"], op["response_model"]]
             if hint
             for name in re.findall(r"[A-Z]\w*", hint)
             if name != "List"

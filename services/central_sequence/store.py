@@ -115,6 +115,38 @@ async def insert_element(conn: AsyncConnection, scope: str, key: ElementKey, pos
     return inserted.mappings().one()
 
 
+async def append_elements(conn: AsyncConnection, scope: str, keys: list[ElementKey]) -> list[RowMapping]:
+    """v2: number new elements at the end of the scope in the order given, in one statement; one
+    numbered already (or listed twice) is 409 and none is numbered."""
+    if len(set(keys)) != len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise conflict(f"Element {twice} is listed more than once.")
+    locked = await lock_scope(conn, scope, create=True)
+    assert locked is not None  # created when missing
+    pairs = [(key.element_type, key.element_id) for key in keys]
+    numbered = (
+        await conn.execute(
+            select(elements.c.element_type, elements.c.element_id, elements.c.sequence_number).where(
+                elements.c.scope_id == locked.id, tuple_(elements.c.element_type, elements.c.element_id).in_(pairs)
+            )
+        )
+    ).first()
+    if numbered is not None:
+        raise conflict(
+            f"Element {numbered.element_type}/{numbered.element_id} is already numbered "
+            f"{numbered.sequence_number} in scope {scope}."
+        )
+    values = [
+        {"scope_id": locked.id, "element_type": key.element_type, "element_id": key.element_id, "sequence_number": n}
+        for n, key in enumerate(keys, start=locked.last + 1)
+    ]
+    rows = (
+        await conn.execute(elements.insert().returning(*ELEMENT_COLUMNS, sort_by_parameter_order=True), values)
+    ).mappings()
+    await _set_last(conn, locked, locked.last + len(keys))
+    return list(rows.all())
+
+
 async def _shift(conn: AsyncConnection, scope: LockedScope, low: int, high: int, delta: int) -> None:
     """Add `delta` to the scope's numbers in [low, high] in one statement (checked as a whole)."""
     await conn.execute(

@@ -15,6 +15,7 @@ from . import store
 from .generated.api import Operations
 from .generated.models import (
     Element,
+    ElementBatch,
     ElementCreate,
     ElementList,
     ElementMove,
@@ -71,6 +72,11 @@ class CentralSequenceV2(Operations):
         key = ElementKey(body.elementType, body.elementId)
         row = await store.insert_element(conn, scope, key, body.sequenceNumber)
         return Reply(_element(scope, row), location=_element_url(scope, key), etag=etag(row))
+
+    async def append_elements(self, conn: AsyncConnection, *, scope: str, body: ElementBatch) -> Reply[ElementList]:
+        keys = [ElementKey(e.elementType, e.elementId) for e in body.elements]
+        rows = await store.append_elements(conn, scope, keys)
+        return Reply(ElementList(items=[_element(scope, r) for r in rows]))
 
     async def list_elements(
         self,

@@ -76,6 +76,20 @@ async def insert(conn: AsyncConnection, parent: Parent, values: dict[str, Any]) 
     return (await conn.execute(parent.table.insert().values(**values).returning(*parent.table.c))).mappings().one()
 
 
+async def insert_many(conn: AsyncConnection, parent: Parent, values: list[dict[str, Any]]) -> list[RowMapping]:
+    """Insert every row in one statement; the rows come back in the order given."""
+    if not values:
+        return []
+    statement = parent.table.insert().returning(*parent.table.c, sort_by_parameter_order=True)
+    return list((await conn.execute(statement, values)).mappings().all())
+
+
+async def delete_many(conn: AsyncConnection, parent: Parent, ids: Collection[int]) -> None:
+    """Delete the rows with these ids (their paraphrases go with them); missing ids are skipped."""
+    if ids:
+        await conn.execute(delete(parent.table).where(parent.table.c.id.in_(list(ids))))
+
+
 @cache
 def _by_id(table: Table, lock: str | None) -> PreparedRead:
     # Built once (the hottest read path): see PreparedRead.

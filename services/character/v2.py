@@ -21,6 +21,9 @@ from .generated.models import (
     ActionPage,
     ActionRecord,
     ActionUpdate,
+    BatchCreate,
+    BatchCreated,
+    BatchDelete,
     CharacterCreate,
     CharacterPage,
     CharacterRecord,
@@ -161,6 +164,27 @@ async def _change_paraphrase(
 
 
 class CharacterV2(Operations):
+    # --- many at once ------------------------------------------------------------------------------
+    async def add_batch(self, conn: AsyncConnection, *, body: BatchCreate) -> BatchCreated:
+        # A name given twice is one character: the first entry's description wins.
+        first_of_name: dict[str, dict[str, Any]] = {}
+        for character in body.characters:
+            first_of_name.setdefault(character.name, character.model_dump())
+        characters = await store.insert_many(conn, CHARACTER, list(first_of_name.values()))
+        by_name = {row["name"]: _character(row) for row in characters}
+        actions = await store.insert_many(conn, ACTION, [action.model_dump() for action in body.actions])
+        spoken_words = await store.insert_many(conn, SPOKEN_WORD, [words.model_dump() for words in body.spokenWords])
+        return BatchCreated(
+            characters=[by_name[character.name] for character in body.characters],
+            actions=[_action(row) for row in actions],
+            spokenWords=[_spoken_word(row) for row in spoken_words],
+        )
+
+    async def delete_batch(self, conn: AsyncConnection, *, body: BatchDelete) -> None:
+        await store.delete_many(conn, CHARACTER, {item.root for item in body.characterIds})
+        await store.delete_many(conn, ACTION, {item.root for item in body.actionIds})
+        await store.delete_many(conn, SPOKEN_WORD, {item.root for item in body.spokenWordIds})
+
     # --- characters --------------------------------------------------------------------------------
     async def search_characters(
         self,

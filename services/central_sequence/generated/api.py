@@ -24,6 +24,7 @@ from fountain_common.routes import Reply, Route
 
 from .models import (
     Element,
+    ElementBatch,
     ElementCreate,
     ElementList,
     ElementMove,
@@ -114,6 +115,16 @@ class Operations(ServiceOperations):
     ) -> Union[Element, Reply[Element]]:
         """createElement: Number a new element"""
         raise not_implemented("createElement")
+
+    async def append_elements(
+        self,
+        conn: AsyncConnection,
+        *,
+        scope: str,
+        body: ElementBatch,
+    ) -> Union[ElementList, Reply[ElementList]]:
+        """appendElements: Number many new elements at the end"""
+        raise not_implemented("appendElements")
 
     async def get_element(
         self,
@@ -261,6 +272,14 @@ CREATE_ELEMENT = Route(
     "createElement",
     status=201,
     body=TypeAdapter(Element),
+    connection="write",
+    idempotency=True,
+)
+
+APPEND_ELEMENTS = Route(
+    "appendElements",
+    status=201,
+    body=TypeAdapter(ElementList),
     connection="write",
     idempotency=True,
 )
@@ -552,6 +571,45 @@ def build_router() -> APIRouter:
         return await CREATE_ELEMENT.write(
             request,
             lambda conn: operations.create_element(
+                conn,
+                scope=scope,
+                body=body,
+            ),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.post(
+        "/v2/scopes/{scope}/elements/batch",
+        operation_id="appendElements",
+        summary='Number many new elements at the end',
+        description='Numbers the listed elements at the end of the scope in the order given, in one transaction. An element already numbered in the scope, or listed twice, is 409 and nothing is numbered. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+    )
+    async def append_elements(
+        request: Request,
+        *,
+        scope: str = Path(
+            ...,
+            alias='scope',
+            min_length=1,
+            max_length=128,
+            pattern='^[A-Za-z0-9][A-Za-z0-9._~-]*$',
+        ),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: ElementBatch,
+    ) -> Response:
+        APPEND_ELEMENTS.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await APPEND_ELEMENTS.write(
+            request,
+            lambda conn: operations.append_elements(
                 conn,
                 scope=scope,
                 body=body,
@@ -883,6 +941,7 @@ OPERATION_IDS: List[str] = [
     "deleteScope",
     "listElements",
     "createElement",
+    "appendElements",
     "getElement",
     "deleteElement",
     "moveElement",

@@ -165,6 +165,29 @@ class ElementList(BaseModel):
     items: List[Element]
 
 
+class ElementKey(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    elementType: Annotated[
+        StrictStr,
+        Field(
+            description='Kind of element, e.g. script, section, character, action, spokenWord, dialogue.',
+            max_length=64,
+            min_length=1,
+            pattern='^[A-Za-z][A-Za-z0-9_-]*$',
+        ),
+    ]
+    elementId: Annotated[
+        JsonInt,
+        Field(
+            description="The element's id in the service that owns it.",
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
 class ReorderEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -307,6 +330,13 @@ class Error(BaseModel):
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
     ] = None
+
+
+class ElementBatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    elements: Annotated[List[ElementKey], Field(max_length=10000, min_length=1)]
 
 
 class Reorder(BaseModel):

@@ -29,6 +29,9 @@ from .models import (
     ActionPage,
     ActionRecord,
     ActionUpdate,
+    BatchCreate,
+    BatchCreated,
+    BatchDelete,
     Character,
     CharacterCreate,
     CharacterCreateRequest,
@@ -278,6 +281,24 @@ class Operations(ServiceOperations):
     ) -> Union[ParaphraseRecord, Reply[ParaphraseRecord]]:
         """updateCharacterParaphrase: Change a paraphrase of a character"""
         raise not_implemented("updateCharacterParaphrase")
+
+    async def add_batch(
+        self,
+        conn: AsyncConnection,
+        *,
+        body: BatchCreate,
+    ) -> Union[BatchCreated, Reply[BatchCreated]]:
+        """addBatch: Create many characters, actions and spoken words at once"""
+        raise not_implemented("addBatch")
+
+    async def delete_batch(
+        self,
+        conn: AsyncConnection,
+        *,
+        body: BatchDelete,
+    ) -> Union[None, Reply[None]]:
+        """deleteBatch: Delete many characters, actions and spoken words at once"""
+        raise not_implemented("deleteBatch")
 
     async def search_actions(
         self,
@@ -674,6 +695,21 @@ UPDATE_CHARACTER_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
+)
+
+ADD_BATCH = Route(
+    "addBatch",
+    status=201,
+    body=TypeAdapter(BatchCreated),
+    connection="write",
+    idempotency=True,
+)
+
+DELETE_BATCH = Route(
+    "deleteBatch",
+    status=204,
+    connection="write",
+    idempotency=True,
 )
 
 SEARCH_ACTIONS = Route(
@@ -1487,6 +1523,68 @@ def build_router() -> APIRouter:
             if_match=if_match,
         )
 
+    @router.post(
+        "/v2/batches",
+        operation_id="addBatch",
+        summary='Create many characters, actions and spoken words at once',
+        description='Creates every character, action and spoken word given, in one transaction, and answers them in the order given. A character name given more than once is one character. All or nothing; retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+    )
+    async def add_batch(
+        request: Request,
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: BatchCreate,
+    ) -> Response:
+        ADD_BATCH.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await ADD_BATCH.write(
+            request,
+            lambda conn: operations.add_batch(
+                conn,
+                body=body,
+            ),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
+    @router.post(
+        "/v2/batches/delete",
+        operation_id="deleteBatch",
+        summary='Delete many characters, actions and spoken words at once',
+        description='Deletes the characters, actions and spoken words named, with their paraphrases, in one transaction; ids that do not exist are skipped, so a retry is harmless. Undoes an addBatch.',
+        tags=["v2"],
+    )
+    async def delete_batch(
+        request: Request,
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: BatchDelete,
+    ) -> Response:
+        DELETE_BATCH.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await DELETE_BATCH.write(
+            request,
+            lambda conn: operations.delete_batch(
+                conn,
+                body=body,
+            ),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
     @router.get(
         "/v2/actions",
         operation_id="searchActions",
@@ -2175,6 +2273,8 @@ OPERATION_IDS: List[str] = [
     "getCharacterParaphrase",
     "deleteCharacterParaphrase",
     "updateCharacterParaphrase",
+    "addBatch",
+    "deleteBatch",
     "searchActions",
     "addAction",
     "getAction",

@@ -16,12 +16,13 @@ from typing import List, Literal, Optional, Set, Union
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
 
-from .models import FullStory, HealthStatus, Story, StorySequence
+from .models import FullStory, HealthStatus, Story, StoryImport, StorySequence
 
 
 class Operations(ServiceOperations):
@@ -44,6 +45,15 @@ class Operations(ServiceOperations):
     ) -> Union[StorySequence, Reply[StorySequence]]:
         """getStorySequences: Retrieve Story Sequences"""
         raise not_implemented("getStorySequences")
+
+    async def import_story(
+        self,
+        conn: AsyncConnection,
+        *,
+        body: str,
+    ) -> Union[StoryImport, Reply[StoryImport]]:
+        """importStory: Import a Fountain screenplay as a new story"""
+        raise not_implemented("importStory")
 
     async def get_story(
         self,
@@ -95,6 +105,14 @@ GET_STORY_SEQUENCES = Route(
     query=frozenset(["endSequence", "scriptId", "startSequence"]),
     connection="none",
     omit_null=True,
+)
+
+IMPORT_STORY = Route(
+    "importStory",
+    status=201,
+    body=TypeAdapter(StoryImport),
+    connection="write",
+    idempotency=True,
 )
 
 GET_STORY = Route(
@@ -194,6 +212,37 @@ def build_router() -> APIRouter:
         )
         return GET_STORY_SEQUENCES.respond(result)
 
+    @router.post(
+        "/v2/stories",
+        operation_id="importStory",
+        summary='Import a Fountain screenplay as a new story',
+        description='Creates a script from a Fountain screenplay (UTF-8 text) with its title page, scenes, elements and characters, in the services that own them. All or nothing: a failure part-way deletes what was created. A parse problem names the line. See docs/api-v2.md.',
+        tags=["v2"],
+    )
+    async def import_story(
+        request: Request,
+        *,
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+    ) -> Response:
+        IMPORT_STORY.check_query(request)
+        body = await IMPORT_STORY.text_body(request)
+        operations: Operations = request.app.state.operations
+        return await IMPORT_STORY.write(
+            request,
+            lambda conn: operations.import_story(
+                conn,
+                body=body,
+            ),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
     @router.get(
         "/v2/stories/{scriptId}",
         operation_id="getStory",
@@ -252,6 +301,7 @@ OPERATION_IDS: List[str] = [
     "getReadiness",
     "getFullStory",
     "getStorySequences",
+    "importStory",
     "getStory",
     "getStoryFountain",
 ]

@@ -151,6 +151,19 @@ class StoryContext(BaseModel):
     ]
 
 
+class StoryImport(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    title: Annotated[
+        StrictStr,
+        Field(
+            description="The script's title (the title page's Title, else the first scene heading)."
+        ),
+    ]
+    sectionCount: Annotated[JsonInt, Field(ge=0)]
+    lineCount: Annotated[JsonInt, Field(ge=0)]
+    characterCount: Annotated[JsonInt, Field(ge=0)]
+
+
 class FieldError(BaseModel):
     location: Annotated[
         StrictStr, Field(description='Where the fault is, e.g. query.scriptId.')

@@ -14,6 +14,7 @@ from fountain_common.upstream import Upstreams
 
 from .central_sequence_models import (
     Element,
+    ElementBatch,
     ElementCreate,
     ElementList,
     ElementMove,
@@ -40,6 +41,7 @@ _LIST_SCOPES: TypeAdapter[ScopePage] = TypeAdapter(ScopePage)
 _DELETE_SCOPE: TypeAdapter[None] = TypeAdapter(None)
 _LIST_ELEMENTS: TypeAdapter[ElementPage] = TypeAdapter(ElementPage)
 _CREATE_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
+_APPEND_ELEMENTS: TypeAdapter[ElementList] = TypeAdapter(ElementList)
 _GET_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
 _DELETE_ELEMENT: TypeAdapter[None] = TypeAdapter(None)
 _MOVE_ELEMENT: TypeAdapter[Element] = TypeAdapter(Element)
@@ -185,6 +187,30 @@ class CentralSequenceClient:
             "POST",
             "/v2/scopes/{scope}/elements",
             _CREATE_ELEMENT,
+            path_params={
+                "scope": scope,
+            },
+            headers={
+                "Idempotency-Key": idempotency_key,
+            },
+            body=body,
+            idempotent=idempotent,
+        )
+
+    async def append_elements(
+        self,
+        *,
+        scope: str,
+        body: ElementBatch,
+        idempotency_key: Optional[str] = None,
+        idempotent: Optional[bool] = None,
+    ) -> ElementList:
+        """appendElements: Number many new elements at the end"""
+        return await self._upstreams.call(
+            SERVICE,
+            "POST",
+            "/v2/scopes/{scope}/elements/batch",
+            _APPEND_ELEMENTS,
             path_params={
                 "scope": scope,
             },

@@ -19,6 +19,9 @@ from .character_models import (
     ActionPage,
     ActionRecord,
     ActionUpdate,
+    BatchCreate,
+    BatchCreated,
+    BatchDelete,
     Character,
     CharacterCreate,
     CharacterCreateRequest,
@@ -69,6 +72,8 @@ _DELETE_CHARACTER_PARAPHRASE: TypeAdapter[None] = TypeAdapter(None)
 _UPDATE_CHARACTER_PARAPHRASE: TypeAdapter[ParaphraseRecord] = TypeAdapter(
     ParaphraseRecord
 )
+_ADD_BATCH: TypeAdapter[BatchCreated] = TypeAdapter(BatchCreated)
+_DELETE_BATCH: TypeAdapter[None] = TypeAdapter(None)
 _SEARCH_ACTIONS: TypeAdapter[ActionPage] = TypeAdapter(ActionPage)
 _ADD_ACTION: TypeAdapter[ActionRecord] = TypeAdapter(ActionRecord)
 _GET_ACTION: TypeAdapter[ActionRecord] = TypeAdapter(ActionRecord)
@@ -551,6 +556,46 @@ class CharacterClient:
             },
             headers={
                 "If-Match": if_match,
+            },
+            body=body,
+            idempotent=idempotent,
+        )
+
+    async def add_batch(
+        self,
+        *,
+        body: BatchCreate,
+        idempotency_key: Optional[str] = None,
+        idempotent: Optional[bool] = None,
+    ) -> BatchCreated:
+        """addBatch: Create many characters, actions and spoken words at once"""
+        return await self._upstreams.call(
+            SERVICE,
+            "POST",
+            "/v2/batches",
+            _ADD_BATCH,
+            headers={
+                "Idempotency-Key": idempotency_key,
+            },
+            body=body,
+            idempotent=idempotent,
+        )
+
+    async def delete_batch(
+        self,
+        *,
+        body: BatchDelete,
+        idempotency_key: Optional[str] = None,
+        idempotent: Optional[bool] = None,
+    ) -> None:
+        """deleteBatch: Delete many characters, actions and spoken words at once"""
+        return await self._upstreams.call(
+            SERVICE,
+            "POST",
+            "/v2/batches/delete",
+            _DELETE_BATCH,
+            headers={
+                "Idempotency-Key": idempotency_key,
             },
             body=body,
             idempotent=idempotent,

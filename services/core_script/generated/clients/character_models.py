@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -146,6 +146,27 @@ class CharacterRecord(BaseModel):
     ]
     createdAt: AwareDatetime
     updatedAt: AwareDatetime
+
+
+class CharacterId(RootModel[JsonInt]):
+    root: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
+class ActionId(RootModel[JsonInt]):
+    root: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
+class SpokenWordId(RootModel[JsonInt]):
+    root: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
+class BatchDelete(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    characterIds: Annotated[List[CharacterId], Field(max_length=10000)]
+    actionIds: Annotated[List[ActionId], Field(max_length=10000)]
+    spokenWordIds: Annotated[List[SpokenWordId], Field(max_length=10000)]
 
 
 class CharacterCreate(BaseModel):
@@ -394,6 +415,21 @@ class Error(BaseModel):
         Optional[List[FieldError]],
         Field(description='For invalid input, one entry per field at fault.'),
     ] = None
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    characters: Annotated[List[CharacterCreate], Field(max_length=10000)]
+    actions: Annotated[List[ActionCreate], Field(max_length=10000)]
+    spokenWords: Annotated[List[SpokenWordCreate], Field(max_length=10000)]
+
+
+class BatchCreated(BaseModel):
+    characters: List[CharacterRecord]
+    actions: List[ActionRecord]
+    spokenWords: List[SpokenWordRecord]
 
 
 class Problem(BaseModel):
