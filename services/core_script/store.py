@@ -142,6 +142,34 @@ async def insert_heading(
     return inserted.mappings().one()
 
 
+async def next_heading_ids(conn: AsyncConnection, count: int) -> list[int]:
+    query = text(
+        "SELECT nextval(pg_get_serial_sequence('core_script.section_headings', 'id')) FROM generate_series(1, :n)"
+    )
+    return [int(value) for value in (await conn.execute(query, {"n": count})).scalars()]
+
+
+async def insert_headings(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[RowMapping]:
+    """Insert headings (ids and numbers given) in one statement; answered in the order given."""
+    statement = section_headings.insert().returning(*HEADING_COLUMNS, sort_by_parameter_order=True)
+    return list((await conn.execute(statement, values)).mappings().all())
+
+
+async def append_lines(conn: AsyncConnection, script_id: int, lines: list[dict[str, Any]]) -> int:
+    """Insert lines (heading_id, position and columns given) of a script locked by `conn` in one
+    statement, within the script's bound on lines; answers how many."""
+    if not lines:
+        return 0
+    held = await _count_lines(conn, story_lines.c.script_id == script_id)
+    if held + len(lines) > MAX_LINES_PER_SCRIPT:
+        raise invalid(
+            f"Script {script_id} holds {held} lines; {len(lines)} more would pass {MAX_LINES_PER_SCRIPT}, "
+            "the most a script may hold."
+        )
+    await conn.execute(story_lines.insert(), [{"script_id": script_id, **line} for line in lines])
+    return len(lines)
+
+
 async def get_heading(conn: AsyncConnection, script_id: int, heading_id: int, *, lock: bool = False) -> RowMapping:
     """The heading if it belongs to the script; 404 naming whichever is missing."""
     query = select(*HEADING_COLUMNS).where(

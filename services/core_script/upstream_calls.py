@@ -32,7 +32,14 @@ from fountain_common.upstream import UpstreamRefused, Upstreams, upstream_servic
 
 from . import store
 from .generated.clients.central_sequence import CentralSequenceClient
-from .generated.clients.central_sequence_models import ElementCreate, Reorder, ReorderEntry, SequenceRequest
+from .generated.clients.central_sequence_models import (
+    ElementBatch,
+    ElementCreate,
+    ElementKey,
+    Reorder,
+    ReorderEntry,
+    SequenceRequest,
+)
 from .generated.clients.character import CharacterClient
 from .generated.clients.session_context import SessionContextClient
 from .generated.clients.session_context_models import Context
@@ -228,6 +235,41 @@ async def insert_heading(
     return row
 
 
+async def append_headings(
+    conn: AsyncConnection, upstreams: Upstreams, script_id: int, headings: list[tuple[str, str | None]]
+) -> list[RowMapping]:
+    """New headings (title, scene number) at the end of the script, numbered in the Central Sequence
+    Service in one call. Should the transaction finally fail, they are taken out of the scope again."""
+    existing = await _scoped(conn, upstreams, script_id)
+    first = FIRST_HEADING + len(existing)
+    heading_ids = await store.next_heading_ids(conn, len(headings))
+    central_sequence = CentralSequenceClient(upstreams)
+    scope = scope_of(script_id)
+
+    async def take_back() -> None:
+        for heading_id in heading_ids:
+            await _remove_from_scope(central_sequence, scope, heading_id)
+
+    _undo(conn, script_id, "add sections", take_back)
+    numbered = await central_sequence.append_elements(
+        scope=scope,
+        body=ElementBatch(elements=[ElementKey(elementType="section", elementId=hid) for hid in heading_ids]),
+        idempotent=True,
+    )
+    rows = await store.insert_headings(
+        conn,
+        [
+            {"id": hid, "script_id": script_id, "title": title, "scene_number": scene, "sequence_number": first + i}
+            for i, (hid, (title, scene)) in enumerate(zip(heading_ids, headings, strict=True))
+        ],
+    )
+    given = [element.sequenceNumber for element in numbered.items]
+    if given != list(range(first, first + len(headings))):  # the scope held something it should not
+        log.warning("section_scope_differs", script_id=script_id, expected=first, given=given[:1])
+        await reconcile_scope(conn, upstreams, script_id)
+    return rows
+
+
 async def delete_heading(
     conn: AsyncConnection, upstreams: Upstreams, script_id: int, heading_id: int, if_match: str | None
 ) -> None:
@@ -281,6 +323,85 @@ async def renumber_headings(
 
 
 # --- the ids a line names --------------------------------------------------------------------------
+# The owners' bounds on ids per request: ids are asked for by list, a kind and a chunk at a time.
+CHARACTER_IDS_PER_REQUEST = 500
+CONTEXT_IDS_PER_REQUEST = 100
+
+
+async def _existing(
+    ids: set[int], per_request: int, read: Callable[[list[int]], Awaitable[dict[int, int]]]
+) -> dict[int, int]:
+    """Of `ids`, those the owner has (id -> its character, for contexts), every chunk asked at once."""
+    ordered = sorted(ids)
+    chunks = [ordered[start : start + per_request] for start in range(0, len(ordered), per_request)]
+    found: dict[int, int] = {}
+    for part in await asyncio.gather(*(read(chunk) for chunk in chunks)):
+        found.update(part)
+    return found
+
+
+async def check_many_references(upstreams: Upstreams, lines: list[tuple[str, Mapping[str, Any]]]) -> None:
+    """Every id the lines (location, fields) name must exist with its owner, and a context must belong
+    to its line's character: one request per kind and chunk of ids, all at once. 422 names the first
+    few lines at fault."""
+    character = CharacterClient(upstreams)
+    session_context = SessionContextClient(upstreams)
+
+    async def characters(ids: list[int]) -> dict[int, int]:
+        page = await character.search_characters(ids=ids, limit=CHARACTER_IDS_PER_REQUEST)
+        return {item.characterId: 0 for item in page.items}
+
+    async def actions(ids: list[int]) -> dict[int, int]:
+        page = await character.search_actions(ids=ids, limit=CHARACTER_IDS_PER_REQUEST)
+        return {item.actionId: 0 for item in page.items}
+
+    async def spoken_words(ids: list[int]) -> dict[int, int]:
+        page = await character.search_spoken_words(ids=ids, limit=CHARACTER_IDS_PER_REQUEST)
+        return {item.spokenWordId: 0 for item in page.items}
+
+    async def contexts(ids: list[int]) -> dict[int, int]:
+        page = await session_context.list_contexts(context_id=ids, limit=CONTEXT_IDS_PER_REQUEST)
+        return {item.contextId: item.characterId for item in page.items}
+
+    readers = {
+        "characterId": (characters, CHARACTER_IDS_PER_REQUEST),
+        "actionId": (actions, CHARACTER_IDS_PER_REQUEST),
+        "spokenWordId": (spoken_words, CHARACTER_IDS_PER_REQUEST),
+        "contextId": (contexts, CONTEXT_IDS_PER_REQUEST),
+    }
+    wanted = {name: {fields[name] for _, fields in lines if fields.get(name) is not None} for name in readers}
+    names = [name for name in readers if wanted[name]]
+    found = dict(
+        zip(
+            names,
+            await asyncio.gather(*(_existing(wanted[name], readers[name][1], readers[name][0]) for name in names)),
+            strict=True,
+        )
+    )
+    errors: list[dict[str, str]] = []
+    for location, fields in lines:
+        for name in names:
+            value = fields.get(name)
+            if value is None:
+                continue
+            if value not in found[name]:
+                title = upstream_service(LINE_REFERENCES[name][0]).title
+                errors.append(
+                    {"location": f"{location}.{name}", "message": f"{name} {value} does not exist in {title}."}
+                )
+            elif name == "contextId" and found[name][value] != fields.get("characterId"):
+                errors.append(
+                    {
+                        "location": f"{location}.contextId",
+                        "message": f"Context {value} belongs to character {found[name][value]}, "
+                        f"not {fields.get('characterId')}.",
+                    }
+                )
+    if errors:
+        more = f" ({len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise invalid(" ".join(e["message"] for e in errors[:10]) + more, errors[:100])
+
+
 async def _read(upstreams: Upstreams, name: str, value: int) -> BaseModel | None:
     """What `name` = `value` names, from the service that owns it; None when it has no such id."""
     try:

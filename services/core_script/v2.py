@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag, etag
 from fountain_common.pagination import fetch_page
-from fountain_common.problems import invalid
+from fountain_common.problems import Problem, invalid
 from fountain_common.routes import Reply
 
 from . import store
@@ -28,6 +28,8 @@ from .generated.models import (
     ScriptPatch,
     ScriptRecord,
     Section,
+    SectionBatch,
+    SectionBatchResult,
     SectionContent,
     SectionCreate,
     SectionMove,
@@ -39,6 +41,8 @@ from .generated.models import (
     TitlePageEntry,
 )
 from .upstream_calls import (
+    append_headings,
+    check_many_references,
     check_references,
     delete_heading,
     delete_script,
@@ -177,6 +181,46 @@ class CoreScriptV2(Operations):
     async def add_section(self, conn: AsyncConnection, *, script_id: int, body: SectionCreate) -> Reply[Section]:
         row = await insert_heading(conn, self.upstreams, script_id, body.title, body.sceneNumber)
         return Reply(_section(row), location=_section_url(row), etag=etag(row))
+
+    async def append_sections(
+        self, conn: AsyncConnection, *, script_id: int, body: SectionBatch
+    ) -> Reply[SectionBatchResult]:
+        lines: list[tuple[str, dict[str, Any], str]] = []  # (location, fields, kind) in story order
+        for s_index, section in enumerate(body.sections):
+            for l_index, line in enumerate(section.lines):
+                location = f"body.sections[{s_index}].lines[{l_index}]"
+                if line.position is not None:
+                    message = "Lines are added in the order given; leave position out."
+                    raise invalid(
+                        f"{location}.position: {message}", [{"location": f"{location}.position", "message": message}]
+                    )
+                kind = line.kind.value if line.kind is not None else "dialogue"
+                fields = {name: getattr(line, name) for name in ELEMENT_COLUMNS}
+                try:
+                    check_element(kind, fields)
+                except Problem as problem:
+                    errors = [
+                        {**e, "location": e["location"].replace("body", location, 1)} for e in problem.errors or []
+                    ]
+                    raise invalid(f"{location}: {problem.detail}", errors) from None
+                lines.append((location, fields, kind))
+        # Checked before the script is locked, so the calls do not hold up other writers.
+        await store.get_script(conn, script_id)
+        await check_many_references(self.upstreams, [(location, fields) for location, fields, _ in lines])
+        headings = await append_headings(
+            conn, self.upstreams, script_id, [(section.title, section.sceneNumber) for section in body.sections]
+        )
+        rows: list[dict[str, Any]] = []
+        flat = iter(lines)
+        for heading, section in zip(headings, body.sections, strict=True):
+            for position, (_, fields, kind) in enumerate((next(flat) for _ in section.lines), start=1):
+                columns = {column: stored(name, fields[name]) for name, column in ELEMENT_COLUMNS.items()}
+                rows.append({"heading_id": heading["id"], "position": position, "kind": kind, **columns})
+        count = await store.append_lines(conn, script_id, rows)
+        return Reply(
+            SectionBatchResult(scriptId=script_id, sections=[_section(h) for h in headings], lineCount=count),
+            location=f"{_script_url(script_id)}/sections",
+        )
 
     async def list_sections(self, conn: AsyncConnection, *, script_id: int, limit: int, offset: int) -> SectionPage:
         await store.get_script(conn, script_id)

@@ -25,6 +25,9 @@ _FORCING_STARTS = ("!", "@", ".", "#", "=", ">", "~", "[[", "/*")
 _TRANSITION = re.compile(r"TO:$")
 _PAGE_BREAK = re.compile(r"^={3,}$")
 PARENTHETICAL_KEY = "mood"
+# The title of the section an import keeps what comes before the first scene heading in (a title
+# page's FADE IN:): written without a heading when it is the first section.
+OPENING = "Before the first scene"
 
 
 def escape(text: str) -> str:
@@ -164,11 +167,12 @@ def title_page(story: Story) -> list[str]:
 
 def render(story: Story) -> str:
     out = title_page(story)
-    for section in story.sections:
+    for index, section in enumerate(story.sections):
         heading = scene_heading(section.title)
         if section.sceneNumber:
             heading += f" #{section.sceneNumber}#"
-        out += [heading, ""]
+        if not (index == 0 and section.title == OPENING and not section.sceneNumber):
+            out += [heading, ""]
         for line in section.lines:
             out += line_block(line)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -14,10 +14,11 @@ Emphasis (`*`, `**`, `_`) is read as plain text, backslash escapes resolved: the
 """
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 
-from screenplain.richstring import parse_emphasis
+from screenplain.richstring import parse_emphasis  # type: ignore[import-untyped]
 
 # screenplain's patterns (parsers/fountain.py), so both read a paragraph alike.
 _SLUG_STARTS = (re.compile(r"^(INT|EXT|EST)[ .]"), re.compile(r"^(INT\.?/EXT\.?)[ .]"), re.compile(r"^I/E[ .]"))
@@ -34,6 +35,7 @@ _TITLE_VALUE = re.compile(r"(?:\s{3,}|\t)(.+)")
 _LINE_BREAK = re.compile("\r\n|\n|\r")
 _VALID_SCENE_NUMBER = re.compile(r"^[A-Za-z0-9.-]{1,20}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MARKUP = re.compile(r"<(\?xml|!DOCTYPE|[A-Za-z][\w:-]*[\s>/])", re.IGNORECASE)
 _CUE = re.compile(r"^(?P<name>[^(]*?)\s*(?P<extensions>(?:\([^()]*\)\s*)*)$")
 
 # What the owning services accept (their specs' bounds).
@@ -93,7 +95,7 @@ class Screenplay:
         """The title page's Title on one line, else the first scene heading, else `Untitled`."""
         titles = [value for key, value in self.title_page if key.strip().lower() == "title"]
         headings = [scene.heading for scene in self.scenes if scene.heading]
-        title = " ".join((titles or headings or ["Untitled"])[0].split()) or "Untitled"
+        title = " ".join(plain((titles or headings or ["Untitled"])[0]).split()) or "Untitled"
         return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
 
 
@@ -372,8 +374,13 @@ def _checked_parenthetical(text: str, at: int) -> str:
 
 def read(text: str) -> Screenplay:
     """The screenplay in `text`; ScreenplayError names the line of the first thing a story cannot hold."""
+    text = text.removeprefix("\ufeff")  # a byte order mark some editors write first
     if not text.strip():
         raise ScreenplayError(1, "the screenplay is empty.")
+    if (other := _not_fountain(text)) is not None:
+        raise ScreenplayError(
+            1, f"this is not a Fountain screenplay but {other}; send the screenplay as Fountain text."
+        )
     lines, boneyard = _without_boneyard(_lines(text))
     title_page, skipped = _title_page(lines)
     reader = _Reader()
@@ -391,8 +398,20 @@ def read(text: str) -> Screenplay:
     elements = screenplay.elements
     if len(elements) > LINES_MAX:
         raise ScreenplayError(elements[LINES_MAX].line, f"a story holds at most {LINES_MAX} elements.")
-    if not any(scene.heading for scene in scenes) and not any(
-        element.kind in ("dialogue", "transition") for element in elements
-    ):
-        raise ScreenplayError(1, "this is not a screenplay: it has no scene heading, character cue or transition.")
+    if not title_page and not elements:
+        raise ScreenplayError(1, "the screenplay holds no element: only notes or boneyard that hold nothing.")
     return screenplay
+
+
+def _not_fountain(text: str) -> str | None:
+    """What the text is instead of a Fountain screenplay, when it is plainly something else."""
+    start = text.lstrip()
+    if _MARKUP.match(start) and start.rstrip().endswith(">"):
+        return "Final Draft (FDX)" if "<FinalDraft" in start[:2000] else "XML or HTML"
+    if start.startswith(("{", "[")) and not start.startswith("[["):
+        try:
+            json.loads(start)
+        except ValueError:
+            return None
+        return "JSON"
+    return None

@@ -1,8 +1,10 @@
 """Story Factory /v2: the story as one resource (with an ETag, and 304 for a client that has it),
-and as a Fountain screenplay."""
+as a Fountain screenplay, and a Fountain screenplay imported as a new story."""
 
 import hashlib
 from typing import Optional
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.problems import invalid
 from fountain_common.routes import Reply
@@ -10,7 +12,8 @@ from fountain_common.routes import Reply
 from . import fountain
 from .assembly import assemble, in_range
 from .generated.api import Operations
-from .generated.models import Story
+from .generated.models import Story, StoryImport
+from .importing import import_screenplay
 
 
 def strong_etag(representation: str) -> str:
@@ -46,3 +49,8 @@ class StoryFactoryV2(Operations):
     async def get_story_fountain(self, *, script_id: int) -> Reply[str]:
         screenplay = fountain.render(await assemble(self.upstreams, script_id))
         return Reply(screenplay, etag=strong_etag(screenplay))
+
+    async def import_story(self, conn: AsyncConnection, *, body: str) -> Reply[StoryImport]:
+        # `conn` holds only the Idempotency-Key: the story's parts live in the services that own them.
+        imported = await import_screenplay(self.upstreams, body)
+        return Reply(imported, location=f"/v2/stories/{imported.scriptId}")

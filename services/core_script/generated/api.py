@@ -38,6 +38,8 @@ from .models import (
     ScriptResponse,
     ScriptUpdateRequest,
     Section,
+    SectionBatch,
+    SectionBatchResult,
     SectionCreate,
     SectionHeadingRequest,
     SectionHeadingResponse,
@@ -202,6 +204,16 @@ class Operations(ServiceOperations):
     ) -> Union[Section, Reply[Section]]:
         """addSection: Add a section heading"""
         raise not_implemented("addSection")
+
+    async def append_sections(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        body: SectionBatch,
+    ) -> Union[SectionBatchResult, Reply[SectionBatchResult]]:
+        """appendSections: Append many section headings with their lines"""
+        raise not_implemented("appendSections")
 
     async def get_section(
         self,
@@ -440,6 +452,14 @@ ADD_SECTION = Route(
     "addSection",
     status=201,
     body=TypeAdapter(Section),
+    connection="write",
+    idempotency=True,
+)
+
+APPEND_SECTIONS = Route(
+    "appendSections",
+    status=201,
+    body=TypeAdapter(SectionBatchResult),
     connection="write",
     idempotency=True,
 )
@@ -960,6 +980,39 @@ def build_router() -> APIRouter:
             body=body,
         )
 
+    @router.post(
+        "/v2/scripts/{scriptId}/sections/batch",
+        operation_id="appendSections",
+        summary='Append many section headings with their lines',
+        description='Appends section headings, each with its lines in order, in one transaction; numbered in one call to the Central Sequence Service, the ids the lines name checked with their owners a kind at a time (else 422). All or nothing. Retries with the same Idempotency-Key replay the first answer.',
+        tags=["v2"],
+    )
+    async def append_sections(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        idempotency_key: Optional[str] = Header(
+            None,
+            alias='Idempotency-Key',
+            min_length=1,
+            max_length=255,
+            pattern='^[\\x21-\\x7E]+$',
+        ),
+        body: SectionBatch,
+    ) -> Response:
+        APPEND_SECTIONS.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await APPEND_SECTIONS.write(
+            request,
+            lambda conn: operations.append_sections(
+                conn,
+                script_id=script_id,
+                body=body,
+            ),
+            idempotency_key=idempotency_key,
+            body=body,
+        )
+
     @router.get(
         "/v2/scripts/{scriptId}/sections/{headingId}",
         operation_id="getSection",
@@ -1296,6 +1349,7 @@ OPERATION_IDS: List[str] = [
     "listScriptLines",
     "listSections",
     "addSection",
+    "appendSections",
     "getSection",
     "deleteSection",
     "editSection",

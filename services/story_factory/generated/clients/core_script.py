@@ -27,6 +27,8 @@ from .core_script_models import (
     ScriptResponse,
     ScriptUpdateRequest,
     Section,
+    SectionBatch,
+    SectionBatchResult,
     SectionCreate,
     SectionHeadingRequest,
     SectionHeadingResponse,
@@ -60,6 +62,7 @@ _GET_SCRIPT_CONTENT: TypeAdapter[ScriptContent] = TypeAdapter(ScriptContent)
 _LIST_SCRIPT_LINES: TypeAdapter[StoryLinePage] = TypeAdapter(StoryLinePage)
 _LIST_SECTIONS: TypeAdapter[SectionPage] = TypeAdapter(SectionPage)
 _ADD_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
+_APPEND_SECTIONS: TypeAdapter[SectionBatchResult] = TypeAdapter(SectionBatchResult)
 _GET_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
 _DELETE_SECTION: TypeAdapter[None] = TypeAdapter(None)
 _EDIT_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
@@ -378,6 +381,30 @@ class CoreScriptClient:
             "POST",
             "/v2/scripts/{scriptId}/sections",
             _ADD_SECTION,
+            path_params={
+                "scriptId": script_id,
+            },
+            headers={
+                "Idempotency-Key": idempotency_key,
+            },
+            body=body,
+            idempotent=idempotent,
+        )
+
+    async def append_sections(
+        self,
+        *,
+        script_id: int,
+        body: SectionBatch,
+        idempotency_key: Optional[str] = None,
+        idempotent: Optional[bool] = None,
+    ) -> SectionBatchResult:
+        """appendSections: Append many section headings with their lines"""
+        return await self._upstreams.call(
+            SERVICE,
+            "POST",
+            "/v2/scripts/{scriptId}/sections/batch",
+            _APPEND_SECTIONS,
             path_params={
                 "scriptId": script_id,
             },

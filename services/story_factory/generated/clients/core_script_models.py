@@ -274,6 +274,15 @@ class SectionPatch(BaseModel):
     ] = None
 
 
+class SectionBatchResult(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sections: Annotated[
+        List[Section],
+        Field(description='The section headings added, in the order given.'),
+    ]
+    lineCount: Annotated[JsonInt, Field(description='Lines added.', ge=0)]
+
+
 class SectionMove(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -615,6 +624,25 @@ class TitlePage(RootModel[List[TitlePageEntry]]):
     ]
 
 
+class SectionWithLines(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    title: Annotated[
+        StrictStr, Field(max_length=200, min_length=1, pattern='^[^\\x00]*$')
+    ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(
+            description='The scene number, e.g. `12A`; null or left out for none.',
+            max_length=20,
+            min_length=1,
+            pattern='^[A-Za-z0-9.-]+$',
+        ),
+    ] = None
+    lines: Annotated[List[LineCreate], Field(max_length=10000)]
+
+
 class Problem(BaseModel):
     type: StrictStr
     title: StrictStr
@@ -713,6 +741,13 @@ class ScriptPage(BaseModel):
     total: Annotated[JsonInt, Field(ge=0)]
     limit: JsonInt
     offset: JsonInt
+
+
+class SectionBatch(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    sections: Annotated[List[SectionWithLines], Field(max_length=10000, min_length=1)]
 
 
 class ScriptContent(BaseModel):
