@@ -15,7 +15,14 @@ One run:
      Core Script's content read alone (the first of the two round trips of an assembly), and the
      ratios between sizes: with batched reads, ten times the lines must cost at most about ten times
      the time (ratio <= 10 means no worse than linear); writes bench/results/story-<timestamp>.json;
-  5. stops every process it started, also on Ctrl-C or an error.
+  5. imports a feature-length Fountain screenplay (`--import-file`, Big Fish: 191 scenes, 1,669
+     elements) `--imports` times through POST /v2/stories, each a new story, and reports the median
+     time and the requests between services per import (the `fountain_upstream_requests` counters of
+     every service, read before and after); then reads the last one back as Fountain (GET
+     /v2/stories/{id}/fountain) at 1 reader for `--duration` seconds and reports its p50;
+  6. stops every process it started, also on Ctrl-C or an error.
+
+`--only-import` skips steps 2-4.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +59,8 @@ from harness import (
 )
 
 SERVICES = ("central_sequence", "character", "session_context", "core_script", "story_factory")
+IMPORT_FILE = ROOT / "tests" / "story_factory" / "screenplays" / "Big-Fish.fountain"
+_UPSTREAM_COUNTER = re.compile(r"^fountain_upstream_requests_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
 CHARACTERS = 12
 
 
@@ -74,6 +84,7 @@ class Results:
     ratios: dict[str, float] = field(default_factory=dict)
     # size -> median ms of Core Script's content read alone: the first of the two round trips
     content_read_ms: dict[int, float] = field(default_factory=dict)
+    imports: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,6 +95,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=positive_int, default=3, help="rounds per measurement (default 3)")
     parser.add_argument("--lines-per-section", type=positive_int, default=20)
     parser.add_argument("--output-dir", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--import-file", default=str(IMPORT_FILE), help="the screenplay to import (Fountain)")
+    parser.add_argument("--imports", type=positive_int, default=5, help="imports to time (default 5)")
+    parser.add_argument("--only-import", action="store_true", help="measure the import and its read-back only")
     args = parser.parse_args()
     args.sizes = [positive_int(part) for part in args.sizes.split(",")]
     args.readers = [positive_int(part) for part in args.readers.split(",")]
@@ -226,6 +240,56 @@ def content_read_ms(core_script_url: str, script_id: int, calls: int = 20) -> fl
     return median(timings) * 1000
 
 
+def requests_between_services(urls: dict[str, str]) -> int:
+    """Every HTTP attempt any service has made to another so far (their /metrics counters)."""
+    with httpx.Client(timeout=30) as client:
+        texts = [client.get(f"{url}/metrics").text for url in urls.values()]
+    return int(sum(float(value) for text in texts for value in _UPSTREAM_COUNTER.findall(text)))
+
+
+def measure_import(urls: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    """Import the screenplay `args.imports` times, then read the last import back as Fountain."""
+    screenplay = Path(args.import_file).read_bytes()
+    timings: list[float] = []
+    calls: list[int] = []
+    script_id = 0
+    body: dict[str, Any] = {}
+    with httpx.Client(timeout=120) as client:
+        for _ in range(args.imports):
+            before = requests_between_services(urls)
+            started = time.perf_counter()
+            response = client.post(
+                f"{urls['story_factory']}/v2/stories",
+                content=screenplay,
+                headers={"content-type": "text/plain; charset=utf-8"},
+            )
+            timings.append(time.perf_counter() - started)
+            if response.status_code != 201:
+                raise RuntimeError(f"POST /v2/stories answered {response.status_code}: {response.text[:500]}")
+            calls.append(requests_between_services(urls) - before)
+            body = response.json()
+            script_id = int(body["scriptId"])
+        read: list[float] = []
+        deadline = time.perf_counter() + args.duration
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            client.get(f"{urls['story_factory']}/v2/stories/{script_id}/fountain").raise_for_status()
+            read.append(time.perf_counter() - started)
+    ordered = sorted(read)
+    return {
+        "file": Path(args.import_file).name,
+        "sections": body["sectionCount"],
+        "lines": body["lineCount"],
+        "characters": body["characterCount"],
+        "import_median_s": median(timings),
+        "import_seconds": timings,
+        "requests_between_services": calls,
+        "fountain_read_p50_ms": percentile(ordered, 50) * 1000,
+        "fountain_read_p95_ms": percentile(ordered, 95) * 1000,
+        "fountain_reads": len(read),
+    }
+
+
 def measure(url: str, script_id: int, lines: int, readers: int, args: argparse.Namespace) -> Measurement:
     result = Measurement(lines=lines, readers=readers)
     asyncio.run(read_for(url, script_id, lines, readers, min(2.0, args.duration)))  # warm-up
@@ -268,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
                 ]
             return {size: await seed_story(urls, size, args.lines_per_section, characters) for size in args.sizes}
 
+        if args.only_import:
+            args.sizes = []
         print(f"[seed] stories of {', '.join(map(str, args.sizes))} lines through the public APIs ...", flush=True)
         scripts = asyncio.run(seed_all())
         results.seed_seconds = time.perf_counter() - started
@@ -291,7 +357,8 @@ def run(args: argparse.Namespace) -> int:
             for m in results.measurements
         ]
         print()
-        print_table(["lines", "readers", "p50 ms", "p95 ms", "stories/s", "ms/line (p50)"], rows)
+        if rows:
+            print_table(["lines", "readers", "p50 ms", "p95 ms", "stories/s", "ms/line (p50)"], rows)
         print()
         for size, ms in results.content_read_ms.items():
             print(f"Core Script content of {size} lines read alone: {ms:.2f} ms (median of 20)")
@@ -303,6 +370,18 @@ def run(args: argparse.Namespace) -> int:
                 name = f"p50({large})/p50({small}) at {readers} reader(s)"
                 results.ratios[name] = ratio
                 print(f"{name}: {ratio:.2f} for {large / small:g}x the lines")
+        print(f"\n[import] {Path(args.import_file).name} x {args.imports}, then read back as Fountain ...", flush=True)
+        results.imports = measure_import(urls, args)
+        imported = results.imports
+        print(
+            f"import of {imported['file']} ({imported['sections']} scenes, {imported['lines']} elements, "
+            f"{imported['characters']} characters): median {imported['import_median_s']:.2f} s, "
+            f"requests between services per import: {imported['requests_between_services']}"
+        )
+        print(
+            f"read back as Fountain at 1 reader: p50 {imported['fountain_read_p50_ms']:.1f} ms, "
+            f"p95 {imported['fountain_read_p95_ms']:.1f} ms"
+        )
         write_results(results, "story", args.output_dir)
         return 0
     finally:

@@ -15,6 +15,7 @@ from fountain_cli.exports import export_ddl, export_docs, export_openapi
 from fountain_cli.reset import reset
 from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
+from fountain_cli.story_import import import_command
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ def _options(
 app.add_typer(db_app, name="db")
 app.add_typer(gateway.gateway_app, name="gateway")
 app.command()(dns)
+app.command("import")(import_command)
 
 ServiceArg = Annotated[
     Optional[str],

@@ -1,6 +1,7 @@
 """Generated code: in step with the specs, deterministic, and faithful to the contract."""
 
 import filecmp
+import importlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_cli import codegen, registry
 from fountain_common.app import create_service_app
+from fountain_common.problems import install_problem_handlers
 from fountain_common.settings import Settings
 from services.character.generated import api as character_api
 
@@ -98,3 +100,75 @@ async def test_an_operation_without_implementation_answers_501_problem(settings:
             response.json()["detail"] == "Operation listCharacters is declared in the contract but not implemented yet."
         )
         assert (await client.get("/health")).json() == {"status": "ok", "service": "character"}
+
+
+TEXT_BODY_SPEC = {
+    "openapi": "3.1.0",
+    "info": {"title": "Text Body API", "version": "1.0.0"},
+    "paths": {
+        "/v2/notes": {
+            "post": {
+                "operationId": "addNote",
+                "summary": "Take a text",
+                "x-fountain-connection": "none",
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/plain; charset=utf-8": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "201": {
+                        "description": "Its length.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NoteLength"}}},
+                    }
+                },
+            }
+        }
+    },
+    "components": {
+        "schemas": {
+            "NoteLength": {
+                "type": "object",
+                "properties": {"characters": {"type": "integer"}},
+                "required": ["characters"],
+            }
+        }
+    },
+}
+
+
+async def test_a_text_plain_request_body_reaches_the_operation_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = tmp_path / "text_body.yaml"
+    spec.write_text(yaml.safe_dump(TEXT_BODY_SPEC, sort_keys=False))
+    package = tmp_path / "text_body_service"
+    (package / "generated").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    codegen.render(spec, package / "generated")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    api = importlib.import_module("text_body_service.generated.api")
+    models = importlib.import_module("text_body_service.generated.models")
+    received: list[str] = []
+
+    class Notes(api.Operations):  # type: ignore[name-defined,misc]
+        async def add_note(self, *, body: str) -> object:
+            received.append(body)
+            return models.NoteLength(characters=len(body))
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.state.operations = Notes(app.state)
+    app.include_router(api.build_router())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        plain = {"content-type": "text/plain; charset=utf-8"}
+        taken = await client.post("/v2/notes", content="Café\nnoir".encode(), headers=plain)
+        not_utf8 = await client.post("/v2/notes", content=b"ok\nCaf\xe9", headers=plain)
+        json_body = await client.post("/v2/notes", json={"text": "Café"})
+    assert taken.status_code == 201 and taken.json() == {"characters": 9}
+    assert received == ["Café\nnoir"]
+    assert not_utf8.status_code == 400
+    assert not_utf8.json()["type"].endswith("malformed-request")
+    assert not_utf8.json()["errors"] == [
+        {"location": "body.6", "message": "Invalid UTF-8 at line 2, column 4 (byte 6)"}
+    ]
+    assert json_body.status_code == 415 and received == ["Café\nnoir"]

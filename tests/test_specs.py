@@ -39,6 +39,10 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         spec["servers"] = spec["servers"][1:]
     elif change == "unknown connection":
         post["x-fountain-connection"] = "pooled"
+    elif change == "text body":
+        post["requestBody"]["content"] = {"text/plain; charset=utf-8": {"schema": {"type": "string"}, "example": "a"}}
+    elif change == "text body not a string":
+        post["requestBody"]["content"] = {"text/plain": {"schema": {"type": "object"}, "example": "a"}}
     elif change == "scope that may be missing":
         del spec["components"]["parameters"]["ScopePath"]["x-fountain-every-value-exists"]
     path = tmp_path / "central_sequence.yaml"
@@ -75,6 +79,12 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
             "POST /v2/scopes/{scope}/elements (createElement): example 'append' (application/json) at elementId: 'one' is not of type 'integer'",
         ),
         ("no production server", "servers: must list the production host https://centralsequence.fountain.coach"),
+        ("text body", "POST /v2/scopes/{scope}/elements (createElement): must declare a 413 response"),
+        ("text body", "POST /v2/scopes/{scope}/elements (createElement): must declare a 415 response"),
+        (
+            "text body not a string",
+            "POST /v2/scopes/{scope}/elements (createElement): a text/plain request body's schema must be a string",
+        ),
         ("scope that may be missing", "GET /v2/scopes/{scope}/elements (listElements): must declare a 404 response"),
     ],
 )

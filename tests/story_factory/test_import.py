@@ -70,7 +70,8 @@ def elements(screenplay: str) -> tuple[dict[str, list[str]], list[tuple[Any, ...
             out.append(("pageBreak",))
         elif not isinstance(paragraph, Section):
             out.append((type(paragraph).__name__,))
-    return parsed.title_page, out
+    title_page = {key: [value.strip() for value in values] for key, values in parsed.title_page.items()}
+    return title_page, out
 
 
 async def _import(stories: httpx.AsyncClient, screenplay: str | bytes, **headers: str) -> httpx.Response:
