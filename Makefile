@@ -98,7 +98,7 @@ bench-read: install  ## GET /v2/characters/{id} against a minimal FastAPI + asyn
 bench-scopes: install  ## Insert and move in one story with 10^4..10^6 elements in the system, and 32 writers (bench/README.md)
 	$(BIN)/python bench/scopes.py
 
-bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers (bench/README.md)
+bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers, and to import a feature screenplay (bench/README.md)
 	$(BIN)/python bench/story.py
 
 mutation: install  ## Mutation testing of the core logic, then the score per module (slow; not in make test; docs/mutation.md)
