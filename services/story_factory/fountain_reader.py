@@ -149,7 +149,7 @@ def _without_boneyard(lines: list[str]) -> tuple[list[str], list[Element]]:
 def _title_page(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
     """The title page's entries and how many lines it takes (0: the screenplay has none)."""
     head = list(itertools.takewhile(lambda line: line != "", lines))
-    entries: list[tuple[str, list[str]]] = []
+    entries: list[tuple[int, str, list[str]]] = []  # (line, key, values)
     index = 0
     while index < len(head):
         key_match = _TITLE_KEY.match(head[index])
@@ -163,22 +163,19 @@ def _title_page(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
                 values.append(value_match.group(1))
                 index += 1
         if values:
-            entries.append((key.strip(), values))
+            entries.append((index - len(values) + (1 if value else 0), key.strip(), values))
     if not entries:
         return [], 0
-    for position, (key, values) in enumerate(entries):
-        line = _line_of_key(head, key)
+    for position, (line, key, values) in enumerate(entries):
+        if not key:
+            raise ScreenplayError(line, "a title page key needs a name before its colon.")
         if len(key) > TITLE_KEY_MAX:
             raise ScreenplayError(line, f"a title page key is at most {TITLE_KEY_MAX} characters.")
         if position >= TITLE_ENTRIES_MAX:
             raise ScreenplayError(line, f"a title page holds at most {TITLE_ENTRIES_MAX} entries.")
         if sum(len(v) + 1 for v in values) > TEXT_MAX:
             raise ScreenplayError(line, f"a title page value is at most {TEXT_MAX} characters.")
-    return [(key, "\n".join(value.strip() for value in values)) for key, values in entries], len(head)
-
-
-def _line_of_key(head: list[str], key: str) -> int:
-    return next((n for n, line in enumerate(head, start=1) if line.startswith(key)), 1)
+    return [(key, "\n".join(value.strip() for value in values)) for _, key, values in entries], len(head)
 
 
 class _Reader:

@@ -136,6 +136,9 @@ async def _step(created: _Created, upstreams: Upstreams, what: str, call: Callab
     except Problem as problem:
         await _undo(created, upstreams)
         raise _failed(problem, what, created) from None
+    except Exception:  # not a problem a service answered: still nothing of the import may stay
+        await _undo(created, upstreams)
+        raise
 
 
 def _failed(problem: Problem, what: str, created: _Created) -> Problem:

@@ -194,6 +194,8 @@ async def test_real_screenplays_come_back_element_for_element(stories: httpx.Asy
         ),
         (b"Title: X\n\nINT. HOUSE - DAY #1_A#\n\nHe waits.\n", 422, "invalid-request", "Line 3: Scene number"),
         (b"INT. HOUSE - DAY\n\n/* never closed\n", 422, "invalid-request", "Line 3: A boneyard"),
+        (b"Title: X\n : y\n\nINT. HOUSE - DAY\n", 422, "invalid-request", "Line 2: A title page key needs a name"),
+        (b"INT. HOUSE - DAY\n\nBOB\n(nods)\n", 422, "invalid-request", "Line 3: The dialogue of BOB holds no spoken"),
     ],
 )
 async def test_bad_input_is_a_clear_error_and_creates_nothing(
