@@ -19,6 +19,7 @@ runner = CliRunner()
         ["db", "check"],
         ["db", "current"],
         ["db", "revision"],
+        ["import"],
     ],
 )
 def test_every_command_explains_itself_with_an_example(command: list[str]) -> None:

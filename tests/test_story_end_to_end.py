@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from fountain_cli.main import app
 from tests.service_processes import serve
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -35,6 +37,7 @@ def upstream_example() -> dict[str, Any]:
 
 class System:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.http = httpx.Client(base_url=url, timeout=30)
 
     def call(self, service: str, method: str, path: str, *, expect: int, **kwargs: Any) -> Any:
@@ -197,3 +200,26 @@ def test_romeo_and_juliet_built_through_four_services_comes_back_as_the_upstream
 
     missing = system.call("story_factory", "GET", "/v1/stories", params={"scriptId": script_id + 1000}, expect=404)
     assert "not found" in missing["message"]
+
+
+def test_fountain_import_sends_a_screenplay_that_comes_back_as_fountain(system: System, tmp_path: Path) -> None:
+    screenplay = tmp_path / "scene.fountain"
+    screenplay.write_text(
+        "Title: The Call\n\nINT. KITCHEN - NIGHT #1#\n\nThe phone rings.\n\nANNA (O.S.)\n(sleepy)\nWho is it?\n"
+    )
+    result = CliRunner().invoke(app, ["import", str(screenplay), "--url", system.url])
+    assert result.exit_code == 0, result.output
+    script_id = int(result.output.split(" as script ", 1)[1].split(" ", 1)[0])
+    assert "1 scenes, 2 elements, 1 characters" in result.output
+    fountain = system.http.get(f"/v2/stories/{script_id}/fountain", headers={"Host": HOSTS["story_factory"]})
+    assert fountain.status_code == 200
+    assert ".INT. KITCHEN - NIGHT #1#" in fountain.text and "ANNA (O.S.)\n(sleepy)\nWho is it?" in fountain.text
+
+    not_utf8 = tmp_path / "latin1.fountain"
+    not_utf8.write_bytes("INT. CAF\xc9 - DAY\n".encode("latin-1"))
+    refused = CliRunner().invoke(app, ["import", str(not_utf8), "--url", system.url])
+    assert refused.exit_code == 1 and "is not UTF-8 text (byte 8, line 1)" in refused.output
+    bad = tmp_path / "bad.fountain"
+    bad.write_text("INT. KITCHEN - NIGHT #1_A#\n\nThe phone rings.\n")
+    failed = CliRunner().invoke(app, ["import", str(bad), "--url", system.url])
+    assert failed.exit_code == 1 and "422 Invalid request: Line 1: Scene number #1_A#" in failed.output
