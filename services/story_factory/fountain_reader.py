@@ -6,11 +6,12 @@ screenplain itself is not used to read: it drops notes and the boneyard, keeps n
 fault could not name its line) and changes the case of title page keys. What it reads is kept here:
 - the title page, key by key in the order and case written, a multi-line value with its line breaks;
 - scene headings (`INT.`, `EXT.`, `EST.`, `INT./EXT.`, `I/E` or forced with `.`) with `#12A#` numbers;
-- actions (forced with `!`; lyrics `~` stay actions, as screenplain reads them), dialogue (a cue with its
-  extension, parentheticals between the spoken lines; dual dialogue `^` is two dialogues), transitions,
-  centered text, page breaks;
-- notes `[[...]]`, the boneyard `/* ... */`, sections `#` and synopses `=` as notes at their place.
-Emphasis (`*`, `**`, `_`) is read as plain text, backslash escapes resolved: the story keeps plain text.
+- actions (forced with `!`), lyrics (`~`), dialogue (a cue with its extensions, parentheticals between
+  the spoken lines, the right-hand side of a dual dialogue `^`), transitions, centered text, page
+  breaks, sections (`#`, with their depth) and synopses (`=`);
+- notes `[[...]]` and the boneyard `/* ... */`, as notes at their place.
+Text is kept as written, Fountain emphasis (`*`, `**`, `_`) and escapes included; `plain` reads it as
+it prints.
 """
 
 import itertools
@@ -62,13 +63,15 @@ class ScreenplayError(ValueError):
 class Element:
     """One story line: kind as Core Script names it, and what that kind takes."""
 
-    kind: str  # action, dialogue, transition, centered, pageBreak, note
+    kind: str  # action, dialogue, transition, centered, pageBreak, note, lyrics, section, synopsis
     line: int
-    text: str | None = None  # action, transition, centered, note
+    text: str | None = None  # every kind but dialogue and pageBreak
     character: str | None = None
     extension: str | None = None
     words: str | None = None
     parentheticals: list[tuple[int, str]] = field(default_factory=list)
+    dual: bool = False  # a dialogue: the right-hand side of a dual dialogue
+    depth: int | None = None  # a section: how many `#`
 
 
 @dataclass
@@ -214,26 +217,32 @@ class _Reader:
             self.previous = "pageBreak"
             return None
         if len(lines) == 1 and lines[0].startswith("=") and self.previous in ("scene", "section"):
-            return self.note("= " + lines[0][1:].strip(), at, "synopsis")
+            return self.note(lines[0][1:].strip(), at, "synopsis")
         if self.sections(lines, at) or self.scene(lines, at) or self.centered(lines, at):
             return None
         if self.dialogue(lines, at) or self.transition(lines, at):
             return None
         return self.action(lines, at)
 
-    def note(self, text: str, at: int, previous: str) -> None:
-        self.elements.append(Element("note", at, text=_checked_text(text, at)))
-        self.previous = previous
+    def note(self, text: str, at: int, kind: str, depth: int | None = None) -> None:
+        """A section or synopsis (screenplain keeps them as structure, not as printed elements)."""
+        if not text:
+            raise ScreenplayError(at, f"a {kind} needs some text.")
+        self.elements.append(Element(kind, at, text=_checked_text(text, at), depth=depth))
+        self.previous = kind
 
     def sections(self, lines: list[str], at: int) -> bool:
         kept: list[str] = []
         for line in lines:
             if _SECTION.match(line) or (line.startswith("=") and kept):
-                kept.append(line.strip())
+                kept.append(line)
             else:
                 return False
         for offset, line in enumerate(kept):
-            self.note(line, at + offset, "section")
+            if section := _SECTION.match(line):
+                self.note(section.group(2).strip(), at + offset, "section", len(section.group(1)))
+            else:
+                self.note(line[1:].strip(), at + offset, "synopsis")
         return True
 
     def scene(self, lines: list[str], at: int) -> bool:
@@ -249,7 +258,7 @@ class _Reader:
                 raise ScreenplayError(
                     at, f"scene number #{scene_number}# may hold only letters, digits, dots and dashes (at most 20)."
                 )
-        heading = " ".join(plain(text).split())
+        heading = " ".join(text.split())
         if not heading:
             raise ScreenplayError(at, "a scene heading needs some text.")
         if len(heading) > TITLE_MAX:
@@ -262,7 +271,7 @@ class _Reader:
         rows = [_CENTERED.match(line) for line in lines]
         if not all(rows):
             return False
-        text = "\n".join(plain(row.group(1)) for row in rows if row)
+        text = "\n".join(row.group(1) for row in rows if row)
         if not text.strip():
             return False
         self.elements.append(Element("centered", at, text=_checked_text(text, at)))
@@ -277,8 +286,9 @@ class _Reader:
             cue = cue[1:]
         elif not cue.split("(", 1)[0].isupper():
             return False
-        if self.previous == "dialogue" and (dual := _DUAL.match(cue)):
-            cue = dual.group(1)  # dual dialogue: kept as the second of two dialogues
+        dual = self.previous == "dialogue" and (pair := _DUAL.match(cue)) is not None
+        if dual and pair:
+            cue = pair.group(1)
         name, extension = _cue(cue.strip(), at)
         words: list[str] = []
         parentheticals: list[tuple[int, str]] = []
@@ -291,15 +301,15 @@ class _Reader:
                 open_parenthetical.append(line)
                 if line.endswith(")"):
                     text = " ".join(open_parenthetical)[1:-1].strip()
-                    parentheticals.append((len(words), _checked_parenthetical(plain(text), at + offset)))
+                    parentheticals.append((len(words), _checked_parenthetical(text, at + offset)))
                     open_parenthetical = None
             else:
-                words.append(plain(line))
+                words.append(line)
         if open_parenthetical is not None:
             text = " ".join(open_parenthetical)[1:].strip()
-            parentheticals.append((len(words), _checked_parenthetical(plain(text), at + len(lines) - 1)))
+            parentheticals.append((len(words), _checked_parenthetical(text, at + len(lines) - 1)))
         spoken = "\n".join(words).strip("\n")
-        if not spoken.strip():
+        if not plain(spoken).strip():
             raise ScreenplayError(at, f"the dialogue of {name} holds no spoken words.")
         self.elements.append(
             Element(
@@ -309,6 +319,7 @@ class _Reader:
                 extension=extension,
                 words=_checked_text(spoken, at),
                 parentheticals=parentheticals,
+                dual=dual,
             )
         )
         self.previous = "dialogue"
@@ -324,16 +335,19 @@ class _Reader:
             text = text + to_colon
         else:
             return False
-        self.elements.append(Element("transition", at, text=_checked_text(" ".join(plain(text).split()), at)))
+        self.elements.append(Element("transition", at, text=_checked_text(" ".join(text.split()), at)))
         self.previous = "transition"
         return True
 
     def action(self, lines: list[str], at: int) -> None:
-        rows = [plain(line[1:] if line.startswith("!") else line).rstrip() for line in lines]
+        rows = [(line[1:] if line.startswith("!") else line).rstrip() for line in lines]
+        kind = "action"
+        if all(row.startswith("~") for row in rows if row) and not lines[0].startswith("!"):
+            kind, rows = "lyrics", [row[1:].strip() for row in rows]
         text = "\n".join(rows).strip("\n")
-        if text.strip():
-            self.elements.append(Element("action", at, text=_checked_text(text, at)))
-        self.previous = "action"
+        if plain(text).strip():
+            self.elements.append(Element(kind, at, text=_checked_text(text, at)))
+        self.previous = kind
 
 
 def _cue(cue: str, at: int) -> tuple[str, str | None]:
@@ -344,12 +358,12 @@ def _cue(cue: str, at: int) -> tuple[str, str | None]:
     else:
         name = match.group("name")
         extensions = [e.strip() for e in re.findall(r"\(([^()]*)\)", match.group("extensions")) if e.strip()]
-    name = " ".join(plain(name).split())
+    name = " ".join(plain(name).split())  # a name is who speaks, not how it is printed
     if not name:
         raise ScreenplayError(at, "a character cue needs a name.")
     if len(name) > NAME_MAX:
         raise ScreenplayError(at, f"a character name is at most {NAME_MAX} characters.")
-    extension = ", ".join(plain(e) for e in extensions) or None
+    extension = ", ".join(extensions) or None
     if extension is not None and len(extension) > EXTENSION_MAX:
         raise ScreenplayError(at, f"a cue's extension is at most {EXTENSION_MAX} characters.")
     return name, extension

@@ -15,7 +15,7 @@ names the step that failed. Each request carries an Idempotency-Key of its own, 
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import structlog
@@ -24,7 +24,7 @@ from fountain_common.problems import Problem, invalid
 from fountain_common.upstream import UpstreamRefused, Upstreams
 
 from . import fountain
-from .fountain_reader import Element, Screenplay, ScreenplayError, read
+from .fountain_reader import Element, Scene, Screenplay, ScreenplayError, plain, read
 from .generated.clients.character import CharacterClient
 from .generated.clients.character_models import (
     ActionCreate,
@@ -51,9 +51,9 @@ T = TypeVar("T")
 
 
 def parse(text: str) -> Screenplay:
-    """The screenplay, or 422 naming the line at fault."""
+    """The screenplay as Core Script keeps it, or 422 naming the line at fault."""
     try:
-        return read(text)
+        screenplay = read(text)
     except ScreenplayError as error:
         if not text.strip():
             raise invalid(
@@ -63,6 +63,16 @@ def parse(text: str) -> Screenplay:
         raise invalid(
             f"Line {error.line}: {message}", [{"location": f"body.line.{error.line}", "message": message}]
         ) from None
+    scenes = [
+        Scene(
+            None if scene.heading is None else " ".join(plain(scene.heading).split()),
+            scene.scene_number,
+            scene.line,
+            [stored(element) for element in scene.elements],
+        )
+        for scene in screenplay.scenes
+    ]
+    return Screenplay(screenplay.title_page, scenes)
 
 
 @dataclass
@@ -76,6 +86,31 @@ class _Created:
 
 def _key() -> str:
     return str(uuid.uuid4())
+
+
+def stored(element: Element) -> Element:
+    """The element as Core Script holds it: its kinds are action, dialogue, transition, centered,
+    pageBreak and note, and it keeps plain text. So emphasis is read as it prints; lyrics are kept as
+    an action of `~` lines, sections (`# ACT ONE`) and synopses (`= ...`) as notes holding them as
+    written, the right-hand side of a dual dialogue as a dialogue after the left-hand one."""
+    text = None if element.text is None else plain(element.text)
+    if element.kind == "lyrics":
+        return replace(element, kind="action", text="\n".join("~" + row for row in (text or "").split("\n")))
+    if element.kind == "section":
+        return replace(element, kind="note", text="#" * (element.depth or 1) + " " + (element.text or ""), depth=None)
+    if element.kind == "synopsis":
+        return replace(element, kind="note", text="= " + (element.text or ""))
+    if element.kind == "note":
+        return element
+    if element.kind == "dialogue":
+        return replace(
+            element,
+            words=plain(element.words or ""),
+            extension=element.extension and plain(element.extension),
+            parentheticals=[(before, plain(words)) for before, words in element.parentheticals],
+            dual=False,
+        )
+    return replace(element, text=text)
 
 
 def _names(screenplay: Screenplay) -> dict[str, str]:
