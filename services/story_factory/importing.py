@@ -4,7 +4,7 @@ Four requests to other services, whatever the screenplay's length:
 1. Character Management `POST /v2/batches`: every character (one per name used in the screenplay),
    action and spoken words, in one transaction.
 2. Core Script `POST /v2/scripts`: the script with its title page.
-3. Core Script `POST /v2/scripts/{scriptId}/sections/batch`: every scene heading with its lines, in one
+3. Core Script `POST /v2/scripts/{scriptId}/batches`: every scene heading with its lines, in one
    transaction (Core Script numbers the headings in one call to the Central Sequence Service and checks
    the ids the lines name a kind at a time).
 On a failure part-way, what was created is deleted again (the script, which takes its sections, lines

@@ -137,7 +137,7 @@ async def test_an_imported_screenplay_is_kept_in_the_services_that_own_its_parts
     assert {line["character"]["characterId"] for line in steel} == {names["STEEL"]}
     # Three requests to other services, however long the screenplay: its parts, its script, its scenes.
     writes = [f"{r.method} {r.url.path}" for r in recorder.requests if r.method != "GET"]
-    assert writes == ["POST /v2/batches", "POST /v2/scripts", f"POST /v2/scripts/{body['scriptId']}/sections/batch"]
+    assert writes == ["POST /v2/batches", "POST /v2/scripts", f"POST /v2/scripts/{body['scriptId']}/batches"]
 
 
 @pytest.mark.usefixtures("fresh")
@@ -245,7 +245,11 @@ class FailingScenes(Recorder):
     """The real services, except that adding the scenes fails as a Core Script down would."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/sections/batch"):
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/batches")
+            and request.url.path.startswith("/v2/scripts/")
+        ):
             self.requests.append(request)
             return httpx.Response(
                 503,

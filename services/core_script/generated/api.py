@@ -981,7 +981,7 @@ def build_router() -> APIRouter:
         )
 
     @router.post(
-        "/v2/scripts/{scriptId}/sections/batch",
+        "/v2/scripts/{scriptId}/batches",
         operation_id="appendSections",
         summary='Append many section headings with their lines',
         description='Appends section headings, each with its lines in order, in one transaction; numbered in one call to the Central Sequence Service, the ids the lines name checked with their owners a kind at a time (else 422). All or nothing. Retries with the same Idempotency-Key replay the first answer.',

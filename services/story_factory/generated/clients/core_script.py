@@ -403,7 +403,7 @@ class CoreScriptClient:
         return await self._upstreams.call(
             SERVICE,
             "POST",
-            "/v2/scripts/{scriptId}/sections/batch",
+            "/v2/scripts/{scriptId}/batches",
             _APPEND_SECTIONS,
             path_params={
                 "scriptId": script_id,
