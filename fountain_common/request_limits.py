@@ -7,9 +7,9 @@ hundreds of megabytes or stall its other requests while parsing them. (Not FastA
 it answers text/plain.)
 
 JSON bodies are parsed strictly: UTF-8 only, no NaN or Infinity (nor a number that would read as
-infinity, `1e400`), at most `max_json_depth` levels of
-arrays and objects. A value nested deeper could be stored but not answered again (pydantic
-serializes ~250 levels), so it is refused on the way in. Every parse failure is raised as a
+infinity, `1e400`), at most `max_json_depth` levels of arrays and objects. A value nested deeper
+could be stored but not answered again (pydantic serializes ~250 levels), so it is refused on the
+way in. Every parse failure is raised as a
 `json.JSONDecodeError` with the character offset of the fault, which FastAPI reports as
 `malformed-request` (problems.py).
 """
