@@ -16,6 +16,7 @@ from fountain_cli.reset import reset
 from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
 from fountain_cli.story_import import import_command
+from fountain_cli.sweep import sweep
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -184,6 +185,7 @@ app.command("export-docs")(export_docs)
 app.command()(reset)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command()(sweep)
 
 
 def main() -> None:  # pragma: no cover - console entry point

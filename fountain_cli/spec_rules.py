@@ -8,7 +8,8 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
 - every example is valid against the schema it illustrates;
 - each operation declares 500; one that takes input declares 400 on /v1 (where every input fault is
   400), or on /v2 422 and, when it takes a body, 400 (a body that is not JSON); one with a path
-  parameter declares 404 (unless the parameter is marked x-fountain-every-value-exists);
+  parameter declares 404 (unless the parameter is marked x-fountain-every-value-exists); one that
+  takes a body declares 413 (a body over FOUNTAIN_MAX_BODY_BYTES), and a text/plain body 415;
 - /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
   response schema is required; every list is paginated (limit, offset, {items, total, limit, offset});
   property and parameter names are camelCase.
@@ -163,6 +164,8 @@ class SpecChecker:
                 self.fail(where, f"response {code} has no example")
 
         expected = {"500"}
+        if body is not None:
+            expected.add("413")  # any body may be over the size limit (request_limits.py)
         if version == "v2":
             if body is not None:
                 expected.add("400")
@@ -170,8 +173,8 @@ class SpecChecker:
                 expected.add("422")
         elif body is not None or params:
             expected.add("400")
-        if text_body:  # read by the route itself: its size and media type are refused there
-            expected |= {"413", "415"}
+        if text_body:  # read by the route itself, which refuses another media type
+            expected.add("415")
         # A path parameter names something that may not exist, unless the spec says every value names
         # something (x-fountain-every-value-exists: a numbering scope is empty until used).
         if any(p.get("in") == "path" and not p.get("x-fountain-every-value-exists") for p in params):

@@ -23,7 +23,23 @@ def serve(
     args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None
 ) -> Iterator[list[str]]:
     """Start `count` processes of `fountain serve ARGS --port P`; yields their base URLs."""
-    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
+    with serve_processes(args, database_url, count=count, ready_path=ready_path, host_header=host_header) as started:
+        yield [url for url, _ in started]
+
+
+@contextmanager
+def serve_processes(
+    args: list[str],
+    database_url: str,
+    *,
+    count: int = 1,
+    ready_path: str = "/ready",
+    host_header: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """As `serve`, with more environment (`env`); yields each process with its base URL, for a test
+    that kills one."""
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **(env or {})}
     ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
@@ -39,10 +55,11 @@ def serve(
         headers = {"Host": host_header} if host_header else {}
         for url, process in zip(urls, processes, strict=True):
             _wait_ready(url + ready_path, process, headers)
-        yield urls
+        yield list(zip(urls, processes, strict=True))
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=15)
