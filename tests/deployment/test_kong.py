@@ -134,7 +134,7 @@ def routing_problems(config: dict[str, Any]) -> list[str]:
     problems: list[str] = []
 
     def expect(condition: bool, message: str) -> None:
-        if not condition and len(problems) < 50:
+        if not condition and len(problems) < 200:
             problems.append(message)
 
     for host in [*sorted(owner_by_host), UNKNOWN_HOST]:
