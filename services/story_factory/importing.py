@@ -1,6 +1,6 @@
 """Importing a Fountain screenplay as a new story, in the services that own its parts.
 
-Four requests to other services, whatever the screenplay's length:
+Three requests from Story Factory to other services, whatever the screenplay's length:
 1. Character Management `POST /v2/batches`: every character (one per name used in the screenplay),
    action and spoken words, in one transaction.
 2. Core Script `POST /v2/scripts`: the script with its title page.
