@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType
 
 from fountain_common.database import sqlstate
 from fountain_common.pagination import fetch_page
@@ -98,8 +99,19 @@ class Resource:
     def key(self) -> Column[Any]:
         return self.keys[0]
 
+    @property
+    def tiebreak(self) -> list[Column[Any]]:
+        """What ends every order, so pages are stable: the key, or for a view (which has none) every
+        column whose type sorts."""
+        return self.keys or [c for c in self.table.columns if _sorts(c)]
+
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
+
+
+def _sorts(column: Column[Any]) -> bool:
+    kind = _item_type(column)
+    return not isinstance(kind, NullType) and not (isinstance(kind, JSON) and not isinstance(kind, postgresql.JSONB))
 
 
 def _item_type(column: Column[Any]) -> Any:
@@ -335,7 +347,7 @@ def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
             )
         term = columns[name].desc() if item.startswith("-") else columns[name].asc()
         ordering.append(term.nulls_first() if nulls == "nullsfirst" else term.nulls_last() if nulls else term)
-    return ordering + [key.asc() for key in resource.keys]
+    return ordering + [key.asc() for key in resource.tiebreak]
 
 
 async def list_rows(
