@@ -9,7 +9,8 @@ from fountain_common.service import REPO_ROOT
 
 EPILOG = (
     "Example: fountain scaffold playwrights --from-sql bootstrap.sql, or "
-    "fountain scaffold library --from-json schema.json. The input format is described in docs/scaffolding.md."
+    "fountain scaffold library --from-json schema.json, or with the rows of a dump: fountain scaffold store "
+    "--from-sql dump.sql --with-data. The input format is described in docs/scaffolding.md."
 )
 
 

@@ -57,6 +57,8 @@ def read_input(path: Path, kind: str, database_url: str | None = None, *, with_d
 
 def _type_views(schema: Schema, database_url: str | None) -> None:
     """Read the views' columns from PostgreSQL (fountain_cli/scaffold/view_types.py)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from fountain_cli.scaffold.view_types import ViewError, read_view_columns, type_views
     from fountain_common.database import async_database_url
     from fountain_common.settings import get_settings
@@ -66,7 +68,7 @@ def _type_views(schema: Schema, database_url: str | None) -> None:
         columns = read_view_columns(code_writer.migration_statements(schema), url)
     except ViewError as error:
         raise ScaffoldError([f"reading the views' columns: {error}"]) from error
-    except OSError as error:  # no database to run them in
+    except (OSError, SQLAlchemyError) as error:  # no database to run them in
         raise ScaffoldError(
             [f"reading the views' columns needs a PostgreSQL (FOUNTAIN_DATABASE_URL, or the embedded one): {error}"]
         ) from error

@@ -27,6 +27,7 @@ from fountain_cli.scaffold.model import (
     identifier_problems,
     pascal,
 )
+from fountain_common.database import sqlstate
 
 VIEW_COLUMNS = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
@@ -55,7 +56,18 @@ def read_view_columns(statements: list[Statement], database_url: str) -> dict[st
                     await conn.exec_driver_sql(f'SET LOCAL search_path TO "{scratch}"')
                     for statement in statements:
                         try:
-                            await conn.exec_driver_sql(statement.sql)
+                            if statement.kind == "extension":
+                                # Installed in this database already (by another service): its objects
+                                # are found where they are.
+                                async with conn.begin_nested() as savepoint:
+                                    try:
+                                        await conn.exec_driver_sql(statement.sql)
+                                    except DBAPIError as error:
+                                        if sqlstate(error) != "42710":
+                                            raise
+                                        await savepoint.rollback()
+                            else:
+                                await conn.exec_driver_sql(statement.sql)
                         except DBAPIError as error:
                             first = statement.sql.splitlines()[0][:100]
                             reason = str(getattr(error.orig, "__cause__", None) or error.orig).splitlines()[0]
