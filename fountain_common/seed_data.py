@@ -140,6 +140,7 @@ def remove(connection: Connection, path: Path) -> None:
                 f"DELETE FROM {_quoted(table)} WHERE ({names}) IN "
                 f"(SELECT {casts} FROM unnest({arrays}) AS given({columns}))"
             )
+            keys = keys[::-1]  # the rows loaded last first: a row pointing to an earlier row of its table goes first
             for start in range(0, len(keys), BATCH_ROWS):
                 chunk = keys[start : start + BATCH_ROWS]
                 try:

@@ -14,6 +14,7 @@ from fountain_cli.scaffold.code_writer import migration_statements, render_data
 from fountain_cli.scaffold.model import check_schema
 from fountain_cli.scaffold.pipeline import ScaffoldError, plan
 from fountain_cli.scaffold.sql_reader import read_sql
+from fountain_common import seed_data
 from fountain_common.embedded_postgres import embedded_url
 from fountain_common.seed_data import RowsStillReferenced, load, remove
 from tests.tooling.conftest import INPUTS, commit_all, run_in
@@ -99,8 +100,11 @@ def test_rows_that_cannot_be_loaded_exactly_are_refused(
 
 
 async def test_loaded_rows_equal_those_psql_applies_and_the_downgrade_removes_them(
-    engine: AsyncEngine, postgres_dir: Path, database_url: str, tmp_path: Path
+    engine: AsyncEngine, postgres_dir: Path, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Batches of two rows: the COPY block and the INSERTs load in several, and track's rows that point
+    # to earlier tracks (4 -> 2 -> 1) are removed across batches.
+    monkeypatch.setattr(seed_data, "BATCH_ROWS", 2)
     expected = applied_by_psql(postgres_dir, "applied_seed")
     assert expected["track"].count("\n") == 5 and "\\\\slash" in expected["track"]
 
