@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_cli.scaffold.code_writer import migration_statements, render_data
-from fountain_cli.scaffold.model import check_schema
-from fountain_cli.scaffold.pipeline import ScaffoldError, plan
+from fountain_cli.scaffold.model import SchemaError, check_schema
+from fountain_cli.scaffold.pipeline import ScaffoldError, read_input
 from fountain_cli.scaffold.sql_reader import read_sql
 from fountain_common import seed_data
 from fountain_common.embedded_postgres import embedded_url
@@ -72,11 +72,6 @@ def test_rows_are_read_with_their_keys_in_an_order_that_loads() -> None:
     assert any("INSERT/COPY of rows (loaded only with --with-data): lines 40, 45, 46, 48" in n for n in plain.notes)
 
 
-@pytest.fixture(scope="module")
-def clean_copy(repository_copy: Callable[[], Path]) -> Path:
-    return repository_copy()
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -87,13 +82,11 @@ def clean_copy(repository_copy: Callable[[], Path]) -> Path:
         ("COPY a FROM '/tmp/rows.csv';", "only COPY ... FROM stdin in text format"),
     ],
 )
-def test_rows_that_cannot_be_loaded_exactly_are_refused(
-    clean_copy: Path, tmp_path: Path, content: str, message: str
-) -> None:
+def test_rows_that_cannot_be_loaded_exactly_are_refused(tmp_path: Path, content: str, message: str) -> None:
     source = tmp_path / "rows.sql"
     source.write_text(f"CREATE TABLE a (id serial PRIMARY KEY, name text);\n{content}\n")
-    with pytest.raises(ScaffoldError) as refused:
-        plan(clean_copy, "fresh", source, "sql", with_data=True)
+    with pytest.raises(SchemaError) as refused:
+        read_input(source, "sql", with_data=True)
     assert any(message in problem and "rows.sql:2:" in problem for problem in refused.value.problems), (
         refused.value.problems
     )
@@ -183,3 +176,8 @@ def test_a_service_scaffolded_with_data_migrates_its_rows_up_and_down(
     assert set(rows_of(postgres_dir, "scaffolded_seeded", "seeded").values()) == {""}
     base = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", "seeded", "--to", "base", env=env)
     assert base.returncode == 0, base.stdout + base.stderr
+
+
+def test_with_data_is_refused_for_schema_json() -> None:
+    with pytest.raises(ScaffoldError, match="schema.json declares no rows"):
+        read_input(INPUTS / "library.json", "json", with_data=True)

@@ -27,8 +27,8 @@ def columns_of(schema: Schema, view: str) -> dict[str, str]:
     return {c.name: c.type.sql() for c in next(v for v in schema.views if v.name == view).columns}
 
 
-def test_view_columns_are_typed_by_postgresql(database_url: str) -> None:
-    schema = read_input(INPUTS / "views.sql", "sql", database_url)
+def test_view_columns_are_typed_by_postgresql(views_schema: Schema) -> None:
+    schema = views_schema
     assert columns_of(schema, "album_summary") == {
         "album_id": "integer",
         "title": "varchar(160)",
@@ -77,9 +77,8 @@ def test_pagila_views_are_typed_and_the_ones_the_api_can_name_are_served(databas
     assert "rental_by_category" not in served
 
 
-def test_views_are_declared_as_lists_without_writes(database_url: str) -> None:
-    schema = read_input(INPUTS / "views.sql", "sql", database_url)
-    spec = build_spec("records", "records.fountain.coach", 8110, schema)
+def test_views_are_declared_as_lists_without_writes(views_schema: Schema) -> None:
+    spec = build_spec("records", "records.fountain.coach", 8110, views_schema)
     assert list(spec["paths"]["/v1/album-summary"]) == ["get"]
     assert not [path for path in spec["paths"] if path.startswith("/v1/album-summary/")]
     assert "/v1/artist-card" not in spec["paths"]
