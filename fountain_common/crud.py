@@ -99,12 +99,6 @@ class Resource:
     def key(self) -> Column[Any]:
         return self.keys[0]
 
-    @property
-    def tiebreak(self) -> list[Column[Any]]:
-        """What ends every order, so pages are stable: the key, or for a view (which has none) every
-        column whose type sorts."""
-        return self.keys or [c for c in self.table.columns if _sorts(c)]
-
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
 
@@ -334,6 +328,12 @@ def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
     return comparisons[op]
 
 
+def _tiebreak(resource: Resource) -> list[Column[Any]]:
+    """What ends every order, so pages are stable: the key, or for a view (which has none) every
+    column whose type sorts."""
+    return resource.keys or [c for c in resource.table.columns if _sorts(c)]
+
+
 def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
     """`[-]field[.nullsfirst|.nullslast]`, comma-separated; the key ends every order, so pages are stable."""
     columns = resource.columns_by_field()
@@ -349,7 +349,7 @@ def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
             )
         term = columns[name].desc() if item.startswith("-") else columns[name].asc()
         ordering.append(term.nulls_first() if nulls == "nullsfirst" else term.nulls_last() if nulls else term)
-    return ordering + [key.asc() for key in resource.tiebreak]
+    return ordering + [key.asc() for key in _tiebreak(resource)]
 
 
 async def list_rows(

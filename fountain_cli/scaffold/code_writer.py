@@ -371,6 +371,19 @@ def render_operations(service: str, schema: Schema) -> str:
     for view in views:
         lines.append(f"{view.name.upper()}_ROWS = Resource(tables.{view.name}, {collection_path(view)!r})")
     lines += ["", "", f"class {operations_class(service)}(Operations):"]
+    for view in views:
+        model, resource = pascal(view.name), view.name.upper() + "_ROWS"
+        params = [(c.name, "Optional[str]") for c in view.columns]
+        params += [("order_by", "Optional[str]"), ("limit", "int"), ("offset", "int")]
+        where = "{" + ", ".join(f"{c.name!r}: {c.name}" for c in view.columns) + "}"
+        lines += [f"    # --- view {view.name} (read-only) " + "-" * (74 - len(view.name)), ""]
+        lines.append(_method(f"list_{_snake(model)}", params, f"{model}Page"))
+        lines += [
+            f"        page = await list_rows(conn, {resource}, filters={where}, order_by=order_by, limit=limit, "
+            "offset=offset)",
+            f"        return {model}Page.model_validate(page)",
+            "",
+        ]
     for index, table in enumerate(ordered):
         model, resource, keys = pascal(table.name), table.name.upper() + "_ROWS", table.keys
         snake = _snake(model)
@@ -410,18 +423,6 @@ def render_operations(service: str, schema: Schema) -> str:
         ]
         lines.append(_method(f"delete_{snake}", key_params, "None"))
         lines += [f"        await delete_row(conn, {resource}, {key})"]
-    for view in views:
-        model, resource = pascal(view.name), view.name.upper() + "_ROWS"
-        params = [(c.name, "Optional[str]") for c in view.columns]
-        params += [("order_by", "Optional[str]"), ("limit", "int"), ("offset", "int")]
-        where = "{" + ", ".join(f"{c.name!r}: {c.name}" for c in view.columns) + "}"
-        lines += ["", f"    # --- view {view.name} (read-only) " + "-" * (74 - len(view.name)), ""]
-        lines.append(_method(f"list_{_snake(model)}", params, f"{model}Page"))
-        lines += [
-            f"        page = await list_rows(conn, {resource}, filters={where}, order_by=order_by, limit=limit, "
-            "offset=offset)",
-            f"        return {model}Page.model_validate(page)",
-        ]
     return "\n".join(lines) + "\n"
 
 
