@@ -363,8 +363,12 @@ def embed_parameter(table: Table) -> list[dict[str, Any]]:
     ]
 
 
-def list_parameters(table: Table) -> list[dict[str, Any]]:
-    """A list's filters, one per column, and its orderBy."""
+def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
+    model, keys = pascal(table.name), table.keys
+    collection = collection_path(table)
+    item = collection + "".join("/{" + camel(key.name) + "}" for key in keys)
+    errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
+    example = row_example(schema, table)
     fields = [camel(c.name) for c in table.columns]
     filters = [
         {
@@ -387,15 +391,6 @@ def list_parameters(table: Table) -> list[dict[str, Any]]:
         ".nullsfirst or .nullslast places the nulls. The key ends every order.",
         "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
     }
-    return [*filters, order]
-
-
-def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
-    model, keys = pascal(table.name), table.keys
-    collection = collection_path(table)
-    item = collection + "".join("/{" + camel(key.name) + "}" for key in keys)
-    errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
-    example = row_example(schema, table)
     page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
     create_example = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
     key_params = [
@@ -420,7 +415,8 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "description": f"Lists {table.name} rows matching every filter given, ordered by orderBy, one page "
                 "at a time with the exact total count.",
                 "parameters": [
-                    *list_parameters(table),
+                    *filters,
+                    order,
                     *embed_parameter(table),
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
@@ -529,6 +525,33 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
     }
 
 
+def view_list_parameters(view: Table) -> list[dict[str, Any]]:
+    """A view's filters, one per column, and its orderBy: a table list's, its columns ending the order."""
+    fields = [camel(c.name) for c in view.columns]
+    filters = [
+        {
+            "name": camel(c.name),
+            "in": "query",
+            "required": False,
+            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
+            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
+            + "), in.(a,b), is.null or not.is.null.",
+            "schema": filter_schema(c),
+        }
+        for c in view.columns
+    ]
+    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
+    order = {
+        "name": "orderBy",
+        "in": "query",
+        "required": False,
+        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
+        ".nullsfirst or .nullslast places the nulls. The view's columns end every order.",
+        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
+    }
+    return [*filters, order]
+
+
 def view_schemas(view: Table) -> dict[str, Any]:
     """A view's row (every field nullable, as PostgreSQL types a view's columns) and its page."""
     model = pascal(view.name)
@@ -567,7 +590,7 @@ def view_paths(view: Table) -> dict[str, Any]:
                 "orderBy (then by every field that sorts), one page at a time with the exact total count. "
                 "A view is read-only.",
                 "parameters": [
-                    *list_parameters(view),
+                    *view_list_parameters(view),
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
                 ],
