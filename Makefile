@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-story clean deploy-tools gateway mutation
+.PHONY: help install codegen validate run test test-realdata lint typecheck lint-imports check-generated bench bench-crud bench-read bench-scopes bench-scaffold bench-story clean deploy-tools gateway mutation
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ bench-read: install  ## GET /v2/characters/{id} against a minimal FastAPI + asyn
 
 bench-scopes: install  ## Insert and move in one story with 10^4..10^6 elements in the system, and 32 writers (bench/README.md)
 	$(BIN)/python bench/scopes.py
+
+bench-scaffold: install  ## A scaffolded service's single-row GET and create against pgbench of the same SQL (bench/README.md)
+	$(BIN)/python bench/scaffolded.py
 
 bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 1 and 8 readers, and to import a feature screenplay (bench/README.md)
 	$(BIN)/python bench/story.py

@@ -56,8 +56,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType
 
-from fountain_common.database import sqlstate
+from fountain_common.database import PreparedRead, sqlstate
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
@@ -100,6 +101,11 @@ class Resource:
 
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
+
+
+def _sorts(column: Column[Any]) -> bool:
+    kind = _item_type(column)
+    return not isinstance(kind, NullType) and not (isinstance(kind, JSON) and not isinstance(kind, postgresql.JSONB))
 
 
 def _item_type(column: Column[Any]) -> Any:
@@ -180,6 +186,8 @@ def _wire(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, list):
         return [_wire(item) for item in value]
     if isinstance(value, IPv4Address | IPv6Address | IPv4Interface | IPv6Interface | IPv4Network | IPv6Network):
@@ -320,6 +328,12 @@ def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
     return comparisons[op]
 
 
+def _tiebreak(resource: Resource) -> list[Column[Any]]:
+    """What ends every order, so pages are stable: the key, or for a view (which has none) every
+    column whose type sorts."""
+    return resource.keys or [c for c in resource.table.columns if _sorts(c)]
+
+
 def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
     """`[-]field[.nullsfirst|.nullslast]`, comma-separated; the key ends every order, so pages are stable."""
     columns = resource.columns_by_field()
@@ -335,7 +349,7 @@ def _ordering(resource: Resource, order_by: str | None) -> list[Any]:
             )
         term = columns[name].desc() if item.startswith("-") else columns[name].asc()
         ordering.append(term.nulls_first() if nulls == "nullsfirst" else term.nulls_last() if nulls else term)
-    return ordering + [key.asc() for key in resource.keys]
+    return ordering + [key.asc() for key in _tiebreak(resource)]
 
 
 async def list_rows(
@@ -387,11 +401,33 @@ def location(resource: Resource, row: Mapping[str, Any]) -> str:
     return "/".join([resource.path, *(str(_wire(row[c.name])) for c in resource.keys)])
 
 
+# A row by its key, prepared once per table: on a read connection it goes straight to the driver.
+_KEY_READS: dict[Table, PreparedRead] = {}
+
+
+def _key_read(table: Table) -> PreparedRead:
+    if table not in _KEY_READS:
+        keys = list(table.primary_key.columns)
+        where = [key == bindparam(f"key{n}", type_=_runtime_type(key)) for n, key in enumerate(keys)]
+        _KEY_READS[table] = PreparedRead(select(*_selected(table)).where(*where))
+    return _KEY_READS[table]
+
+
 async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str, Any]:
-    row = (await conn.execute(select(*_selected(resource.table)).where(_key_clause(resource, key)))).mappings().first()
-    if row is None:
+    found: Any
+    if any(_text_wired(column) for column in resource.keys):  # bound as text and cast: the statement's way
+        query = select(*_selected(resource.table)).where(_key_clause(resource, key))
+        found = (await conn.execute(query)).mappings().first()
+    else:
+        values = key if isinstance(key, tuple) else (key,)
+        parsed = {
+            f"key{n}": _parsed_item(column, _item_type(column), value)
+            for n, (column, value) in enumerate(zip(resource.keys, values, strict=True))
+        }
+        found = await _key_read(resource.table).first(conn, **parsed)
+    if found is None:
         raise _missing(resource, key)
-    return dict(row)
+    return dict(found)
 
 
 async def get_row(conn: AsyncConnection, resource: Resource, key: Any, *, embed: str | None = None) -> dict[str, Any]:

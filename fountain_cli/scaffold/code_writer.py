@@ -1,6 +1,7 @@
 """The neutral schema model -> the Python files of a new service, written once and then owned by it:
 service.py, tables.py, operations.py, the initial migration, and its tests."""
 
+import json
 import pprint
 import re
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from fountain_cli.scaffold.model import (
     pascal,
     uncreatable,
 )
-from fountain_cli.scaffold.spec_writer import collection_path, example_value, writable
+from fountain_cli.scaffold.spec_writer import collection_path, example_value, served_views, writable
 
 # The model's types -> SQLAlchemy types (postgresql.* from sqlalchemy.dialects).
 SA_TYPES = {
@@ -156,6 +157,18 @@ def render_tables(service: str, schema: Schema, origin: str) -> str:
         body += [f"    {code}," for code in columns + constraints]
         if table.comment is not None:
             body.append(f"    comment={table.comment!r},")
+        body.append(")")
+    views = served_views(schema)
+    if views:
+        body += [
+            "",
+            "# The views served read-only: their columns as PostgreSQL types them. Apart from the tables'",
+            "# metadata, so that the migrations' check does not take them for tables.",
+        ]
+        body += ["view_metadata = MetaData(schema=SCHEMA)"]
+    for view in views:
+        body += ["", f"{view.name} = Table(", f"    {view.name!r},", "    view_metadata,"]
+        body += [f"    {column_code(view, c, service)}," for c in view.columns]
         body.append(")")
     code = "\n".join(body)
     names |= {
@@ -324,6 +337,8 @@ def render_operations(service: str, schema: Schema) -> str:
         for t in ordered
         for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page")
     )
+    views = served_views(schema)
+    models = sorted([*models, *(f"{pascal(v.name)}Page" for v in views)])
     lines = [
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
@@ -353,7 +368,22 @@ def render_operations(service: str, schema: Schema) -> str:
         lines.append(
             f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{embed_arg})"
         )
+    for view in views:
+        lines.append(f"{view.name.upper()}_ROWS = Resource(tables.{view.name}, {collection_path(view)!r})")
     lines += ["", "", f"class {operations_class(service)}(Operations):"]
+    for view in views:
+        model, resource = pascal(view.name), view.name.upper() + "_ROWS"
+        params = [(c.name, "Optional[str]") for c in view.columns]
+        params += [("order_by", "Optional[str]"), ("limit", "int"), ("offset", "int")]
+        where = "{" + ", ".join(f"{c.name!r}: {c.name}" for c in view.columns) + "}"
+        lines += [f"    # --- view {view.name} (read-only) " + "-" * (74 - len(view.name)), ""]
+        lines.append(_method(f"list_{_snake(model)}", params, f"{model}Page"))
+        lines += [
+            f"        page = await list_rows(conn, {resource}, filters={where}, order_by=order_by, limit=limit, "
+            "offset=offset)",
+            f"        return {model}Page.model_validate(page)",
+            "",
+        ]
     for index, table in enumerate(ordered):
         model, resource, keys = pascal(table.name), table.name.upper() + "_ROWS", table.keys
         snake = _snake(model)
@@ -645,10 +675,33 @@ async def test_bad_input_is_400_with_a_message(client: httpx.AsyncClient) -> Non
         assert (await client.get(row["path"], params={{row["keys"][0]: "nope"}})).status_code == 400
 
 
+{{view_tests}}
+
 def filter_value(value: Any) -> str:
     """A value as a filter writes it: true/false in lower case, times as sent."""
     return str(value).lower() if isinstance(value, bool) else str(value)
 '''
+    views = [[collection_path(v), camel(v.columns[0].name)] for v in served_views(schema)]
+    view_tests = (
+        f"""
+
+# The views served read-only: their path and a field to order by.
+VIEWS: list[list[str]] = {views!r}
+
+
+async def test_views_list_in_pages_and_refuse_writes(client: httpx.AsyncClient) -> None:
+    await create_all(client)
+    for path, field in VIEWS:
+        page = await client.get(path, params={{"orderBy": f"-{{field}}.nullslast", "limit": 2}})
+        assert page.status_code == 200, page.text
+        assert page.json()["limit"] == 2 and page.json()["total"] >= len(page.json()["items"])
+        assert (await client.post(path, json={{}})).status_code == 405
+        assert (await client.get(path, params={{"orderBy": "noSuchField"}})).status_code == 400
+"""
+        if views
+        else ""
+    )
+    behaviour = behaviour.replace("{view_tests}", view_tests)
     contract = f'''"""Property-based contract tests: schemathesis drives every {service} operation in-process against
 the spec, with all of its checks, and follows the OpenAPI links from each created row."""
 
@@ -679,3 +732,60 @@ def test_stateful_sequences_through_links_keep_the_contract(
     run_stateful(contract_schema, database_url, empty_tables, steps=5, runs=10)
 '''
     return {"__init__.py": "", "conftest.py": conftest, "test_rows.py": behaviour, "test_contract.py": contract}
+
+
+DATA_FILE = "0002_data.jsonl"
+
+
+def render_data(schema: Schema) -> str:
+    """The rows to load, one JSON item a line (fountain_common/seed_data.py reads them)."""
+    lines = []
+    for rows in schema.data:
+        item: dict[str, object] = {"table": rows.table}
+        if rows.copy is not None:
+            item |= {"columns": rows.columns, "copy": rows.copy}
+        else:
+            item["sql"] = rows.sql
+        if rows.table is not None:
+            item |= {"count": rows.count, "keys": rows.keys}
+        lines.append(json.dumps(item, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def render_data_migration(service: str, schema: Schema, origin: str) -> str:
+    counts: dict[str, int] = {}
+    for rows in schema.data:
+        if rows.table is not None:
+            counts[rows.table] = counts.get(rows.table, 0) + rows.count
+    summary = ", ".join(f"{table} {count}" for table, count in counts.items())
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f'''"""The rows of {origin}: {summary}
+
+Revision ID: 0002
+Revises: 0001
+Create Date: {created}
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from alembic import op
+
+from fountain_common.seed_data import load, remove
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The rows as the input gave them (INSERT statements as written, COPY blocks' rows), in load order.
+DATA = Path(__file__).with_name({DATA_FILE!r})
+
+
+def upgrade() -> None:
+    load(op.get_bind(), DATA, {service!r})
+
+
+def downgrade() -> None:
+    remove(op.get_bind(), DATA)
+'''

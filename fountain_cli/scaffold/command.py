@@ -9,7 +9,8 @@ from fountain_common.service import REPO_ROOT
 
 EPILOG = (
     "Example: fountain scaffold playwrights --from-sql bootstrap.sql, or "
-    "fountain scaffold library --from-json schema.json. The input format is described in docs/scaffolding.md."
+    "fountain scaffold library --from-json schema.json, or with the rows of a dump: fountain scaffold store "
+    "--from-sql dump.sql --with-data. The input format is described in docs/scaffolding.md."
 )
 
 
@@ -26,11 +27,21 @@ def scaffold(
     from_json: Annotated[
         Optional[Path], typer.Option("--from-json", help="A schema.json (docs/scaffolding.md).", show_default=False)
     ] = None,
+    with_data: Annotated[
+        bool,
+        typer.Option(
+            "--with-data",
+            help="Also load the input's rows (INSERT, and COPY ... FROM stdin as pg_dump writes them) through a "
+            "data migration, 0002, in batches with a progress bar; its downgrade deletes exactly those rows.",
+        ),
+    ] = False,
 ) -> None:
     """Create a complete new service from a declared schema: spec, tables, migration, code and tests.
 
     Nothing is written when the name is taken, the input cannot be carried faithfully, or specs/,
-    services/, kong/ or docker-compose.yml have uncommitted changes.
+    services/, kong/ or docker-compose.yml have uncommitted changes. Views are served read-only; their
+    columns are typed by running the input in a scratch schema of the database `fountain db` uses
+    (FOUNTAIN_DATABASE_URL, or the embedded PostgreSQL), rolled back after.
     """
     from fountain_cli.scaffold.pipeline import ScaffoldError, apply, plan
 
@@ -46,7 +57,7 @@ def scaffold(
 
     try:
         step(f"reading {source} and checking it")
-        planned = plan(REPO_ROOT, name, source.resolve(), kind)
+        planned = plan(REPO_ROOT, name, source.resolve(), kind, with_data=with_data)
         for note in planned.schema.notes:
             typer.echo(f"      note: {note}")
         apply(REPO_ROOT, planned, step)

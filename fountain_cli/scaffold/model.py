@@ -181,11 +181,31 @@ class Statement:
 
 
 @dataclass
+class Rows:
+    """Rows of the input to load with `--with-data`: an INSERT as written, or a COPY ... FROM stdin
+    block's data (text format); `table` None for a statement such as a dump's setval()."""
+
+    table: str | None
+    sql: str | None = None  # the INSERT (or setval) statement, schema names left out
+    columns: list[str] = field(default_factory=list)  # a COPY block's columns
+    copy: str | None = None  # a COPY block's data lines, each ending in a newline
+    count: int = 0
+    keys: list[list[str]] = field(default_factory=list)  # each row's primary key, as text
+    where: str = ""
+
+
+@dataclass
 class Schema:
     tables: list[Table]
     # The input's statements, to be run in order by the migration; empty: written from the tables.
     statements: list[Statement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
+    # Views served read-only: their columns (the key left empty) are read from PostgreSQL itself once
+    # the statements have run (fountain_cli/scaffold/view_types.py).
+    views: list[Table] = field(default_factory=list)
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by name: the labels
+    domains: dict[str, ColumnType] = field(default_factory=dict)  # by name: the type, its base named
+    data: list[Rows] = field(default_factory=list)  # with --with-data: the rows to load, in load order
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)

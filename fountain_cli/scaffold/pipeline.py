@@ -35,18 +35,44 @@ class Plan:
     changed: dict[Path, str]  # existing files with their new content
 
 
-def read_input(path: Path, kind: str) -> Schema:
+def read_input(path: Path, kind: str, database_url: str | None = None, *, with_data: bool = False) -> Schema:
+    """The input read and checked; `database_url` (default: the one `fountain db` uses) is where its
+    views' columns are typed, when it has views."""
     if not path.is_file():
         raise ScaffoldError([f"{path}: no such file"])
     source = path.read_text(encoding="utf-8")
     if kind == "sql":
         from fountain_cli.scaffold.sql_reader import read_sql
 
-        schema = read_sql(source, path.name)
+        schema = read_sql(source, path.name, with_data=with_data)
     else:
+        if with_data:
+            raise ScaffoldError(["--with-data: schema.json declares no rows; it applies to SQL input"])
         schema = read_json(source, path.name)
     check_schema(schema)
+    if schema.views:
+        _type_views(schema, database_url)
     return schema
+
+
+def _type_views(schema: Schema, database_url: str | None) -> None:
+    """Read the views' columns from PostgreSQL (fountain_cli/scaffold/view_types.py)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fountain_cli.scaffold.view_types import ViewError, read_view_columns, type_views
+    from fountain_common.database import async_database_url
+    from fountain_common.settings import get_settings
+
+    try:
+        url = database_url or async_database_url(get_settings())
+        columns = read_view_columns(code_writer.migration_statements(schema), url)
+    except ViewError as error:
+        raise ScaffoldError([f"reading the views' columns: {error}"]) from error
+    except (OSError, SQLAlchemyError) as error:  # no database to run them in
+        raise ScaffoldError(
+            [f"reading the views' columns needs a PostgreSQL (FOUNTAIN_DATABASE_URL, or the embedded one): {error}"]
+        ) from error
+    type_views(schema, columns)
 
 
 def existing_services(root: Path) -> list[str]:
@@ -124,7 +150,9 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
     )
 
 
-def plan(root: Path, service: str, input_path: Path, kind: str) -> Plan:
+def plan(
+    root: Path, service: str, input_path: Path, kind: str, database_url: str | None = None, *, with_data: bool = False
+) -> Plan:
     problems = name_problems(root, service)
     dirty = dirty_files(root)
     if dirty:
@@ -133,7 +161,7 @@ def plan(root: Path, service: str, input_path: Path, kind: str) -> Plan:
             "stash them first:\n  " + "\n  ".join(dirty)
         )
     try:
-        schema = read_input(input_path, kind)
+        schema = read_input(input_path, kind, database_url, with_data=with_data)
     except SchemaError as error:
         problems += error.problems
         schema = Schema([])
@@ -152,6 +180,11 @@ def plan(root: Path, service: str, input_path: Path, kind: str) -> Plan:
         package / "operations.py": code_writer.render_operations(service, schema),
         package / "migrations" / "0001_initial_tables.py": code_writer.render_migration(service, schema, origin),
     }
+    if schema.data:
+        files[package / "migrations" / "0002_data.py"] = code_writer.render_data_migration(service, schema, origin)
+        files[package / "migrations" / code_writer.DATA_FILE] = code_writer.render_data(schema)
+    elif with_data:
+        schema.notes.append(f"{origin}: --with-data, but the input holds no rows (INSERT or COPY ... FROM stdin)")
     for name, text in code_writer.render_tests(service, schema).items():
         files[Path("tests") / service / name] = text
     changed = {

@@ -21,6 +21,10 @@ TEXT_LIMIT = 10000
 EXAMPLE_UUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
 
+def served_views(schema: Schema) -> list[Table]:
+    return [view for view in schema.views if view.served and view.columns]
+
+
 def title(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -152,7 +156,9 @@ def filter_schema(column: Column) -> dict[str, Any]:
     elif kind in INT_DIGITS:
         value = rf"-?\d{{1,{INT_DIGITS[kind]}}}"
     elif kind == "numeric":
-        value = numeric_pattern(column)
+        # A numeric of any precision: bounded by the filter's maxLength (a counted repeat of 1000 digits,
+        # three times over, compiles past the regex engine's size limit).
+        value = numeric_pattern(column) if column.type.precision is not None else r"-?\d+(\.\d+)?"
     elif kind in ("real", "double"):
         value = r"-?\d{1,15}(\.\d{1,6})?"
     elif kind in ("text", "varchar", "char"):
@@ -521,6 +527,86 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
     }
 
 
+def view_list_parameters(view: Table) -> list[dict[str, Any]]:
+    """A view's filters, one per column, and its orderBy: a table list's, its columns ending the order."""
+    fields = [camel(c.name) for c in view.columns]
+    filters = [
+        {
+            "name": camel(c.name),
+            "in": "query",
+            "required": False,
+            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
+            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
+            + "), in.(a,b), is.null or not.is.null.",
+            "schema": filter_schema(c),
+        }
+        for c in view.columns
+    ]
+    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
+    order = {
+        "name": "orderBy",
+        "in": "query",
+        "required": False,
+        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
+        ".nullsfirst or .nullslast places the nulls. The view's columns end every order.",
+        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
+    }
+    return [*filters, order]
+
+
+def view_schemas(view: Table) -> dict[str, Any]:
+    """A view's row (every field nullable, as PostgreSQL types a view's columns) and its page."""
+    model = pascal(view.name)
+    return {
+        model: {
+            "type": "object",
+            "description": f"A row of the view {view.name} (read-only).",
+            "properties": {camel(c.name): field_schema(c, nullable=True) for c in view.columns},
+            "required": [camel(c.name) for c in view.columns],
+        },
+        f"{model}Page": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "total": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            },
+            "required": ["items", "total", "limit", "offset"],
+        },
+    }
+
+
+def view_paths(view: Table) -> dict[str, Any]:
+    """A view is read-only: one list operation, with a table's filters, ordering and pages."""
+    model = pascal(view.name)
+    example = {camel(c.name): example_value(c) for c in view.columns}
+    page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
+    return {
+        collection_path(view): {
+            "get": {
+                "tags": ["v1"],
+                "operationId": f"list{model}",
+                "summary": f"List {title(view.name)} rows",
+                "description": f"Lists the rows of the view {view.name} matching every filter given, ordered by "
+                "orderBy (then by every field that sorts), one page at a time with the exact total count. "
+                "A view is read-only.",
+                "parameters": [
+                    *view_list_parameters(view),
+                    {"$ref": "#/components/parameters/Limit"},
+                    {"$ref": "#/components/parameters/Offset"},
+                ],
+                "responses": {
+                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "400": _ref("V1BadRequest"),
+                    "500": _ref("V1InternalError"),
+                    "503": _ref("V1Unavailable"),
+                },
+            }
+        }
+    }
+
+
 def _error(status: int, kind: str, title_: str, message: str) -> dict[str, Any]:
     return {"message": message, "type": f"https://fountain.coach/problems/{kind}", "title": title_, "status": status}
 
@@ -627,14 +713,20 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
     for table in schema.served:
         paths.update(table_paths(schema, table))
         schemas.update(component_schemas(schema, table))
+    for view in served_views(schema):
+        paths.update(view_paths(view))
+        schemas.update(view_schemas(view))
     schemas.update(_common_schemas())
     tables = ", ".join(t.name for t in schema.served)
+    views = ", ".join(v.name for v in served_views(schema))
     return {
         "openapi": "3.1.0",
         "info": {
             "title": f"{title(service)} Service API",
             "version": "1.0.0",
-            "description": f"Create, read, list, change and delete the rows of {tables}. Field names are the "
+            "description": f"Create, read, list, change and delete the rows of {tables}"
+            + (f"; list the rows of the views {views} (read-only)" if views else "")
+            + ". Field names are the "
             "columns' names in camelCase. Scaffolded by `fountain scaffold` from a declared schema.",
         },
         "servers": [

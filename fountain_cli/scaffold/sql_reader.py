@@ -24,6 +24,7 @@ from fountain_cli.scaffold.model import (
     ColumnType,
     ForeignKey,
     Index,
+    Rows,
     Schema,
     SchemaError,
     Statement,
@@ -112,7 +113,52 @@ def _without_meta_commands(source: str) -> tuple[str, list[int]]:
     return "\n".join(lines), skipped
 
 
-def read_sql(source: str, origin: str = "input") -> Schema:
+COPY_FROM_STDIN = re.compile(r"^\s*COPY\s.+\sFROM\s+stdin\s*;\s*$", re.I | re.S)
+# COPY's text format: \N is null; backslash escapes as PostgreSQL reads them.
+COPY_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))")
+COPY_CHARACTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _without_copy_data(source: str) -> tuple[str, dict[int, str]]:
+    """The data lines of each `COPY ... FROM stdin;` (pg_dump's rows) blanked out, keeping the line
+    numbers, and by the line of their COPY statement."""
+    lines = source.split("\n")
+    blocks: dict[int, str] = {}
+    number = 0
+    while number < len(lines):
+        if COPY_FROM_STDIN.match(lines[number]):
+            start, data = number, []
+            number += 1
+            while number < len(lines) and lines[number].rstrip("\r") != "\\.":
+                data.append(lines[number] + "\n")
+                lines[number] = ""
+                number += 1
+            if number < len(lines):
+                lines[number] = ""
+            blocks[start + 1] = "".join(data)
+        number += 1
+    return "\n".join(lines), blocks
+
+
+def _copy_field(text: str) -> str | None:
+    if text == "\\N":
+        return None
+
+    def unescape(match: re.Match[str]) -> str:
+        octal, hexadecimal, other = match.groups()
+        if octal:
+            return chr(int(octal, 8))
+        if hexadecimal:
+            return chr(int(hexadecimal, 16))
+        return COPY_CHARACTERS.get(other, other)
+
+    return COPY_ESCAPE.sub(unescape, text)
+
+
+def read_sql(source: str, origin: str = "input", *, with_data: bool = False) -> Schema:
+    """The schema `source` declares; with `with_data` also its rows (INSERT, COPY ... FROM stdin and a
+    dump's setval()), to load through a data migration."""
+    source, copy_blocks = _without_copy_data(source)
     cleaned, meta_lines = _without_meta_commands(source)
     try:
         statements = parse_sql(cleaned)
@@ -120,6 +166,7 @@ def read_sql(source: str, origin: str = "input") -> Schema:
         location = error.args[1] if len(error.args) > 1 else 0
         raise SchemaError([f"{origin}:{line_of(cleaned, location)}: SQL syntax error: {error.args[0]}"]) from error
     reader = _Reader(cleaned, origin)
+    reader.with_data, reader.copy_blocks = with_data, copy_blocks
     for line in meta_lines:
         reader.skip(line, "psql meta-commands (a psql client's, not the database's)")
     for raw in statements:
@@ -168,6 +215,10 @@ class _Reader:
         self.domains: dict[str, ColumnType] = {}
         self.domain_bounds: dict[str, dict[str, int]] = {}
         self.extensions: list[str] = []
+        self.views: dict[str, Table] = {}
+        self.with_data = False
+        self.copy_blocks: dict[int, str] = {}
+        self.data: list[Rows] = []
         self.line = 0
 
     # --- bookkeeping ------------------------------------------------------------------------------
@@ -203,7 +254,10 @@ class _Reader:
             + (", ..." if len(lines) > 8 else "")
             for reason, lines in self.skipped.items()
         ]
-        return Schema(tables, self.statements, notes)
+        views = [view for view in self.views.values() if view.name not in self.tables]
+        schema = Schema(tables, self.statements, notes, views, dict(self.enums), dict(self.domains))
+        schema.data = _load_order(tables, self.data)
+        return schema
 
     # --- statements -------------------------------------------------------------------------------
 
@@ -238,6 +292,11 @@ class _Reader:
         calls = [n for n in _nodes(stmt) if isinstance(n, ast.FuncCall)]
         if stmt.fromClause is None and calls and all(_names(c.funcname)[-1] == "set_config" for c in calls):
             self.skip(self.line, "set_config of session settings (the migration runs with its own)")
+        elif stmt.fromClause is None and calls and all(_names(c.funcname)[-1] == "setval" for c in calls):
+            if self.with_data:
+                self.data.append(Rows(None, sql=self.source_of(raw), where=self.where))
+            else:
+                self.skip(self.line, "setval of sequences (goes with the rows: loaded with --with-data)")
         else:
             self.fail("a SELECT statement cannot be carried into a service's migration")
 
@@ -253,9 +312,63 @@ class _Reader:
         self.skip(self.line, "DROP (the service's schema starts empty)")
 
     def on_InsertStmt(self, raw: Any, stmt: Any) -> None:
-        self.skip(self.line, "INSERT/COPY of rows (seed data is not loaded; the migration builds the schema)")
+        if not self.with_data:
+            self.skip(self.line, "INSERT/COPY of rows (loaded only with --with-data)")
+            return
+        name = stmt.relation.relname
+        table = self.tables.get(name)
+        values = stmt.selectStmt.valuesLists if stmt.selectStmt is not None else None
+        if table is None:
+            self.fail(f"INSERT INTO {name}: no table {name} was declared before this line")
+        elif not values or stmt.returningClause or stmt.withClause:
+            self.fail(f"INSERT INTO {name}: only rows given as VALUES are loaded (not INSERT ... SELECT, RETURNING)")
+        else:
+            columns = [target.name for target in stmt.cols] if stmt.cols else [c.name for c in table.columns]
+            keys = self.row_keys(table, columns, [[_constant(value) for value in row] for row in values])
+            if keys is not None:
+                self.data.append(Rows(name, sql=self.source_of(raw), count=len(values), keys=keys, where=self.where))
 
-    on_CopyStmt = on_InsertStmt
+    def on_CopyStmt(self, raw: Any, stmt: Any) -> None:
+        block = self.copy_blocks.get(self.line)
+        if not self.with_data:
+            self.skip(self.line, "INSERT/COPY of rows (loaded only with --with-data)")
+            return
+        name = stmt.relation.relname if stmt.relation else ""
+        table = self.tables.get(name)
+        if block is None or not stmt.is_from or stmt.is_program or stmt.filename or stmt.options:
+            self.fail("COPY: only COPY ... FROM stdin in text format, its rows following it, is loaded")
+        elif table is None:
+            self.fail(f"COPY {name}: no table {name} was declared before this line")
+        else:
+            columns = _names(stmt.attlist) or [c.name for c in table.columns]
+            lines = block.splitlines()
+            keys = self.row_keys(table, columns, [[_copy_field(f) for f in line.split("\t")] for line in lines])
+            if keys is not None:
+                self.data.append(Rows(name, columns=columns, copy=block, count=len(lines), keys=keys, where=self.where))
+
+    def row_keys(self, table: Table, columns: list[str], rows: list[list[str | None]]) -> list[list[str]] | None:
+        """Each row's primary key as text: what the downgrade removes exactly the rows loaded by."""
+        missing = [key for key in table.primary_key if key not in columns]
+        if missing:
+            self.fail(
+                f"rows of {table.name} without their key ({', '.join(missing)}): --with-data needs each row's key, "
+                "so that the downgrade removes exactly the rows it loaded"
+            )
+            return None
+        positions = [columns.index(key) for key in table.primary_key]
+        keys = []
+        for row in rows:
+            key = [row[position] if position < len(row) else None for position in positions]
+            if any(value is None for value in key):
+                self.fail(f"a row of {table.name} whose key is not a constant: --with-data needs each row's key")
+                return None
+            keys.append([value for value in key if value is not None])
+        return keys
+
+    def source_of(self, raw: Any) -> str:
+        start = raw.stmt_location or 0
+        end = start + raw.stmt_len if raw.stmt_len else len(self.source)
+        return QUALIFIER.sub("", self.source[start:end].strip().rstrip(";").strip())
 
     def on_AlterOwnerStmt(self, raw: Any, stmt: Any) -> None:
         self.skip(self.line, "ownership and privileges (the service's database role owns its schema)")
@@ -329,6 +442,7 @@ class _Reader:
         self.carry(raw, "other")
 
     def on_ViewStmt(self, raw: Any, stmt: Any) -> None:
+        self.views[stmt.view.relname] = Table(stmt.view.relname, where=self.where)
         self.carry(raw, "view", f'VIEW IF EXISTS "{stmt.view.relname}"')
 
     def on_CreateTableAsStmt(self, raw: Any, stmt: Any) -> None:
@@ -563,6 +677,51 @@ class _Reader:
             checks.append(node.raw_expr)
         else:
             self.fail(f"{at}: constraint {ConstrType(kind).name} is not supported")
+
+
+def type_of(formatted: str, schema: Schema) -> ColumnType:
+    """A type as PostgreSQL's format_type() writes it (`numeric(5,2)`, `character varying[]`, an enum
+    or domain of the input) -> the model's type; one the API does not know is carried as its text."""
+    reader = _Reader("", "")
+    reader.enums, reader.domains = dict(schema.enums), dict(schema.domains)
+    try:
+        (raw,) = parse_sql(f"CREATE TABLE probe (value {formatted})")
+        statement: Any = raw.stmt
+        found = reader.column_type(statement.tableElts[0].typeName, "probe")
+    except (ParseError, ValueError):
+        found = None
+    if found is None or reader.problems:
+        array = formatted.endswith("[]")
+        return ColumnType("other", array=array, named=formatted.removesuffix("[]") if array else formatted)
+    return found
+
+
+def _constant(node: Any) -> str | None:
+    """A constant's text (`7`, `'x'::text`, `-2`), or None for NULL, DEFAULT and expressions."""
+    if isinstance(node, ast.TypeCast):
+        return _constant(node.arg)
+    if isinstance(node, ast.A_Const) and not node.isnull:
+        value: Any = node.val
+        for attribute in ("ival", "fval", "sval", "bsval"):
+            if hasattr(value, attribute):
+                return str(getattr(value, attribute))
+        if hasattr(value, "boolval"):
+            return "true" if value.boolval else "false"
+    return None
+
+
+def _load_order(tables: list[Table], data: list[Rows]) -> list[Rows]:
+    """Rows of the tables others point to first (the migration has made every foreign key already, where
+    a dump adds them after its rows), each table's rows in their order; setval() last."""
+    edges = {t.name: {fk.target_table for fk in t.foreign_keys} - {t.name} for t in tables}
+    order: list[str] = []
+    pending = [t.name for t in tables]
+    while pending:
+        ready = next((name for name in pending if not edges[name] & set(pending)), pending[0])
+        order.append(ready)
+        pending.remove(ready)
+    rank = {name: index for index, name in enumerate(order)}
+    return sorted(data, key=lambda rows: rank.get(rows.table or "", len(rank)))
 
 
 def _statement_name(stmt: Any) -> str:

@@ -31,11 +31,12 @@ VENV_BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def scaffolded(repository_copy: Callable[[], Path]) -> Path:
+def scaffolded(repository_copy: Callable[[], Path], postgres_dir: Path) -> Path:
     root = repository_copy()
+    env = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_scaffold")}  # where views are typed
     for service, input_name in SCAFFOLDS.items():
         option = "--from-sql" if input_name.endswith(".sql") else "--from-json"
-        result = run_in(root, "-m", "fountain_cli.main", "scaffold", service, option, str(INPUTS / input_name))
+        result = run_in(root, "-m", "fountain_cli.main", "scaffold", service, option, str(INPUTS / input_name), env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"Service {service} created" in result.stdout
         commit_all(root, f"scaffold {service}")

@@ -75,7 +75,7 @@ def objects(dump: str, schema: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def scaffold(repository_copy: Callable[[], Path]) -> Callable[[str], Path]:
+def scaffold(repository_copy: Callable[[], Path], postgres_dir: Path) -> Callable[[str], Path]:
     """scaffold(service) -> the repository copy it was scaffolded in (one copy per input: two serve the
     same paths)."""
     roots: dict[str, Path] = {}
@@ -84,7 +84,8 @@ def scaffold(repository_copy: Callable[[], Path]) -> Callable[[str], Path]:
         if service not in roots:
             root = roots[service] = repository_copy()
             input_path = str(INPUTS / DUMPED[service][0])
-            result = run_in(root, "-m", "fountain_cli.main", "scaffold", service, "--from-sql", input_path)
+            env = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_scaffold")}  # where views are typed
+            result = run_in(root, "-m", "fountain_cli.main", "scaffold", service, "--from-sql", input_path, env=env)
             assert result.returncode == 0, result.stdout + result.stderr
             commit_all(root, f"scaffold {service}")
         return roots[service]
