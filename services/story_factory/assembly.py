@@ -205,6 +205,8 @@ def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
         extension=line.extension,
         parentheticals=[StoryParenthetical(beforeLine=p.beforeLine, text=p.text) for p in line.parentheticals],
         text=line.text,
+        dual=line.dual,
+        depth=line.depth,
     )
 
 

@@ -9,9 +9,15 @@
   element); a dialogue: its action (if any), a `[[note]]` of the context's entries other than `mood`,
   the character's cue in upper case (forced with `@` when upper case alone would not make it one) with
   its extension, the context's `mood` and the parentheticals, and the spoken words; a forced
-  transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`).
+  transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`);
+  lyrics (`~` before each line); a section (`#` as many times as its depth); a synopsis (`= text`).
+- A dual dialogue: the cue of its right-hand side ends in `^`, its context's note follows it (a note
+  between the two sides would part them for some readers). One without a dialogue just before it
+  (after a move or delete) is written as a plain dialogue.
 
-Emphasis characters (`*`, `_`) in the text are escaped, so they print as written.
+Text is Fountain text: emphasis (`*italic*`, `**bold**`, `_underline_`) is kept as written and
+reaches the screenplay unchanged. Only `/*`, which would open a boneyard and hide what follows, is
+written with a backslash before its `*` (read back as `/*`).
 """
 
 import re
@@ -28,8 +34,8 @@ PARENTHETICAL_KEY = "mood"
 
 
 def escape(text: str) -> str:
-    """Text with Fountain's emphasis markers escaped (`\\*`, `\\_`), so they print as written."""
-    return text.replace("*", "\\*").replace("_", "\\_")
+    """Text as written, emphasis included, with only a boneyard's opening `/*` escaped."""
+    return text.replace("/*", "/\\*")
 
 
 def one_line(text: str) -> str:
@@ -95,18 +101,21 @@ def _note_text(text: str) -> str:
     return "[[" + "\n".join(lines).replace("]]", "] ]") + "]]"
 
 
-def dialogue_block(line: StoryLine) -> list[str]:
-    """A dialogue element: its action (if any), the context's note, cue, parentheticals and words."""
+def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
+    """A dialogue element: its action (if any), the context's note, cue, parentheticals and words;
+    `dual`: the right-hand side of a dual dialogue, its note after it."""
     if line.character is None or line.spokenWord is None:
         raise ValueError(f"Dialogue line {line.lineId} names no character or spoken words.")
     out = action(line.action.description) if line.action is not None else []
     data = dict(line.context.data) if line.context is not None else {}
     mood = one_line(data.pop(PARENTHETICAL_KEY, ""))
-    if data:
+    if data and not dual:
         out += [_note(data), ""]
     cue = character_cue(line.character.name)
     if line.extension:
         cue += f" ({escape(one_line(line.extension))})"
+    if dual:
+        cue += " ^"
     out.append(cue)
     if mood:
         out.append(f"({escape(mood)})")
@@ -116,12 +125,23 @@ def dialogue_block(line: StoryLine) -> list[str]:
         out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine == index]
         out.append(spoken_line)
     out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine >= len(spoken)]
-    return [*out, ""]
+    out.append("")
+    if data and dual:
+        out += [_note(data), ""]
+    return out
 
 
-def line_block(line: StoryLine) -> list[str]:
+def _lyrics(text: str) -> list[str]:
+    """Each line after `~`; a blank line inside stays a lyric (`~`), so the lyrics stay one element."""
+    rows = [row.expandtabs(4).rstrip() for row in text.strip().splitlines()]
+    return [*("~" + escape(row) for row in rows), ""]
+
+
+def line_block(line: StoryLine, pairs_with_previous: bool = False) -> list[str]:
+    """The line's Fountain paragraphs; `pairs_with_previous`: the paragraph before is a dialogue a
+    dual dialogue can pair with."""
     if line.kind.value == "dialogue":
-        return dialogue_block(line)
+        return dialogue_block(line, dual=line.dual and pairs_with_previous)
     if line.kind.value == "action":
         if line.action is None:
             raise ValueError(f"Action line {line.lineId} names no action.")
@@ -133,6 +153,12 @@ def line_block(line: StoryLine) -> list[str]:
         return ["> " + escape(one_line(text)), ""]
     if line.kind.value == "centered":
         return [*(f"> {escape(row)} <" for paragraph in _paragraphs(text) for row in paragraph), ""]
+    if line.kind.value == "lyrics":
+        return _lyrics(text)
+    if line.kind.value == "section":
+        return ["#" * (line.depth or 1) + " " + escape(one_line(text)), ""]
+    if line.kind.value == "synopsis":
+        return ["= " + escape(one_line(text)), ""]
     return [_note_text(text), ""]
 
 
@@ -169,6 +195,10 @@ def render(story: Story) -> str:
         if section.sceneNumber:
             heading += f" #{section.sceneNumber}#"
         out += [heading, ""]
+        pairs = False
         for line in section.lines:
-            out += line_block(line)
+            out += line_block(line, pairs)
+            # A dual dialogue pairs with a dialogue that is not itself the right-hand side of a pair;
+            # its own action would stand between the two.
+            pairs = line.kind.value == "dialogue" and not (line.dual and pairs)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Dict, List, Optional
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -113,6 +113,9 @@ class Kind(Enum):
     centered = 'centered'
     pageBreak = 'pageBreak'
     note = 'note'
+    lyrics = 'lyrics'
+    section = 'section'
+    synopsis = 'synopsis'
 
 
 class StoryParenthetical(BaseModel):
@@ -216,7 +219,20 @@ class StoryLine(BaseModel):
     text: Annotated[
         Optional[StrictStr],
         Field(
-            description='The text of a transition, centered text or note; null for the other kinds.'
+            description='The text of a transition, centered text, note, lyrics, section or synopsis; null for the other kinds.'
+        ),
+    ]
+    dual: Annotated[
+        StrictBool,
+        Field(
+            description='A dialogue that is the right-hand side of a dual dialogue with the dialogue just before it.'
+        ),
+    ]
+    depth: Annotated[
+        Optional[JsonInt],
+        Field(
+            description="A section's depth (1 = `#` act, 2 = `##` sequence, ...); null for the other kinds.",
+            ge=1,
         ),
     ]
 
