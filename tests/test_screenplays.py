@@ -4,13 +4,16 @@ through Core Script /v2 against the real services in-process, read back from Sto
 and as Fountain, the Fountain parsed by an independent parser (screenplain)."""
 
 import io
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from alembic import command
+from pypdf import PdfReader
 from screenplain.parsers import fountain as fountain_parser
 from screenplain.types import Action, Dialog, DualDialog, PageBreak, Section, Slug, Transition
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -399,6 +402,110 @@ async def test_the_new_kinds_refuse_what_they_do_not_take(
     problem = await world.line(script_id, heading_id, body, expect=422)
     assert [error["location"] for error in problem["errors"]] == locations
     assert (await world.core.get(f"/v2/scripts/{script_id}/lines")).json()["total"] == 0
+
+
+class _Blocks(HTMLParser):
+    """The text of each paragraph, heading and transition of screenplain's HTML, with the classes of
+    the blocks around it inside the screenplay (`div.dual/div.left/p`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.blocks: list[tuple[str, str]] = []
+        self.inside: int | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "span"):
+            return
+        classes = dict(attrs).get("class") or ""
+        self.open.append(f"{tag}.{classes}" if classes else tag)
+        if tag in ("p", "h6") or classes == "transition":
+            blocks = (name for name in self.open if name != "div.screenplay")
+            path = "/".join(name for name in blocks if "." in name or name in ("p", "h6"))
+            self.blocks.append((path, ""))
+            self.inside = len(self.open)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("br", "span"):
+            return
+        if self.inside == len(self.open):
+            self.inside = None
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.inside is not None:
+            path, text = self.blocks[-1]
+            self.blocks[-1] = (path, text + data)
+
+
+async def test_the_story_as_final_draft_html_and_pdf(world: World, client_for: ClientFor) -> None:
+    script_id = await brick_and_steel(world)
+    heading_id = int((await world.core.get(f"/v2/scripts/{script_id}/sections")).json()["items"][0]["headingId"])
+    steel = (await world.core.get(f"/v2/scripts/{script_id}/lines")).json()["items"][1]["characterId"]
+    dual = {"characterId": steel, "spokenWordId": await world.words("*Yes*."), "dual": True, "position": 4}
+    await world.line(script_id, heading_id, dual)
+    stories = client_for("story_factory")
+
+    fdx = await stories.get(f"/v2/stories/{script_id}/fdx")
+    assert fdx.status_code == 200, fdx.text
+    assert fdx.headers["content-type"] == "application/xml; charset=utf-8" and fdx.headers["etag"]
+    content = ElementTree.fromstring(fdx.content).find("Content")
+    assert content is not None
+    paragraphs = [
+        (p.get("Type"), "".join(t.text or "" for t in p.findall("Text")))
+        for p in content.iter("Paragraph")
+        if p.get("Type")
+    ]
+    assert paragraphs == [
+        ("Scene Heading", "EXT. BRICK'S PATIO - DAY"),
+        ("Action", "A gorgeous day.\nThe sun is shining."),
+        ("Character", "STEEL (O.S.)"),
+        ("Parenthetical", "(starting the engine)"),
+        ("Dialogue", "Beer's ready!"),
+        ("Parenthetical", "(beat)"),
+        ("Dialogue", "Cold as ice."),
+        ("Character", "BRICK"),
+        ("Dialogue", "Are they cold?"),
+        ("Character", "STEEL"),
+        ("Dialogue", "Yes."),
+        ("Transition", "CUT TO:"),
+        ("Action", "THE END"),
+    ]
+    (pair,) = content.iter("DualDialogue")
+    assert [p.get("Type") for p in pair.iter("Paragraph")] == ["Character", "Dialogue", "Character", "Dialogue"]
+    assert [(t.text, t.get("Style")) for t in pair.iter("Text")][-2:] == [("Yes", "Italic"), (".", None)]
+
+    html = await stories.get(f"/v2/stories/{script_id}/html")
+    assert html.status_code == 200 and html.headers["content-type"] == "text/html; charset=utf-8"
+    blocks = _Blocks()
+    blocks.feed(html.text)
+    assert blocks.blocks == [
+        ("h6", "1AEXT. BRICK'S PATIO - DAY1A"),
+        ("div.action/p", "A gorgeous day.The sun is shining."),
+        ("div.dialog/p.character", "STEEL (O.S.)"),
+        ("div.dialog/p.parenthetical", "(starting the engine)"),
+        ("div.dialog/p", "Beer's ready!"),
+        ("div.dialog/p.parenthetical", "(beat)"),
+        ("div.dialog/p", "Cold as ice."),
+        ("div.dual/div.left/p.character", "BRICK"),
+        ("div.dual/div.left/p", "Are they cold?"),
+        ("div.dual/div.right/p.character", "STEEL"),
+        ("div.dual/div.right/p", "Yes."),
+        ("div.transition", "CUT TO:"),
+        ("div.action centered/p", "THE END"),
+    ]
+    assert "<em>Yes</em>." in html.text
+
+    pdf = await stories.get(f"/v2/stories/{script_id}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.content))
+    # The title page, then the screenplay.
+    assert len(reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Brick & Steel" in reader.pages[0].extract_text()
+    for expected in ("EXT. BRICK'S PATIO - DAY", "STEEL (O.S.)", "Cold as ice.", "CUT TO:", "THE END"):
+        assert expected in text
+    assert (await stories.get("/v2/stories/987654/pdf")).status_code == 404
 
 
 async def test_v1_leaves_out_what_it_cannot_express_and_keeps_the_story_numbering(

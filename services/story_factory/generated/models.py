@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Dict, List, Optional
 
-from pydantic import BaseModel, Field, StrictBool, StrictStr
+from pydantic import BaseModel, Field, RootModel, StrictBool, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -154,6 +154,41 @@ class StoryContext(BaseModel):
     ]
 
 
+class HeadingId(RootModel[JsonInt]):
+    root: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
+class CharacterStatistics(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: StrictStr
+    dialogueBlocks: Annotated[
+        JsonInt,
+        Field(
+            description='The dialogue elements the character speaks (a cue and what follows it).',
+            ge=1,
+        ),
+    ]
+    words: Annotated[
+        JsonInt,
+        Field(
+            description="Words of their spoken words: runs of characters between spaces holding a letter or digit (`--` is no word, `don't` is one); parentheticals are not counted.\n",
+            ge=0,
+        ),
+    ]
+    sceneCount: Annotated[
+        JsonInt,
+        Field(description='The scenes (sections) the character speaks in.', ge=1),
+    ]
+    headingIds: Annotated[
+        List[HeadingId], Field(description="Those scenes' headingIds, in story order.")
+    ]
+
+
+class SceneCharacter(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: StrictStr
+
+
 class FieldError(BaseModel):
     location: Annotated[
         StrictStr, Field(description='Where the fault is, e.g. query.scriptId.')
@@ -237,6 +272,50 @@ class StoryLine(BaseModel):
     ]
 
 
+class StoryStatistics(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sceneCount: Annotated[JsonInt, Field(description='Sections in the story.', ge=0)]
+    lineCount: Annotated[
+        JsonInt,
+        Field(description='Elements (lines) in the story, of every kind.', ge=0),
+    ]
+    dialogueBlocks: Annotated[
+        JsonInt, Field(description='Dialogue elements in the story.', ge=0)
+    ]
+    words: Annotated[
+        JsonInt, Field(description='Words spoken in the whole story.', ge=0)
+    ]
+    characters: Annotated[
+        List[CharacterStatistics],
+        Field(
+            description='Each character who speaks, most dialogue blocks first (then by name, then id).'
+        ),
+    ]
+
+
+class SceneSummary(BaseModel):
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sequence: Annotated[
+        JsonInt, Field(description="The scene's place in the story, 1..M.", ge=1)
+    ]
+    heading: Annotated[
+        StrictStr, Field(description="The scene heading (the section's title).")
+    ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(description='The scene number written beside the heading, or null.'),
+    ]
+    elementCount: Annotated[
+        JsonInt, Field(description="The scene's elements (lines) of every kind.", ge=0)
+    ]
+    characters: Annotated[
+        List[SceneCharacter],
+        Field(
+            description='The characters who speak in the scene, in the order they first speak.'
+        ),
+    ]
+
+
 class Problem(BaseModel):
     type: StrictStr
     title: StrictStr
@@ -300,6 +379,14 @@ class StorySection(BaseModel):
         Field(
             description="The section's lines by position (those in the range, when one was asked for)."
         ),
+    ]
+
+
+class SceneList(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    scenes: Annotated[
+        List[SceneSummary],
+        Field(description='Every section of the story, in story order.'),
     ]
 
 
