@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -23,8 +23,25 @@ def serve(
     args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None
 ) -> Iterator[list[str]]:
     """Start `count` processes of `fountain serve ARGS --port P`; yields their base URLs."""
-    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING"}
-    ports = [free_port() for _ in range(count)]
+    with serve_each([args] * count, database_url, ready_path=ready_path, host_header=host_header) as urls:
+        yield urls
+
+
+@contextmanager
+def serve_each(
+    each_args: list[list[str]],
+    database_url: str,
+    *,
+    ready_path: str = "/ready",
+    host_header: str | None = None,
+    env_for: Callable[[list[str]], dict[str, str]] = lambda urls: {},
+) -> Iterator[list[str]]:
+    """Start one process of `fountain serve ARGS --port P` for each ARGS, all at once; `env_for` gets
+    every process's URL (in that order) and answers more environment for all of them (where the
+    others are). Yields their base URLs once every one is ready."""
+    ports = [free_port() for _ in each_args]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **env_for(urls)}
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "fountain_cli.main", "serve", *args, "--port", str(port), "--no-migrate"],
@@ -32,9 +49,8 @@ def serve(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for port in ports
+        for args, port in zip(each_args, ports, strict=True)
     ]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         headers = {"Host": host_header} if host_header else {}
         for url, process in zip(urls, processes, strict=True):

@@ -14,6 +14,10 @@
 - A dual dialogue: the cue of its right-hand side ends in `^`, its context's note follows it (a note
   between the two sides would part them for some readers). One without a dialogue just before it
   (after a move or delete) is written as a plain dialogue.
+- A part a line names that its owner no longer has: a note naming it (`[[Missing from line 7:
+  character 12 (deleted since the line was written).]]`) where the line stands, and where Fountain
+  needs something to keep the element's shape, a marker (`@MISSING CHARACTER 12`, `(missing spoken
+  words 34)`); a missing action is the note alone.
 
 Text is Fountain text: emphasis (`*italic*`, `**bold**`, `_underline_`) is kept as written and
 reaches the screenplay unchanged. Only `/*`, which would open a boneyard and hide what follows, is
@@ -101,17 +105,36 @@ def _note_text(text: str) -> str:
     return "[[" + "\n".join(lines).replace("]]", "] ]") + "]]"
 
 
+_PART_NAMES = {"character": "character", "action": "action", "spokenWord": "spoken words", "context": "context"}
+
+
+def missing_note(line: StoryLine) -> list[str]:
+    """A note naming the parts of the line that their owners no longer have, or nothing."""
+    if not line.missing:
+        return []
+    parts = ", ".join(f"{_PART_NAMES[gone.part.value]} {gone.id}" for gone in line.missing)
+    return [f"[[Missing from line {line.lineId}: {parts} (deleted since the line was written).]]", ""]
+
+
+def _missing_id(line: StoryLine, part: str) -> int:
+    return next(gone.id for gone in line.missing if gone.part.value == part)
+
+
 def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
-    """A dialogue element: its action (if any), the context's note, cue, parentheticals and words;
-    `dual`: the right-hand side of a dual dialogue, its note after it."""
-    if line.character is None or line.spokenWord is None:
-        raise ValueError(f"Dialogue line {line.lineId} names no character or spoken words.")
+    """A dialogue element: its action (if any), the notes (missing parts, the context's entries), cue,
+    parentheticals and words; `dual`: the right-hand side of a dual dialogue, its notes after it.
+    A missing character or spoken words leave a marker where Fountain needs one: the cue
+    `@MISSING CHARACTER 12`, the line `(missing spoken words 34)`."""
     out = action(line.action.description) if line.action is not None else []
     data = dict(line.context.data) if line.context is not None else {}
     mood = one_line(data.pop(PARENTHETICAL_KEY, ""))
-    if data and not dual:
-        out += [_note(data), ""]
-    cue = character_cue(line.character.name)
+    notes = [*missing_note(line), *([_note(data), ""] if data else [])]
+    if not dual:
+        out += notes
+    if line.character is not None:
+        cue = character_cue(line.character.name)
+    else:
+        cue = f"@MISSING CHARACTER {_missing_id(line, 'character')}"
     if line.extension:
         cue += f" ({escape(one_line(line.extension))})"
     if dual:
@@ -119,15 +142,18 @@ def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
     out.append(cue)
     if mood:
         out.append(f"({escape(mood)})")
-    spoken = dialogue(line.spokenWord.text)
+    if line.spokenWord is not None:
+        spoken = dialogue(line.spokenWord.text)
+    else:
+        spoken = [f"(missing spoken words {_missing_id(line, 'spokenWord')})"]
     parentheticals = sorted(line.parentheticals, key=lambda p: p.beforeLine)
     for index, spoken_line in enumerate(spoken):
         out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine == index]
         out.append(spoken_line)
     out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine >= len(spoken)]
     out.append("")
-    if data and dual:
-        out += [_note(data), ""]
+    if dual:
+        out += notes
     return out
 
 
@@ -143,9 +169,8 @@ def line_block(line: StoryLine, pairs_with_previous: bool = False) -> list[str]:
     if line.kind.value == "dialogue":
         return dialogue_block(line, dual=line.dual and pairs_with_previous)
     if line.kind.value == "action":
-        if line.action is None:
-            raise ValueError(f"Action line {line.lineId} names no action.")
-        return action(line.action.description)
+        # An action its owner no longer has is written as the note naming it.
+        return action(line.action.description) if line.action is not None else missing_note(line)
     if line.kind.value == "pageBreak":
         return ["===", ""]
     text = line.text or ""

@@ -4,7 +4,7 @@ escaped (a boneyard's opening only), folded or kept (emphasis as written), so th
 import pytest
 
 from services.story_factory import fountain
-from services.story_factory.generated.models import Story
+from services.story_factory.generated.models import Story, StoryLine
 
 
 def test_whitespace_folds_to_single_spaces_on_one_line() -> None:
@@ -75,6 +75,7 @@ STORY = {
     "orchestration": {"csoundFilePath": "", "lilyPondFilePath": "", "midiFilePath": ""},
     "titlePage": [],
     "lineCount": 2,
+    "missingParts": [],
     "sections": [
         {
             "headingId": 1,
@@ -92,6 +93,7 @@ STORY = {
                     "text": None,
                     "dual": False,
                     "depth": None,
+                    "missing": [],
                     "character": {"characterId": 1, "name": "Juliet", "description": ""},
                     "action": {"actionId": 1, "description": "She waits."},
                     "spokenWord": {"spokenWordId": 1, "text": "Romeo?"},
@@ -111,6 +113,7 @@ STORY = {
                     "text": None,
                     "dual": False,
                     "depth": None,
+                    "missing": [],
                     "character": {"characterId": 2, "name": "Romeo", "description": ""},
                     "action": {"actionId": 2, "description": "He climbs."},
                     "spokenWord": {"spokenWordId": 2, "text": "Here."},
@@ -161,3 +164,37 @@ def test_a_title_page_without_author_or_description_is_the_title_alone() -> None
     story = Story.model_validate({**STORY, "author": "  ", "description": " \n ", "sections": []})
     assert fountain.render(story) == "Title: A *Tale*\n"
     assert fountain.title_page(story) == ["Title: A *Tale*", ""]
+
+
+def _line(**fields: object) -> StoryLine:
+    base: dict[str, object] = {
+        "lineId": 7, "sequence": 1, "kind": "dialogue", "extension": None, "parentheticals": [], "text": None,
+        "dual": False, "depth": None, "missing": [], "character": None, "action": None, "spokenWord": None,
+        "context": None,
+    }  # fmt: skip
+    return StoryLine.model_validate(base | fields)
+
+
+def test_a_missing_part_is_a_note_and_a_marker_where_fountain_needs_one() -> None:
+    gone = [{"part": "character", "id": 12}, {"part": "spokenWord", "id": 34}]
+    assert fountain.line_block(_line(missing=gone)) == [
+        "[[Missing from line 7: character 12, spoken words 34 (deleted since the line was written).]]",
+        "",
+        "@MISSING CHARACTER 12",
+        "(missing spoken words 34)",
+        "",
+    ]
+    action = _line(kind="action", missing=[{"part": "action", "id": 5}])
+    assert fountain.line_block(action) == [
+        "[[Missing from line 7: action 5 (deleted since the line was written).]]",
+        "",
+    ]
+    # The right-hand side of a dual dialogue keeps its pair: the note follows it.
+    dual = _line(dual=True, spokenWord={"spokenWordId": 1, "text": "Yes."}, missing=[{"part": "character", "id": 12}])
+    assert fountain.line_block(dual, pairs_with_previous=True) == [
+        "@MISSING CHARACTER 12 ^",
+        "Yes.",
+        "",
+        "[[Missing from line 7: character 12 (deleted since the line was written).]]",
+        "",
+    ]

@@ -50,6 +50,7 @@ async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
         **ROMEO_AND_JULIET,
         "titlePage": [],
         "lineCount": 3,
+        "missingParts": [],
         "sections": [
             {
                 "headingId": first,
@@ -88,6 +89,7 @@ async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
         "text": None,
         "dual": False,
         "depth": None,
+        "missing": [],
     }
     session = await author.session_context.get(f"/v2/contexts/{written.contexts[0]}")
     assert lines[0]["context"]["sessionId"] == session.json()["sessionId"]

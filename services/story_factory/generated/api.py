@@ -240,7 +240,7 @@ def build_router() -> APIRouter:
         "/v1/stories",
         operation_id="getFullStory",
         summary='Retrieve Full Story',
-        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. Missing script 404, a part a line names that no longer exists 409, failing source 502, timeout 504.",
+        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. Missing script 404, failing source 502, timeout 504; a line naming a deleted part is left out (see /v2).",
         tags=["v1"],
     )
     async def get_full_story(
@@ -259,7 +259,7 @@ def build_router() -> APIRouter:
         "/v1/stories/sequences",
         operation_id="getStorySequences",
         summary='Retrieve Story Sequences',
-        description="Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order. An inverted range, or one holding no element (past the story's end), is 400; a missing script 404, a dangling part 409, a failing source 502, a timeout 504.",
+        description="Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order. An inverted range, or one holding no element (past the story's end), is 400; a missing script 404, failing source 502, timeout 504. Lines naming deleted parts are left out.",
         tags=["v1"],
     )
     async def get_story_sequences(
@@ -286,7 +286,7 @@ def build_router() -> APIRouter:
         "/v2/stories/{scriptId}",
         operation_id="getStory",
         summary="Read a script's story",
-        description="The script with its sections and every line's character, action, spoken word and context, in story order; fromSequence/toSequence keep the lines in that range. Unknown script 404, a part that no longer exists 409, failing source 502, timeout 504.",
+        description="The script with its sections and every line's character, action, spoken word and context, in story order; fromSequence/toSequence keep the lines in that range. A deleted part is null, marked in its line's `missing` and listed in missingParts. Unknown script 404, failing source 502, timeout 504.",
         tags=["v2"],
     )
     async def get_story(

@@ -118,6 +118,34 @@ class Kind(Enum):
     synopsis = 'synopsis'
 
 
+class Part(Enum):
+    character = 'character'
+    action = 'action'
+    spokenWord = 'spokenWord'
+    context = 'context'
+
+
+class MissingPartRef(BaseModel):
+    part: Part
+    id: Annotated[
+        JsonInt,
+        Field(
+            description='The id the line names (characterId, actionId, spokenWordId or contextId).',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class StoryMissingPart(BaseModel):
+    lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sequence: Annotated[
+        JsonInt, Field(description="The line's place in the whole story.", ge=1)
+    ]
+    part: Part
+    id: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
 class StoryParenthetical(BaseModel):
     beforeLine: Annotated[JsonInt, Field(ge=0)]
     text: StrictStr
@@ -270,6 +298,12 @@ class StoryLine(BaseModel):
             ge=1,
         ),
     ]
+    missing: Annotated[
+        List[MissingPartRef],
+        Field(
+            description='The parts the line names that their owners no longer have (deleted since the line was written); each such part is null in the line. Empty when nothing is missing.\n'
+        ),
+    ]
 
 
 class StoryStatistics(BaseModel):
@@ -413,5 +447,11 @@ class Story(BaseModel):
         List[StorySection],
         Field(
             description='Sections by sequenceNumber; with a range, only those holding a line in it.'
+        ),
+    ]
+    missingParts: Annotated[
+        List[StoryMissingPart],
+        Field(
+            description='Every part a line (in the range, when one was asked for) names that its owner no longer has, in story order; each line marks its own in `missing`. Empty when nothing is missing.\n'
         ),
     ]
