@@ -44,7 +44,7 @@ def url(database_url: str) -> Iterator[str]:
                 raise RuntimeError("the server did not start")
             time.sleep(0.05)
         yield address
-        server.should_exit = True
+        server.should_exit = server.force_exit = True
         thread.join(timeout=15)
     get_settings.cache_clear()
 
