@@ -223,7 +223,6 @@ def render(story: Story) -> str:
         pairs = False
         for line in section.lines:
             out += line_block(line, pairs)
-            # A dual dialogue pairs with a dialogue that is not itself the right-hand side of a pair;
-            # its own action would stand between the two.
+            # A dual dialogue pairs with a dialogue that is not itself the right-hand side of a pair.
             pairs = line.kind.value == "dialogue" and not (line.dual and pairs)
     return "\n".join(out).rstrip("\n") + "\n"
