@@ -61,8 +61,12 @@ typecheck: install  ## mypy --strict over the common library, the CLI and the se
 lint-imports: install  ## Services never import each other; the common library imports no service
 	$(BIN)/lint-imports --no-cache
 
+# pytest's workers (pytest-xdist), one a core up to four: each has its own embedded PostgreSQL, so the
+# tests of one worker never see another's rows. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: install deploy-tools validate check-generated lint typecheck lint-imports  ## Everything CI runs: specs, generated code, lint, types, imports, pytest
-	$(BIN)/pytest --durations=25; status=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked" >&2; exit 1; fi; \
 	exit $$status
 
@@ -84,7 +88,7 @@ deploy-tools:  ## Install Debian's docker-compose, promtool and chromium when mi
 	} || { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }
 
 test-realdata: install  ## The big real-data tests (screenplays, sample database schemas) left out of make test
-	$(BIN)/pytest -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status
+	$(BIN)/pytest -n $(TEST_WORKERS) -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status
 
 bench: install  ## Measure the Central Sequence Service against pgbench (see bench/README.md)
 	$(BIN)/python bench/central_sequence.py

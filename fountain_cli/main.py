@@ -17,6 +17,7 @@ from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
 from fountain_cli.story_export import EPILOG as EXPORT_EPILOG
 from fountain_cli.story_export import export_story
+from fountain_cli.sweep import sweep
 from fountain_common.service import REPO_ROOT
 
 app = typer.Typer(
@@ -185,6 +186,7 @@ app.command()(reset)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("export", epilog=EXPORT_EPILOG)(export_story)
+app.command()(sweep)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -8,7 +8,8 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
 - every example is valid against the schema it illustrates;
 - each operation declares 500; one that takes input declares 400 on /v1 (where every input fault is
   400), or on /v2 422 and, when it takes a body, 400 (a body that is not JSON); one with a path
-  parameter declares 404 (unless the parameter is marked x-fountain-every-value-exists);
+  parameter declares 404 (unless the parameter is marked x-fountain-every-value-exists); one that
+  takes a body declares 413 (a body over FOUNTAIN_MAX_BODY_BYTES);
 - /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
   response schema is required; every list is paginated (limit, offset, {items, total, limit, offset});
   property and parameter names are camelCase.
@@ -158,6 +159,8 @@ class SpecChecker:
                 self.fail(where, f"response {code} has no example")
 
         expected = {"500"}
+        if body is not None:
+            expected.add("413")  # any body may be over the size limit (request_limits.py)
         if version == "v2":
             if body is not None:
                 expected.add("400")

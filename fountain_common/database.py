@@ -10,7 +10,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from fountain_common.embedded_postgres import embedded_url
@@ -92,6 +92,24 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection whose every statement commits by itself: one round trip per statement."""
     async with engine.connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
+async def transaction_apart(engine: AsyncEngine, settings: Settings) -> AsyncIterator[AsyncConnection]:
+    """A transaction of its own, committed whatever becomes of the one the caller is in: for what must
+    outlive a transaction that fails or is never committed. Its connection is opened for it, outside
+    `engine`'s pool, so requests that each hold a pooled connection never wait on each other for a
+    second one; it costs a connection's setup, which suits rare writes only."""
+    url = engine.url.render_as_string(hide_password=False)
+    arguments = connect_arguments(settings)
+    key = (url, repr(sorted(arguments.items())))
+    if key not in _UNPOOLED:  # an engine without a pool holds no connection: kept for the process
+        _UNPOOLED[key] = create_async_engine(url, poolclass=NullPool, connect_args=arguments)
+    async with _UNPOOLED[key].begin() as conn:
+        yield conn
+
+
+_UNPOOLED: dict[tuple[str, str], AsyncEngine] = {}
 
 
 class ReadConnection(AsyncConnection):

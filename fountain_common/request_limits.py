@@ -6,14 +6,16 @@ or as soon as it grows past the limit (a chunked body), so one client cannot mak
 hundreds of megabytes or stall its other requests while parsing them. (Not FastAPI's `max_body_size`:
 it answers text/plain.)
 
-JSON bodies are parsed strictly: UTF-8 only, no NaN or Infinity, at most `max_json_depth` levels of
-arrays and objects. A value nested deeper could be stored but not answered again (pydantic
-serializes ~250 levels), so it is refused on the way in. Every parse failure is raised as a
+JSON bodies are parsed strictly: UTF-8 only, no NaN or Infinity (nor a number that would read as
+infinity, `1e400`), at most `max_json_depth` levels of arrays and objects. A value nested deeper
+could be stored but not answered again (pydantic serializes ~250 levels), so it is refused on the
+way in. Every parse failure is raised as a
 `json.JSONDecodeError` with the character offset of the fault, which FastAPI reports as
 `malformed-request` (problems.py).
 """
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, get_args
@@ -40,6 +42,22 @@ class _NotJson(ValueError):
     """A constant Python's parser takes but JSON does not have."""
 
 
+class _OutOfRange(ValueError):
+    """A number past the largest a 64-bit float holds (`1e400`): Python reads it as infinity, which
+    JSON cannot answer back."""
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _OutOfRange(token)
+    return value
+
+
+def _is_out_of_range(token: str) -> bool:
+    return any(mark in token for mark in ".eE") and math.isinf(float(token))
+
+
 def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
 
@@ -52,13 +70,17 @@ def parse_json(body: bytes, *, max_depth: int) -> Any:
         prefix = body[: error.start].decode("utf-8")
         raise json.JSONDecodeError("Invalid UTF-8", prefix, len(prefix)) from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except json.JSONDecodeError:
         raise
     except RecursionError:
         raise _too_deep(text, max_depth) from None
     except _NotJson as error:
         raise _at_first(text, _CONSTANTS, f"{error} is not a JSON value") from None
+    except _OutOfRange:
+        raise _at_first(
+            text, _NUMBERS, "Number out of range: larger than a 64-bit float holds", _is_out_of_range
+        ) from None
     except ValueError as error:  # an integer longer than Python converts (sys.get_int_max_str_digits)
         raise _at_first(text, _NUMBERS, f"Number too long: {error}", _is_long_integer) from None
     # Fewer openers than the limit cannot nest past it: most bodies need no walk.

@@ -35,6 +35,7 @@ from fountain_common.problems import invalid
 T = TypeVar("T")
 Connection = Literal["none", "read", "snapshot", "write"]
 _COMPENSATIONS = "fountain_compensations"
+_IDEMPOTENCY_KEY = "fountain_idempotency_key"
 _JSON = "application/json"
 _NAMED_AT_MOST = 10
 _REPLAYED = "idempotent-replayed"
@@ -55,6 +56,13 @@ def on_rollback(conn: AsyncConnection, undo: Callable[[], Awaitable[None]]) -> N
     """Ask for `undo` to run if the write transaction of `conn` finally fails (after its retries):
     for changes already made in another service that this transaction cannot roll back."""
     conn.info.setdefault(_COMPENSATIONS, []).append(undo)
+
+
+def idempotency_key_of(conn: AsyncConnection) -> str | None:
+    """The Idempotency-Key of the request whose write transaction `conn` runs, if it sent one: for an
+    operation whose retries must find what an attempt that never committed left elsewhere."""
+    key: str | None = conn.info.get(_IDEMPOTENCY_KEY)
+    return key
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,13 @@ class Route:
 
         async def transaction(conn: AsyncConnection) -> Response:
             conn.info[_COMPENSATIONS] = compensations
+            if self.idempotency and idempotency_key is not None:
+                conn.info[_IDEMPOTENCY_KEY] = idempotency_key
             try:
                 return await self._transaction(request, conn, operation, idempotency_key, body, if_match)
             finally:
                 del conn.info[_COMPENSATIONS]  # the dict lives as long as the pooled connection
+                conn.info.pop(_IDEMPOTENCY_KEY, None)
 
         try:
             response = await run_in_transaction(engine, transaction)

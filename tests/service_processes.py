@@ -23,25 +23,24 @@ def serve(
     args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None
 ) -> Iterator[list[str]]:
     """Start `count` processes of `fountain serve ARGS --port P`; yields their base URLs."""
-    with serve_each([args] * count, database_url, ready_path=ready_path, host_header=host_header) as urls:
-        yield urls
+    with serve_processes(args, database_url, count=count, ready_path=ready_path, host_header=host_header) as started:
+        yield [url for url, _ in started]
 
 
 @contextmanager
-def serve_each(
-    each_args: list[list[str]],
+def serve_processes(
+    args: list[str],
     database_url: str,
     *,
+    count: int = 1,
     ready_path: str = "/ready",
     host_header: str | None = None,
-    env_for: Callable[[list[str]], dict[str, str]] = lambda urls: {},
-) -> Iterator[list[str]]:
-    """Start one process of `fountain serve ARGS --port P` for each ARGS, all at once; `env_for` gets
-    every process's URL (in that order) and answers more environment for all of them (where the
-    others are). Yields their base URLs once every one is ready."""
-    ports = [free_port() for _ in each_args]
-    urls = [f"http://127.0.0.1:{port}" for port in ports]
-    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **env_for(urls)}
+    env: dict[str, str] | None = None,
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """As `serve`, with more environment (`env`); yields each process with its base URL, for a test
+    that kills one."""
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **(env or {})}
+    ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "fountain_cli.main", "serve", *args, "--port", str(port), "--no-migrate"],
@@ -49,16 +48,18 @@ def serve_each(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for args, port in zip(each_args, ports, strict=True)
+        for port in ports
     ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         headers = {"Host": host_header} if host_header else {}
         for url, process in zip(urls, processes, strict=True):
             _wait_ready(url + ready_path, process, headers)
-        yield urls
+        yield list(zip(urls, processes, strict=True))
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=15)
@@ -79,3 +80,41 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], headers: dict[str, s
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not become ready within 60 s")
+
+
+@contextmanager
+def serve_each(
+    each_args: list[list[str]],
+    database_url: str,
+    *,
+    ready_path: str = "/ready",
+    env_for: Callable[[list[str]], dict[str, str]] = lambda urls: {},
+) -> Iterator[list[str]]:
+    """Start one process of `fountain serve ARGS --port P` for each ARGS, all at once; `env_for` gets
+    every process's URL (in that order) and answers more environment for all of them (where the
+    others are). Yields their base URLs once every one is ready."""
+    ports = [free_port() for _ in each_args]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **env_for(urls)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fountain_cli.main", "serve", *args, "--port", str(port), "--no-migrate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for args, port in zip(each_args, ports, strict=True)
+    ]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            _wait_ready(url + ready_path, process, {})
+        yield urls
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -15,6 +15,7 @@ import httpx
 import psutil
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -123,9 +124,11 @@ async def test_a_value_stored_deeper_before_the_limit_is_still_read_back(
         (b'{"name": "J", "description": "d", "n": ' + b"7" * 5000 + b"}", "Number too long", 39),
         (b'{"name": "J", "description": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "Nested deeper", 92),
         (b'{"name": "J", "description": NaN}', "NaN is not a JSON value", 29),
+        (b'{"name": "J", "description": "1e400", "n": 1e400}', "Number out of range", 43),
+        (b'{"name": "J", "description": [1.5, 2e308, -1e400]}', "Number out of range", 35),
         (b'{"name": "J", "description": "d"', "Expecting ',' delimiter", 32),
     ],
-    ids=["invalid-utf8", "long-integer", "parser-recursion", "nan", "truncated"],
+    ids=["invalid-utf8", "long-integer", "parser-recursion", "nan", "huge-float", "huge-float-in-array", "truncated"],
 )
 async def test_a_body_the_parser_refuses_is_malformed_request_with_its_position(
     client_for: Client, body: bytes, reason: str, offset: int
@@ -217,6 +220,31 @@ async def test_a_body_over_the_limit_is_413_and_stores_nothing(client_for: Clien
     )
     assert v1.status_code == 413 and "message" in v1.json()
     assert (await client.get("/v2/scopes/default/elements/dialogue/91003")).json()["version"] == 1
+
+
+@pytest.mark.parametrize("service", ["central_sequence", "character", "core_script", "session_context"])
+async def test_every_operation_taking_a_body_answers_413_as_its_spec_declares(
+    client_for: Client, settings: Settings, service: str
+) -> None:
+    spec = yaml.safe_load(registry.load_service(service).spec_path.read_text())
+    client = client_for(service)
+    # Declared too large: refused before a byte of it is read (and before the path is routed).
+    declared_length = {**JSON, "content-length": str(settings.max_body_bytes + 1)}
+    operations = [
+        (m, path, op) for path, item in spec["paths"].items() for m, op in item.items() if "requestBody" in op
+    ]
+    assert operations
+    for method, path, operation in operations:
+        declared = spec["components"]["responses"][operation["responses"]["413"]["$ref"].rsplit("/", 1)[1]]
+        [(media_type, media)] = declared["content"].items()
+        schema = spec["components"]["schemas"][media["schema"]["$ref"].rsplit("/", 1)[1]]
+        response = await client.request(method, path, content=b"{}", headers=declared_length)
+        assert response.status_code == 413, (method, path)
+        assert response.headers["content-type"] == media_type
+        problem = response.json()
+        assert set(schema["required"]) <= set(problem)
+        assert problem["type"] == "https://fountain.coach/problems/content-too-large"
+        assert f"({settings.max_body_bytes} bytes)" in problem["detail"]
 
 
 # --- a real server: what the connection says ------------------------------------------------------

@@ -591,10 +591,10 @@ def test_the_migration_keeps_lines_as_dialogue_and_downgrades_only_what_the_old_
     command.upgrade(core, "head")
 
 
-def test_the_migration_to_0005_keeps_lines_and_refuses_to_downgrade_new_kinds(postgres_dir: Path) -> None:
+def test_the_migration_to_0006_keeps_lines_and_refuses_to_downgrade_new_kinds(postgres_dir: Path) -> None:
     url = embedded_url(postgres_dir, "fountain_screenplay_kinds_migration")
     core = alembic_config(registry.load_service("core_script"), url)
-    command.upgrade(core, "0004")
+    command.upgrade(core, "0005")
     run(
         url,
         "INSERT INTO core_script.scripts (id, title, sequence_number) VALUES (1, 'One', 1)",
@@ -615,10 +615,10 @@ def test_the_migration_to_0005_keeps_lines_and_refuses_to_downgrade_new_kinds(po
         "INSERT INTO core_script.story_lines (id, script_id, heading_id, position, kind, text) "
         "VALUES (2, 1, 1, 2, 'lyrics', 'La la')",
     )
-    with pytest.raises(DBAPIError, match="cannot downgrade core_script below 0005: 1 story line"):
-        command.downgrade(core, "0004")
+    with pytest.raises(DBAPIError, match="cannot downgrade core_script below 0006: 1 story line"):
+        command.downgrade(core, "0005")
     assert run(url, "SELECT count(*) FROM core_script.story_lines")[0] == [(2,)]
     run(url, "DELETE FROM core_script.story_lines WHERE id = 2")
-    command.downgrade(core, "0004")
+    command.downgrade(core, "0005")
     assert run(url, "SELECT id, kind, character_id FROM core_script.story_lines")[0] == [(1, "dialogue", 10)]
     command.upgrade(core, "head")

@@ -31,6 +31,8 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         spec["paths"]["/sequence"] = spec["paths"].pop("/v1/sequence")
     elif change == "no 500":
         del post["responses"]["500"]
+    elif change == "no 413":
+        del post["responses"]["413"]
     elif change == "no example":
         del post["requestBody"]["content"]["application/json"]["examples"]
     elif change == "example breaks its schema":
@@ -69,6 +71,7 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         ("optional response field", "fields version must be required"),
         ("unversioned path", "/sequence: paths must start with /v1/ or /v2/"),
         ("no 500", "POST /v2/scopes/{scope}/elements (createElement): must declare a 500 response"),
+        ("no 413", "POST /v2/scopes/{scope}/elements (createElement): must declare a 413 response"),
         ("no example", "POST /v2/scopes/{scope}/elements (createElement): request body has no example"),
         (
             "example breaks its schema",

@@ -457,6 +457,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                     },
                     "400": _ref("V1BadRequest"),
                     "409": _ref("V1Conflict"),
+                    "413": _ref("V1ContentTooLarge"),
                     **errors,
                 },
             },
@@ -499,6 +500,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                     "400": _ref("V1BadRequest"),
                     "404": _ref("V1NotFound"),
                     "409": _ref("V1Conflict"),
+                    "413": _ref("V1ContentTooLarge"),
                     **errors,
                 },
             },
@@ -676,6 +678,19 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
                         "Invalid request",
                         "query.limit: Input should be less than or equal to 500",
                     ),
+                ),
+                "V1ContentTooLarge": _error_response(
+                    "The request body is larger than the service accepts (FOUNTAIN_MAX_BODY_BYTES, 5 MiB unless "
+                    "configured); `detail` names the limit. Nothing was stored, and the connection is closed.",
+                    {
+                        **_error(
+                            413,
+                            "content-too-large",
+                            "Content too large",
+                            "The request body is larger than this service accepts (5242880 bytes).",
+                        ),
+                        "detail": "The request body is larger than this service accepts (5242880 bytes).",
+                    },
                 ),
                 "V1NotFound": _error_response(
                     "The row does not exist.", _error(404, "not-found", "Not found", "No row with this key.")

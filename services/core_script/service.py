@@ -3,6 +3,7 @@ from fountain_common.service import ServiceDefinition
 from .generated.api import build_router
 from .operations import CoreScriptOperations
 from .tables import SCHEMA, metadata
+from .upstream_calls import sweep_abandoned_creates
 
 SERVICE = ServiceDefinition(
     name=SCHEMA,
@@ -11,4 +12,5 @@ SERVICE = ServiceDefinition(
     metadata=metadata,
     build_router=build_router,
     operations=CoreScriptOperations,
+    sweep=sweep_abandoned_creates,
 )

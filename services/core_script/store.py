@@ -10,13 +10,14 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
 from fountain_common.problems import invalid, not_found
 
-from .tables import MAX_LINES_PER_SCRIPT, scripts, section_headings, story_lines
+from .tables import MAX_LINES_PER_SCRIPT, script_reservations, scripts, section_headings, story_lines
 
 SCRIPT_COLUMNS = (
     scripts.c.id,
@@ -69,6 +70,47 @@ async def _next_id(conn: AsyncConnection, table: str) -> int:
 # --- scripts -------------------------------------------------------------------------------------
 async def next_script_id(conn: AsyncConnection) -> int:
     return await _next_id(conn, "scripts")
+
+
+async def reserve_script_id(conn: AsyncConnection, idempotency_key: str | None) -> int:
+    """The id of a script about to be created: the one reserved by an earlier attempt with the same
+    Idempotency-Key (whose retry this is), else a new one. `conn` commits it by itself."""
+    if idempotency_key is not None:
+        again = await conn.execute(
+            script_reservations.update()
+            .where(script_reservations.c.idempotency_key == idempotency_key)
+            .values(attempted_at=func.now())
+            .returning(script_reservations.c.script_id)
+        )
+        if (script_id := again.scalar_one_or_none()) is not None:
+            return int(script_id)
+    reserved = await conn.execute(
+        insert(script_reservations)
+        .values(script_id=await next_script_id(conn), idempotency_key=idempotency_key)
+        .on_conflict_do_update(index_elements=["idempotency_key"], set_={"attempted_at": func.now()})
+        .returning(script_reservations.c.script_id)
+    )
+    return int(reserved.scalar_one())
+
+
+async def release_reservation(conn: AsyncConnection, script_id: int) -> None:
+    await conn.execute(script_reservations.delete().where(script_reservations.c.script_id == script_id))
+
+
+async def next_abandoned_reservation(conn: AsyncConnection, ttl_hours: int) -> tuple[int, bool] | None:
+    """A reservation whose last attempt is older than `ttl_hours`, locked (one a sweep elsewhere holds
+    is skipped), and whether its script exists; None when there is none left."""
+    row = (
+        await conn.execute(
+            select(script_reservations.c.script_id, scripts.c.id.is_not(None).label("made"))
+            .outerjoin(scripts, scripts.c.id == script_reservations.c.script_id)
+            .where(script_reservations.c.attempted_at < func.now() - text(f"interval '{int(ttl_hours)} hours'"))
+            .order_by(script_reservations.c.attempted_at)
+            .limit(1)
+            .with_for_update(of=script_reservations, skip_locked=True)
+        )
+    ).first()
+    return None if row is None else (int(row.script_id), bool(row.made))
 
 
 async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, Any], number: int) -> RowMapping:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     SmallInteger,
+    String,
     Table,
     Text,
     UniqueConstraint,
@@ -193,3 +194,17 @@ story_lines = Table(
 )
 
 idempotency_keys = idempotency_table(metadata)
+
+# The id of a script being created, committed before the Central Sequence Service is asked for its
+# numbers and deleted in the transaction that stores the script: a create that dies in between
+# (process killed, database lost) leaves its row, so a retry with the same Idempotency-Key makes the
+# script the first attempt numbered, and `fountain sweep` cleans up after one never retried.
+script_reservations = Table(
+    "script_reservations",
+    metadata,
+    Column("script_id", BigInteger, primary_key=True),
+    Column("idempotency_key", String(255), nullable=True, unique=True),  # none for a create sent without
+    Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("script_reservations_attempted_at_idx", "attempted_at"),
+    comment="Ids of scripts whose create began and has not committed.",
+)

@@ -9,6 +9,12 @@
   told, it is told the opposite change (`on_rollback`), so both services keep the order the database
   holds. Each call is safe to repeat: numbering an element numbered already answers its number, and
   deleting one deleted already is done.
+- A script's id is reserved, in a transaction of its own, before the Central Sequence Service is
+  asked for its numbers; the transaction that stores the script deletes the reservation. A create that
+  dies between the two (process killed, database lost) leaves the reservation: its retry with the same
+  Idempotency-Key takes the same id, so both calls answer what they answered the first attempt
+  (asking again for an element's number answers its number), and a create never retried is cleaned up
+  by `sweep_abandoned_creates` (`fountain sweep`) once its Idempotency-Key could no longer replay.
 - A script whose scope is missing or differs (made before scopes existed, or left so by a crash
   between the two services) has it rebuilt from its rows here on its next heading change
   (`reconcile_scope`).
@@ -24,10 +30,11 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fountain_common.database import transaction_apart
 from fountain_common.problems import invalid
-from fountain_common.routes import on_rollback
+from fountain_common.routes import idempotency_key_of, on_rollback
 from fountain_common.upstream import UpstreamRefused, Upstreams, upstream_service
 
 from . import store
@@ -118,7 +125,19 @@ def _undo(conn: AsyncConnection, script_id: int, what: str, undo: Callable[[], A
 
 
 async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Mapping[str, Any]) -> RowMapping:
-    script_id = await store.next_script_id(conn)
+    key = idempotency_key_of(conn)
+    async with transaction_apart(conn.engine, upstreams.settings) as apart:  # committed before the calls
+        script_id = await store.reserve_script_id(apart, key)
+    if key is None:  # no retry can come back for it: a create that fails and lives to say so drops it
+
+        async def release() -> None:
+            try:
+                async with transaction_apart(conn.engine, upstreams.settings) as apart:
+                    await store.release_reservation(apart, script_id)
+            except Exception as error:  # left for `fountain sweep`; the client gets the create's own error
+                log.warning("script_reservation_kept", script_id=script_id, error=repr(error))
+
+        on_rollback(conn, release)
     number = await _catalogue_number(upstreams, script_id)
     central_sequence = CentralSequenceClient(upstreams)
     scope = scope_of(script_id)
@@ -128,7 +147,35 @@ async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Map
 
     _undo(conn, script_id, "open scope", close_scope)
     await _number_in_scope(central_sequence, scope, "script", script_id, at=1)
-    return await store.insert_script(conn, script_id, fields, number)
+    row = await store.insert_script(conn, script_id, fields, number)
+    await store.release_reservation(conn, script_id)
+    return row
+
+
+async def sweep_abandoned_creates(engine: AsyncEngine, upstreams: Upstreams) -> list[str]:
+    """Clean up after creates that died before their commit and were not retried within the
+    Idempotency-Key's lifetime (`idempotency_ttl_hours`, after which a retry would count as a new
+    create anyway): their scope in the Central Sequence Service is deleted, and the reservation. The
+    script's number in the catalogue of scripts stays taken, as a deleted script's does: giving it
+    back would move every later number there. Safe to run anywhere, any time, several at once.
+    Answers a line for each create cleaned up."""
+    central_sequence = CentralSequenceClient(upstreams)
+    swept: list[str] = []
+    while True:
+        async with engine.begin() as conn:
+            found = await store.next_abandoned_reservation(conn, upstreams.settings.idempotency_ttl_hours)
+            if found is None:
+                return swept
+            script_id, made = found
+            # A reservation is deleted with the script's insert; a script that exists keeps its scope.
+            if not made:
+                await _delete_scope(central_sequence, scope_of(script_id))
+            await store.release_reservation(conn, script_id)
+        log.warning("abandoned_script_create_swept", script_id=script_id, made=made)
+        swept.append(
+            f"script {script_id}: "
+            + ("created; its reservation removed" if made else f"never created; scope {scope_of(script_id)} deleted")
+        )
 
 
 async def _delete_scope(central_sequence: CentralSequenceClient, scope: str) -> None:

@@ -23,7 +23,7 @@ async def reset_scripts(engine: AsyncEngine) -> None:
         await conn.execute(
             text(
                 "TRUNCATE core_script.story_lines, core_script.section_headings, core_script.scripts, "
-                "core_script.idempotency_keys RESTART IDENTITY CASCADE"
+                "core_script.idempotency_keys, core_script.script_reservations RESTART IDENTITY CASCADE"
             )
         )
     await reset_numbering(engine)

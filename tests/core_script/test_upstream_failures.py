@@ -44,6 +44,8 @@ async def test_create_stores_nothing_when_central_sequence_fails(
     assert transport.calls == 4  # each create tried twice (one retry: numbering is safe to repeat)
     assert await count_rows(engine, "scripts") == 0
     assert await count_rows(engine, "idempotency_keys") == 0
+    # Only the create sent with a key keeps its script id reserved, for its retry.
+    assert await count_rows(engine, "script_reservations") == 1
     # The key was not used up by the failure: the retry runs and succeeds.
     transport.failure = None
     retried = await client.post("/v2/scripts", json={"title": "Romeo and Juliet"}, headers={"Idempotency-Key": "k1"})
@@ -51,6 +53,7 @@ async def test_create_stores_nothing_when_central_sequence_fails(
     script_id = retried.json()["scriptId"]
     assert await elements_in_central_sequence(sequence, "default") == [("script", script_id, 1)]
     assert await elements_in_central_sequence(sequence, f"script-{script_id}") == [("script", script_id, 1)]
+    assert await count_rows(engine, "script_reservations") == 0
 
 
 async def test_section_is_not_stored_when_central_sequence_fails(

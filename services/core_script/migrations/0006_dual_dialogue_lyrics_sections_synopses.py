@@ -7,8 +7,8 @@ for every existing line). Existing lines are unchanged.
 Downgrade: refused, changing nothing, while any line is lyrics, a section or a synopsis, or a dual
 dialogue: the older tables cannot hold them. Otherwise the columns and kinds are removed.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 08:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -77,7 +77,7 @@ def downgrade() -> None:
             SELECT count(*) INTO kinds FROM core_script.story_lines WHERE kind IN ('lyrics', 'section', 'synopsis');
             SELECT count(*) INTO duals FROM core_script.story_lines WHERE dual;
             IF kinds + duals > 0 THEN
-                RAISE EXCEPTION 'cannot downgrade core_script below 0005: % story line(s) are lyrics, a section or '
+                RAISE EXCEPTION 'cannot downgrade core_script below 0006: % story line(s) are lyrics, a section or '
                     'a synopsis and % are dual dialogue; the older tables cannot hold them. Delete or export them first.',
                     kinds, duals;
             END IF;
