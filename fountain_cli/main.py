@@ -15,6 +15,8 @@ from fountain_cli.exports import export_ddl, export_docs, export_openapi
 from fountain_cli.reset import reset
 from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
+from fountain_cli.story_export import EPILOG as EXPORT_EPILOG
+from fountain_cli.story_export import export_story
 from fountain_cli.story_import import import_command
 from fountain_cli.sweep import sweep
 from fountain_common.service import REPO_ROOT
@@ -185,6 +187,7 @@ app.command("export-docs")(export_docs)
 app.command()(reset)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command("export", epilog=EXPORT_EPILOG)(export_story)
 app.command()(sweep)
 
 

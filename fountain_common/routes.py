@@ -76,7 +76,8 @@ class Route:
     query: frozenset[str] = frozenset()
     connection: Connection = "read"
     idempotency: bool = False  # the operation declares the Idempotency-Key header
-    text: bool = False  # text/plain success body
+    text: bool = False  # a success body sent as it is (a str as UTF-8, or bytes), not as JSON
+    media_type: str = "text/plain; charset=utf-8"  # the Content-Type of such a body
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
 
     # --- the request ------------------------------------------------------------------------------
@@ -223,9 +224,8 @@ class Route:
         if status in (204, 304) or self.body is None:
             return Response(status_code=status, headers=headers)
         if self.text:
-            return Response(
-                str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
-            )
+            content = reply.body if isinstance(reply.body, bytes) else str(reply.body)
+            return Response(content, status_code=status, headers=headers, media_type=self.media_type)
         try:
             content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
         except PydanticSerializationError:

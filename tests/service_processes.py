@@ -5,7 +5,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -80,3 +80,41 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], headers: dict[str, s
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not become ready within 60 s")
+
+
+@contextmanager
+def serve_each(
+    each_args: list[list[str]],
+    database_url: str,
+    *,
+    ready_path: str = "/ready",
+    env_for: Callable[[list[str]], dict[str, str]] = lambda urls: {},
+) -> Iterator[list[str]]:
+    """Start one process of `fountain serve ARGS --port P` for each ARGS, all at once; `env_for` gets
+    every process's URL (in that order) and answers more environment for all of them (where the
+    others are). Yields their base URLs once every one is ready."""
+    ports = [free_port() for _ in each_args]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **env_for(urls)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fountain_cli.main", "serve", *args, "--port", str(port), "--no-migrate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for args, port in zip(each_args, ports, strict=True)
+    ]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            _wait_ready(url + ready_path, process, {})
+        yield urls
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -103,8 +103,23 @@ def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_text(media_type: str | None, media: dict[str, Any]) -> bool:
-    """A plain-text body (text/plain with a string schema): served as a str, not as JSON."""
-    return media_type == "text/plain" and media.get("schema", {}).get("type") == "string"
+    """A body served as it is, not as JSON: any media type but JSON with a string schema (text/plain,
+    text/html, an XML type, application/pdf)."""
+    return (
+        media_type is not None
+        and media_type != "application/json"
+        and not media_type.endswith("+json")
+        and media.get("schema", {}).get("type") == "string"
+    )
+
+
+def _is_character_data(media_type: str) -> bool:
+    """Text (a str, sent as UTF-8) rather than bytes."""
+    return media_type.startswith("text/") or media_type.endswith(("/xml", "+xml"))
+
+
+def _content_type(media_type: str) -> str:
+    return f"{media_type}; charset=utf-8" if _is_character_data(media_type) else media_type
 
 
 def _text_request(content: dict[str, Any]) -> bool:
@@ -128,8 +143,15 @@ def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]
                 "status": str(status),
                 "description": response.get("description", ""),
                 "media_type": media_type,
-                "model": "str" if text else _model_hint(media["schema"]) if media_type else None,
+                "model": (
+                    ("str" if _is_character_data(media_type) else "bytes")
+                    if text and media_type
+                    else _model_hint(media["schema"])
+                    if media_type
+                    else None
+                ),
                 "response_class": "PlainTextResponse" if text else None,
+                "content_type": _content_type(media_type) if text and media_type else None,
             }
         )
     return responses
@@ -178,6 +200,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "status_code": int(success["status"]),
                     "response_model": success["model"],
                     "response_class": success["response_class"],
+                    "content_type": success["content_type"],
                     # Optional response fields without a value are left out instead of sent as null.
                     "omit_null": bool(raw.get("x-omit-null-fields")),
                     "connection": connection,

@@ -53,6 +53,8 @@ LINE_COLUMNS = (
     story_lines.c.extension,
     story_lines.c.parentheticals,
     story_lines.c.text,
+    story_lines.c.dual,
+    story_lines.c.depth,
     story_lines.c.revision,
 )
 BUMP = {"revision": text("revision + 1"), "updated_at": func.now()}
@@ -346,6 +348,8 @@ async def insert_line(
         raise invalid(f"Script {script_id} already holds {MAX_LINES_PER_SCRIPT} lines, the most a script may hold.")
     count = await _count_lines(conn, story_lines.c.heading_id == heading_id)
     position = _checked_position(position, count + 1)
+    if fields.get("dual"):
+        await check_dual_partner(conn, heading_id, position)
     if position <= count:
         await _shift(conn, heading_id, position, +1)
     inserted = await conn.execute(
@@ -354,6 +358,34 @@ async def insert_line(
         .returning(*LINE_COLUMNS)
     )
     return inserted.mappings().one()
+
+
+async def check_dual_partner(conn: AsyncConnection, heading_id: int, position: int) -> None:
+    """422 unless the line before `position` in the section is a dialogue that is not dual itself: the
+    left-hand side a dual dialogue at `position` pairs with."""
+    before = (
+        (
+            await conn.execute(
+                select(story_lines.c.kind, story_lines.c.dual).where(
+                    story_lines.c.heading_id == heading_id, story_lines.c.position == position - 1
+                )
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if before is None or before["kind"] != "dialogue" or before["dual"]:
+        what = (
+            "nothing"
+            if before is None
+            else "a dual dialogue"
+            if before["kind"] == "dialogue"
+            else f"a {before['kind']} element"
+        )
+        raise invalid(
+            f"A dual dialogue pairs with the dialogue just before it; at position {position} it would follow {what}.",
+            [{"location": "body.dual", "message": "needs a dialogue (not itself dual) just before it"}],
+        )
 
 
 def _checked_position(position: int | None, last: int) -> int:
@@ -427,6 +459,9 @@ async def move_line(
             story_lines.update().where(story_lines.c.id == line_id).values(heading_id=target, position=position, **BUMP)
         )
         await _shift(conn, heading_id, current + 1, -1)
+    if row["dual"]:
+        # Refused (and the move undone with the transaction) where the line would lose its partner.
+        await check_dual_partner(conn, target, position)
     return (await conn.execute(select(*LINE_COLUMNS).where(story_lines.c.id == line_id))).mappings().one()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -41,8 +42,19 @@ EXTENSION_MAX_LENGTH = 50
 
 # The screenplay elements a story line can be (the spec's ElementKind), and the columns each one
 # fills: the database refuses a line whose columns do not fit its kind.
-ELEMENT_KINDS = ("action", "dialogue", "transition", "centered", "pageBreak", "note")
-TEXT_KINDS = ("transition", "centered", "note")
+ELEMENT_KINDS = (
+    "action",
+    "dialogue",
+    "transition",
+    "centered",
+    "pageBreak",
+    "note",
+    "lyrics",
+    "section",
+    "synopsis",
+)
+TEXT_KINDS = ("transition", "centered", "note", "lyrics", "section", "synopsis")
+SECTION_MAX_DEPTH = 6
 ELEMENT_SHAPE = (
     "CASE kind"
     " WHEN 'action' THEN action_id IS NOT NULL AND character_id IS NULL AND spoken_word_id IS NULL"
@@ -50,7 +62,13 @@ ELEMENT_SHAPE = (
     " WHEN 'pageBreak' THEN action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL"
     " ELSE text IS NOT NULL AND action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL END"
     " AND (kind = 'dialogue' OR (context_id IS NULL AND extension IS NULL AND parentheticals = '[]'::jsonb))"
-    " AND (kind IN ('transition', 'centered', 'note') OR text IS NULL)"
+    f" AND (kind IN {TEXT_KINDS!r} OR text IS NULL)"
+)
+# The right-hand side of a dual dialogue is a dialogue with no action before its cue; a section, and
+# only a section, has a depth.
+DUAL_DIALOGUE = "NOT dual OR (kind = 'dialogue' AND action_id IS NULL)"
+SECTION_DEPTH = (
+    f"(kind = 'section') = (depth IS NOT NULL) AND (depth IS NULL OR depth BETWEEN 1 AND {SECTION_MAX_DEPTH})"
 )
 
 
@@ -143,6 +161,10 @@ story_lines = Table(
     # [{"beforeLine", "text"}, ...] of a dialogue.
     Column("parentheticals", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("text", Text, nullable=True),
+    # Whether a dialogue is the right-hand side of a dual dialogue with the dialogue before it.
+    Column("dual", Boolean, nullable=False, server_default=false()),
+    # A section's depth (Fountain's number of `#`).
+    Column("depth", SmallInteger, nullable=True),
     *_tracking(),
     ForeignKeyConstraint(
         ["heading_id", "script_id"],
@@ -161,6 +183,8 @@ story_lines = Table(
     ),
     CheckConstraint(f"kind IN {ELEMENT_KINDS!r}", name="story_lines_kind"),
     CheckConstraint(ELEMENT_SHAPE, name="story_lines_element_shape"),
+    CheckConstraint(DUAL_DIALOGUE, name="story_lines_dual_dialogue"),
+    CheckConstraint(SECTION_DEPTH, name="story_lines_section_depth"),
     CheckConstraint(
         f"char_length(extension) BETWEEN 1 AND {EXTENSION_MAX_LENGTH} AND char_length(text) BETWEEN 1 AND "
         f"{DESCRIPTION_MAX_LENGTH}",

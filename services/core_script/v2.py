@@ -96,6 +96,8 @@ def _line(row: RowMapping) -> StoryLine:
         extension=row["extension"],
         parentheticals=[Parenthetical(**item) for item in row["parentheticals"]],
         text=row["text"],
+        dual=row["dual"],
+        depth=row["depth"],
         revision=row["revision"],
     )
 
@@ -318,6 +320,8 @@ class CoreScriptV2(Operations):
             references["contextId"] = after["contextId"]
         if references:
             await check_references(self.upstreams, references, after["characterId"] or 0)
+        if after["dual"] and not current["dual"]:
+            await store.check_dual_partner(conn, heading_id, int(line["position"]))
         row = await store.update_line(conn, line, {ELEMENT_COLUMNS[name]: value for name, value in given.items()})
         return Reply(_line(row), etag=etag(row))
 

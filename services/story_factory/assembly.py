@@ -8,8 +8,9 @@ Two round trips on the critical path, whatever the story's length:
    A 1,000-line story naming 1,000 distinct parts of each kind takes 1 + 2 + 2 + 2 + 10 requests.
 
 The typed clients validate every answer against its owner's models: an answer that breaks them is a
-502 naming that owner. A part a line names that its owner no longer has is a 409 naming the line: a
-story is never answered with a hole in it.
+502 naming that owner. A part a line names that its owner no longer has (deleted since the line was
+written) leaves the story readable: the part is null, the line marks it in `missing`, and the story
+lists every such part in `missingParts`, so a hole is never silent.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
-from fountain_common.problems import conflict, not_found
+from fountain_common.problems import not_found
 from fountain_common.upstream import UpstreamRefused, Upstreams
 
 from .generated.clients.character import CharacterClient
@@ -28,12 +29,14 @@ from .generated.clients.core_script_models import StoryLine as ScriptLine
 from .generated.clients.session_context import SessionContextClient
 from .generated.clients.session_context_models import Context
 from .generated.models import (
+    MissingPartRef,
     Orchestration,
     Story,
     StoryAction,
     StoryCharacter,
     StoryContext,
     StoryLine,
+    StoryMissingPart,
     StoryParenthetical,
     StorySection,
     StorySpokenWord,
@@ -159,35 +162,45 @@ def lay_out(content: ScriptContent, parts: Parts) -> Story:
         titlePage=[StoryTitlePageEntry(key=entry.key, value=entry.value) for entry in script.titlePage.root],
         lineCount=sequence,
         sections=sections,
+        missingParts=missing_parts(sections),
     )
 
 
-def _part(found: Mapping[int, M], label: str, part_id: int, line: ScriptLine, sequence: int) -> M:
-    if (part := found.get(part_id)) is None:
-        raise conflict(
-            f"Line {line.lineId} (story element {sequence}) names {label} {part_id}, which no longer exists."
-        )
-    return part
+def missing_parts(sections: list[StorySection]) -> list[StoryMissingPart]:
+    """What the lines of `sections` mark as missing, in story order."""
+    return [
+        StoryMissingPart(lineId=line.lineId, sequence=line.sequence, part=gone.part.value, id=gone.id)
+        for section in sections
+        for line in section.lines
+        for gone in line.missing
+    ]
+
+
+def _part(found: Mapping[int, M], part: str, part_id: Optional[int], missing: list[MissingPartRef]) -> Optional[M]:
+    """The part the line names, or None when it names none; one its owner no longer has is noted in
+    `missing`."""
+    if part_id is None:
+        return None
+    if (item := found.get(part_id)) is None:
+        missing.append(MissingPartRef(part=part, id=part_id))
+    return item
 
 
 def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
+    missing: list[MissingPartRef] = []
     character: Optional[StoryCharacter] = None
-    if line.characterId is not None:
-        found_character = _part(parts.characters, "character", line.characterId, line, sequence)
+    if (found_character := _part(parts.characters, "character", line.characterId, missing)) is not None:
         character = StoryCharacter(
             characterId=found_character.characterId, name=found_character.name, description=found_character.description
         )
     action: Optional[StoryAction] = None
-    if line.actionId is not None:
-        found_action = _part(parts.actions, "action", line.actionId, line, sequence)
+    if (found_action := _part(parts.actions, "action", line.actionId, missing)) is not None:
         action = StoryAction(actionId=found_action.actionId, description=found_action.description)
     spoken_word: Optional[StorySpokenWord] = None
-    if line.spokenWordId is not None:
-        found_words = _part(parts.spoken_words, "spoken word", line.spokenWordId, line, sequence)
+    if (found_words := _part(parts.spoken_words, "spokenWord", line.spokenWordId, missing)) is not None:
         spoken_word = StorySpokenWord(spokenWordId=found_words.spokenWordId, text=found_words.text)
     context: Optional[StoryContext] = None
-    if line.contextId is not None:
-        found = _part(parts.contexts, "context", line.contextId, line, sequence)
+    if (found := _part(parts.contexts, "context", line.contextId, missing)) is not None:
         context = StoryContext(
             contextId=found.contextId,
             sessionId=found.sessionId,
@@ -205,6 +218,9 @@ def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
         extension=line.extension,
         parentheticals=[StoryParenthetical(beforeLine=p.beforeLine, text=p.text) for p in line.parentheticals],
         text=line.text,
+        dual=line.dual,
+        depth=line.depth,
+        missing=missing,
     )
 
 
@@ -226,4 +242,4 @@ def in_range(story: Story, first: Optional[int], last: Optional[int]) -> Story:
         lines = [line for line in section.lines if low <= line.sequence <= high]
         if lines:
             sections.append(section.model_copy(update={"lines": lines}))
-    return story.model_copy(update={"sections": sections})
+    return story.model_copy(update={"sections": sections, "missingParts": missing_parts(sections)})

@@ -9,9 +9,19 @@
   element); a dialogue: its action (if any), a `[[note]]` of the context's entries other than `mood`,
   the character's cue in upper case (forced with `@` when upper case alone would not make it one) with
   its extension, the context's `mood` and the parentheticals, and the spoken words; a forced
-  transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`).
+  transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`);
+  lyrics (`~` before each line); a section (`#` as many times as its depth); a synopsis (`= text`).
+- A dual dialogue: the cue of its right-hand side ends in `^`, its context's note follows it (a note
+  between the two sides would part them for some readers). One without a dialogue just before it
+  (after a move or delete) is written as a plain dialogue.
+- A part a line names that its owner no longer has: a note naming it (`[[Missing from line 7:
+  character 12 (deleted since the line was written).]]`) where the line stands, and where Fountain
+  needs something to keep the element's shape, a marker (`@MISSING CHARACTER 12`, `(missing spoken
+  words 34)`); a missing action is the note alone.
 
-Emphasis characters (`*`, `_`) in the text are escaped, so they print as written.
+Text is Fountain text: emphasis (`*italic*`, `**bold**`, `_underline_`) is kept as written and
+reaches the screenplay unchanged. Only `/*`, which would open a boneyard and hide what follows, is
+written with a backslash before its `*` (read back as `/*`).
 """
 
 import re
@@ -31,8 +41,8 @@ OPENING = "Before the first scene"
 
 
 def escape(text: str) -> str:
-    """Text with Fountain's emphasis markers escaped (`\\*`, `\\_`), so they print as written."""
-    return text.replace("*", "\\*").replace("_", "\\_")
+    """Text as written, emphasis included, with only a boneyard's opening `/*` escaped."""
+    return text.replace("/*", "/\\*")
 
 
 def one_line(text: str) -> str:
@@ -98,37 +108,72 @@ def _note_text(text: str) -> str:
     return "[[" + "\n".join(lines).replace("]]", "] ]") + "]]"
 
 
-def dialogue_block(line: StoryLine) -> list[str]:
-    """A dialogue element: its action (if any), the context's note, cue, parentheticals and words."""
-    if line.character is None or line.spokenWord is None:
-        raise ValueError(f"Dialogue line {line.lineId} names no character or spoken words.")
+_PART_NAMES = {"character": "character", "action": "action", "spokenWord": "spoken words", "context": "context"}
+
+
+def missing_note(line: StoryLine) -> list[str]:
+    """A note naming the parts of the line that their owners no longer have, or nothing."""
+    if not line.missing:
+        return []
+    parts = ", ".join(f"{_PART_NAMES[gone.part.value]} {gone.id}" for gone in line.missing)
+    return [f"[[Missing from line {line.lineId}: {parts} (deleted since the line was written).]]", ""]
+
+
+def _missing_id(line: StoryLine, part: str) -> int:
+    return next(gone.id for gone in line.missing if gone.part.value == part)
+
+
+def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
+    """A dialogue element: its action (if any), the notes (missing parts, the context's entries), cue,
+    parentheticals and words; `dual`: the right-hand side of a dual dialogue, its notes after it.
+    A missing character or spoken words leave a marker where Fountain needs one: the cue
+    `@MISSING CHARACTER 12`, the line `(missing spoken words 34)`."""
     out = action(line.action.description) if line.action is not None else []
     data = dict(line.context.data) if line.context is not None else {}
     mood = one_line(data.pop(PARENTHETICAL_KEY, ""))
-    if data:
-        out += [_note(data), ""]
-    cue = character_cue(line.character.name)
+    notes = [*missing_note(line), *([_note(data), ""] if data else [])]
+    if not dual:
+        out += notes
+    if line.character is not None:
+        cue = character_cue(line.character.name)
+    else:
+        cue = f"@MISSING CHARACTER {_missing_id(line, 'character')}"
     if line.extension:
         cue += f" ({escape(one_line(line.extension))})"
+    if dual:
+        cue += " ^"
     out.append(cue)
     if mood:
         out.append(f"({escape(mood)})")
-    spoken = dialogue(line.spokenWord.text)
+    if line.spokenWord is not None:
+        spoken = dialogue(line.spokenWord.text)
+    else:
+        spoken = [f"(missing spoken words {_missing_id(line, 'spokenWord')})"]
     parentheticals = sorted(line.parentheticals, key=lambda p: p.beforeLine)
     for index, spoken_line in enumerate(spoken):
         out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine == index]
         out.append(spoken_line)
     out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine >= len(spoken)]
-    return [*out, ""]
+    out.append("")
+    if dual:
+        out += notes
+    return out
 
 
-def line_block(line: StoryLine) -> list[str]:
+def _lyrics(text: str) -> list[str]:
+    """Each line after `~`; a blank line inside stays a lyric (`~`), so the lyrics stay one element."""
+    rows = [row.expandtabs(4).rstrip() for row in text.strip().splitlines()]
+    return [*("~" + escape(row) for row in rows), ""]
+
+
+def line_block(line: StoryLine, pairs_with_previous: bool = False) -> list[str]:
+    """The line's Fountain paragraphs; `pairs_with_previous`: the paragraph before is a dialogue a
+    dual dialogue can pair with."""
     if line.kind.value == "dialogue":
-        return dialogue_block(line)
+        return dialogue_block(line, dual=line.dual and pairs_with_previous)
     if line.kind.value == "action":
-        if line.action is None:
-            raise ValueError(f"Action line {line.lineId} names no action.")
-        return action(line.action.description)
+        # An action its owner no longer has is written as the note naming it.
+        return action(line.action.description) if line.action is not None else missing_note(line)
     if line.kind.value == "pageBreak":
         return ["===", ""]
     text = line.text or ""
@@ -136,6 +181,12 @@ def line_block(line: StoryLine) -> list[str]:
         return ["> " + escape(one_line(text)), ""]
     if line.kind.value == "centered":
         return [*(f"> {escape(row)} <" for paragraph in _paragraphs(text) for row in paragraph), ""]
+    if line.kind.value == "lyrics":
+        return _lyrics(text)
+    if line.kind.value == "section":
+        return ["#" * (line.depth or 1) + " " + escape(one_line(text)), ""]
+    if line.kind.value == "synopsis":
+        return ["= " + escape(one_line(text)), ""]
     return [_note_text(text), ""]
 
 
@@ -173,6 +224,9 @@ def render(story: Story) -> str:
             heading += f" #{section.sceneNumber}#"
         if not (index == 0 and section.title == OPENING and not section.sceneNumber):
             out += [heading, ""]
+        pairs = False
         for line in section.lines:
-            out += line_block(line)
+            out += line_block(line, pairs)
+            # A dual dialogue pairs with a dialogue that is not itself the right-hand side of a pair.
+            pairs = line.kind.value == "dialogue" and not (line.dual and pairs)
     return "\n".join(out).rstrip("\n") + "\n"

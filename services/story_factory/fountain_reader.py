@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from screenplain.richstring import parse_emphasis  # type: ignore[import-untyped]
+from screenplain.richstring import parse_emphasis
 
 # screenplain's patterns (parsers/fountain.py), so both read a paragraph alike.
 _SLUG_STARTS = (re.compile(r"^(INT|EXT|EST)[ .]"), re.compile(r"^(INT\.?/EXT\.?)[ .]"), re.compile(r"^I/E[ .]"))

@@ -1,5 +1,6 @@
 """Story Factory /v2: the story as one resource (with an ETag, and 304 for a client that has it),
-as a Fountain screenplay, and a Fountain screenplay imported as a new story."""
+as a Fountain screenplay and that screenplay as Final Draft (FDX), HTML and PDF; and a Fountain
+screenplay imported as a new story."""
 
 import hashlib
 from typing import Optional
@@ -9,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.problems import invalid
 from fountain_common.routes import Reply
 
-from . import fountain
+from . import formats, fountain, statistics
 from .assembly import assemble, in_range
 from .generated.api import Operations
-from .generated.models import Story, StoryImport
+from .generated.models import SceneList, Story, StoryImport, StoryStatistics
 from .importing import import_screenplay
 
 
@@ -46,9 +47,33 @@ class StoryFactoryV2(Operations):
         tag = strong_etag(story.model_dump_json())
         return Reply(story, etag=tag, status=304 if matches(if_none_match, tag) else None)
 
+    async def _screenplay(self, script_id: int) -> str:
+        return fountain.render(await assemble(self.upstreams, script_id))
+
     async def get_story_fountain(self, *, script_id: int) -> Reply[str]:
-        screenplay = fountain.render(await assemble(self.upstreams, script_id))
+        screenplay = await self._screenplay(script_id)
         return Reply(screenplay, etag=strong_etag(screenplay))
+
+    # Each format's ETag is the screenplay's with the format's name: the same story, another document.
+    async def get_story_fdx(self, *, script_id: int) -> Reply[str]:
+        screenplay = await self._screenplay(script_id)
+        return Reply(formats.to_fdx(screenplay), etag=strong_etag("fdx\n" + screenplay))
+
+    async def get_story_html(self, *, script_id: int) -> Reply[str]:
+        screenplay = await self._screenplay(script_id)
+        return Reply(formats.to_html(screenplay), etag=strong_etag("html\n" + screenplay))
+
+    async def get_story_pdf(self, *, script_id: int) -> Reply[bytes]:
+        screenplay = await self._screenplay(script_id)
+        return Reply(await formats.to_pdf(screenplay), etag=strong_etag("pdf\n" + screenplay))
+
+    async def get_story_statistics(self, *, script_id: int) -> Reply[StoryStatistics]:
+        counted = statistics.statistics(await assemble(self.upstreams, script_id))
+        return Reply(counted, etag=strong_etag(counted.model_dump_json()))
+
+    async def list_story_scenes(self, *, script_id: int) -> Reply[SceneList]:
+        listed = statistics.scenes(await assemble(self.upstreams, script_id))
+        return Reply(listed, etag=strong_etag(listed.model_dump_json()))
 
     async def import_story(self, conn: AsyncConnection, *, body: str) -> Reply[StoryImport]:
         # `conn` holds only the Idempotency-Key: the story's parts live in the services that own them.

@@ -182,6 +182,8 @@ def script_content(
                     "extension": None,
                     "parentheticals": [],
                     "text": None,
+                    "dual": False,
+                    "depth": None,
                     "revision": 1,
                 }
             )

@@ -186,27 +186,41 @@ async def test_a_script_without_lines_reads_nothing_else(
 
 
 @pytest.mark.parametrize(
-    ("path", "kind", "label"),
-    [("/v2/characters", "characters", "character"), ("/v2/actions", "actions", "action"),
-     ("/v2/spokenWords", "spoken_words", "spoken word"), ("/v2/contexts", "contexts", "context")],
+    ("path", "kind", "part", "field"),
+    [("/v2/characters", "characters", "character", "character"), ("/v2/actions", "actions", "action", "action"),
+     ("/v2/spokenWords", "spoken_words", "spokenWord", "spokenWord"), ("/v2/contexts", "contexts", "context", "context")],
 )  # fmt: skip
-async def test_a_part_deleted_from_its_owner_is_409_naming_the_line(
-    stories: httpx.AsyncClient, author: Author, path: str, kind: str, label: str
+async def test_a_part_deleted_from_its_owner_is_marked_and_listed_and_the_story_stays_readable(
+    stories: httpx.AsyncClient, author: Author, path: str, kind: str, part: str, field: str
 ) -> None:
     written = await distinct_lines(author, 3)
     part_id = written.contexts[2] if kind == "contexts" else list(getattr(written, kind).values())[2]
     owner = author.session_context if kind == "contexts" else author.character
     assert (await owner.delete(f"{path}/{part_id}")).status_code == 204
     line_id = written.line_ids[0][2]
-    for story_path in (
-        f"/v1/stories?scriptId={written.script_id}",
-        f"/v2/stories/{written.script_id}",
-        f"/v2/stories/{written.script_id}/fountain",
-    ):
-        response = await stories.get(story_path)
-        assert response.status_code == 409
-        expected = f"Line {line_id} (story element 3) names {label} {part_id}, which no longer exists."
-        assert response.json()["detail"] == expected
+
+    story = await stories.get(f"/v2/stories/{written.script_id}")
+    assert story.status_code == 200, story.text
+    lines = story.json()["sections"][0]["lines"]
+    assert [line["missing"] for line in lines] == [[], [], [{"part": part, "id": part_id}]]
+    assert lines[2][field] is None and lines[1][field] is not None
+    assert story.json()["missingParts"] == [{"lineId": line_id, "sequence": 3, "part": part, "id": part_id}]
+    # A range without the line lists nothing missing.
+    assert (await stories.get(f"/v2/stories/{written.script_id}?toSequence=2")).json()["missingParts"] == []
+
+    screenplay = await stories.get(f"/v2/stories/{written.script_id}/fountain")
+    assert screenplay.status_code == 200, screenplay.text
+    assert f"Missing from line {line_id}: " in screenplay.text
+
+    v1 = await stories.get(f"/v1/stories?scriptId={written.script_id}")
+    assert v1.status_code == 200, v1.text
+    elements = v1.json()["story"]
+    if part == "context":
+        # The element stays, without the context it no longer has.
+        assert [e["sequence"] for e in elements] == [1, 2, 3] and "context" not in elements[2]
+    else:
+        # v1 has no way to mark a hole: the element is left out, like one v1 cannot express.
+        assert [e["sequence"] for e in elements] == [1, 2]
 
 
 @pytest.mark.parametrize(

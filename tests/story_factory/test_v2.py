@@ -50,6 +50,7 @@ async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
         **ROMEO_AND_JULIET,
         "titlePage": [],
         "lineCount": 3,
+        "missingParts": [],
         "sections": [
             {
                 "headingId": first,
@@ -86,6 +87,9 @@ async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
         "extension": None,
         "parentheticals": [],
         "text": None,
+        "dual": False,
+        "depth": None,
+        "missing": [],
     }
     session = await author.session_context.get(f"/v2/contexts/{written.contexts[0]}")
     assert lines[0]["context"]["sessionId"] == session.json()["sessionId"]
@@ -266,12 +270,12 @@ def test_fountain_forces_what_would_read_as_another_element() -> None:
         ("dialogue", "CAPULET", "Welcome, gentlemen!"),
         ("action", "Music plays."),
         ("action", "They dance."),
-        ("dialogue", "李", "A *masked* ball.", "A feast."),
+        ("dialogue", "李", "A masked ball.", "A feast."),
         ("action", "CUT TO:"),
         ("dialogue", "TYBALT (A CAPULET)", "(paren) (angry)", "This, by his voice, should be a Montague."),
         ("section", "..dots"),
         ("action", "> The hall <"),
-        ("dialogue", "PETER *THE* SERVANT", "I am the drunkest man in Verona."),
+        ("dialogue", "PETER THE SERVANT", "I am the drunkest man in Verona."),
         ("action", "@home they sleep."),
         ("dialogue", "#1 GUARD", "Stop!"),
         ("action", "HANS (on the radio) calls.\nNobody answers."),
@@ -280,8 +284,8 @@ def test_fountain_forces_what_would_read_as_another_element() -> None:
     assert "\n@李\n" in text and "\n@TYBALT (A CAPULET)\n" in text and "[[x: y]]" in text
 
 
-def test_fountain_escapes_emphasis_and_keeps_blank_dialogue_lines() -> None:
-    assert fountain.escape("*bold* and _under_") == "\\*bold\\* and \\_under\\_"
+def test_fountain_keeps_emphasis_and_blank_dialogue_lines() -> None:
+    assert fountain.escape("*bold* and _under_") == "*bold* and _under_"
     assert fountain.dialogue("One.\n\nTwo.") == ["One.", "  ", "Two."]
     dialog = parse("JULIET\nOne.\n  \nTwo.\n").paragraphs[0]
     assert isinstance(dialog, Dialog) and [str(t) for _, t in dialog.blocks] == ["One.", "", "Two."]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -311,6 +311,9 @@ class ElementKind(Enum):
     centered = 'centered'
     pageBreak = 'pageBreak'
     note = 'note'
+    lyrics = 'lyrics'
+    section = 'section'
+    synopsis = 'synopsis'
 
 
 class Parenthetical(BaseModel):
@@ -396,10 +399,24 @@ class StoryLine(BaseModel):
     text: Annotated[
         Optional[StrictStr],
         Field(
-            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            description="transition, centered, note, lyrics, section and synopsis - the text (a transition, section or synopsis on one line; a section's not starting with `#`); null for the other kinds.\n",
             max_length=10000,
             min_length=1,
             pattern='^[^\\x00]*$',
+        ),
+    ]
+    dual: Annotated[
+        StrictBool,
+        Field(
+            description='dialogue - true for the right-hand side of a dual dialogue, paired with the dialogue just before it in the section (which must be a dialogue that is not dual itself, else 422).\n'
+        ),
+    ]
+    depth: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='section - how deep the section lies (1 = `#` act, 2 = `##` sequence, ...); null for the other kinds.',
+            ge=1,
+            le=6,
         ),
     ]
     revision: Annotated[
@@ -470,10 +487,24 @@ class LineCreate(BaseModel):
     text: Annotated[
         Optional[StrictStr],
         Field(
-            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            description="transition, centered, note, lyrics, section and synopsis - the text (a transition, section or synopsis on one line; a section's not starting with `#`); null for the other kinds.\n",
             max_length=10000,
             min_length=1,
             pattern='^[^\\x00]*$',
+        ),
+    ] = None
+    dual: Annotated[
+        Optional[StrictBool],
+        Field(
+            description='dialogue - true for the right-hand side of a dual dialogue, paired with the dialogue just before it in the section (which must be a dialogue that is not dual itself, else 422).\n'
+        ),
+    ] = None
+    depth: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='section - how deep the section lies (1 = `#` act, 2 = `##` sequence, ...); null for the other kinds.',
+            ge=1,
+            le=6,
         ),
     ] = None
     position: Annotated[
@@ -541,10 +572,24 @@ class LinePatch(BaseModel):
     text: Annotated[
         Optional[StrictStr],
         Field(
-            description='transition, centered and note - the text (a transition on one line); null for the other kinds.',
+            description="transition, centered, note, lyrics, section and synopsis - the text (a transition, section or synopsis on one line; a section's not starting with `#`); null for the other kinds.\n",
             max_length=10000,
             min_length=1,
             pattern='^[^\\x00]*$',
+        ),
+    ] = None
+    dual: Annotated[
+        Optional[StrictBool],
+        Field(
+            description='dialogue - true for the right-hand side of a dual dialogue, paired with the dialogue just before it in the section (which must be a dialogue that is not dual itself, else 422).\n'
+        ),
+    ] = None
+    depth: Annotated[
+        Optional[JsonInt],
+        Field(
+            description='section - how deep the section lies (1 = `#` act, 2 = `##` sequence, ...); null for the other kinds.',
+            ge=1,
+            le=6,
         ),
     ] = None
 

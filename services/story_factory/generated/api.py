@@ -22,7 +22,15 @@ from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
 
-from .models import FullStory, HealthStatus, Story, StoryImport, StorySequence
+from .models import (
+    FullStory,
+    HealthStatus,
+    SceneList,
+    Story,
+    StoryImport,
+    StorySequence,
+    StoryStatistics,
+)
 
 
 class Operations(ServiceOperations):
@@ -73,6 +81,46 @@ class Operations(ServiceOperations):
     ) -> Union[str, Reply[str]]:
         """getStoryFountain: Read a script's story as a Fountain screenplay"""
         raise not_implemented("getStoryFountain")
+
+    async def get_story_fdx(
+        self,
+        *,
+        script_id: int,
+    ) -> Union[str, Reply[str]]:
+        """getStoryFdx: Read a script's story as Final Draft (FDX)"""
+        raise not_implemented("getStoryFdx")
+
+    async def get_story_html(
+        self,
+        *,
+        script_id: int,
+    ) -> Union[str, Reply[str]]:
+        """getStoryHtml: Read a script's story as HTML"""
+        raise not_implemented("getStoryHtml")
+
+    async def get_story_pdf(
+        self,
+        *,
+        script_id: int,
+    ) -> Union[bytes, Reply[bytes]]:
+        """getStoryPdf: Read a script's story as PDF"""
+        raise not_implemented("getStoryPdf")
+
+    async def get_story_statistics(
+        self,
+        *,
+        script_id: int,
+    ) -> Union[StoryStatistics, Reply[StoryStatistics]]:
+        """getStoryStatistics: Count what each character says"""
+        raise not_implemented("getStoryStatistics")
+
+    async def list_story_scenes(
+        self,
+        *,
+        script_id: int,
+    ) -> Union[SceneList, Reply[SceneList]]:
+        """listStoryScenes: List a story's scenes"""
+        raise not_implemented("listStoryScenes")
 
 
 GET_HEALTH = Route(
@@ -131,6 +179,47 @@ GET_STORY_FOUNTAIN = Route(
     text=True,
 )
 
+GET_STORY_FDX = Route(
+    "getStoryFdx",
+    status=200,
+    body=TypeAdapter(str),
+    connection="none",
+    text=True,
+    media_type="application/xml; charset=utf-8",
+)
+
+GET_STORY_HTML = Route(
+    "getStoryHtml",
+    status=200,
+    body=TypeAdapter(str),
+    connection="none",
+    text=True,
+    media_type="text/html; charset=utf-8",
+)
+
+GET_STORY_PDF = Route(
+    "getStoryPdf",
+    status=200,
+    body=TypeAdapter(bytes),
+    connection="none",
+    text=True,
+    media_type="application/pdf",
+)
+
+GET_STORY_STATISTICS = Route(
+    "getStoryStatistics",
+    status=200,
+    body=TypeAdapter(StoryStatistics),
+    connection="none",
+)
+
+LIST_STORY_SCENES = Route(
+    "listStoryScenes",
+    status=200,
+    body=TypeAdapter(SceneList),
+    connection="none",
+)
+
 
 def build_router() -> APIRouter:
     """Every route of the spec, each calling `request.app.state.operations` (an `Operations`)."""
@@ -170,7 +259,7 @@ def build_router() -> APIRouter:
         "/v1/stories",
         operation_id="getFullStory",
         summary='Retrieve Full Story',
-        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. Missing script 404, a part a line names that no longer exists 409, failing source 502, timeout 504.",
+        description="Assembles a script's story: title, author, description and section headings from Core Script, and story elements (character, action, spoken word, context) in sequence order. Missing script 404, failing source 502, timeout 504; a line naming a deleted part is left out (see /v2).",
         tags=["v1"],
     )
     async def get_full_story(
@@ -189,7 +278,7 @@ def build_router() -> APIRouter:
         "/v1/stories/sequences",
         operation_id="getStorySequences",
         summary='Retrieve Story Sequences',
-        description="Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order. An inverted range, or one holding no element (past the story's end), is 400; a missing script 404, a dangling part 409, a failing source 502, a timeout 504.",
+        description="Answers the story elements of a script whose sequence lies in [startSequence, endSequence], bounds included, in sequence order. An inverted range, or one holding no element (past the story's end), is 400; a missing script 404, failing source 502, timeout 504. Lines naming deleted parts are left out.",
         tags=["v1"],
     )
     async def get_story_sequences(
@@ -247,7 +336,7 @@ def build_router() -> APIRouter:
         "/v2/stories/{scriptId}",
         operation_id="getStory",
         summary="Read a script's story",
-        description="The script with its sections and every line's character, action, spoken word and context, in story order; fromSequence/toSequence keep the lines in that range. Unknown script 404, a part that no longer exists 409, failing source 502, timeout 504.",
+        description="The script with its sections and every line's character, action, spoken word and context, in story order; fromSequence/toSequence keep the lines in that range. A deleted part is null, marked in its line's `missing` and listed in missingParts. Unknown script 404, failing source 502, timeout 504.",
         tags=["v2"],
     )
     async def get_story(
@@ -293,6 +382,101 @@ def build_router() -> APIRouter:
         )
         return GET_STORY_FOUNTAIN.respond(result)
 
+    @router.get(
+        "/v2/stories/{scriptId}/fdx",
+        operation_id="getStoryFdx",
+        summary="Read a script's story as Final Draft (FDX)",
+        description='The Fountain screenplay (getStoryFountain) as Final Draft XML written by screenplain: a Paragraph per scene heading, action, character, parenthetical, dialogue and transition; DualDialogue. No title page, sections, synopses or notes. Errors as for getStory.',
+        tags=["v2"],
+    )
+    async def get_story_fdx(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+    ) -> Response:
+        GET_STORY_FDX.check_query(request)
+        operations: Operations = request.app.state.operations
+        result = await operations.get_story_fdx(
+            script_id=script_id,
+        )
+        return GET_STORY_FDX.respond(result)
+
+    @router.get(
+        "/v2/stories/{scriptId}/html",
+        operation_id="getStoryHtml",
+        summary="Read a script's story as HTML",
+        description='The Fountain screenplay (getStoryFountain) as a complete HTML document written by screenplain, its stylesheet inlined: scene headings as h6, actions, dialogue (character, parentheticals), dual dialogue side by side, transitions, sections. Errors as for getStory.',
+        tags=["v2"],
+    )
+    async def get_story_html(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+    ) -> Response:
+        GET_STORY_HTML.check_query(request)
+        operations: Operations = request.app.state.operations
+        result = await operations.get_story_html(
+            script_id=script_id,
+        )
+        return GET_STORY_HTML.respond(result)
+
+    @router.get(
+        "/v2/stories/{scriptId}/pdf",
+        operation_id="getStoryPdf",
+        summary="Read a script's story as PDF",
+        description="The story's Fountain screenplay (getStoryFountain) typeset as a PDF by screenplain (US letter, Courier Prime, a title page when the script has one, scene headings, dialogue, dual dialogue in two columns, transitions, page breaks). Errors as for getStory.",
+        tags=["v2"],
+    )
+    async def get_story_pdf(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+    ) -> Response:
+        GET_STORY_PDF.check_query(request)
+        operations: Operations = request.app.state.operations
+        result = await operations.get_story_pdf(
+            script_id=script_id,
+        )
+        return GET_STORY_PDF.respond(result)
+
+    @router.get(
+        "/v2/stories/{scriptId}/statistics",
+        operation_id="getStoryStatistics",
+        summary='Count what each character says',
+        description='Per character who speaks: dialogue blocks (each dialogue element, either side of a dual dialogue), words spoken (parentheticals not counted) and the scenes (sections) they speak in; most blocks first. Errors as for getStory.',
+        tags=["v2"],
+    )
+    async def get_story_statistics(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+    ) -> Response:
+        GET_STORY_STATISTICS.check_query(request)
+        operations: Operations = request.app.state.operations
+        result = await operations.get_story_statistics(
+            script_id=script_id,
+        )
+        return GET_STORY_STATISTICS.respond(result)
+
+    @router.get(
+        "/v2/stories/{scriptId}/scenes",
+        operation_id="listStoryScenes",
+        summary="List a story's scenes",
+        description='Every section of the story in story order with its heading, scene number, number of elements and the characters who speak in it (in the order they first speak). Errors as for getStory.',
+        tags=["v2"],
+    )
+    async def list_story_scenes(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+    ) -> Response:
+        LIST_STORY_SCENES.check_query(request)
+        operations: Operations = request.app.state.operations
+        result = await operations.list_story_scenes(
+            script_id=script_id,
+        )
+        return LIST_STORY_SCENES.respond(result)
+
     return router
 
 
@@ -304,4 +488,9 @@ OPERATION_IDS: List[str] = [
     "importStory",
     "getStory",
     "getStoryFountain",
+    "getStoryFdx",
+    "getStoryHtml",
+    "getStoryPdf",
+    "getStoryStatistics",
+    "listStoryScenes",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Dict, List, Optional
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, Field, RootModel, StrictBool, StrictStr
 
 from fountain_common.json_types import JsonInt
 
@@ -113,6 +113,37 @@ class Kind(Enum):
     centered = 'centered'
     pageBreak = 'pageBreak'
     note = 'note'
+    lyrics = 'lyrics'
+    section = 'section'
+    synopsis = 'synopsis'
+
+
+class Part(Enum):
+    character = 'character'
+    action = 'action'
+    spokenWord = 'spokenWord'
+    context = 'context'
+
+
+class MissingPartRef(BaseModel):
+    part: Part
+    id: Annotated[
+        JsonInt,
+        Field(
+            description='The id the line names (characterId, actionId, spokenWordId or contextId).',
+            ge=1,
+            le=9223372036854775807,
+        ),
+    ]
+
+
+class StoryMissingPart(BaseModel):
+    lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sequence: Annotated[
+        JsonInt, Field(description="The line's place in the whole story.", ge=1)
+    ]
+    part: Part
+    id: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
 
 
 class StoryParenthetical(BaseModel):
@@ -162,6 +193,41 @@ class StoryImport(BaseModel):
     sectionCount: Annotated[JsonInt, Field(ge=0)]
     lineCount: Annotated[JsonInt, Field(ge=0)]
     characterCount: Annotated[JsonInt, Field(ge=0)]
+
+
+class HeadingId(RootModel[JsonInt]):
+    root: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+
+
+class CharacterStatistics(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: StrictStr
+    dialogueBlocks: Annotated[
+        JsonInt,
+        Field(
+            description='The dialogue elements the character speaks (a cue and what follows it).',
+            ge=1,
+        ),
+    ]
+    words: Annotated[
+        JsonInt,
+        Field(
+            description="Words of their spoken words: runs of characters between spaces holding a letter or digit (`--` is no word, `don't` is one); parentheticals are not counted.\n",
+            ge=0,
+        ),
+    ]
+    sceneCount: Annotated[
+        JsonInt,
+        Field(description='The scenes (sections) the character speaks in.', ge=1),
+    ]
+    headingIds: Annotated[
+        List[HeadingId], Field(description="Those scenes' headingIds, in story order.")
+    ]
+
+
+class SceneCharacter(BaseModel):
+    characterId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    name: StrictStr
 
 
 class FieldError(BaseModel):
@@ -229,7 +295,70 @@ class StoryLine(BaseModel):
     text: Annotated[
         Optional[StrictStr],
         Field(
-            description='The text of a transition, centered text or note; null for the other kinds.'
+            description='The text of a transition, centered text, note, lyrics, section or synopsis; null for the other kinds.'
+        ),
+    ]
+    dual: Annotated[
+        StrictBool,
+        Field(
+            description='A dialogue that is the right-hand side of a dual dialogue with the dialogue just before it.'
+        ),
+    ]
+    depth: Annotated[
+        Optional[JsonInt],
+        Field(
+            description="A section's depth (1 = `#` act, 2 = `##` sequence, ...); null for the other kinds.",
+            ge=1,
+        ),
+    ]
+    missing: Annotated[
+        List[MissingPartRef],
+        Field(
+            description='The parts the line names that their owners no longer have (deleted since the line was written); each such part is null in the line. Empty when nothing is missing.\n'
+        ),
+    ]
+
+
+class StoryStatistics(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sceneCount: Annotated[JsonInt, Field(description='Sections in the story.', ge=0)]
+    lineCount: Annotated[
+        JsonInt,
+        Field(description='Elements (lines) in the story, of every kind.', ge=0),
+    ]
+    dialogueBlocks: Annotated[
+        JsonInt, Field(description='Dialogue elements in the story.', ge=0)
+    ]
+    words: Annotated[
+        JsonInt, Field(description='Words spoken in the whole story.', ge=0)
+    ]
+    characters: Annotated[
+        List[CharacterStatistics],
+        Field(
+            description='Each character who speaks, most dialogue blocks first (then by name, then id).'
+        ),
+    ]
+
+
+class SceneSummary(BaseModel):
+    headingId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    sequence: Annotated[
+        JsonInt, Field(description="The scene's place in the story, 1..M.", ge=1)
+    ]
+    heading: Annotated[
+        StrictStr, Field(description="The scene heading (the section's title).")
+    ]
+    sceneNumber: Annotated[
+        Optional[StrictStr],
+        Field(description='The scene number written beside the heading, or null.'),
+    ]
+    elementCount: Annotated[
+        JsonInt, Field(description="The scene's elements (lines) of every kind.", ge=0)
+    ]
+    characters: Annotated[
+        List[SceneCharacter],
+        Field(
+            description='The characters who speak in the scene, in the order they first speak.'
         ),
     ]
 
@@ -300,6 +429,14 @@ class StorySection(BaseModel):
     ]
 
 
+class SceneList(BaseModel):
+    scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
+    scenes: Annotated[
+        List[SceneSummary],
+        Field(description='Every section of the story, in story order.'),
+    ]
+
+
 class Story(BaseModel):
     scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     title: StrictStr
@@ -323,5 +460,11 @@ class Story(BaseModel):
         List[StorySection],
         Field(
             description='Sections by sequenceNumber; with a range, only those holding a line in it.'
+        ),
+    ]
+    missingParts: Annotated[
+        List[StoryMissingPart],
+        Field(
+            description='Every part a line (in the range, when one was asked for) names that its owner no longer has, in story order; each line marks its own in `missing`. Empty when nothing is missing.\n'
         ),
     ]
