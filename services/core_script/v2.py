@@ -189,6 +189,7 @@ class CoreScriptV2(Operations):
     ) -> Reply[SectionBatchResult]:
         lines: list[tuple[str, dict[str, Any], str]] = []  # (location, fields, kind) in story order
         for s_index, section in enumerate(body.sections):
+            before: tuple[str, bool] | None = None  # the kind of the line before in the section, and its dual
             for l_index, line in enumerate(section.lines):
                 location = f"body.sections[{s_index}].lines[{l_index}]"
                 if line.position is not None:
@@ -205,6 +206,13 @@ class CoreScriptV2(Operations):
                         {**e, "location": e["location"].replace("body", location, 1)} for e in problem.errors or []
                     ]
                     raise invalid(f"{location}: {problem.detail}", errors) from None
+                if fields.get("dual") and before != ("dialogue", False):
+                    # As addLine: the right-hand side pairs with the dialogue just before it.
+                    message = (
+                        "A dual dialogue pairs with a dialogue just before it in its section that is not dual itself."
+                    )
+                    raise invalid(f"{location}.dual: {message}", [{"location": f"{location}.dual", "message": message}])
+                before = (kind, bool(fields.get("dual")))
                 lines.append((location, fields, kind))
         # Checked before the script is locked, so the calls do not hold up other writers.
         await store.get_script(conn, script_id)

@@ -65,7 +65,7 @@ def parse(text: str) -> Screenplay:
         ) from None
     scenes = [
         Scene(
-            None if scene.heading is None else " ".join(plain(scene.heading).split()),
+            scene.heading,
             scene.scene_number,
             scene.line,
             [stored(element) for element in scene.elements],
@@ -89,28 +89,12 @@ def _key() -> str:
 
 
 def stored(element: Element) -> Element:
-    """The element as Core Script holds it: its kinds are action, dialogue, transition, centered,
-    pageBreak and note, and it keeps plain text. So emphasis is read as it prints; lyrics are kept as
-    an action of `~` lines, sections (`# ACT ONE`) and synopses (`= ...`) as notes holding them as
-    written, the right-hand side of a dual dialogue as a dialogue after the left-hand one."""
-    text = None if element.text is None else plain(element.text)
-    if element.kind == "lyrics":
-        return replace(element, kind="action", text="\n".join("~" + row for row in (text or "").split("\n")))
-    if element.kind == "section":
-        return replace(element, kind="note", text="#" * (element.depth or 1) + " " + (element.text or ""), depth=None)
-    if element.kind == "synopsis":
-        return replace(element, kind="note", text="= " + (element.text or ""))
-    if element.kind == "note":
-        return element
-    if element.kind == "dialogue":
-        return replace(
-            element,
-            words=plain(element.words or ""),
-            extension=element.extension and plain(element.extension),
-            parentheticals=[(before, plain(words)) for before, words in element.parentheticals],
-            dual=False,
-        )
-    return replace(element, text=text)
+    """The element as Core Script holds it: every kind the reader tells apart is one of Core Script's,
+    and text keeps Fountain emphasis as written. Only a character's name is read as it prints: it
+    names who speaks (`*BOB*` and `BOB` are one character)."""
+    if element.kind == "dialogue" and element.character is not None:
+        return replace(element, character=" ".join(plain(element.character).split()))
+    return element
 
 
 def _names(screenplay: Screenplay) -> dict[str, str]:
@@ -147,9 +131,12 @@ def _lines(screenplay: Screenplay, parts: BatchCreated) -> SectionBatch:
                 spokenWordId=next(spoken_words),
                 extension=element.extension,
                 parentheticals=[Parenthetical(beforeLine=before, text=text) for before, text in element.parentheticals],
+                dual=element.dual or None,
             )
         if element.kind == "pageBreak":
             return LineCreate(kind="pageBreak")
+        if element.kind == "section":
+            return LineCreate(kind="section", text=element.text, depth=element.depth)
         return LineCreate(kind=element.kind, text=element.text)
 
     return SectionBatch(

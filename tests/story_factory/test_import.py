@@ -152,18 +152,26 @@ async def test_every_fountain_element_comes_back(stories: httpx.AsyncClient, nam
 
 
 @pytest.mark.usefixtures("fresh")
-async def test_what_screenplain_drops_is_kept_as_notes(stories: httpx.AsyncClient) -> None:
-    screenplay = "INT. HOUSE - DAY\n\nHe waits.\n\n[[Cut this?]]\n\n/* an old scene */\n\n# ACT TWO\n\n= It ends.\n"
+async def test_every_kind_is_kept_with_its_emphasis_and_what_screenplain_drops_too(stories: httpx.AsyncClient) -> None:
+    screenplay = (
+        "INT. HOUSE - DAY\n\nHe waits, *very* **still**.\n\n[[Cut this?]]\n\n/* an old scene */\n\n"
+        "# ACT TWO\n\n= It ends.\n\n~La la la\n~la\n\nBRICK\nNow.\n\nSTEEL ^\nNow!\n"
+    )
     imported = await _import(stories, screenplay)
     assert imported.status_code == 201, imported.text
     story = (await stories.get(f"/v2/stories/{imported.json()['scriptId']}")).json()
     lines = story["sections"][0]["lines"]
-    assert [(line["kind"], line["text"]) for line in lines[1:]] == [
-        ("note", "Cut this?"),
-        ("note", "an old scene"),
-        ("note", "# ACT TWO"),
-        ("note", "= It ends."),
+    assert lines[0]["action"]["description"] == "He waits, *very* **still**."
+    assert [(line["kind"], line["text"], line["depth"]) for line in lines[1:6]] == [
+        ("note", "Cut this?", None),
+        ("note", "an old scene", None),
+        ("section", "ACT TWO", 1),
+        ("synopsis", "It ends.", None),
+        ("lyrics", "La la la\nla", None),
     ]
+    brick, steel = lines[6:]
+    assert (brick["character"]["name"], brick["dual"]) == ("BRICK", False)
+    assert (steel["character"]["name"], steel["dual"], steel["spokenWord"]["text"]) == ("STEEL", True, "Now!")
 
 
 @pytest.mark.realdata
