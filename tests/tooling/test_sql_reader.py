@@ -3,12 +3,13 @@ tables and migration are written from: each column's type, default and key, the 
 indexes, the statements the migration runs and how its downgrade drops them, what it skips and what it
 refuses. In process and quick (the scaffolded services themselves: test_scaffold.py)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fountain_cli.scaffold.model import ForeignKey, Index, Schema, SchemaError, Table, check_schema
-from fountain_cli.scaffold.sql_reader import read_sql
+from fountain_cli.scaffold.sql_reader import SUPPORTED, read_sql
 
 INPUTS = Path(__file__).parent / "inputs"
 
@@ -185,4 +186,322 @@ def test_what_is_skipped_or_cannot_be_created_through_the_api_is_noted() -> None
         "line 6",
         "NOT NULL foreign keys form a cycle: a -> b -> a; the API cannot create their first rows (load them another "
         "way, or make one of the keys nullable or DEFERRABLE)",
+    ]
+
+
+def test_the_dump_of_the_constructs_file_reads_as_the_same_tables() -> None:
+    """pg_dump writes the same schema otherwise: keys and defaults in ALTER TABLE, identities added
+    afterwards, qualified names, a name for every check. The API is written from the same tables."""
+
+    def unplaced(schema: Schema) -> dict[str, Table]:
+        tables = {}
+        for table in schema.tables:
+            table = replace(table, where="", columns=[replace(c, where="") for c in table.columns])
+            tables[table.name] = replace(table, checks=[replace(c, name=None) for c in table.checks])
+        return tables
+
+    hand_written, dumped = read_input("constructs.sql"), read_input("constructs_dump.sql")
+    assert unplaced(dumped) == unplaced(hand_written)
+    assert [c.name for c in dumped.table("usher").checks] == ["usher_name_check"]
+    assert dumped.statements[0].sql == "SET LOCAL check_function_bodies = 'false'"
+    assert dumped.notes == [
+        "constructs_dump.sql: skipped 10 statement(s), SET of session settings (the migration runs with its own): "
+        "lines 9, 10, 11, 12, 13, 16, 17, 18, ...",
+        "constructs_dump.sql: skipped 1 statement(s), set_config of session settings (the migration runs with its "
+        "own): line 14",
+        "constructs_dump.sql: skipped 10 statement(s), ownership and privileges (the service's database role owns "
+        "its schema): lines 31, 41, 56, 86, 108, 137, 159, 172, ...",
+    ]
+    # Names unqualified as the migration runs them in the service's own schema.
+    assert not any("public." in s.sql for s in dumped.statements)
+
+
+def test_a_real_dump_drops_every_function_view_and_type_by_its_signature() -> None:
+    schema = read_sql((INPUTS / "realdata" / "pagila-schema.sql").read_text(), "pagila-schema.sql")
+    drops = [(s.kind, s.drop) for s in schema.statements if s.drop and s.kind != "table" and s.kind != "sequence"]
+    assert drops == [
+        ("domain", 'DOMAIN IF EXISTS "bıgınt"'),
+        ("type", 'TYPE IF EXISTS "mpaa_rating"'),
+        ("domain", 'DOMAIN IF EXISTS "year"'),
+        ("function", 'FUNCTION IF EXISTS "_group_concat"(text, text)'),
+        # OUT parameters are no part of a function's signature.
+        ("function", 'FUNCTION IF EXISTS "film_in_stock"(integer, integer)'),
+        ("function", 'FUNCTION IF EXISTS "film_not_in_stock"(integer, integer)'),
+        ("function", 'FUNCTION IF EXISTS "get_customer_balance"(integer, timestamp with time zone)'),
+        ("function", 'FUNCTION IF EXISTS "inventory_held_by_customer"(integer)'),
+        ("function", 'FUNCTION IF EXISTS "inventory_in_stock"(integer)'),
+        ("function", 'FUNCTION IF EXISTS "last_day"(timestamp with time zone)'),
+        ("function", 'FUNCTION IF EXISTS "last_updated"()'),
+        ("function", 'FUNCTION IF EXISTS "rewards_report"(integer, numeric)'),
+        ("function", 'AGGREGATE IF EXISTS "group_concat"(text)'),
+        ("view", 'VIEW IF EXISTS "actor_info"'),
+        ("view", 'VIEW IF EXISTS "customer_list"'),
+        ("view", 'VIEW IF EXISTS "film_list"'),
+        ("view", 'VIEW IF EXISTS "nicer_but_slower_film_list"'),
+        ("view", 'MATERIALIZED VIEW IF EXISTS "rental_by_category"'),
+        ("view", 'VIEW IF EXISTS "sales_by_film_category"'),
+        ("view", 'VIEW IF EXISTS "sales_by_store"'),
+        ("view", 'VIEW IF EXISTS "staff_list"'),
+    ]
+    partitions = [t.name for t in schema.tables if not t.served]
+    assert len(partitions) == 55 and all(name.startswith("payment_p20") for name in partitions)
+    assert schema.table("payment").served and not schema.table("payment").triggered
+    assert schema.table("film").triggered
+    film = schema.table("film")
+    assert film.column("rating").type.labels == ("G", "PG", "PG-13", "R", "NC-17")
+    assert film.column("release_year").type.domain == "year"
+    assert schema.table("customer").column("customer_id").generated == "serial"  # a key from a sequence
+
+
+# --- statements: carried, skipped, refused ---------------------------------------------------------
+
+
+def carried(sql: str) -> list[tuple[str, str, str | None]]:
+    return [(s.kind, s.sql, s.drop) for s in read_sql(sql).statements]
+
+
+def test_objects_without_crud_meaning_are_carried_and_dropped_by_name() -> None:
+    assert carried(
+        'CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;\n'
+        "CREATE TYPE pair AS (a int, b text);\n"
+        "CREATE TYPE span AS RANGE (subtype = int4);\n"
+        "CREATE TABLE t (id int PRIMARY KEY);\n"
+        "CREATE MATERIALIZED VIEW m AS SELECT id FROM t;\n"
+        "REFRESH MATERIALIZED VIEW m;\n"
+        "CREATE PROCEDURE p(IN a int, INOUT b text, OUT c int, VARIADIC d int[]) LANGUAGE sql AS $$ SELECT 1 $$;\n"
+        "CREATE FUNCTION f(a int DEFAULT 1) RETURNS int LANGUAGE sql AS $$ SELECT a $$;\n"
+        "CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int);\n"
+        "CREATE AGGREGATE tally(*) (sfunc = int8inc, stype = int8);\n"
+        "ALTER TABLE t ENABLE ROW LEVEL SECURITY;\n"
+        "CREATE POLICY mine ON t USING (true);\n"
+        "CREATE RULE quiet AS ON DELETE TO t DO INSTEAD NOTHING;\n"
+        "CREATE SEQUENCE s;\nALTER SEQUENCE s RESTART WITH 5"
+    ) == [
+        ("extension", 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp"', 'EXTENSION IF EXISTS "uuid-ossp"'),
+        ("type", "CREATE TYPE pair AS (a int, b text)", 'TYPE IF EXISTS "pair"'),
+        ("type", "CREATE TYPE span AS RANGE (subtype = int4)", 'TYPE IF EXISTS "span"'),
+        ("table", "CREATE TABLE t (id int PRIMARY KEY)", 'TABLE IF EXISTS "t"'),
+        ("view", "CREATE MATERIALIZED VIEW m AS SELECT id FROM t", 'MATERIALIZED VIEW IF EXISTS "m"'),
+        ("other", "REFRESH MATERIALIZED VIEW m", None),
+        (
+            "function",
+            "CREATE PROCEDURE p(IN a int, INOUT b text, OUT c int, VARIADIC d int[]) LANGUAGE sql AS $$ SELECT 1 $$",
+            'PROCEDURE IF EXISTS "p"(integer, text, integer[])',
+        ),
+        (
+            "function",
+            "CREATE FUNCTION f(a int DEFAULT 1) RETURNS int LANGUAGE sql AS $$ SELECT a $$",
+            'FUNCTION IF EXISTS "f"(integer)',
+        ),
+        (
+            "function",
+            "CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int)",
+            'AGGREGATE IF EXISTS "total"(integer)',
+        ),
+        ("function", "CREATE AGGREGATE tally(*) (sfunc = int8inc, stype = int8)", 'AGGREGATE IF EXISTS "tally"(*)'),
+        ("other", "ALTER TABLE t ENABLE ROW LEVEL SECURITY", None),
+        ("other", "CREATE POLICY mine ON t USING (true)", None),
+        ("other", "CREATE RULE quiet AS ON DELETE TO t DO INSTEAD NOTHING", None),
+        ("sequence", "CREATE SEQUENCE s", 'SEQUENCE IF EXISTS "s"'),
+        ("other", "ALTER SEQUENCE s RESTART WITH 5", None),
+    ]
+
+
+def test_a_function_in_the_public_schema_is_dropped_unqualified() -> None:
+    assert carried("CREATE FUNCTION public.f(a public.t) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;") == [
+        ("function", "CREATE FUNCTION f(a t) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$", 'FUNCTION IF EXISTS "f"(t)')
+    ]
+
+
+def test_an_enum_value_added_later_is_one_of_its_labels() -> None:
+    schema = read_sql(
+        "CREATE TYPE mood AS ENUM ('calm');\nALTER TYPE mood ADD VALUE 'tense';\n"
+        "CREATE TABLE t (id int PRIMARY KEY, m mood, ms public.mood[]);"
+    )
+    assert schema.table("t").column("m").type.labels == ("calm", "tense")
+    assert schema.table("t").column("ms").type == replace(schema.table("t").column("m").type, array=True)
+    assert [s.kind for s in schema.statements] == ["type", "other", "table"]
+    assert refused("CREATE TYPE mood AS ENUM ('calm');\nALTER TYPE mood RENAME VALUE 'calm' TO 'still';") == [
+        "bad.sql:2: ALTER TYPE mood: only ADD VALUE is carried"
+    ]
+    assert refused("ALTER TYPE other ADD VALUE 'x';") == ["bad.sql:1: ALTER TYPE other: only ADD VALUE is carried"]
+
+
+def test_session_settings_transactions_data_and_privileges_are_skipped_with_a_note() -> None:
+    schema = read_sql(
+        "BEGIN;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+        "CREATE DATABASE shop;\n"
+        "DROP TABLE IF EXISTS t;\n"
+        "CREATE SCHEMA public;\n"
+        "COMMENT ON SCHEMA public IS 'standard public schema';\n"
+        "CREATE TABLE t (id int PRIMARY KEY);\n"
+        "INSERT INTO t VALUES (1);\n"
+        "COPY t (id) FROM stdin;\n"
+        "GRANT SELECT ON t TO PUBLIC;\n"
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;\n"
+        "GRANT pg_read_all_data TO someone;\n"
+        "DROP DATABASE shop;\n"
+        "COMMIT;",
+        "skips.sql",
+    )
+    assert [s.kind for s in schema.statements] == ["table"]
+    assert schema.notes == [
+        "skips.sql: skipped 2 statement(s), BEGIN/COMMIT (the migration runs in its own transaction): lines 1, 14",
+        "skips.sql: skipped 1 statement(s), set_config of session settings (the migration runs with its own): line 2",
+        "skips.sql: skipped 2 statement(s), CREATE/DROP DATABASE (the service lives in the configured database): "
+        "lines 3, 13",
+        "skips.sql: skipped 1 statement(s), DROP (the service's schema starts empty): line 4",
+        "skips.sql: skipped 2 statement(s), the public schema itself (the service has its own): lines 5, 6",
+        "skips.sql: skipped 2 statement(s), INSERT/COPY of rows (seed data is not loaded; the migration builds the "
+        "schema): lines 8, 9",
+        "skips.sql: skipped 3 statement(s), ownership and privileges (the service's database role owns its schema): "
+        "lines 10, 11, 12",
+    ]
+
+
+def test_psql_meta_commands_are_skipped_but_not_inside_a_function_body() -> None:
+    schema = read_sql(
+        "\\restrict abc\n"
+        "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\n"
+        "\\not a command\n"
+        "$$;\n"
+        "  \\connect shop\n"
+        "CREATE TABLE t (id int PRIMARY KEY);\n"
+        "\\unrestrict abc",
+        "meta.sql",
+    )
+    assert schema.statements[0].sql == "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\n\\not a command\n$$"
+    assert schema.table("t").where == "meta.sql:6: "
+    assert schema.notes == [
+        "meta.sql: skipped 3 statement(s), psql meta-commands (a psql client's, not the database's): lines 1, 5, 7"
+    ]
+
+
+def test_a_long_list_of_skipped_lines_is_cut_after_eight() -> None:
+    sets = "".join(f"SET a{n} = 1;\n" for n in range(9))
+    assert read_sql(sets + "CREATE TABLE t (id int PRIMARY KEY);", "s.sql").notes == [
+        "s.sql: skipped 9 statement(s), SET of session settings (the migration runs with its own): "
+        "lines 1, 2, 3, 4, 5, 6, 7, 8, ..."
+    ]
+    assert read_sql(sets[: sets.index("SET a8")] + "CREATE TABLE t (id int PRIMARY KEY);", "s.sql").notes == [
+        "s.sql: skipped 8 statement(s), SET of session settings (the migration runs with its own): "
+        "lines 1, 2, 3, 4, 5, 6, 7, 8"
+    ]
+
+
+def test_check_function_bodies_is_kept_for_the_migration() -> None:
+    assert carried("SET check_function_bodies = false;\nSET check_function_bodies TO DEFAULT;") == [
+        ("other", "SET LOCAL check_function_bodies = 'false'", None),
+        ("other", "SET LOCAL check_function_bodies = DEFAULT", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        ("CREATE TABLE a (\n  id int PRIMARY KEY,,\n);", 'bad.sql:2: SQL syntax error: syntax error at or near ","'),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nSELECT 1;",
+            "bad.sql:2: a SELECT statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nSELECT set_config('a', 'b', false) FROM a;",
+            "bad.sql:2: a SELECT statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nSELECT set_config('a', 'b', false), now();",
+            "bad.sql:2: a SELECT statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\n\nUPDATE a SET id = 2;",
+            "bad.sql:3: an UPDATE statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nVACUUM a;",
+            "bad.sql:2: a VACUUM statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nALTER SYSTEM SET work_mem = 1;",
+            "bad.sql:2: an ALTER SYSTEM statement cannot be carried into a service's migration",
+        ),
+        (
+            "CREATE TABLE other.a (id int PRIMARY KEY);",
+            "bad.sql:1: other.a: objects of schema other cannot be carried; a service holds one schema (unqualified or "
+            "public. names)",
+        ),
+        ("CREATE SCHEMA shop;", "bad.sql:1: CREATE SCHEMA shop: a service holds exactly one schema, its own"),
+        (
+            "CREATE TABLE a AS SELECT 1 AS id;",
+            "bad.sql:1: CREATE TABLE ... AS copies rows; declare the table with its columns instead",
+        ),
+        (
+            "CREATE OPERATOR === (leftarg = int, rightarg = int, function = int4eq);",
+            "bad.sql:1: CREATE OPERATOR === cannot be carried",
+        ),
+        ("CREATE TEMP TABLE a (id int PRIMARY KEY);", "bad.sql:1: table a: temporary tables are not carried"),
+        (
+            "CREATE TYPE p AS (x int);\nCREATE TABLE a OF p (PRIMARY KEY (x));",
+            "bad.sql:2: table a: typed tables (OF type) are not supported",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (x int PRIMARY KEY) INHERITS (a);",
+            "bad.sql:2: table b: inheritance (INHERITS) is not supported; partitions are",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY) TABLESPACE fast;",
+            "bad.sql:1: table a: a tablespace (fast) is not carried",
+        ),
+        ("CREATE TABLE a (id int PRIMARY KEY, LIKE b);", "bad.sql:1: table a: TableLikeClause is not supported"),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, x int);\nCREATE INDEX ON a (x);",
+            "bad.sql:2: CREATE INDEX without a name: name it, so the migration and the tables agree",
+        ),
+        ("ALTER TABLE a ADD PRIMARY KEY (id);", "bad.sql:1: ALTER TABLE a: no table a was declared before this line"),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, x int);\nALTER TABLE a DROP COLUMN x;",
+            "bad.sql:2: ALTER TABLE a: DropColumn is not carried",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, x int);\nALTER TABLE a ALTER COLUMN y SET NOT NULL;",
+            "bad.sql:2: ALTER TABLE a: SetNotNull is not carried",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, id2 int PRIMARY KEY);",
+            "bad.sql:1: table a, column id2: a second primary key",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, b int REFERENCES other.b);",
+            "bad.sql:1: other.b: objects of schema other cannot be carried; a service holds one schema (unqualified or "
+            "public. names)",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, price money);",
+            "bad.sql:1: table a, column price: type money is not supported (supported: " + SUPPORTED + ")",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, n pg_catalog.money);",
+            "bad.sql:1: table a, column n: type pg_catalog.money is not supported",
+        ),
+        (
+            "CREATE TABLE a (id int PRIMARY KEY, n shop.thing);",
+            "bad.sql:1: table a, column n: type shop.thing is not supported",
+        ),
+        ("CREATE DOMAIN cash AS money;", "bad.sql:1: domain cash: type money is not supported"),
+        (
+            "CREATE DOMAIN tags AS text[];\nCREATE TABLE a (id int PRIMARY KEY, t tags[]);",
+            "bad.sql:2: table a, column t: an array of an array domain is not supported",
+        ),
+    ],
+)
+def test_what_cannot_be_carried_is_refused_naming_its_line(sql: str, problem: str) -> None:
+    problems = refused(sql)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_every_fault_of_the_input_is_named_at_once() -> None:
+    assert refused("CREATE TABLE a (id int PRIMARY KEY, price money);\nSELECT 1;\nCREATE SCHEMA shop;") == [
+        f"bad.sql:1: table a, column price: type money is not supported (supported: {SUPPORTED})",
+        "bad.sql:2: a SELECT statement cannot be carried into a service's migration",
+        "bad.sql:3: CREATE SCHEMA shop: a service holds exactly one schema, its own",
     ]
