@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fountain_cli.scaffold.model import ForeignKey, Index, Schema, SchemaError, Table, check_schema
+from fountain_cli.scaffold.model import ForeignKey, Index, Schema, SchemaError, Statement, Table, check_schema
 from fountain_cli.scaffold.sql_reader import SUPPORTED, read_sql
 
 INPUTS = Path(__file__).parent / "inputs"
@@ -505,3 +505,273 @@ def test_every_fault_of_the_input_is_named_at_once() -> None:
         "bad.sql:2: a SELECT statement cannot be carried into a service's migration",
         "bad.sql:3: CREATE SCHEMA shop: a service holds exactly one schema, its own",
     ]
+
+
+# --- columns and constraints ----------------------------------------------------------------------
+
+
+def test_each_postgresql_type_name_becomes_the_models_type() -> None:
+    declared = {
+        "a": ("int2", "smallint"),
+        "b": ("int4", "integer"),
+        "c": ("int8", "bigint"),
+        "d": ("float4", "real"),
+        "e": ("float8", "double precision"),
+        "f": ("bool", "boolean"),
+        "g": ("varchar", "varchar"),
+        "h": ("char", "char(1)"),
+        "i": ("character(4)", "char(4)"),
+        "j": ("numeric", "numeric"),
+        "k": ("numeric(6)", "numeric(6,0)"),
+        "l": ("decimal(6, 3)", "numeric(6,3)"),
+        "m": ("timestamptz", "timestamptz"),
+        "n": ("time with time zone", "timetz"),
+        "o": ("date", "date"),
+        "p": ("cidr", "cidr"),
+        "q": ("macaddr", "macaddr"),
+        "r": ("tsvector", "tsvector"),
+        "s": ("pg_catalog.int4", "integer"),
+        "t": ("varchar(20)[]", "varchar(20)[]"),
+        "u": ("integer[][]", "integer[]"),
+        "v": ("uuid", "uuid"),
+        "w": ("json", "json"),
+    }
+    columns_sql = ", ".join(f"{name} {sql}" for name, (sql, _) in declared.items())
+    table = read_sql(f"CREATE TABLE t (id int PRIMARY KEY, {columns_sql});").table("t")
+    assert {c.name: c.type.sql() for c in table.columns[1:]} == {name: shown for name, (_, shown) in declared.items()}
+    assert (table.column("j").type.precision, table.column("j").type.scale) == (None, None)
+    assert (table.column("k").type.precision, table.column("k").type.scale) == (6, 0)
+    assert table.column("g").type.length is None and table.column("h").type.length == 1
+    assert table.column("t").type.array and not table.column("s").type.array
+
+
+def test_serial_columns_are_integers_numbered_by_their_own_sequence() -> None:
+    table = read_sql(
+        "CREATE TABLE t (a smallserial PRIMARY KEY, b serial2, c serial4, d bigserial, e serial8, f int);"
+    ).table("t")
+    assert columns(table) == {
+        "a": ("smallint", False, "nextval('t_a_seq'::regclass)", "serial"),
+        "b": ("smallint", False, "nextval('t_b_seq'::regclass)", "serial"),
+        "c": ("integer", False, "nextval('t_c_seq'::regclass)", "serial"),
+        "d": ("bigint", False, "nextval('t_d_seq'::regclass)", "serial"),
+        "e": ("bigint", False, "nextval('t_e_seq'::regclass)", "serial"),
+        "f": ("integer", True, None, None),
+    }
+
+
+def test_a_type_an_extension_brings_is_carried_as_text_by_its_name() -> None:
+    schema = read_sql(
+        "CREATE EXTENSION citext;\nCREATE TABLE t (id int PRIMARY KEY, email citext NOT NULL, emails citext[]);"
+    )
+    email, emails = schema.table("t").column("email").type, schema.table("t").column("emails").type
+    assert (email.name, email.named, email.array) == ("other", "citext", False)
+    assert (emails.name, emails.named, emails.array) == ("other", "citext", True)
+    assert email.sql() == "citext" and emails.sql() == "citext[]"
+    assert schema.statements[0] == Statement("CREATE EXTENSION citext", "extension", 'EXTENSION IF EXISTS "citext"')
+    # Without an extension an unknown name is a mistake; a name in another schema is never an extension's.
+    assert refused("CREATE TABLE t (id int PRIMARY KEY, email citext);")[0].startswith(
+        "bad.sql:1: table t, column email: type citext is not supported"
+    )
+    assert refused("CREATE EXTENSION citext;\nCREATE TABLE t (id int PRIMARY KEY, email ext.citext);")[0].startswith(
+        "bad.sql:2: table t, column email: type ext.citext is not supported"
+    )
+
+
+def test_a_domain_column_has_the_domains_base_type_and_bounds() -> None:
+    schema = read_sql(
+        "CREATE DOMAIN year AS int CHECK (VALUE > 1900) CHECK (VALUE < 2156) NOT NULL;\n"
+        "CREATE DOMAIN tag AS varchar(12)[];\n"
+        "CREATE TABLE t (id int PRIMARY KEY, y year CHECK (y <= 2100), ys year[], tags tag);"
+    )
+    t = schema.table("t")
+    assert (t.column("y").type.sql(), t.column("y").type.name, t.column("y").bounds) == (
+        "year",
+        "integer",
+        {"minimum": 1901, "maximum": 2100},
+    )
+    assert (t.column("ys").type.array, t.column("ys").type.domain, t.column("ys").bounds) == (
+        True,
+        "year",
+        {"minimum": 1901, "maximum": 2155},
+    )
+    assert (t.column("tags").type.name, t.column("tags").type.length, t.column("tags").type.array) == (
+        "varchar",
+        12,
+        True,
+    )
+
+
+def test_column_constraints_become_the_columns_rules() -> None:
+    schema = read_sql(
+        "CREATE TABLE a (id int PRIMARY KEY, code text UNIQUE);\n"
+        "CREATE TABLE t (\n"
+        "  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+        "  n int NULL DEFAULT 3 CONSTRAINT n_positive CHECK (n > 0),\n"
+        "  twice int GENERATED ALWAYS AS (n * 2) STORED,\n"
+        "  a_id int NOT NULL REFERENCES a ON DELETE RESTRICT ON UPDATE SET DEFAULT DEFERRABLE,\n"
+        "  a_code text REFERENCES a (code) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,\n"
+        "  b_id int REFERENCES a NOT DEFERRABLE INITIALLY IMMEDIATE,\n"
+        "  period int,\n"
+        "  EXCLUDE USING gist (period WITH =),\n"
+        "  CONSTRAINT t_pair UNIQUE (n, twice)\n"
+        ");"
+    )
+    t = schema.table("t")
+    assert columns(t) == {
+        "id": ("bigint", False, None, "identity_always"),
+        "n": ("integer", True, "3", None),
+        "twice": ("integer", True, None, "computed"),
+        "a_id": ("integer", False, None, None),
+        "a_code": ("text", True, None, None),
+        "b_id": ("integer", True, None, None),
+        "period": ("integer", True, None, None),
+    }
+    assert t.column("twice").expression == "n * 2"
+    assert t.column("n").bounds == {"minimum": 1}
+    assert [(c.sql, c.name) for c in t.checks] == [("n > 0", "n_positive")]
+    assert t.foreign_keys == [
+        ForeignKey(["a_id"], "a", ["id"], "RESTRICT", None, on_update="SET DEFAULT", deferrable=True),
+        ForeignKey(["a_code"], "a", ["code"], "SET NULL", None, deferrable=True, initially_deferred=True),
+        ForeignKey(["b_id"], "a", ["id"]),
+    ]
+    assert t.uniques == [(["n", "twice"], "t_pair")]
+    assert schema.table("a").uniques == [(["code"], None)]
+
+
+def test_table_constraints_name_their_columns() -> None:
+    schema = read_sql(
+        "CREATE TABLE a (x int, y int, CONSTRAINT a_key PRIMARY KEY (x, y));\n"
+        "CREATE TABLE b (id int, x int, y int, PRIMARY KEY (id),\n"
+        "  CONSTRAINT b_a FOREIGN KEY (x, y) REFERENCES public.a (x, y) ON DELETE CASCADE ON UPDATE NO ACTION);"
+    )
+    assert schema.table("a").primary_key == ["x", "y"]
+    assert [c.nullable for c in schema.table("a").columns] == [False, False]
+    assert [c.nullable for c in schema.table("b").columns] == [False, True, True]
+    assert schema.table("b").foreign_keys == [ForeignKey(["x", "y"], "a", ["x", "y"], "CASCADE", "b_a")]
+    assert refused(
+        "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (id int PRIMARY KEY, a int REFERENCES shop.a);"
+    ) == [
+        "bad.sql:2: shop.a: objects of schema shop cannot be carried; a service holds one schema (unqualified or "
+        "public. names)"
+    ]
+
+
+def test_a_reference_without_columns_points_to_the_primary_key_declared_later() -> None:
+    schema = read_sql(
+        "CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);\nCREATE TABLE a (code text PRIMARY KEY);"
+    )
+    assert schema.table("b").foreign_keys[0].target_columns == ["code"]
+
+
+def test_a_key_from_a_sequence_is_the_databases_to_choose() -> None:
+    schema = read_sql(
+        "CREATE SEQUENCE s;\n"
+        "CREATE TABLE t (id int PRIMARY KEY DEFAULT nextval('s'::regclass), n int DEFAULT nextval('s'), "
+        "g int GENERATED BY DEFAULT AS IDENTITY);\n"
+        "CREATE TABLE u (id int DEFAULT nextval('s'::regclass) PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY);"
+    )
+    assert columns(schema.table("t")) == {
+        "id": ("integer", False, "nextval('s'::regclass)", "serial"),
+        "n": ("integer", True, "nextval('s')", None),  # not a key: the API may set it
+        "g": ("integer", False, None, "identity"),
+    }
+    assert schema.table("u").column("id").generated == "identity"
+
+
+def test_alter_table_adds_keys_defaults_columns_identities_and_partitions() -> None:
+    schema = read_sql(
+        "CREATE TABLE t (id int, n int, note text);\n"
+        "CREATE TABLE p (id int PRIMARY KEY, at date) PARTITION BY RANGE (at);\n"
+        "CREATE TABLE p1 (id int PRIMARY KEY, at date);\n"
+        "ALTER TABLE ONLY t ADD CONSTRAINT t_pkey PRIMARY KEY (id), ALTER COLUMN n SET DEFAULT 7,\n"
+        "  ALTER COLUMN note SET NOT NULL, ADD COLUMN extra varchar(5) CHECK (length(extra) > 1);\n"
+        "ALTER TABLE t ALTER COLUMN note SET DEFAULT 'x', ALTER COLUMN note DROP DEFAULT;\n"
+        "ALTER TABLE t ADD CONSTRAINT t_n CHECK (n >= 2);\n"
+        "ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;\n"
+        "ALTER TABLE t CLUSTER ON t_pkey, ALTER COLUMN n SET STATISTICS 100;\n"
+        "ALTER TABLE t OWNER TO postgres;\n"
+        "ALTER TABLE p ATTACH PARTITION p1 FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');\n"
+        "ALTER TABLE p ATTACH PARTITION gone FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');",
+        "alter.sql",
+    )
+    t = schema.table("t")
+    assert t.primary_key == ["id"]
+    assert columns(t) == {
+        "id": ("integer", False, None, "identity_always"),
+        "n": ("integer", True, "7", None),
+        "note": ("text", False, None, None),
+        "extra": ("varchar(5)", True, None, None),
+    }
+    assert t.column("extra").bounds == {"minLength": 2}
+    assert t.column("n").bounds == {"minimum": 2}
+    assert [(c.sql, c.name) for c in t.checks] == [("length(extra) > 1", None), ("n >= 2", "t_n")]
+    assert [(table.name, table.served) for table in schema.tables] == [("t", True), ("p", True), ("p1", False)]
+    assert schema.notes == [
+        "alter.sql: skipped 1 statement(s), ownership and privileges (the service's database role owns its schema): "
+        "line 10"
+    ]
+    assert [s.kind for s in schema.statements] == ["table"] * 3 + ["other"] * 7
+
+
+def test_a_partition_declared_as_such_is_served_through_its_parent() -> None:
+    schema = read_sql(
+        "CREATE TABLE p (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);\n"
+        "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');"
+    )
+    assert [(t.name, t.served) for t in schema.tables] == [("p", True), ("p1", False)]
+
+
+def test_indexes_are_declared_with_their_columns_expressions_predicate_and_method() -> None:
+    schema = read_sql(
+        "CREATE TABLE t (id int PRIMARY KEY, name text, tags text[]);\n"
+        "CREATE UNIQUE INDEX t_name ON public.t USING btree (name, lower(name)) WHERE (id > 0);\n"
+        "CREATE INDEX t_tags ON t USING gin (tags);\n"
+        "CREATE INDEX elsewhere ON other_table (x);"
+    )
+    assert schema.table("t").indexes == [
+        Index("t_name", ["name", "lower(name)"], True, [False, True], "id > 0"),
+        Index("t_tags", ["tags"], False, [False], None, "gin"),
+    ]
+    assert [s.sql for s in schema.statements[1:]] == [
+        "CREATE UNIQUE INDEX t_name ON t USING btree (name, lower(name)) WHERE (id > 0)",
+        "CREATE INDEX t_tags ON t USING gin (tags)",
+        "CREATE INDEX elsewhere ON other_table (x)",
+    ]
+
+
+def test_comments_are_kept_on_the_table_and_column_they_name() -> None:
+    schema = read_sql(
+        "CREATE TABLE t (id int PRIMARY KEY, n int);\n"
+        "COMMENT ON TABLE public.t IS 'Things.';\n"
+        "COMMENT ON COLUMN t.n IS 'How many.';\n"
+        "COMMENT ON COLUMN public.t.id IS 'The key.';\n"
+        "COMMENT ON COLUMN t.missing IS 'Nothing.';\n"
+        "COMMENT ON TABLE other_table IS 'Elsewhere.';\n"
+        "COMMENT ON COLUMN other_table.n IS 'Elsewhere.';\n"
+        "COMMENT ON FUNCTION now() IS 'Clock.';"
+    )
+    t = schema.table("t")
+    assert (t.comment, t.column("n").comment, t.column("id").comment) == ("Things.", "How many.", "The key.")
+    assert len(schema.statements) == 8  # every comment is carried for the migration
+
+
+def test_simple_checks_become_bounds_of_the_column_they_name() -> None:
+    table = read_sql(
+        "CREATE TABLE t (id int PRIMARY KEY, a int, b int, c int, d smallint, e bigint, f text, g varchar(9),"
+        " h numeric, i int[], j int, k int, l text, m int, n int, o int,\n"
+        "  CHECK (a > 1 AND a < 10), CHECK (0 <= b AND 9 >= b), CHECK (5 < c), CHECK (d <= -1),"
+        "  CHECK (e >= 10 AND e >= 20 AND e <= 30 AND e <= 25),"
+        "  CHECK (char_length(f) < 4), CHECK (length(g) > -3), CHECK (h > 0), CHECK (i[1] > 0),"
+        "  CHECK (j > 1.5), CHECK (k <> 3), CHECK (l > 'a'), CHECK (length(m) > 2), CHECK (t.n > 1),"
+        "  CHECK (o > 1 OR o < -1), CHECK (upper(l) > 'A'), CHECK (1 < 2), CHECK (n > a), CHECK (missing > 1),"
+        "  CHECK (length(l, 'UTF8') < 2), CHECK (o IS NOT NULL), CHECK (o + 1 > 2), CHECK (k > true))"
+    ).table("t")
+    assert {c.name: c.bounds for c in table.columns if c.bounds} == {
+        "a": {"minimum": 2, "maximum": 9},
+        "b": {"minimum": 0, "maximum": 9},
+        "c": {"minimum": 6},
+        "d": {"maximum": -1},
+        "e": {"minimum": 20, "maximum": 25},
+        "f": {"maxLength": 3},
+        "g": {"minLength": 0},
+    }
