@@ -775,3 +775,67 @@ def test_simple_checks_become_bounds_of_the_column_they_name() -> None:
         "f": {"maxLength": 3},
         "g": {"minLength": 0},
     }
+
+
+def test_a_statement_is_carried_without_its_semicolon_and_names_in_pg_catalog_are_fine() -> None:
+    assert carried(
+        "CREATE TABLE t (id int PRIMARY KEY);\n"
+        "create extension hstore with schema public;\n"
+        "CREATE VIEW classes AS SELECT relname FROM pg_catalog.pg_class;\n"
+        "CREATE AGGREGATE pair_total(int, int) (sfunc = f, stype = int);\n"
+        "CREATE VIEW v AS SELECT 1 AS X;  \n"
+    ) == [
+        ("table", "CREATE TABLE t (id int PRIMARY KEY)", 'TABLE IF EXISTS "t"'),
+        ("extension", "create extension hstore", 'EXTENSION IF EXISTS "hstore"'),
+        ("view", "CREATE VIEW classes AS SELECT relname FROM pg_catalog.pg_class", 'VIEW IF EXISTS "classes"'),
+        (
+            "function",
+            "CREATE AGGREGATE pair_total(int, int) (sfunc = f, stype = int)",
+            'AGGREGATE IF EXISTS "pair_total"(integer, integer)',
+        ),
+        ("view", "CREATE VIEW v AS SELECT 1 AS X", 'VIEW IF EXISTS "v"'),
+    ]
+
+
+def test_a_meta_command_after_a_one_line_function_body_is_skipped() -> None:
+    schema = read_sql(
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n\\connect shop\n"
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$ ; CREATE FUNCTION h() RETURNS int "
+        "LANGUAGE sql AS $$ SELECT 2 $$;\n\\connect shop\nCREATE TABLE t (id int PRIMARY KEY);"
+    )
+    assert [s.kind for s in schema.statements] == ["function", "function", "function", "table"]
+    assert schema.notes == [
+        "input: skipped 2 statement(s), psql meta-commands (a psql client's, not the database's): lines 2, 4"
+    ]
+
+
+def test_more_refusals_name_the_input_and_the_fault() -> None:
+    assert refused("CREATE TABLE t (id int PRIMARY KEY, x shop.int4);", "input")[0].startswith(
+        "input:1: table t, column x: type shop.int4 is not supported"
+    )
+    with pytest.raises(SchemaError) as error:
+        read_sql("CREATE TABLE t (id int PRIMARY KEY, x setof int);")
+    assert error.value.problems[0].startswith("input:1: table t, column x: type SETOF integer is not supported")
+    assert refused("CREATE TABLE a (id int PRIMARY KEY, x int, NOT NULL x);") == [
+        "bad.sql:1: table a: constraint CONSTR_NOTNULL is not supported"
+    ]
+    assert refused("CREATE TABLE a (id int PRIMARY KEY, x int, PRIMARY KEY (x));") == [
+        "bad.sql:1: table a: a second primary key"
+    ]
+    assert refused("CREATE TABLE a (id int PRIMARY KEY, b_id int REFERENCES b);") == [
+        "bad.sql:1: table a, foreign key (b_id) -> b(): table 'b' is not declared in this input"
+    ]
+
+
+def test_constraint_attributes_in_any_order_and_arrays_of_numerics() -> None:
+    schema = read_sql(
+        "CREATE TABLE a (id int PRIMARY KEY);\n"
+        "CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a INITIALLY DEFERRED DEFERRABLE, "
+        "prices numeric(6,2)[], t int, n int, CHECK (t.n > 1));\n"
+        "ALTER TABLE b CLUSTER ON b_pkey, ALTER COLUMN n SET NOT NULL;"
+    )
+    b = schema.table("b")
+    assert (b.foreign_keys[0].deferrable, b.foreign_keys[0].initially_deferred) == (True, True)
+    assert b.column("prices").type.sql() == "numeric(6,2)[]" and b.column("prices").type.array
+    assert (b.column("t").bounds, b.column("n").bounds) == ({}, {})  # t.n names no column of its own
+    assert not b.column("n").nullable
