@@ -501,3 +501,19 @@ async def test_a_range_and_a_type_select_what_is_listed(client: httpx.AsyncClien
     assert [e["sequenceNumber"] for e in upto["items"]] == [1, 2] and upto["total"] == 2
     other_scope = (await client.get("/v2/scopes/story-2/elements")).json()
     assert other_scope["items"] == [] and other_scope["total"] == 0
+
+
+async def test_a_stale_if_match_names_the_elements_current_etag(client: httpx.AsyncClient) -> None:
+    old = (await create(client, "line", 1)).headers["etag"]
+    await create(client, "line", 2)
+    await client.post("/v2/scopes/story-1/elements/line/1/versions", json={"data": {"text": "a"}})
+    current = (await client.get("/v2/scopes/story-1/elements/line/1")).headers["etag"]
+    stale = {"If-Match": old}
+    for response in (
+        await client.delete("/v2/scopes/story-1/elements/line/1", headers=stale),
+        await client.post("/v2/scopes/story-1/elements/line/1/move", json={"sequenceNumber": 2}, headers=stale),
+        await client.post("/v2/scopes/story-1/elements/line/1/versions", json={"data": {}}, headers=stale),
+    ):
+        assert response.status_code == 412
+        assert response.json()["detail"] == f"Element changed since it was read: its ETag is now {current}."
+    assert await order(client) == ["line/1", "line/2"]
