@@ -1,5 +1,7 @@
 """/v2 behaviour of the Central Sequence Service."""
 
+import asyncio
+
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -517,3 +519,80 @@ async def test_a_stale_if_match_names_the_elements_current_etag(client: httpx.As
         assert response.status_code == 412
         assert response.json()["detail"] == f"Element changed since it was read: its ETag is now {current}."
     assert await order(client) == ["line/1", "line/2"]
+
+
+async def test_an_etag_is_never_given_twice_and_every_change_is_dated(client: httpx.AsyncClient) -> None:
+    """A stale ETag must stay stale: had a change given an element an ETag it had before, a client
+    holding that old one would overwrite what it never read."""
+    for element_id in (1, 2):
+        await create(client, "line", element_id)
+    seen = {(await client.get("/v2/scopes/story-1/elements/line/2")).headers["etag"]}
+    dated = (await client.get("/v2/scopes/story-1/elements/line/2")).json()["updatedAt"]
+    steps = [
+        client.post("/v2/scopes/story-1/elements/line/2/versions", json={"data": {"n": 1}}),
+        create(client, "line", 3, sequenceNumber=1),  # shifts line 2
+        client.post("/v2/scopes/story-1/elements/line/2/versions", json={"data": {"n": 2}}),
+        client.post("/v2/scopes/story-1/elements/line/2/move", json={"sequenceNumber": 2}),
+        client.delete("/v2/scopes/story-1/elements/line/3"),  # shifts line 2 down
+    ]
+    for step in steps:
+        assert (await step).status_code in (200, 201, 204)
+        current = await client.get("/v2/scopes/story-1/elements/line/2")
+        assert current.headers["etag"] not in seen
+        seen.add(current.headers["etag"])
+        assert current.json()["updatedAt"] > dated
+        dated = current.json()["updatedAt"]
+        for old in seen - {current.headers["etag"]}:
+            stale = await client.post(
+                "/v2/scopes/story-1/elements/line/2/versions", json={"data": {}}, headers={"If-Match": old}
+            )
+            assert stale.status_code == 412
+
+
+async def test_two_clients_appending_with_the_same_etag_one_wins(client: httpx.AsyncClient) -> None:
+    """The element is locked before its ETag is checked: of two appends that read the same ETag,
+    the second sees the first's change and is refused, not lost."""
+    for element_id in range(1, 6):
+        await create(client, "line", element_id)
+
+    async def append(element_id: int, etag: str, text_: str) -> int:
+        response = await client.post(
+            f"/v2/scopes/story-1/elements/line/{element_id}/versions",
+            json={"data": {"text": text_}},
+            headers={"If-Match": etag},
+        )
+        return response.status_code
+
+    read = {i: (await client.get(f"/v2/scopes/story-1/elements/line/{i}")).headers["etag"] for i in range(1, 6)}
+    outcomes = await asyncio.gather(*(append(i, read[i], who) for i in range(1, 6) for who in ("a", "b")))
+    assert sorted(outcomes) == [201] * 5 + [412] * 5
+    for element_id in range(1, 6):
+        element = (await client.get(f"/v2/scopes/story-1/elements/line/{element_id}")).json()
+        assert element["version"] == 2
+
+
+async def test_a_reorder_in_one_scope_leaves_the_same_element_in_another_as_it_was(client: httpx.AsyncClient) -> None:
+    for scope in ("story-1", "story-2"):
+        for element_id in (1, 2):
+            await client.post(f"/v2/scopes/{scope}/elements", json={"elementType": "line", "elementId": element_id})
+    other = await etags(client, "story-2")
+    swap = [
+        {"elementType": "line", "elementId": 1, "sequenceNumber": 2},
+        {"elementType": "line", "elementId": 2, "sequenceNumber": 1},
+    ]
+    assert (await client.post("/v2/scopes/story-1/reorder", json={"elements": swap})).status_code == 200
+    assert await order(client) == ["line/2", "line/1"]
+    items = (await client.get("/v2/scopes/story-2/elements")).json()["items"]
+    assert [(e["elementId"], e["sequenceNumber"]) for e in items] == [(1, 1), (2, 2)]
+    assert await etags(client, "story-2") == other
+
+
+async def test_a_refused_reorder_of_ten_elements_lists_all_ten_numbers(client: httpx.AsyncClient) -> None:
+    for element_id in range(1, 11):
+        await create(client, "line", element_id)
+    body = {"elements": [{"elementType": "line", "elementId": i, "sequenceNumber": i + 1} for i in range(1, 11)]}
+    response = await client.post("/v2/scopes/story-1/reorder", json=body)
+    assert response.json()["detail"] == (
+        "The new numbers must be a permutation of the numbers the listed elements hold now "
+        "(1, 2, 3, 4, 5, 6, 7, 8, 9, 10); got 2, 3, 4, 5, 6, 7, 8, 9, 10, 11."
+    )
