@@ -596,3 +596,11 @@ async def test_a_refused_reorder_of_ten_elements_lists_all_ten_numbers(client: h
         "The new numbers must be a permutation of the numbers the listed elements hold now "
         "(1, 2, 3, 4, 5, 6, 7, 8, 9, 10); got 2, 3, 4, 5, 6, 7, 8, 9, 10, 11."
     )
+
+
+async def test_an_insert_at_the_last_number_moves_the_last_element_up(client: httpx.AsyncClient) -> None:
+    for element_id in (1, 2, 3):
+        await create(client, "line", element_id)
+    inserted = await create(client, "line", 4, sequenceNumber=3)
+    assert inserted.status_code == 201 and inserted.json()["sequenceNumber"] == 3
+    assert await order(client) == ["line/1", "line/2", "line/4", "line/3"]
