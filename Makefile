@@ -109,7 +109,7 @@ bench-story: install  ## Time to assemble stories of 10, 100 and 1,000 lines at 
 	$(BIN)/python bench/story.py
 
 mutation: install  ## Mutation testing of the core logic, then the score per module (slow; not in make test; docs/mutation.md)
-	$(BIN)/python -m tests.mutation run $(if $(AGAIN),--again) $(MUTANTS)
+	$(BIN)/python -m tests.mutation run $(if $(AGAIN),--again) $(if $(WORKERS),--workers $(WORKERS)) $(MUTANTS)
 
 clean:  ## Remove the virtual environments, caches and the embedded database
 	rm -rf $(VENV) $(TOOLS) var mutants .mypy_cache .pytest_cache

@@ -4,12 +4,14 @@ The server lives in a temporary folder of its own, so a test run never touches .
 configured database.
 """
 
+import fcntl
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -62,17 +64,37 @@ def postgres_dir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _free_mutation_database() -> tuple[str, IO[bytes]] | None:
+    """make mutation runs mutants side by side, each worker's tests with a database of its own: the
+    first of FOUNTAIN_TEST_DATABASE_URLS whose lock no other process holds, and that lock."""
+    urls = os.environ.get("FOUNTAIN_TEST_DATABASE_URLS", "").split()
+    for slot, url in enumerate(urls):
+        lock = (Path(os.environ["FOUNTAIN_TEST_DATABASE_LOCKS"]) / f"database-{slot}.lock").open("wb")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return url, lock
+    if urls:
+        raise RuntimeError("every mutation test database is taken: more mutants run than databases were made")
+    return None
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_dir: Path) -> Iterator[str]:
     # A database that outlives the run, already migrated, for runs of a few tests each many times over
     # (make mutation: tests/mutation.py).
-    shared = os.environ.get("FOUNTAIN_TEST_DATABASE_URL")
+    held = _free_mutation_database()
+    shared = held[0] if held else os.environ.get("FOUNTAIN_TEST_DATABASE_URL")
     url = shared or embedded_url(postgres_dir, "fountain_test")
     previous = os.environ.get("FOUNTAIN_DATABASE_URL")
     os.environ["FOUNTAIN_DATABASE_URL"] = url  # for service processes the tests start
     if not shared:
         migrate(url)
     yield url
+    if held:
+        held[1].close()  # the database is free for the next mutant's tests
     if previous is None:
         os.environ.pop("FOUNTAIN_DATABASE_URL", None)
     else:

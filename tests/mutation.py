@@ -4,9 +4,10 @@ the score of each module it mutates (docs/mutation.md).
     python -m tests.mutation run ['fountain_common.etags.*' ...]  # mutmut run, then the scores
     python -m tests.mutation scores [--survivors]                 # the scores of the mutants run so far
 
-`run` starts one embedded PostgreSQL under var/mutation/<its process id>/ for the whole run, migrates it once and hands
-it to the tests (FOUNTAIN_TEST_DATABASE_URL), so a mutant's tests neither start a server nor migrate;
-mutmut then runs one mutant at a time, since the tests of two mutants would share that database.
+`run` starts one embedded PostgreSQL under var/mutation/<its process id>/ for the whole run with one database per
+worker (--workers, default 1), migrates them once and hands them to the tests (FOUNTAIN_TEST_DATABASE_URLS), so a
+mutant's tests neither start a server nor migrate; the tests of each mutant hold a database of their own while they
+run (tests/conftest.py).
 Results are kept in mutants/: a run goes on where the last one stopped. Named patterns run the matching
 mutants not yet checked (with --again: all matching ones, e.g. after a test was added).
 
@@ -59,8 +60,9 @@ def selected(root: Path, patterns: list[str], again: bool) -> list[str]:
     return [name for name in matching if known[name] is None]
 
 
-def run(root: Path, patterns: list[str], again: bool) -> int:
-    """mutmut run over the mutants matching `patterns` (all when empty) against one shared database."""
+def run(root: Path, patterns: list[str], again: bool, workers: int) -> int:
+    """mutmut run over the mutants matching `patterns` (all when empty), `workers` mutants at a time,
+    each against a database of its own."""
     mutants = selected(root, patterns, again)
     if patterns and not mutants:
         print("Every matching mutant was checked already (--again runs them once more).")
@@ -68,12 +70,19 @@ def run(root: Path, patterns: list[str], again: bool) -> int:
     data_dir = root / "var" / "mutation" / str(os.getpid())  # runs over other modules may go on beside it
     # Stopped from outside (SIGTERM), still stop the database server below, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    url = embedded_url(data_dir, "fountain_mutation")
     try:
-        migrate(url)
-        env = {**os.environ, "FOUNTAIN_TEST_DATABASE_URL": url}
+        urls = [embedded_url(data_dir, f"fountain_mutation_{slot}") for slot in range(1, workers + 1)]
+        for url in urls:
+            migrate(url)
+        # The tests of a mutant take the first database no other mutant holds (tests/conftest.py).
+        env = {
+            **os.environ,
+            "FOUNTAIN_TEST_DATABASE_URLS": " ".join(urls),
+            "FOUNTAIN_TEST_DATABASE_LOCKS": str(data_dir),
+        }
         mutmut = Path(sys.executable).parent / "mutmut"
-        return subprocess.run([str(mutmut), "run", "--max-children", "1", *mutants], cwd=root, env=env).returncode
+        command = [str(mutmut), "run", "--max-children", str(workers), *mutants]
+        return subprocess.run(command, cwd=root, env=env).returncode
     finally:
         stop_server(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -119,13 +128,16 @@ def main() -> int:
     run_command = commands.add_parser("run", help="run mutmut (all mutants, or those named), then print the scores")
     run_command.add_argument("mutants", nargs="*", help="mutant name patterns, e.g. 'fountain_common.etags.*'")
     run_command.add_argument("--again", action="store_true", help="run the matching mutants checked already too")
+    run_command.add_argument(
+        "--workers", type=int, default=1, help="mutants run at once, each with a database of its own (default 1)"
+    )
     scores_command = commands.add_parser("scores", help="print the score of each module from the last runs")
     scores_command.add_argument("--survivors", action="store_true", help="list every mutant that survived")
     args = parser.parse_args()
     root = Path.cwd()
     status = 0
     if args.command == "run":
-        status = run(root, args.mutants, args.again)
+        status = run(root, args.mutants, args.again, args.workers)
     scores(root, list_survivors=args.command == "scores" and args.survivors)
     return status
 

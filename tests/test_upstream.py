@@ -146,6 +146,64 @@ async def test_a_real_timeout_is_a_504() -> None:
         server.close()
 
 
+async def test_calls_to_one_service_share_at_most_100_connections_and_keep_20_open_between_bursts() -> None:
+    """A real server that answers once every new connection has sent its call: of 101 calls
+    at once, one waits for an answered connection instead of opening a 101st; after the burst 20
+    connections stay open, so the next burst of 100 calls opens 80 new ones."""
+    opened = 0  # connections the server accepted
+    opened_unanswered = 0  # of those, accepted in this burst before the server answered any of its calls
+    arrived = 0
+    answered = 0
+    burst_size = 0
+    everyone_arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def answer_when_released(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened, opened_unanswered, arrived, answered
+        opened += 1
+        opened_unanswered += answered == 0
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")  # a GET: headers only
+                arrived += 1
+                if arrived >= min(burst_size, 100) and arrived >= opened_unanswered:
+                    everyone_arrived.set()
+                await release.wait()
+                answered += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()  # the client closed the connection
+
+    async def burst(client: Upstreams, calls: int) -> int:
+        """Answers `calls` calls at once; the connections the server accepted for them."""
+        nonlocal opened, opened_unanswered, arrived, answered, burst_size
+        opened_before, opened_unanswered, arrived, answered, burst_size = opened, 0, 0, 0, calls
+        everyone_arrived.clear()
+        release.clear()
+        answers = asyncio.gather(*(client.request("character", "GET", "/v2/characters") for _ in range(calls)))
+        # Bounded only so that a pool that never sends them fails this test instead of hanging it.
+        await asyncio.wait_for(everyone_arrived.wait(), 60)
+        release.set()
+        assert all(response.status_code == 200 for response in await answers)
+        assert arrived == calls
+        return opened - opened_before
+
+    server = await asyncio.start_server(answer_when_released, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = Settings(
+        database_url="postgresql://unused/db", character_url=f"http://127.0.0.1:{port}", upstream_timeout_seconds=60
+    )
+    client = Upstreams(settings)
+    try:
+        await burst(client, 101)
+        assert opened_unanswered == 100  # the 101st call waited for an answered connection
+        assert await burst(client, 100) == 80  # 20 connections were kept open
+    finally:
+        await client.aclose()
+        server.close()
+
+
 async def test_a_success_whose_body_breaks_the_contract_is_named_so() -> None:
     client, _ = upstreams(ok)
     response = await client.request("character", "GET", "/v2/characters")

@@ -5,10 +5,13 @@ Element types are unique to each test, and only the order of the numbers and the
 asserted: where the counter stands depends on what ran before."""
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.central_sequence import batching
@@ -132,3 +135,58 @@ async def test_a_request_that_came_during_a_failed_statement_is_still_numbered(e
     # Bounded only so that a numberer that stopped draining fails this test instead of hanging it.
     number, created = await asyncio.wait_for(numberer.latecomer_answer, 60)
     assert created and numberer.batches[-1] == [latecomer]
+
+
+@contextlib.asynccontextmanager
+async def losing_races(engine: AsyncEngine, element_type: str, times: int) -> AsyncIterator[None]:
+    """The database refuses the first `times` inserts of `element_type` with the unique-key error a
+    concurrent batch that numbered the element first causes (the failure is injected; PostgreSQL's
+    sequences are not rolled back with the failed statement, so it counts every attempt)."""
+    name = f"central_sequence.lose_race_{uuid.uuid4().hex[:12]}"
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE SEQUENCE {name}"))
+        await conn.execute(
+            text(
+                f"""
+                CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.element_type = '{element_type}' AND nextval('{name}') <= {times} THEN
+                        RAISE unique_violation USING MESSAGE = 'a concurrent batch numbered it first';
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """
+            )
+        )
+        await conn.execute(
+            text(
+                f"CREATE TRIGGER lose_race BEFORE INSERT ON central_sequence.elements FOR EACH ROW EXECUTE FUNCTION {name}()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER lose_race ON central_sequence.elements"))
+            await conn.execute(text(f"DROP FUNCTION {name}()"))
+            await conn.execute(text(f"DROP SEQUENCE {name}"))
+
+
+async def test_a_batch_that_loses_the_race_twice_is_numbered_by_its_third_statement(engine: AsyncEngine) -> None:
+    numberer = Recording(engine)
+    key, other = keys(2)
+    async with losing_races(engine, key.element_type, times=2):
+        number, created = await numberer.number(key)
+    assert created and numberer.batches == [[key]]
+    assert await numberer.number(other) == (number + 1, True)  # the lost attempts numbered nothing
+
+
+async def test_a_batch_that_loses_the_race_three_times_fails_with_the_databases_error(engine: AsyncEngine) -> None:
+    numberer = Recording(engine)
+    key, other = keys(2)
+    async with losing_races(engine, key.element_type, times=3):
+        with pytest.raises(IntegrityError, match="a concurrent batch numbered it first"):
+            await numberer.number(key)
+        first, created = await numberer.number(key)  # the next request runs a statement of its own
+    assert created
+    assert await numberer.number(other) == (first + 1, True)

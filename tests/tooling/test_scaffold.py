@@ -227,40 +227,6 @@ def test_the_migrated_schema_holds_exactly_what_the_input_declared(
         assert named <= {c["name"] for c in reflected["checks"]}
 
 
-def test_simple_checks_also_bound_the_api() -> None:
-    from fountain_cli.scaffold.spec_writer import build_spec
-
-    schema = read_input("shop.sql")
-    assert schema.table("customer").column("credit").bounds == {"minimum": 0}
-    assert schema.table("purchase").column("note").bounds == {"maxLength": 499}
-    spec = build_spec("shop", "shop.fountain.coach", 8108, schema)["components"]["schemas"]
-    assert spec["CustomerCreate"]["properties"]["credit"]["minimum"] == 0
-    assert spec["PurchaseUpdate"]["properties"]["note"]["maxLength"] == 499
-    reversed_check = read_sql(
-        "CREATE TABLE t (id int PRIMARY KEY, n int CHECK (10 > n), s text CHECK (length(s) >= 2));"
-    )
-    assert reversed_check.table("t").column("n").bounds == {"maximum": 9}
-    assert reversed_check.table("t").column("s").bounds == {"minLength": 2}
-
-
-def test_what_is_skipped_or_cannot_be_created_through_the_api_is_noted() -> None:
-    schema = read_sql(
-        "SET client_encoding = 'UTF8';\n\\connect shop\nCREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL);\n"
-        "CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a);\n"
-        "ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;\nALTER TABLE a OWNER TO postgres;",
-        "cycle.sql",
-    )
-    check_schema(schema)
-    assert schema.notes == [
-        "cycle.sql: skipped 1 statement(s), psql meta-commands (a psql client's, not the database's): line 2",
-        "cycle.sql: skipped 1 statement(s), SET of session settings (the migration runs with its own): line 1",
-        "cycle.sql: skipped 1 statement(s), ownership and privileges (the service's database role owns its schema): "
-        "line 6",
-        "NOT NULL foreign keys form a cycle: a -> b -> a; the API cannot create their first rows (load them another "
-        "way, or make one of the keys nullable or DEFERRABLE)",
-    ]
-
-
 # --- refusals ------------------------------------------------------------------------------------
 
 BAD_INPUTS = [
