@@ -69,6 +69,7 @@ class Route:
     idempotency: bool = False  # the operation declares the Idempotency-Key header
     text: bool = False  # text/plain success body
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
+    omit_unset: bool = False  # fields the operation did not set are left out (a read's select=)
 
     # --- the request ------------------------------------------------------------------------------
     def check_query(self, request: Request) -> None:
@@ -196,7 +197,9 @@ class Route:
                 str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
             )
         try:
-            content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+            content = self.body.dump_json(
+                reply.body, by_alias=True, exclude_none=self.omit_null, exclude_unset=self.omit_unset
+            )
         except PydanticSerializationError:
             content = self._dump_deep(reply.body)
         return Response(content, status_code=status, headers=headers, media_type=_JSON)
@@ -206,7 +209,7 @@ class Route:
         serializes (~250 levels): one stored before bodies were limited to FOUNTAIN_MAX_JSON_DEPTH
         must still be readable. Scalars are rendered as pydantic renders them."""
         assert self.body is not None
-        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null)
+        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null, exclude_unset=self.omit_unset)
         return json.dumps(python, default=to_jsonable_python, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
@@ -215,6 +218,9 @@ class Route:
         if self.body is None or stored_body is None:
             return Response(status_code=status, headers=replayed)
         content = self.body.dump_json(
-            self.body.validate_python(stored_body), by_alias=True, exclude_none=self.omit_null
+            self.body.validate_python(stored_body),
+            by_alias=True,
+            exclude_none=self.omit_null,
+            exclude_unset=self.omit_unset,
         )
         return Response(content, status_code=status, headers=replayed, media_type=_JSON)

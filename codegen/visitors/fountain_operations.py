@@ -165,6 +165,8 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "response_class": success["response_class"],
                     # Optional response fields without a value are left out instead of sent as null.
                     "omit_null": bool(raw.get("x-omit-null-fields")),
+                    # Only the fields the operation set are answered (a table read's select=).
+                    "omit_unset": bool(raw.get("x-omit-unset-fields")),
                     "connection": connection,
                     "common": raw["operationId"] in COMMON_OPERATIONS,
                     "idempotency": any(p["alias"] == "Idempotency-Key" for p in parameters),

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 from fountain_cli.scaffold.model import (
     Column,
+    Relation,
     Schema,
     Statement,
     Table,
     camel,
     creation_order,
     embed_name,
-    embeddable,
     pascal,
+    relations,
     uncreatable,
 )
 from fountain_cli.scaffold.spec_writer import collection_path, example_value, writable
@@ -322,7 +323,13 @@ def render_operations(service: str, schema: Schema) -> str:
     models = sorted(
         m
         for t in ordered
-        for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page")
+        for m in (
+            pascal(t.name),
+            f"{pascal(t.name)}Create",
+            f"{pascal(t.name)}Read",
+            f"{pascal(t.name)}Update",
+            f"{pascal(t.name)}Page",
+        )
     )
     lines = [
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
@@ -333,7 +340,7 @@ def render_operations(service: str, schema: Schema) -> str:
         "from sqlalchemy.ext.asyncio import AsyncConnection",
         "",
         "from fountain_common.crud import "
-        + ("Embed, " if any(embeddable(t) for t in ordered) else "")
+        + ("Embed, " if any(relations(schema, t) for t in ordered) else "")
         + "Resource, create_row, delete_row, get_row, list_rows, update_row",
         "from fountain_common.routes import Reply",
         "",
@@ -344,21 +351,27 @@ def render_operations(service: str, schema: Schema) -> str:
         ")",
         "",
     ]
-    for table in ordered:
-        embeds = [
-            f"Embed({embed_name(fk)!r}, {fk.column!r}, tables.{fk.target_table}, {fk.target_column!r})"
-            for fk in embeddable(table)
+    related = {table.name: relations(schema, table) for table in ordered}
+    if any(related.values()):
+        lines += [
+            "# What a read can embed (?embed=), by table: each table's rows embed theirs in turn.",
+            "RELATIONS = {",
         ]
-        embed_arg = f", embeds=({', '.join(embeds)},)" if embeds else ""
+        for name, found in related.items():
+            if found:
+                lines += [f"    {name!r}: (", *[f"        {_embed_code(r)}," for r in found], "    ),"]
+        lines += ["}", ""]
+    for table in ordered:
+        relations_arg = ", RELATIONS" if any(related.values()) else ""
         lines.append(
-            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{embed_arg})"
+            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{relations_arg})"
         )
     lines += ["", "", f"class {operations_class(service)}(Operations):"]
     for index, table in enumerate(ordered):
         model, resource, keys = pascal(table.name), table.name.upper() + "_ROWS", table.keys
         snake = _snake(model)
-        embed = [("embed", "Optional[str]")] if embeddable(table) else []
-        embed_kw = ", embed=embed" if embeddable(table) else ""
+        embed = [("select", "Optional[str]")] + ([("embed", "Optional[str]")] if related[table.name] else [])
+        embed_kw = ", select_=select" + (", embed=embed" if related[table.name] else "")
         list_params = [(c.name, "Optional[str]") for c in table.columns]
         list_params += [("order_by", "Optional[str]"), *embed, ("limit", "int"), ("offset", "int")]
         key_params = [(key.name, py_type(key)) for key in keys]
@@ -380,9 +393,9 @@ def render_operations(service: str, schema: Schema) -> str:
             f"        return Reply({model}.model_validate(row), location=location)",
             "",
         ]
-        lines.append(_method(f"get_{snake}", [*key_params, *embed], model))
+        lines.append(_method(f"get_{snake}", [*key_params, *embed], f"{model}Read"))
         lines += [
-            f"        return {model}.model_validate(await get_row(conn, {resource}, {key}{embed_kw}))",
+            f"        return {model}Read.model_validate(await get_row(conn, {resource}, {key}{embed_kw}))",
             "",
         ]
         lines.append(_method(f"update_{snake}", [*key_params, ("body", f"{model}Update")], model))
@@ -394,6 +407,16 @@ def render_operations(service: str, schema: Schema) -> str:
         lines.append(_method(f"delete_{snake}", key_params, "None"))
         lines += [f"        await delete_row(conn, {resource}, {key})"]
     return "\n".join(lines) + "\n"
+
+
+def _embed_code(relation: Relation) -> str:
+    args = [repr(relation.name), repr(relation.column), f"tables.{relation.target}", repr(relation.target_column)]
+    if relation.kind == "many":
+        args.append("many=True")
+    if relation.through:
+        args += [f"through=tables.{relation.through}", f"through_source={relation.through_source!r}"]
+        args.append(f"through_target={relation.through_target!r}")
+    return f"Embed({', '.join(args)})"
 
 
 def _snake(model: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from fountain_cli.scaffold.model import Column, ColumnType, Schema, Table, camel, embed_name, embeddable, pascal
+from fountain_cli.scaffold.model import Column, ColumnType, Relation, Schema, Table, camel, pascal, relations
 
 INT_BOUNDS = {
     "smallint": ("int32", -32768, 32767),
@@ -267,20 +267,35 @@ def writable(column: Column) -> bool:
 
 def row_example(schema: Schema, table: Table, *, embed: bool = False) -> dict[str, Any]:
     row = {camel(c.name): example_value(c) for c in table.columns}
-    for fk in embeddable(table):
-        target = schema.table(fk.target_table)
-        row[embed_name(fk)] = row_example(schema, target) if embed else None
+    if embed:
+        for relation in relations(schema, table):
+            if relation.kind == "one":
+                row[relation.name] = row_example(schema, schema.table(relation.target))
     return row
+
+
+def relation_description(relation: Relation) -> str:
+    if relation.kind == "one":
+        return f"The {relation.target} row {camel(relation.column)} points to (or null), when asked for with embed."
+    if relation.kind == "many":
+        return (
+            f"The {relation.target} rows whose {camel(relation.target_column)} points to this row, when asked for "
+            "with embed."
+        )
+    return f"The {relation.target} rows linked to this row through {relation.through}, when asked for with embed."
 
 
 def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
     model = pascal(table.name)
     row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
-    for fk in embeddable(table):
-        row_props[embed_name(fk)] = {
-            "description": f"The {fk.target_table} row {camel(fk.column)} points to, when asked for with embed.",
-            "anyOf": [{"$ref": f"#/components/schemas/{pascal(fk.target_table)}"}, {"type": "null"}],
-        }
+    read_props: dict[str, Any] = dict(row_props)
+    for relation in relations(schema, table):
+        target = {"$ref": f"#/components/schemas/{pascal(relation.target)}Read"}
+        read_props[relation.name] = (
+            {"description": relation_description(relation), "anyOf": [target, {"type": "null"}]}
+            if relation.kind == "one"
+            else {"description": relation_description(relation), "type": "array", "items": target}
+        )
     create_props = {
         camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
     }
@@ -306,6 +321,13 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
             "required": [camel(c.name) for c in table.columns],
         },
         f"{model}Create": create,
+        f"{model}Read": {
+            "type": "object",
+            "description": f"A row of {table.name} as read: the fields asked for with select (all by default) "
+            "and the related rows asked for with embed.",
+            "properties": read_props,
+            "additionalProperties": False,
+        },
         f"{model}Update": {
             "type": "object",
             "description": f"Changes to a {table.name} row: only the fields given change.",
@@ -315,7 +337,7 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
         f"{model}Page": {
             "type": "object",
             "properties": {
-                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}Read"}},
                 "total": {"type": "integer", "minimum": 0},
                 "limit": {"type": "integer"},
                 "offset": {"type": "integer"},
@@ -341,20 +363,42 @@ def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
     }
 
 
-def embed_parameter(table: Table) -> list[dict[str, Any]]:
-    names = [embed_name(fk) for fk in embeddable(table)]
-    if not names:
-        return []
-    one = "(" + "|".join(names) + ")"
-    return [
+def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
+    """select= and embed=, which shape what a read answers."""
+    field = "[a-z][A-Za-z0-9]*"
+    fields = ", ".join(camel(c.name) for c in table.columns)
+    parameters: list[dict[str, Any]] = [
         {
-            "name": "embed",
+            "name": "select",
             "in": "query",
             "required": False,
-            "description": f"Rows to include, comma-separated: {', '.join(names)}.",
-            "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 200},
+            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown field "
+            "is a 400 naming it.",
+            "schema": {"type": "string", "pattern": f"^{field}(,{field})*$", "maxLength": 2000},
         }
     ]
+    names = [relation.name for relation in relations(schema, table)]
+    if names:
+        parameters.append(
+            {
+                "name": "embed",
+                "in": "query",
+                "required": False,
+                "description": f"Related rows to include, comma-separated: {', '.join(names)}; each may name "
+                "its own related rows in parentheses, up to 4 levels deep (e.g. "
+                f"{names[0]}({_nested_example(schema, table, names[0])})). A row a foreign key points to is an "
+                "object or null; rows pointing to this one, or linked through a join table, are a list. "
+                "One query per embedded relation, whatever the number of rows.",
+                "schema": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9(),]*$", "maxLength": 500},
+            }
+        )
+    return parameters
+
+
+def _nested_example(schema: Schema, table: Table, name: str) -> str:
+    relation = next(r for r in relations(schema, table) if r.name == name)
+    further = relations(schema, schema.table(relation.target))
+    return further[0].name if further else "..."
 
 
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
@@ -407,11 +451,13 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "operationId": f"list{model}",
                 "summary": f"List {title(table.name)} rows",
                 "description": f"Lists {table.name} rows matching every filter given, ordered by orderBy, one page "
-                "at a time with the exact total count.",
+                "at a time with the exact total count; each with the fields asked for with select and the related "
+                "rows asked for with embed.",
+                "x-omit-unset-fields": True,
                 "parameters": [
                     *filters,
                     order,
-                    *embed_parameter(table),
+                    *read_parameters(schema, table),
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
                 ],
@@ -467,13 +513,12 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "tags": ["v1"],
                 "operationId": f"get{model}",
                 "summary": f"Read a {title(table.name)} row",
-                "description": f"Reads one {table.name} row"
-                + (
-                    ", with the rows its foreign keys point to when asked for with embed." if embeddable(table) else "."
-                ),
-                "parameters": embed_parameter(table),
+                "description": f"Reads one {table.name} row, with the fields asked for with select and the related "
+                "rows asked for with embed.",
+                "parameters": read_parameters(schema, table),
+                "x-omit-unset-fields": True,
                 "responses": {
-                    "200": _json(model, row_example(schema, table, embed=bool(embeddable(table))), "The row."),
+                    "200": _json(f"{model}Read", row_example(schema, table, embed=True), "The row."),
                     "400": _ref("V1BadRequest"),
                     "404": _ref("V1NotFound"),
                     **errors,
