@@ -241,8 +241,8 @@ def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]
     return {columns[name].name: _bound(columns[name], value) for name, value in fields.items()}
 
 
-# How deep ?embed= nests below the row: artist -> album(track(genre(...))) is four levels.
-EMBED_DEPTH = 4
+# How deep ?embed= nests below the row: artist?embed=album(track(genre)) is three levels.
+EMBED_DEPTH = 3
 EMBED_TOKEN = re.compile(r"\w+|[(),]|\S")
 
 

@@ -81,7 +81,14 @@ def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     base_hint = hint
     if not required and "default" not in schema:
         hint = f"Optional[{hint}]"
-    constraints = [f"{py}={schema[js]!r}" for js, py in CONSTRAINTS.items() if js in schema]
+    # A pattern the operation checks itself, to say what is wrong in words (a table read's embed=
+    # and select=: an unknown relation named, with the known ones), is left to it.
+    own_pattern = bool(param.get("x-fountain-pattern-checked-by-operation"))
+    constraints = [
+        f"{py}={schema[js]!r}"
+        for js, py in CONSTRAINTS.items()
+        if js in schema and not (own_pattern and js == "pattern")
+    ]
     default = "..." if required else repr(schema.get("default"))
     location = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}[param["in"]]
     alias = "alias=" + repr(param["name"])

@@ -363,18 +363,36 @@ def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
     }
 
 
+# How deep a read may nest ?embed= (fountain_common.crud.EMBED_DEPTH): artist?embed=album(track(genre)).
+EMBED_DEPTH = 3
+
+
+def embed_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str | None:
+    """The relations `table` embeds, each with its own in parentheses, `depth` levels deep: exactly what
+    a read accepts, so a request the spec allows is answered."""
+    alternatives = []
+    for relation in relations(schema, table):
+        nested = embed_pattern(schema, schema.table(relation.target), depth - 1) if depth > 1 else None
+        alternatives.append(relation.name + (rf"(\({nested}\))?" if nested else ""))
+    if not alternatives:
+        return None
+    one = "(" + "|".join(alternatives) + ")"
+    return f"{one}(,{one})*"
+
+
 def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
     """select= and embed=, which shape what a read answers."""
-    field = "[a-z][A-Za-z0-9]*"
+    field = "(" + "|".join(camel(c.name) for c in table.columns) + ")"
     fields = ", ".join(camel(c.name) for c in table.columns)
     parameters: list[dict[str, Any]] = [
         {
             "name": "select",
             "in": "query",
             "required": False,
-            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown field "
-            "is a 400 naming it.",
+            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown "
+            "field is a 400 naming it.",
             "schema": {"type": "string", "pattern": f"^{field}(,{field})*$", "maxLength": 2000},
+            "x-fountain-pattern-checked-by-operation": True,
         }
     ]
     names = [relation.name for relation in relations(schema, table)]
@@ -385,11 +403,13 @@ def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
                 "in": "query",
                 "required": False,
                 "description": f"Related rows to include, comma-separated: {', '.join(names)}; each may name "
-                "its own related rows in parentheses, up to 4 levels deep (e.g. "
+                f"its own related rows in parentheses, up to {EMBED_DEPTH} levels deep (e.g. "
                 f"{names[0]}({_nested_example(schema, table, names[0])})). A row a foreign key points to is an "
                 "object or null; rows pointing to this one, or linked through a join table, are a list. "
-                "One query per embedded relation, whatever the number of rows.",
-                "schema": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9(),]*$", "maxLength": 500},
+                "One query per embedded relation, whatever the number of rows. An unknown relation is a 400 "
+                "naming it.",
+                "schema": {"type": "string", "pattern": f"^{embed_pattern(schema, table)}$", "maxLength": 500},
+                "x-fountain-pattern-checked-by-operation": True,
             }
         )
     return parameters
