@@ -1,6 +1,7 @@
-"""Reads of the shared CRUD logic (fountain_common/crud.py) over Chinook's music tables: `select=` of
-fields, and embedding in both directions (the row a foreign key points to, the rows pointing to this
-one, rows linked through a join table), nested, with one query per embedded relation."""
+"""The shared CRUD logic (fountain_common/crud.py) over Chinook's music tables: `select=` of fields,
+embedding in both directions (the row a foreign key points to, the rows pointing to this one, rows
+linked through a join table), nested, with one query per embedded relation; writes of many rows at
+once, upserts, and changes and deletes by filter with their guard."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +10,16 @@ import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Numeric, String, Table, event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fountain_common.crud import Embed, Resource, get_row, list_rows
+from fountain_common.crud import (
+    Embed,
+    Resource,
+    create_rows,
+    delete_rows,
+    get_row,
+    list_rows,
+    update_rows,
+    upsert_rows,
+)
 from fountain_common.problems import Problem, invalid
 
 SCHEMA = "crud_music"
@@ -34,7 +44,9 @@ track = Table(
     Column("genre_id", Integer, ForeignKey("genre.genre_id"), nullable=True),
     Column("unit_price", Numeric(10, 2), nullable=False),
 )
-playlist = Table("playlist", metadata, Column("playlist_id", Integer, primary_key=True), Column("name", String(120)))
+playlist = Table(
+    "playlist", metadata, Column("playlist_id", Integer, primary_key=True), Column("name", String(120), unique=True)
+)
 playlist_track = Table(
     "playlist_track",
     metadata,
@@ -80,6 +92,7 @@ ARTISTS = Resource(artist, "/v1/artist", RELATIONS)
 ALBUMS = Resource(album, "/v1/album", RELATIONS)
 TRACKS = Resource(track, "/v1/track", RELATIONS)
 PLAYLISTS = Resource(playlist, "/v1/playlist", RELATIONS)
+PLAYLIST_TRACKS = Resource(playlist_track, "/v1/playlist-track", RELATIONS)
 ROWS = {
     artist: [(1, "AC/DC"), (2, "Accept"), (3, "Aerosmith")],
     album: [(1, "For Those About To Rock", 1), (2, "Let There Be Rock", 1), (3, "Balls to the Wall", 2)],
@@ -207,3 +220,74 @@ async def test_a_bad_embed_is_refused_saying_why(conn: AsyncConnection, given: s
         await get_row(conn, ARTISTS, 1, embed=given)
     assert refused.value.status == invalid("").status  # 400 on /v1
     assert message in str(refused.value.detail)
+
+
+async def names(conn: AsyncConnection, resource: Resource, **filters: str) -> list[str]:
+    page = await list_rows(conn, resource, filters=filters, order_by=None, limit=50, offset=0, select_="name")
+    return [item["name"] for item in page["items"]]
+
+
+async def test_many_rows_are_created_in_one_statement_all_or_none(conn: AsyncConnection) -> None:
+    statements = Statements(conn)
+    created = await create_rows(conn, ARTISTS, [{"artistId": 10, "name": "Queen"}, {"artistId": 11}])
+    assert statements.count == 1
+    assert created == [{"artistId": 10, "name": "Queen"}, {"artistId": 11, "name": None}]
+    # The second row repeats a key: the first is not kept either (the savepoint stands for the
+    # transaction of the request, which the route rolls back).
+    with pytest.raises(Problem) as refused:
+        async with conn.begin_nested():
+            await create_rows(conn, ARTISTS, [{"artistId": 12, "name": "Rush"}, {"artistId": 1, "name": "Again"}])
+    assert refused.value.status == 409
+    assert "Rush" not in await names(conn, ARTISTS)
+
+
+async def test_upsert_inserts_new_rows_and_changes_those_matching_the_key_or_a_unique_field(
+    conn: AsyncConnection,
+) -> None:
+    answered = await upsert_rows(conn, ARTISTS, [{"artistId": 1, "name": "AC-DC"}, {"artistId": 20, "name": "Yes"}])
+    assert answered == [{"artistId": 1, "name": "AC-DC"}, {"artistId": 20, "name": "Yes"}]
+    assert await names(conn, ARTISTS) == ["AC-DC", "Accept", "Aerosmith", "Yes"]
+
+    on_name = await upsert_rows(conn, PLAYLISTS, [{"playlistId": 9, "name": "Empty"}], on_conflict="name")
+    assert on_name == [{"playlistId": 9, "name": "Empty"}]  # the row named Empty took the new key
+    assert await names(conn, PLAYLISTS) == ["Music", "Heavy", "Empty"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "on_conflict", "message"),
+    [
+        ([{"name": "No key"}], None, "Every row of an upsert on playlistId gives playlistId."),
+        ([{"playlistId": 1, "name": "A"}, {"playlistId": 2}], None, "Every row of an upsert gives the same fields"),
+        ([{"playlistId": 5, "name": "A"}, {"playlistId": 5, "name": "B"}], None, "Two rows of the request have"),
+        ([{"playlistId": 5}], "nope", "onConflict: 'nope' is neither the key nor unique; one of: playlistId; name."),
+    ],
+)
+async def test_a_bad_upsert_is_refused_saying_why(
+    conn: AsyncConnection, rows: list[dict[str, Any]], on_conflict: str | None, message: str
+) -> None:
+    with pytest.raises(Problem) as refused:
+        await upsert_rows(conn, PLAYLISTS, rows, on_conflict=on_conflict)
+    assert refused.value.status == invalid("").status
+    assert message in str(refused.value.detail)
+
+
+async def test_changes_and_deletes_by_filter_touch_the_matching_rows_and_every_row_only_when_asked(
+    conn: AsyncConnection,
+) -> None:
+    changed = await update_rows(conn, TRACKS, {"unit_price": "eq.0.99", "album_id": "eq.1"}, {"unitPrice": "0.89"})
+    assert changed == {"count": 2}
+    assert await names(conn, TRACKS, unit_price="eq.0.89") == ["For Those About To Rock", "Put The Finger On You"]
+    assert await update_rows(conn, TRACKS, {"name": "eq.Nothing"}, {"unitPrice": "2"}) == {"count": 0}
+
+    with pytest.raises(Problem) as unguarded:
+        await delete_rows(conn, PLAYLISTS, {"name": None})
+    assert "Give at least one filter to choose the playlist rows, or allRows=true" in str(unguarded.value.detail)
+    with pytest.raises(Problem):
+        await update_rows(conn, TRACKS, {}, {"unitPrice": "0"})
+    with pytest.raises(Problem) as referenced:  # a playlist track still points to playlist 2
+        async with conn.begin_nested():
+            await delete_rows(conn, PLAYLISTS, {"name": "eq.Heavy"})
+    assert referenced.value.status == 409
+    assert await delete_rows(conn, PLAYLISTS, {"name": "eq.Empty"}) == {"count": 1}
+    assert await update_rows(conn, TRACKS, {}, {"unitPrice": "1.00"}, all_rows=True) == {"count": 5}
+    assert await delete_rows(conn, PLAYLIST_TRACKS, {}, all_rows=True) == {"count": 4}
