@@ -620,8 +620,14 @@ async def delete_row(conn: AsyncConnection, resource: Resource, key: Any) -> Non
         raise _missing(resource, key)
 
 
+# Rows one request may write at once.
+BATCH_LIMIT = 1000
+
+
 def _rows_to_columns(resource: Resource, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rows as the columns of one INSERT: a field some row leaves out takes its DEFAULT in that row."""
+    if not 1 <= len(rows) <= BATCH_LIMIT:
+        raise invalid(f"Give 1 to {BATCH_LIMIT} rows; {len(rows)} given.")
     bound = [_to_columns(resource, fields) for fields in rows]
     named = list(dict.fromkeys(name for row in bound for name in row))
     return [{name: row.get(name, literal_column("DEFAULT")) for name in named} for row in bound]
@@ -631,8 +637,6 @@ async def create_rows(
     conn: AsyncConnection, resource: Resource, rows: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """Insert every row in one statement: all of them or, on any fault, none. Answers them in the order given."""
-    if not rows:
-        return []
     values = _rows_to_columns(resource, rows)
     if not values[0]:  # no row gives a field: every column takes its default
         values = [{resource.key.name: literal_column("DEFAULT")} for _ in rows]
@@ -661,8 +665,8 @@ async def upsert_rows(
     name = on_conflict or next(iter(targets))
     if name not in targets:
         raise invalid(f"onConflict: {name!r} is neither the key nor unique; one of: {'; '.join(targets)}.")
-    if not rows:
-        return []
+    if not 1 <= len(rows) <= BATCH_LIMIT:
+        raise invalid(f"Give 1 to {BATCH_LIMIT} rows; {len(rows)} given.")
     given = [list(row) for row in rows]
     if any(set(fields) != set(given[0]) for fields in given):
         raise invalid("Every row of an upsert gives the same fields (a field left out would be reset).")

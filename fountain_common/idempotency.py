@@ -8,6 +8,7 @@ used again. Keys are kept for `idempotency_ttl_hours`; each new key purges up to
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,9 +35,14 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def fingerprint(method: str, path: str, body: BaseModel | None, precondition: str | None = None) -> str:
-    """What makes two requests the same request: method, path, body and If-Match."""
-    payload = body.model_dump(mode="json") if body is not None else None
+def fingerprint(
+    method: str, path: str, body: BaseModel | Sequence[BaseModel] | None, precondition: str | None = None
+) -> str:
+    """What makes two requests the same request: method, path, body (a model, or a list of them) and If-Match."""
+    if isinstance(body, BaseModel):
+        payload: Any = body.model_dump(mode="json")
+    else:
+        payload = [item.model_dump(mode="json") for item in body] if body is not None else None
     canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

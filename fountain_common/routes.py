@@ -16,7 +16,7 @@ Connections, by what the operation does (the spec's method, or its `x-fountain-c
 """
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -126,7 +126,7 @@ class Route:
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         *,
         idempotency_key: str | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | Sequence[BaseModel] | None = None,
         if_match: str | None = None,
     ) -> Response:
         """Run `operation` in one transaction (again on deadlock) and answer its reply; with an
@@ -157,7 +157,7 @@ class Route:
         conn: AsyncConnection,
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         idempotency_key: str | None,
-        body: BaseModel | None,
+        body: BaseModel | Sequence[BaseModel] | None,
         if_match: str | None,
     ) -> Response:
         table: Table | None = None

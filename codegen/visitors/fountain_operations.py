@@ -49,9 +49,13 @@ def _ref_name(node: dict[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[1] if isinstance(ref, str) else None
 
 
-def _model_hint(schema: dict[str, Any]) -> str:
-    """The Python type of a request or response body: a named model or a list of one."""
+def _model_hint(schema: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
+    """The Python type of a request or response body: a named model or a list of one (also when a
+    named schema is an array of one, which the model generator leaves out of models.py)."""
     if (name := _ref_name(schema)) is not None:
+        named = _resolve(spec, schema) if spec is not None else {}
+        if named.get("type") == "array" and (item := _ref_name(named.get("items", {}))):
+            return f"List[{item}]"
         return name
     if schema.get("type") == "array" and (name := _ref_name(schema.get("items", {}))):
         return f"List[{name}]"
@@ -145,7 +149,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
             body = None
             if "requestBody" in raw:
                 request = _resolve(spec, raw["requestBody"])
-                body = _model_hint(request["content"]["application/json"]["schema"])
+                body = _model_hint(request["content"]["application/json"]["schema"], spec)
             responses = _responses(spec, raw["responses"])
             success = next(r for r in responses if r["status"].startswith("2"))
             connection = raw.get("x-fountain-connection")

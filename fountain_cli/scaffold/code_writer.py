@@ -321,27 +321,32 @@ def render_operations(service: str, schema: Schema) -> str:
     the model, or for a create a `Reply` with its Location; a delete returns None for the spec's 204."""
     ordered = creation_order(schema)
     models = sorted(
-        m
-        for t in ordered
-        for m in (
-            pascal(t.name),
-            f"{pascal(t.name)}Create",
-            f"{pascal(t.name)}Read",
-            f"{pascal(t.name)}Update",
-            f"{pascal(t.name)}Page",
-        )
+        ["RowCount"]
+        + [
+            m
+            for t in ordered
+            for m in (
+                pascal(t.name),
+                f"{pascal(t.name)}Create",
+                f"{pascal(t.name)}Read",
+                f"{pascal(t.name)}Update",
+                f"{pascal(t.name)}Upsert",
+                f"{pascal(t.name)}Page",
+            )
+        ]
     )
     lines = [
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
         "",
-        "from typing import Optional",
+        "from typing import List, Optional",
         "",
         "from sqlalchemy.ext.asyncio import AsyncConnection",
         "",
         "from fountain_common.crud import "
         + ("Embed, " if any(relations(schema, t) for t in ordered) else "")
-        + "Resource, create_row, delete_row, get_row, list_rows, update_row",
+        + "Resource, create_row, create_rows, delete_row, delete_rows, get_row, list_rows, update_row, update_rows, "
+        + "upsert_rows",
         "from fountain_common.routes import Reply",
         "",
         "from . import tables",
@@ -405,7 +410,35 @@ def render_operations(service: str, schema: Schema) -> str:
             "",
         ]
         lines.append(_method(f"delete_{snake}", key_params, "None"))
-        lines += [f"        await delete_row(conn, {resource}, {key})"]
+        lines += [f"        await delete_row(conn, {resource}, {key})", ""]
+        lines.append(_method(f"create_{snake}_batch", [("body", f"List[{model}Create]")], f"List[{model}]"))
+        lines += [
+            f"        rows = await create_rows(conn, {resource}, [row.model_dump(mode='json', exclude_unset=True) "
+            "for row in body])",
+            f"        return [{model}.model_validate(row) for row in rows]",
+            "",
+        ]
+        upsert_params = [("on_conflict", "Optional[str]"), ("body", f"List[{model}Upsert]")]
+        lines.append(_method(f"upsert_{snake}", upsert_params, f"List[{model}]"))
+        lines += [
+            "        given = [row.model_dump(mode='json', exclude_unset=True) for row in body]",
+            f"        rows = await upsert_rows(conn, {resource}, given, on_conflict)",
+            f"        return [{model}.model_validate(row) for row in rows]",
+            "",
+        ]
+        filter_params = [(c.name, "Optional[str]") for c in table.columns] + [("all_rows", "Optional[bool]")]
+        lines.append(_method(f"update_{snake}_where", [*filter_params, ("body", f"{model}Update")], "RowCount"))
+        lines += [
+            "        changes = body.model_dump(mode='json', exclude_unset=True)",
+            f"        count = await update_rows(conn, {resource}, {where}, changes, all_rows=all_rows)",
+            "        return RowCount.model_validate(count)",
+            "",
+        ]
+        lines.append(_method(f"delete_{snake}_where", filter_params, "RowCount"))
+        lines += [
+            f"        count = await delete_rows(conn, {resource}, {where}, all_rows=all_rows)",
+            "        return RowCount.model_validate(count)",
+        ]
     return "\n".join(lines) + "\n"
 
 

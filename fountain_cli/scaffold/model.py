@@ -56,7 +56,7 @@ RESERVED_API_NAMES = {
     "request",
     "response",
 }
-RESERVED_MODEL_NAMES = {"error", "problem", "field_error", "health_status", "alembic_version"}
+RESERVED_MODEL_NAMES = {"error", "problem", "field_error", "health_status", "row_count", "alembic_version"}
 
 
 class SchemaError(Exception):
@@ -215,6 +215,12 @@ def pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
+def operation_ids(table: Table) -> list[str]:
+    model = pascal(table.name)
+    verbs = ("list", "create", "get", "update", "delete", "upsert")
+    return [verb + model for verb in verbs] + [f"create{model}Batch", f"update{model}Where", f"delete{model}Where"]
+
+
 def embed_name(fk: ForeignKey) -> str:
     """`author_id` -> `author`: the name a reading client asks for with ?embed=."""
     base = fk.column[:-3] if fk.column.endswith("_id") and len(fk.column) > 3 else f"{fk.column}_row"
@@ -307,6 +313,7 @@ def check_schema(schema: Schema) -> None:
         problems.append("no tables declared")
     names = [t.name for t in schema.tables]
     models: dict[str, str] = {}
+    operations: dict[str, str] = {}
     for table in schema.served:
         where = f"{table.where}table {table.name}"
         problems += identifier_problems(table.name, where)
@@ -314,10 +321,17 @@ def check_schema(schema: Schema) -> None:
             problems.append(f"{where}: the name {table.name!r} is used by the generated API itself")
         if names.count(table.name) > 1:
             problems.append(f"{where}: declared twice")
-        for model in [pascal(table.name) + suffix for suffix in ("", "Create", "Update", "Read", "Page")]:
+        for model in [
+            pascal(table.name) + suffix
+            for suffix in ("", "Create", "Update", "Upsert", "Read", "Page", "CreateBatch", "UpsertBatch")
+        ]:
             if model in models and models[model] != table.name:
                 problems.append(f"{where}: its model {model} collides with table {models[model]}")
             models[model] = table.name
+        for operation in operation_ids(table):
+            if operation in operations and operations[operation] != table.name:
+                problems.append(f"{where}: its operation {operation} collides with table {operations[operation]}'s")
+            operations[operation] = table.name
         problems += _table_problems(schema, table, where)
     if problems:
         raise SchemaError(problems)

@@ -321,6 +321,17 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
             "required": [camel(c.name) for c in table.columns],
         },
         f"{model}Create": create,
+        f"{model}Upsert": {
+            "type": "object",
+            "description": f"A {table.name} row to create, or to change where its onConflict fields match a stored "
+            "row's; fields left out take their defaults in a new row.",
+            "properties": {
+                camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in upsert_columns(table)
+            },
+            "additionalProperties": False,
+        },
+        f"{model}CreateBatch": _batch_schema(f"{model}Create", f"New {table.name} rows, written all or none."),
+        f"{model}UpsertBatch": _batch_schema(f"{model}Upsert", f"{table.name} rows to write, all or none."),
         f"{model}Read": {
             "type": "object",
             "description": f"A row of {table.name} as read: the fields asked for with select (all by default) "
@@ -422,6 +433,165 @@ def _nested_example(schema: Schema, table: Table, name: str) -> str:
 
 
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
+    paths = _row_paths(schema, table)
+    writes = _bulk_paths(table, paths[collection_path(table)]["get"]["parameters"])
+    paths[collection_path(table)].update(writes.pop(collection_path(table)))
+    return {**paths, **writes}
+
+
+# Rows one request may write at once.
+BATCH_LIMIT = 1000
+
+
+def conflict_targets(table: Table) -> list[str]:
+    """What an upsert may match rows on (fountain_common.crud.conflict_targets): the primary key, a
+    unique constraint, a unique index of plain columns without WHERE; named by their fields."""
+    targets = [table.primary_key, *[cols for cols, _ in table.uniques]]
+    targets += [
+        index.columns for index in table.indexes if index.unique and not index.where and not any(index.expressions)
+    ]
+    return list(dict.fromkeys(",".join(camel(c) for c in cols) for cols in targets))
+
+
+def upsert_columns(table: Table) -> list[Column]:
+    """The fields an upsert's rows give: a new row's, and key columns a sequence or identity fills."""
+    return [
+        c
+        for c in table.columns
+        if writable(c) or (c.name in table.primary_key and c.generated in ("serial", "identity"))
+    ]
+
+
+def _rows_body(schema_name: str, example: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_name}"},
+                "examples": {"example": {"value": example}},
+            }
+        },
+    }
+
+
+def _batch_schema(item: str, description: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": description,
+        "items": {"$ref": f"#/components/schemas/{item}"},
+        "minItems": 1,
+        "maxItems": BATCH_LIMIT,
+    }
+
+
+def _rows_answer(model: str, example: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "examples": {"example": {"value": example}},
+            }
+        },
+    }
+
+
+def _count_answer(description: str) -> dict[str, Any]:
+    return _json("RowCount", {"count": 1}, description)
+
+
+def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    """Writes of many rows: create many, upsert, and change or delete the rows matching filters."""
+    model, collection = pascal(table.name), collection_path(table)
+    errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
+    failures = {"400": _ref("V1BadRequest"), "409": _ref("V1Conflict"), **errors}
+    filters = [p for p in list_parameters if p.get("in") == "query" and p["name"] not in ("orderBy", "select", "embed")]
+    every = {
+        "name": "allRows",
+        "in": "query",
+        "required": False,
+        "description": "true to touch every row: without a filter, and without it, the request is refused (400), "
+        "so a forgotten filter never changes or deletes the whole table.",
+        "schema": {"type": "boolean"},
+    }
+    created = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
+    row = row_example_plain(table)
+    upserted = {camel(c.name): example_value(c) for c in upsert_columns(table)}
+    targets = conflict_targets(table)
+    changes = {f: v for f, v in created.items() if f not in [camel(k) for k in table.primary_key]}
+    return {
+        collection: {
+            "put": {
+                "tags": ["v1"],
+                "operationId": f"upsert{model}",
+                "summary": f"Create or change {title(table.name)} rows",
+                "description": f"Writes every {table.name} row given in one statement, all or none: a row whose "
+                "onConflict fields match a stored row changes that row to the fields given, any other is created. "
+                "Every row gives the same fields, the onConflict ones among them. Answers the rows as stored, in "
+                "the order given.",
+                "parameters": [
+                    {
+                        "name": "onConflict",
+                        "in": "query",
+                        "required": False,
+                        "description": "The fields that identify a stored row: the primary key (the default) or a "
+                        f"unique constraint's: {'; '.join(targets)}.",
+                        "schema": {"type": "string", "enum": targets},
+                    }
+                ],
+                "requestBody": _rows_body(f"{model}UpsertBatch", [upserted], f"The {table.name} rows to write."),
+                "responses": {"200": _rows_answer(model, [row], "The rows as stored."), **failures},
+            },
+            "patch": {
+                "tags": ["v1"],
+                "operationId": f"update{model}Where",
+                "summary": f"Change the {title(table.name)} rows matching filters",
+                "description": f"Changes the fields given in every {table.name} row matching every filter (the "
+                "list's), in one statement, and answers how many rows matched. Without a filter it is refused "
+                "unless allRows=true.",
+                "parameters": [*filters, every],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model}Update"},
+                            "examples": {"example": {"value": dict(list(changes.items())[:1])}},
+                        }
+                    },
+                },
+                "responses": {"200": _count_answer("How many rows matched."), **failures},
+            },
+            "delete": {
+                "tags": ["v1"],
+                "operationId": f"delete{model}Where",
+                "summary": f"Delete the {title(table.name)} rows matching filters",
+                "description": f"Deletes every {table.name} row matching every filter (the list's), in one "
+                "statement, and answers how many. Without a filter it is refused unless allRows=true; while "
+                "other rows still point to one of them, nothing is deleted (409).",
+                "parameters": [*filters, every],
+                "responses": {"200": _count_answer("How many rows were deleted."), **failures},
+            },
+        },
+        collection + "/batch": {
+            "post": {
+                "tags": ["v1"],
+                "operationId": f"create{model}Batch",
+                "summary": f"Create many {title(table.name)} rows",
+                "description": f"Creates every {table.name} row given in one statement, all or none, and answers "
+                "them as stored, in the order given. A field a row leaves out takes its default.",
+                "requestBody": _rows_body(f"{model}CreateBatch", [created], f"The new {table.name} rows."),
+                "responses": {"201": _rows_answer(model, [row], "The rows as stored."), **failures},
+            }
+        },
+    }
+
+
+def row_example_plain(table: Table) -> dict[str, Any]:
+    return {camel(c.name): example_value(c) for c in table.columns}
+
+
+def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
     model, keys = pascal(table.name), table.keys
     collection = collection_path(table)
     item = collection + "".join("/{" + camel(key.name) + "}" for key in keys)
@@ -651,6 +821,12 @@ def _common_schemas() -> dict[str, Any]:
                 "message": {"type": "string"},
             },
             "required": ["location", "message"],
+        },
+        "RowCount": {
+            "type": "object",
+            "description": "How many rows a change or delete by filter touched.",
+            "properties": {"count": {"type": "integer", "minimum": 0}},
+            "required": ["count"],
         },
         "HealthStatus": {
             "type": "object",

@@ -167,7 +167,8 @@ INSERT INTO track VALUES
 INSERT INTO playlist VALUES (1, 'Music'), (2, 'Heavy Metal Classic');
 INSERT INTO playlist_track VALUES (1, 1), (1, 3), (1, 4), (2, 4);
 """
-# Requests to the scaffolded service in-process; prints each answer's status and body.
+# Requests to the scaffolded service in-process, each [method, path, body or null]; prints each
+# answer's status and body.
 CLIENT = """
 import asyncio, json, os, sys
 import httpx
@@ -187,8 +188,8 @@ async def main() -> None:
     app = service_app("music", Settings(database_url=url), engine)
     answers = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        for target in sys.argv[2:]:
-            response = await client.get(target)
+        for method, target, body in json.loads(sys.argv[2]):
+            response = await client.request(method, target, json=body)
             answers.append([response.status_code, response.json()])
     await engine.dispose()
     print(json.dumps(answers))
@@ -197,7 +198,7 @@ asyncio.run(main())
 """
 
 
-def test_the_scaffolded_chinook_service_selects_fields_and_embeds_related_rows(
+def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
     scaffold: Callable[[str], Path], postgres_dir: Path
 ) -> None:
     root = scaffold("music")
@@ -214,9 +215,21 @@ def test_the_scaffolded_chinook_service_selects_fields_and_embeds_related_rows(
         "/v1/artist?embed=albums",
         "/v1/track/1?embed=playlist(track",
     ]
-    result = run_in(root, "-c", CLIENT, SEED, *targets, env=env)
+    writes = [
+        ["POST", "/v1/artist/batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
+        ["POST", "/v1/artist/batch", [{"artistId": 12, "name": "Rush"}, {"artistId": 1, "name": "Again"}]],
+        ["PUT", "/v1/artist", [{"artistId": 1, "name": "AC-DC"}, {"artistId": 12, "name": "Rush"}]],
+        ["PATCH", "/v1/track?albumId=eq.1", {"unitPrice": "0.89"}],
+        ["DELETE", "/v1/playlist-track", None],
+        ["DELETE", "/v1/playlist-track?playlistId=eq.2", None],
+        ["GET", "/v1/artist?select=name&orderBy=artistId", None],
+    ]
+    requests = json.dumps([["GET", target, None] for target in targets] + writes)
+    result = run_in(root, "-c", CLIENT, SEED, requests, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    artists, track, playlists, bad_select, bad_embed, unclosed = json.loads(result.stdout.splitlines()[-1])
+    answers = json.loads(result.stdout.splitlines()[-1])
+    artists, track, playlists, bad_select, bad_embed, unclosed = answers[: len(targets)]
+    created, refused, upserted, changed, unguarded, deleted, names = answers[len(targets) :]
 
     assert artists[0] == 200
     acdc = artists[1]["items"][0]
@@ -252,3 +265,12 @@ def test_the_scaffolded_chinook_service_selects_fields_and_embeds_related_rows(
     assert bad_embed[0] == 400
     assert "Cannot embed albums in artist rows; embeddable: album." in bad_embed[1]["message"]
     assert unclosed[0] == 400 and "a parenthesis is not closed" in unclosed[1]["message"]
+
+    # Writes of many rows: all or none, upserts on the key, changes and deletes by filter with a guard.
+    assert created == [201, [{"artistId": 10, "name": "Queen"}, {"artistId": 11, "name": None}]]
+    assert refused[0] == 409 and "Key (artist_id)=(1) already exists" in refused[1]["message"]
+    assert upserted == [200, [{"artistId": 1, "name": "AC-DC"}, {"artistId": 12, "name": "Rush"}]]
+    assert changed == [200, {"count": 2}]
+    assert unguarded[0] == 400 and "or allRows=true to touch every row" in unguarded[1]["message"]
+    assert deleted == [200, {"count": 1}]
+    assert [item["name"] for item in names[1]["items"]] == ["AC-DC", "Accept", "Aerosmith", "Queen", None, "Rush"]
