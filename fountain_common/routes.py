@@ -15,6 +15,8 @@ Connections, by what the operation does (the spec's method, or its `x-fountain-c
 - `none`: the operation reads no database of its own (a probe, or a service that only calls others).
 """
 
+import csv
+import io
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +59,53 @@ def on_rollback(conn: AsyncConnection, undo: Callable[[], Awaitable[None]]) -> N
     conn.info.setdefault(_COMPENSATIONS, []).append(undo)
 
 
+def _quality(accept: str, media_type: str) -> float:
+    """How much `accept` wants `media_type` (its q, by the most specific range that matches)."""
+    kind = media_type.split("/")[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for part in accept.split(","):
+        name, *params = [piece.strip() for piece in part.split(";")]
+        specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}.get(name.lower(), -1)
+        if specificity > best[0]:
+            quality = 1.0
+            for param in params:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        quality = float(value)
+                    except ValueError:
+                        quality = 0.0
+            best = (specificity, quality)
+    return best[1]
+
+
+def prefers_csv(accept: str) -> bool:
+    """Whether an Accept header wants text/csv more than JSON (a tie, such as */*, is JSON)."""
+    return _quality(accept, "text/csv") > _quality(accept, _JSON)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as RFC 4180 CSV: a header of the fields, then one line per row; null is an empty cell,
+    true/false as written in JSON, and a nested value (an embedded row, an array, JSON) as its JSON."""
+    if not rows:
+        return ""  # no row, no fields to name
+    fields = list(dict.fromkeys(name for row in rows for name in row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in fields])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Route:
     """One operation as the spec declares it; the generator writes one per operation."""
@@ -70,6 +119,7 @@ class Route:
     text: bool = False  # text/plain success body
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
     omit_unset: bool = False  # fields the operation did not set are left out (a read's select=)
+    csv: bool = False  # also answers text/csv, to a client whose Accept prefers it (a list's items)
 
     # --- the request ------------------------------------------------------------------------------
     def check_query(self, request: Request) -> None:
@@ -181,8 +231,9 @@ class Route:
         return response
 
     # --- the reply --------------------------------------------------------------------------------
-    def respond(self, result: Any) -> Response:
-        """The HTTP response for what the operation returned: its body, or a Reply."""
+    def respond(self, result: Any, *, accept: str | None = None) -> Response:
+        """The HTTP response for what the operation returned: its body, or a Reply; as CSV when the
+        operation offers it and `accept` (the request's Accept) prefers it."""
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or self.status
         headers: dict[str, str] = {}
@@ -195,6 +246,14 @@ class Route:
         if self.text:
             return Response(
                 str(reply.body), status_code=status, headers=headers, media_type="text/plain; charset=utf-8"
+            )
+        if self.csv and accept and prefers_csv(accept):
+            rows = self.body.dump_python(reply.body, mode="json", by_alias=True, exclude_unset=self.omit_unset)
+            return Response(
+                csv_text(rows["items"] if isinstance(rows, dict) else rows),
+                status_code=status,
+                headers=headers,
+                media_type="text/csv; charset=utf-8",
             )
         try:
             content = self.body.dump_json(

@@ -132,6 +132,8 @@ def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]
                 "media_type": media_type,
                 "model": "str" if text else _model_hint(media["schema"]) if media_type else None,
                 "response_class": "PlainTextResponse" if text else None,
+                # The same rows as CSV too, for a client that asks for text/csv.
+                "csv": media_type == "application/json" and "text/csv" in content,
             }
         )
     return responses
@@ -178,6 +180,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "omit_null": bool(raw.get("x-omit-null-fields")),
                     # Only the fields the operation set are answered (a table read's select=).
                     "omit_unset": bool(raw.get("x-omit-unset-fields")),
+                    "csv": success["csv"],
                     "connection": connection,
                     "common": raw["operationId"] in COMMON_OPERATIONS,
                     "idempotency": any(p["alias"] == "Idempotency-Key" for p in parameters),

@@ -5,6 +5,7 @@ for /v2 ask for Idempotency-Key on every POST and problem+json, which a plain ta
 need; its lists still answer the /v2 page shape {items, total, limit, offset}.
 """
 
+import json
 import re
 from typing import Any
 
@@ -358,6 +359,22 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
     }
 
 
+def _with_csv(response: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    """The page's rows also as CSV, for a client whose Accept prefers text/csv."""
+    fields = ",".join(example)
+    values = ",".join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in example.values())
+    response["content"]["text/csv"] = {
+        "schema": {
+            "type": "string",
+            "description": "The page's rows as CSV (RFC 4180): a header line of the fields (those asked for with "
+            "select), then one line per row; null is an empty cell, a nested value (an embedded row, an array, "
+            "JSON) its JSON. An empty page is an empty body; the total is in the JSON answer.",
+        },
+        "example": f"{fields}\r\n{values}\r\n",
+    }
+    return response
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{name}"}
 
@@ -652,7 +669,7 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
                     {"$ref": "#/components/parameters/Offset"},
                 ],
                 "responses": {
-                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "200": _with_csv(_json(f"{model}Page", page, "One page of rows."), example),
                     "400": _ref("V1BadRequest"),
                     **errors,
                 },

@@ -167,8 +167,8 @@ INSERT INTO track VALUES
 INSERT INTO playlist VALUES (1, 'Music'), (2, 'Heavy Metal Classic');
 INSERT INTO playlist_track VALUES (1, 1), (1, 3), (1, 4), (2, 4);
 """
-# Requests to the scaffolded service in-process, each [method, path, body or null]; prints each
-# answer's status and body.
+# Requests to the scaffolded service in-process, each [method, path, body or null, headers]; prints
+# each answer's status and body (JSON, or else its text).
 CLIENT = """
 import asyncio, json, os, sys
 import httpx
@@ -188,9 +188,10 @@ async def main() -> None:
     app = service_app("music", Settings(database_url=url), engine)
     answers = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        for method, target, body in json.loads(sys.argv[2]):
-            response = await client.request(method, target, json=body)
-            answers.append([response.status_code, response.json()])
+        for method, target, body, headers in json.loads(sys.argv[2]):
+            response = await client.request(method, target, json=body, headers=headers)
+            json_answer = response.headers["content-type"].startswith("application/json")
+            answers.append([response.status_code, response.json() if json_answer else response.text])
     await engine.dispose()
     print(json.dumps(answers))
 
@@ -224,12 +225,18 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         ["DELETE", "/v1/playlist-track?playlistId=eq.2", None],
         ["GET", "/v1/artist?select=name&orderBy=artistId", None],
     ]
-    requests = json.dumps([["GET", target, None] for target in targets] + writes)
+    writes.append(["GET", "/v1/track?select=trackId,name,composer,unitPrice&embed=genre&limit=2", None])
+    requests = json.dumps(
+        [
+            [*request, {"Accept": "text/csv"} if request is writes[-1] else {}]
+            for request in [*[["GET", target, None] for target in targets], *writes]
+        ]
+    )
     result = run_in(root, "-c", CLIENT, SEED, requests, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     answers = json.loads(result.stdout.splitlines()[-1])
     artists, track, playlists, bad_select, bad_embed, unclosed = answers[: len(targets)]
-    created, refused, upserted, changed, unguarded, deleted, names = answers[len(targets) :]
+    created, refused, upserted, changed, unguarded, deleted, names, tracks_csv = answers[len(targets) :]
 
     assert artists[0] == 200
     acdc = artists[1]["items"][0]
@@ -274,3 +281,11 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
     assert unguarded[0] == 400 and "or allRows=true to touch every row" in unguarded[1]["message"]
     assert deleted == [200, {"count": 1}]
     assert [item["name"] for item in names[1]["items"]] == ["AC-DC", "Accept", "Aerosmith", "Queen", None, "Rush"]
+
+    # A list as CSV, when asked for with Accept: text/csv.
+    assert tracks_csv == [
+        200,
+        "trackId,name,composer,unitPrice,genre\r\n"
+        '1,For Those About To Rock,Angus Young,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n'
+        '2,Put The Finger On You,,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n',
+    ]
