@@ -73,6 +73,15 @@ FILTER = re.compile(
     r"^(?:(eq|neq|gt|gte|lt|lte|like|ilike)\.(.*)|in\.\((.*)\)|is\.(null|true|false)|(not\.is\.null))$", re.S
 )
 COMPARABLE = ("eq", "neq", "gt", "gte", "lt", "lte", "in")
+# PostgREST's full-text operators on a tsvector column, with an optional text search configuration:
+# `fts(english).rock & roll` (to_tsquery), plfts (plain words), phfts (a phrase), wfts (web search syntax).
+FULL_TEXT = re.compile(r"^(fts|plfts|phfts|wfts)(?:\(([a-z_]{1,63})\))?\.(.*)$", re.S)
+TS_QUERIES = {
+    "fts": "to_tsquery",
+    "plfts": "plainto_tsquery",
+    "phfts": "phraseto_tsquery",
+    "wfts": "websearch_to_tsquery",
+}
 
 
 def api_name(column: str) -> str:
@@ -398,11 +407,14 @@ def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: b
 
 
 def _data_problem(error: DBAPIError) -> Problem | None:
-    """A value PostgreSQL could not read as its column's type (class 22): the client's to fix."""
+    """A value PostgreSQL could not read as its column's type (class 22), or a full-text filter's
+    query or language it could not read: the client's to fix."""
+    cause = getattr(error.orig, "__cause__", None)
+    reason = (str(cause) if cause else str(error.orig).split(": ", 1)[-1]).splitlines()[0]
     if (sqlstate(error) or "").startswith("22"):
-        cause = getattr(error.orig, "__cause__", None)
-        reason = str(cause) if cause else str(error.orig).split(": ", 1)[-1]
-        return invalid(f"A value does not fit its field: {reason.splitlines()[0]}")
+        return invalid(f"A value does not fit its field: {reason}")
+    if sqlstate(error) in ("42601", "42704") and ("tsquery" in reason or "text search configuration" in reason):
+        return invalid(f"A full-text filter cannot be read: {reason}")
     return None
 
 
@@ -431,6 +443,12 @@ def _compared(column: Column[Any], value: str) -> Any:
 def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
     """`op.value` (PostgREST's filter syntax) on one column."""
     # A bare value is equality, as before operators: `?authorId=7` is `?authorId=eq.7`.
+    if isinstance(_item_type(column), postgresql.TSVECTOR) and (search := FULL_TEXT.match(given)):
+        operator, language, words = search.groups()
+        arguments: list[Any] = [bindparam(None, words, type_=Text)]
+        if language:
+            arguments.insert(0, cast(bindparam(None, language, type_=Text), postgresql.REGCONFIG))
+        return column.op("@@")(getattr(func, TS_QUERIES[operator])(*arguments))
     match = FILTER.match(given) or FILTER.match(f"eq.{given}")
     field = api_name(column.name)
     assert match is not None  # eq.<anything> always matches
@@ -443,7 +461,8 @@ def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
         return column.is_(None) if is_value == "null" else column.is_({"true": True, "false": False}[is_value])
     kind = _item_type(column)
     if isinstance(column.type, ARRAY | JSON) or isinstance(kind, postgresql.TSVECTOR | LargeBinary):
-        raise invalid(f"{field}: this field can only be filtered with is.null or not.is.null.")
+        also = ", or with fts, plfts, phfts or wfts" if isinstance(kind, postgresql.TSVECTOR) else ""
+        raise invalid(f"{field}: this field can only be filtered with is.null or not.is.null{also}.")
     if op in ("like", "ilike"):
         if not isinstance(kind, String | Text):
             raise invalid(f"{field}: {op} applies to text fields only.")

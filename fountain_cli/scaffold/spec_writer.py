@@ -142,12 +142,45 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
 
 
 FILTER_OPS = "(eq|neq|gt|gte|lt|lte)"
+# The text search configurations every PostgreSQL has, for a full-text filter: fts(english).rock.
+TEXT_SEARCH_CONFIGS = (
+    "simple",
+    "arabic",
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "greek",
+    "hungarian",
+    "indonesian",
+    "irish",
+    "italian",
+    "lithuanian",
+    "nepali",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "spanish",
+    "swedish",
+    "tamil",
+    "turkish",
+)
 
 
 def filter_schema(column: Column) -> dict[str, Any]:
     """The filters a column takes, PostgREST's way: op.value, in.(a,b), is.null, not.is.null."""
     kind, nulls = column.type.name, r"is\.null|not\.is\.null"
     value: str | None = None
+    if kind == "tsvector" and not column.type.array:
+        language = r"(\((" + "|".join(TEXT_SEARCH_CONFIGS) + r")\))?"
+        return {
+            "type": "string",
+            "maxLength": 1000,
+            "pattern": rf"^((fts|plfts|phfts|wfts){language}\.[^\x00]*|{nulls})$",
+        }
     if column.type.array or kind in ("json", "jsonb", "bytea", "other", *TEXT_FORMS):
         value = None
     elif kind in INT_DIGITS:
@@ -180,6 +213,20 @@ def filter_schema(column: Column) -> dict[str, Any]:
         "maxLength": 1000,
         "pattern": rf"^({FILTER_OPS}\.{value}|in\.\({value}(,{value})*\)|{nulls}|{value})$",
     }
+
+
+def filter_description(column: Column) -> str:
+    if column.type.name == "tsvector" and not column.type.array:
+        return (
+            f"Only rows whose {column.name} matches a full-text query: fts.<to_tsquery syntax> (rock & !roll), "
+            "plfts.<plain words>, phfts.<a phrase>, wfts.<web search syntax>, each optionally with a text search "
+            "configuration (fts(english).rock); or is.null, not.is.null. A query PostgreSQL cannot read is a 400."
+        )
+    return (
+        f"Only rows whose {column.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
+        + (", like, ilike with * as wildcard" if column.type.name in ("text", "varchar", "char") else "")
+        + "), in.(a,b), is.null or not.is.null."
+    )
 
 
 def column_description(column: Column) -> str:
@@ -620,9 +667,7 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
             "name": camel(c.name),
             "in": "query",
             "required": False,
-            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
-            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
-            + "), in.(a,b), is.null or not.is.null.",
+            "description": filter_description(c),
             "schema": filter_schema(c),
         }
         for c in table.columns
