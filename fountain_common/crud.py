@@ -237,9 +237,9 @@ def _fields(resource: Resource, select_: str | None) -> list[Column[Any]]:
     if select_ is None:
         return list(resource.table.columns)
     columns = resource.columns_by_field()
-    wanted = [name.strip() for name in select_.split(",")]
+    wanted = select_.split(",")
     unknown = [name for name in wanted if name not in columns]
-    if unknown or not select_.strip():
+    if unknown:
         named = ", ".join(repr(name) for name in unknown) or "nothing"
         raise invalid(
             f"select: {named} is not a field of {resource.table.name}; fields: {', '.join(columns)}.",
@@ -255,7 +255,7 @@ def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]
 
 # How deep ?embed= nests below the row: artist?embed=album(track(genre)) is three levels.
 EMBED_DEPTH = 3
-EMBED_TOKEN = re.compile(r"\w+|[(),]|\S")
+EMBED_TOKEN = re.compile(r"\w+|.", re.S)  # names, and one character at a time (spaces are faults too)
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,7 @@ def _resolve_embeds(relations: Relations, table: Table, parsed: list[tuple[str, 
 
 
 def _embeds(resource: Resource, embed: str | None) -> list[EmbedNode]:
-    if not embed:
+    if embed is None:
         return []
     return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed))
 

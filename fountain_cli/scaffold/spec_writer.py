@@ -637,7 +637,7 @@ def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str
                 "responses": {"200": _count_answer("How many rows were deleted."), **failures},
             },
         },
-        collection + "/batch": {
+        collection + "-batch": {
             "post": {
                 "tags": ["v1"],
                 "operationId": f"create{model}Batch",

@@ -142,7 +142,7 @@ async def test_select_answers_only_the_fields_asked_for(conn: AsyncConnection) -
     assert await get_row(conn, TRACKS, 3, select_="unitPrice,trackId") == {"unitPrice": "0.99", "trackId": 3}
 
 
-@pytest.mark.parametrize("given", ["name,noSuchField", "", "name,,trackId", "track_id"])
+@pytest.mark.parametrize("given", ["name,noSuchField", "", "name,,trackId", "track_id", "name, trackId"])
 async def test_select_of_an_unknown_field_is_refused_naming_it(conn: AsyncConnection, given: str) -> None:
     with pytest.raises(Problem) as refused:
         await list_rows(conn, TRACKS, filters={}, order_by=None, limit=5, offset=0, select_=given)
@@ -211,6 +211,8 @@ async def test_embedding_through_a_join_table_links_many_to_many(conn: AsyncConn
         ("album(tracks)", "Cannot embed tracks in album rows; embeddable: artist, track"),
         ("album(track", "a parenthesis is not closed"),
         ("album,", "a name expected, the end found"),
+        ("", "a name expected, the end found"),
+        ("album, track", "a name expected, ' ' found"),
         ("album)", "')' unexpected"),
         ("album(track(album(track)))", "at most 3 levels of nesting"),
     ],

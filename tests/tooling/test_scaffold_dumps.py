@@ -217,8 +217,8 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         "/v1/track/1?embed=playlist(track",
     ]
     writes = [
-        ["POST", "/v1/artist/batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
-        ["POST", "/v1/artist/batch", [{"artistId": 12, "name": "Rush"}, {"artistId": 1, "name": "Again"}]],
+        ["POST", "/v1/artist-batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
+        ["POST", "/v1/artist-batch", [{"artistId": 12, "name": "Rush"}, {"artistId": 1, "name": "Again"}]],
         ["PUT", "/v1/artist", [{"artistId": 1, "name": "AC-DC"}, {"artistId": 12, "name": "Rush"}]],
         ["PATCH", "/v1/track?albumId=eq.1", {"unitPrice": "0.89"}],
         ["DELETE", "/v1/playlist-track", None],
