@@ -3,8 +3,10 @@ service shares (`fountain scaffold`). A service describes each table once as a `
 operations call these functions with the connection their route opened (a write transaction for
 create, update and delete) and wrap the answers in their generated models.
 
-API field names are the columns' names in camelCase; a row can embed the rows its foreign keys
-point to (`?embed=author`). Lists filter with PostgREST's operators (`?total=gte.10`,
+API field names are the columns' names in camelCase. A read answers the fields asked for
+(`?select=name,total`) and embeds related rows (`?embed=artist,track(genre)`): the row a foreign key
+points to, the rows that point to this one, and rows linked through a join table, nested as deep as
+asked, with one query per embedded relation whatever the number of rows. Lists filter with PostgREST's operators (`?total=gte.10`,
 `?name=ilike.*rock*`, `?composer=is.null`, `?genreId=in.(1,2)`) and order by several fields
 (`?orderBy=-total.nullslast,invoiceId`).
 
@@ -18,7 +20,7 @@ import binascii
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
@@ -41,13 +43,17 @@ from sqlalchemy import (
     Table,
     Text,
     Time,
+    UniqueConstraint,
     Uuid,
+    any_,
     bindparam,
     cast,
     delete,
     false,
+    func,
     insert,
     literal,
+    literal_column,
     select,
     text,
     tuple_,
@@ -68,6 +74,15 @@ FILTER = re.compile(
     r"^(?:(eq|neq|gt|gte|lt|lte|like|ilike)\.(.*)|in\.\((.*)\)|is\.(null|true|false)|(not\.is\.null))$", re.S
 )
 COMPARABLE = ("eq", "neq", "gt", "gte", "lt", "lte", "in")
+# PostgREST's full-text operators on a tsvector column, with an optional text search configuration:
+# `fts(english).rock & roll` (to_tsquery), plfts (plain words), phfts (a phrase), wfts (web search syntax).
+FULL_TEXT = re.compile(r"^(fts|plfts|phfts|wfts)(?:\(([a-z_]{1,63})\))?\.(.*)$", re.S)
+TS_QUERIES = {
+    "fts": "to_tsquery",
+    "plfts": "plainto_tsquery",
+    "phfts": "phraseto_tsquery",
+    "wfts": "websearch_to_tsquery",
+}
 
 
 def api_name(column: str) -> str:
@@ -77,19 +92,30 @@ def api_name(column: str) -> str:
 
 @dataclass(frozen=True)
 class Embed:
-    """A foreign key a reader may follow: ?embed=<name> adds the row `column` points to."""
+    """A related table a reader may embed with ?embed=<name>: the row `column` points to (`target`'s
+    `target_column` equals it), or with `many` the rows of `target` whose `target_column` equals this
+    row's `column`; with `through`, the rows of `target` linked by a join table whose `through_source`
+    equals this row's `column` and whose `through_target` equals the target's `target_column`."""
 
     name: str
     column: str
     target: Table
     target_column: str
+    many: bool = False
+    through: Table | None = None
+    through_source: str = ""
+    through_target: str = ""
+
+
+# The relations of every table of a service by table name, so embedded rows embed theirs in turn.
+Relations = Mapping[str, Sequence[Embed]]
 
 
 @dataclass(frozen=True)
 class Resource:
     table: Table
     path: str  # the collection's URL path; a row is at path/<key>[/<key>...], one segment per key column
-    embeds: Sequence[Embed] = ()
+    relations: Relations = field(default_factory=dict)
 
     @property
     def keys(self) -> list[Column[Any]]:
@@ -98,6 +124,10 @@ class Resource:
     @property
     def key(self) -> Column[Any]:
         return self.keys[0]
+
+    @property
+    def embeds(self) -> Sequence[Embed]:
+        return self.relations.get(self.table.name, ())
 
     def columns_by_field(self) -> dict[str, Column[Any]]:
         return {api_name(c.name): c for c in self.table.columns}
@@ -195,16 +225,35 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def to_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {api_name(name): _wire(value) for name, value in row.items()}
+def to_fields(row: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """A row as the API answers it: every column, or the columns `names`."""
+    if names is None:
+        return {api_name(name): _wire(value) for name, value in row.items()}
+    return {api_name(name): _wire(row[name]) for name in names}
 
 
-def _selected(table: Table) -> list[ColumnElement[Any]]:
-    """The table's columns as the API answers them: text-wired ones as PostgreSQL writes them."""
+def _selected(table: Table, columns: Sequence[Column[Any]] | None = None) -> list[ColumnElement[Any]]:
+    """The table's columns (or `columns`) as the API answers them: text-wired ones as PostgreSQL writes them."""
     return [
         cast(c, ARRAY(Text) if isinstance(c.type, ARRAY) else Text).label(c.name) if _selected_as_text(c) else c
-        for c in table.columns
+        for c in (table.columns if columns is None else columns)
     ]
+
+
+def _fields(resource: Resource, select_: str | None) -> list[Column[Any]]:
+    """The columns `?select=a,b` asks for, in the order asked; all of them when it is absent."""
+    if select_ is None:
+        return list(resource.table.columns)
+    columns = resource.columns_by_field()
+    wanted = select_.split(",")
+    unknown = [name for name in wanted if name not in columns]
+    if unknown:
+        named = ", ".join(repr(name) for name in unknown) or "nothing"
+        raise invalid(
+            f"select: {named} is not a field of {resource.table.name}; fields: {', '.join(columns)}.",
+            [{"location": "query.select", "message": f"Unknown field {named}."}],
+        )
+    return [columns[name] for name in dict.fromkeys(wanted)]
 
 
 def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,32 +261,143 @@ def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]
     return {columns[name].name: _bound(columns[name], value) for name, value in fields.items()}
 
 
-def _embeds(resource: Resource, embed: str | None) -> list[Embed]:
-    if not embed:
-        return []
-    known = {e.name: e for e in resource.embeds}
-    wanted = [name.strip() for name in embed.split(",")]
-    unknown = [name for name in wanted if name not in known]
+# How deep ?embed= nests below the row: artist?embed=album(track(genre)) is three levels.
+EMBED_DEPTH = 3
+EMBED_TOKEN = re.compile(r"\w+|.", re.S)  # names, and one character at a time (spaces are faults too)
+
+
+@dataclass(frozen=True)
+class EmbedNode:
+    """One relation asked for by ?embed=, with the relations to embed in its rows in turn."""
+
+    embed: Embed
+    children: "tuple[EmbedNode, ...]"
+
+
+def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
+    """`artist,track(genre,album(artist))` -> [(name, [children...]), ...]."""
+    tokens = EMBED_TOKEN.findall(given)
+    position = 0
+
+    def fault(message: str) -> Problem:
+        return invalid(
+            f"embed: {message} in {given!r}; write names comma-separated, nested ones in parentheses, "
+            "e.g. artist,track(genre)."
+        )
+
+    def names(depth: int) -> list[tuple[str, list[Any]]]:
+        nonlocal position
+        parsed: list[tuple[str, list[Any]]] = []
+        while True:
+            if position >= len(tokens) or not re.fullmatch(r"\w+", tokens[position]):
+                found = repr(tokens[position]) if position < len(tokens) else "the end"
+                raise fault(f"a name expected, {found} found")
+            name, children = tokens[position], []
+            position += 1
+            if position < len(tokens) and tokens[position] == "(":
+                if depth >= EMBED_DEPTH:
+                    raise fault(f"at most {EMBED_DEPTH} levels of nesting")
+                position += 1
+                children = names(depth + 1)
+                if position >= len(tokens) or tokens[position] != ")":
+                    raise fault("a parenthesis is not closed")
+                position += 1
+            parsed.append((name, children))
+            if position < len(tokens) and tokens[position] == ",":
+                position += 1
+                continue
+            return parsed
+
+    parsed = names(1)
+    if position != len(tokens):
+        raise fault(f"{tokens[position]!r} unexpected")
+    return parsed
+
+
+def _resolve_embeds(relations: Relations, table: Table, parsed: list[tuple[str, list[Any]]]) -> list[EmbedNode]:
+    known = {e.name: e for e in relations.get(table.name, ())}
+    unknown = [name for name, _ in parsed if name not in known]
     if unknown:
-        raise invalid(f"Cannot embed {', '.join(unknown)}; embeddable: {', '.join(known) or 'nothing'}.")
-    return [known[name] for name in dict.fromkeys(wanted)]
+        raise invalid(
+            f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}.",
+            [{"location": "query.embed", "message": f"Unknown relation {', '.join(unknown)}."}],
+        )
+    nodes: dict[str, EmbedNode] = {}
+    for name, children in parsed:
+        if name not in nodes:
+            embed = known[name]
+            nodes[name] = EmbedNode(embed, tuple(_resolve_embeds(relations, embed.target, children)))
+    return list(nodes.values())
 
 
-async def _with_embeds(conn: AsyncConnection, rows: list[dict[str, Any]], embeds: list[Embed]) -> list[dict[str, Any]]:
-    """Add each embedded row (one query per foreign key, for the whole page)."""
-    items = [to_fields(row) for row in rows]
-    for embed in embeds:
-        target_key = embed.target.c[embed.target_column]
-        wanted = {row[embed.column] for row in rows if row[embed.column] is not None}
-        found: dict[Any, dict[str, Any]] = {}
-        if wanted:
-            query = select(*_selected(embed.target), target_key.label("__key")).where(target_key.in_(wanted))
-            for found_row in (await conn.execute(query)).mappings():
-                fields = dict(found_row)
-                found[fields.pop("__key")] = to_fields(fields)
+def _embeds(resource: Resource, embed: str | None) -> list[EmbedNode]:
+    if embed is None:
+        return []
+    return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed))
+
+
+def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
+    """`column = ANY($1)`: one parameter however many values (IN would take one each)."""
+    kind = _item_type(column)
+    if isinstance(kind, Integer | String | Text | Uuid) and not isinstance(column.type, ARRAY):
+        return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+    return column.in_(values)
+
+
+async def _related(conn: AsyncConnection, embed: Embed, values: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """The rows of `embed.target` related to rows whose `embed.column` holds one of `values`, each with
+    the value it relates to: one query."""
+    target = embed.target
+    if embed.through is not None:
+        link = embed.through.c[embed.through_source]
+        joined = embed.through.join(target, embed.through.c[embed.through_target] == target.c[embed.target_column])
+        query = select(*_selected(target), link.label("__link")).select_from(joined)
+    else:
+        link = target.c[embed.target_column]
+        query = select(*_selected(target), link.label("__link"))
+    query = query.where(_among(link, values)).order_by(*target.primary_key.columns)
+    found = []
+    for row in (await conn.execute(query)).mappings():
+        fields = dict(row)
+        found.append((fields.pop("__link"), fields))
+    return found
+
+
+async def _with_embeds(
+    conn: AsyncConnection, rows: list[dict[str, Any]], items: list[dict[str, Any]], nodes: Sequence[EmbedNode]
+) -> None:
+    """Add to each item the related rows each node asks for: one query per node for all the rows, then
+    its children's for all the rows found, level by level."""
+    for node in nodes:
+        embed = node.embed
+        values = list({row[embed.column] for row in rows if row[embed.column] is not None})
+        found = await _related(conn, embed, values) if values else []
+        found_rows = [fields for _, fields in found]
+        found_items = [to_fields(fields) for fields in found_rows]
+        await _with_embeds(conn, found_rows, found_items, node.children)
+        grouped: dict[Any, list[dict[str, Any]]] = {}
+        for (link, _), item in zip(found, found_items, strict=True):
+            grouped.setdefault(link, []).append(item)
         for item, row in zip(items, rows, strict=True):
-            item[embed.name] = found.get(row[embed.column])
+            related = grouped.get(row[embed.column], [])
+            if embed.many or embed.through is not None:
+                item[embed.name] = related
+            else:
+                item[embed.name] = related[0] if related else None
+
+
+async def _answer(
+    conn: AsyncConnection, rows: list[dict[str, Any]], fields: list[Column[Any]], nodes: list[EmbedNode]
+) -> list[dict[str, Any]]:
+    items = [to_fields(row, [c.name for c in fields]) for row in rows]
+    await _with_embeds(conn, rows, items, nodes)
     return items
+
+
+def _read_columns(resource: Resource, fields: list[Column[Any]], nodes: list[EmbedNode]) -> list[Column[Any]]:
+    """The columns to read: those answered, and those the embedded relations join on."""
+    joined = [resource.table.c[node.embed.column] for node in nodes]
+    return list(dict.fromkeys([*fields, *joined]))
 
 
 def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: bool = False) -> Problem:
@@ -255,11 +415,14 @@ def _integrity_problem(error: IntegrityError, resource: Resource, *, deleting: b
 
 
 def _data_problem(error: DBAPIError) -> Problem | None:
-    """A value PostgreSQL could not read as its column's type (class 22): the client's to fix."""
+    """A value PostgreSQL could not read as its column's type (class 22), or a full-text filter's
+    query or language it could not read: the client's to fix."""
+    cause = getattr(error.orig, "__cause__", None)
+    reason = (str(cause) if cause else str(error.orig).split(": ", 1)[-1]).splitlines()[0]
     if (sqlstate(error) or "").startswith("22"):
-        cause = getattr(error.orig, "__cause__", None)
-        reason = str(cause) if cause else str(error.orig).split(": ", 1)[-1]
-        return invalid(f"A value does not fit its field: {reason.splitlines()[0]}")
+        return invalid(f"A value does not fit its field: {reason}")
+    if sqlstate(error) in ("42601", "42704") and ("tsquery" in reason or "text search configuration" in reason):
+        return invalid(f"A full-text filter cannot be read: {reason}")
     return None
 
 
@@ -288,6 +451,12 @@ def _compared(column: Column[Any], value: str) -> Any:
 def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
     """`op.value` (PostgREST's filter syntax) on one column."""
     # A bare value is equality, as before operators: `?authorId=7` is `?authorId=eq.7`.
+    if isinstance(_item_type(column), postgresql.TSVECTOR) and (search := FULL_TEXT.match(given)):
+        operator, language, words = search.groups()
+        arguments: list[Any] = [bindparam(None, words, type_=Text)]
+        if language:
+            arguments.insert(0, cast(bindparam(None, language, type_=Text), postgresql.REGCONFIG))
+        return column.op("@@")(getattr(func, TS_QUERIES[operator])(*arguments))
     match = FILTER.match(given) or FILTER.match(f"eq.{given}")
     field = api_name(column.name)
     assert match is not None  # eq.<anything> always matches
@@ -300,7 +469,8 @@ def _condition(column: Column[Any], given: str) -> ColumnElement[bool]:
         return column.is_(None) if is_value == "null" else column.is_({"true": True, "false": False}[is_value])
     kind = _item_type(column)
     if isinstance(column.type, ARRAY | JSON) or isinstance(kind, postgresql.TSVECTOR | LargeBinary):
-        raise invalid(f"{field}: this field can only be filtered with is.null or not.is.null.")
+        also = ", or with fts, plfts, phfts or wfts" if isinstance(kind, postgresql.TSVECTOR) else ""
+        raise invalid(f"{field}: this field can only be filtered with is.null or not.is.null{also}.")
     if op in ("like", "ilike"):
         if not isinstance(kind, String | Text):
             raise invalid(f"{field}: {op} applies to text fields only.")
@@ -361,12 +531,15 @@ async def list_rows(
     limit: int,
     offset: int,
     embed: str | None = None,
+    select_: str | None = None,
 ) -> dict[str, Any]:
     """One page of rows matching every filter given (column name -> `op.value`; None is no filter),
-    with the exact total."""
-    embeds = _embeds(resource, embed)
+    with the exact total; each row with the fields `select_` names (all by default) and the related
+    rows `embed` asks for."""
+    fields = _fields(resource, select_)
+    nodes = _embeds(resource, embed)
     conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
-    query = select(*_selected(resource.table)).where(*conditions)
+    query = select(*_selected(resource.table, _read_columns(resource, fields, nodes))).where(*conditions)
     query = query.order_by(*_ordering(resource, order_by))
     try:
         page = await fetch_page(conn, query, limit=limit, offset=offset)
@@ -374,7 +547,7 @@ async def list_rows(
         if (problem := _data_problem(error)) is None:
             raise
         raise problem from error
-    items = await _with_embeds(conn, [dict(row) for row in page.rows], embeds)
+    items = await _answer(conn, [dict(row) for row in page.rows], fields, nodes)
     return {"items": items, "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
@@ -413,10 +586,14 @@ def _key_read(table: Table) -> PreparedRead:
     return _KEY_READS[table]
 
 
-async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str, Any]:
+async def _read(
+    conn: AsyncConnection, resource: Resource, key: Any, columns: Sequence[Column[Any]] | None = None
+) -> dict[str, Any]:
     found: Any
-    if any(_text_wired(column) for column in resource.keys):  # bound as text and cast: the statement's way
-        query = select(*_selected(resource.table)).where(_key_clause(resource, key))
+    every_column = columns is None or [id(c) for c in columns] == [id(c) for c in resource.table.columns]
+    # Keys bound as text and cast, and a select= of some columns, take the statement's way.
+    if not every_column or any(_text_wired(column) for column in resource.keys):
+        query = select(*_selected(resource.table, columns)).where(_key_clause(resource, key))
         found = (await conn.execute(query)).mappings().first()
     else:
         values = key if isinstance(key, tuple) else (key,)
@@ -430,10 +607,15 @@ async def _read(conn: AsyncConnection, resource: Resource, key: Any) -> dict[str
     return dict(found)
 
 
-async def get_row(conn: AsyncConnection, resource: Resource, key: Any, *, embed: str | None = None) -> dict[str, Any]:
-    """One row by its key (a tuple of values for a key of several columns)."""
-    embeds = _embeds(resource, embed)
-    return (await _with_embeds(conn, [await _read(conn, resource, key)], embeds))[0]
+async def get_row(
+    conn: AsyncConnection, resource: Resource, key: Any, *, embed: str | None = None, select_: str | None = None
+) -> dict[str, Any]:
+    """One row by its key (a tuple of values for a key of several columns), with the fields `select_`
+    names (all by default) and the related rows `embed` asks for."""
+    fields = _fields(resource, select_)
+    nodes = _embeds(resource, embed)
+    row = await _read(conn, resource, key, _read_columns(resource, fields, nodes))
+    return (await _answer(conn, [row], fields, nodes))[0]
 
 
 class Created(NamedTuple):
@@ -456,6 +638,10 @@ async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, d
     except IntegrityError as error:  # the constraints are immediate: the statement itself breaks them
         raise _integrity_problem(error, resource, deleting=deleting) from error
     except DBAPIError as error:
+        if sqlstate(error) == "21000":  # ON CONFLICT DO UPDATE reaching one row twice
+            raise invalid(
+                f"Two rows of the request have the same key; each {resource.table.name} row can be written once."
+            ) from error
         if (problem := _data_problem(error)) is None:
             raise
         raise problem from error
@@ -488,3 +674,106 @@ async def delete_row(conn: AsyncConnection, resource: Resource, key: Any) -> Non
     deleted = (await _write(conn, resource, statement, deleting=True)).first() is not None
     if not deleted:
         raise _missing(resource, key)
+
+
+# Rows one request may write at once.
+BATCH_LIMIT = 1000
+
+
+def _rows_to_columns(resource: Resource, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as the columns of one INSERT: a field some row leaves out takes its DEFAULT in that row."""
+    if not 1 <= len(rows) <= BATCH_LIMIT:
+        raise invalid(f"Give 1 to {BATCH_LIMIT} rows; {len(rows)} given.")
+    bound = [_to_columns(resource, fields) for fields in rows]
+    named = list(dict.fromkeys(name for row in bound for name in row))
+    return [{name: row.get(name, literal_column("DEFAULT")) for name in named} for row in bound]
+
+
+async def create_rows(
+    conn: AsyncConnection, resource: Resource, rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert every row in one statement: all of them or, on any fault, none. Answers them in the order given."""
+    values = _rows_to_columns(resource, rows)
+    if not values[0]:  # no row gives a field: every column takes its default
+        values = [{resource.key.name: literal_column("DEFAULT")} for _ in rows]
+    statement = insert(resource.table).values(values).returning(*_selected(resource.table))
+    return [to_fields(dict(row)) for row in (await _write(conn, resource, statement)).mappings()]
+
+
+def conflict_targets(table: Table) -> dict[str, list[Column[Any]]]:
+    """What an upsert may match rows on: the primary key, a unique constraint, or a unique index of
+    plain columns without a WHERE; each named by its fields, comma-separated (`playlistId,trackId`)."""
+    targets = [list(table.primary_key.columns)]
+    targets += [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
+    for index in table.indexes:
+        plain = all(isinstance(e, Column) for e in index.expressions)
+        if index.unique and plain and not index.dialect_options["postgresql"].get("where"):
+            targets.append(list(index.columns))
+    return {",".join(api_name(c.name) for c in columns): columns for columns in targets}
+
+
+async def upsert_rows(
+    conn: AsyncConnection, resource: Resource, rows: Sequence[Mapping[str, Any]], on_conflict: str | None = None
+) -> list[dict[str, Any]]:
+    """Insert every row, or where a row with the same `on_conflict` fields (the primary key by default)
+    exists, change it to the fields given; one statement, all or none."""
+    targets = conflict_targets(resource.table)
+    name = on_conflict or next(iter(targets))
+    if name not in targets:
+        raise invalid(f"onConflict: {name!r} is neither the key nor unique; one of: {'; '.join(targets)}.")
+    if not 1 <= len(rows) <= BATCH_LIMIT:
+        raise invalid(f"Give 1 to {BATCH_LIMIT} rows; {len(rows)} given.")
+    given = [list(row) for row in rows]
+    if any(set(fields) != set(given[0]) for fields in given):
+        raise invalid("Every row of an upsert gives the same fields (a field left out would be reset).")
+    target = targets[name]
+    missing = [api_name(c.name) for c in target if api_name(c.name) not in given[0]]
+    if missing:
+        raise invalid(f"Every row of an upsert on {name} gives {', '.join(missing)}.")
+    inserting = postgresql.insert(resource.table).values(_rows_to_columns(resource, rows))
+    changed = [resource.columns_by_field()[field].name for field in given[0]]
+    # A row that only repeats its key is still answered: "change" the key to itself.
+    changed = [column for column in changed if column not in {c.name for c in target}] or [target[0].name]
+    statement = inserting.on_conflict_do_update(
+        index_elements=target, set_={column: inserting.excluded[column] for column in changed}
+    ).returning(*_selected(resource.table))
+    return [to_fields(dict(row)) for row in (await _write(conn, resource, statement)).mappings()]
+
+
+def _filtered(resource: Resource, filters: Mapping[str, Any], all_rows: bool | None) -> list[ColumnElement[bool]]:
+    """The conditions of a change or delete by filter; none at all only when asked for with allRows=true."""
+    conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
+    if not conditions and not all_rows:
+        raise invalid(
+            f"Give at least one filter to choose the {resource.table.name} rows, or allRows=true to touch every row."
+        )
+    if conditions and all_rows:
+        raise invalid("allRows=true touches every row: give it without filters.")
+    return conditions
+
+
+async def update_rows(
+    conn: AsyncConnection,
+    resource: Resource,
+    filters: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    *,
+    all_rows: bool | None = None,
+) -> dict[str, int]:
+    """Change the fields given in every row matching the filters; answers how many rows matched."""
+    conditions = _filtered(resource, filters, all_rows)
+    values = _to_columns(resource, fields)
+    if not values:
+        query = select(func.count()).select_from(resource.table).where(*conditions)
+        return {"count": (await _write(conn, resource, query)).scalar_one()}
+    statement = update(resource.table).where(*conditions).values(values)
+    return {"count": (await _write(conn, resource, statement)).rowcount}
+
+
+async def delete_rows(
+    conn: AsyncConnection, resource: Resource, filters: Mapping[str, Any], *, all_rows: bool | None = None
+) -> dict[str, int]:
+    """Delete every row matching the filters; 409 while other rows still point to one of them."""
+    conditions = _filtered(resource, filters, all_rows)
+    statement = delete(resource.table).where(*conditions)
+    return {"count": (await _write(conn, resource, statement, deleting=True)).rowcount}

@@ -8,6 +8,7 @@ used again. Keys are kept for `idempotency_ttl_hours`; each new key purges up to
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,14 +35,19 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def fingerprint(method: str, path: str, body: BaseModel | str | None, precondition: str | None = None) -> str:
-    """What makes two requests the same request: method, path, body and If-Match. A text body (decoded
-    strictly from UTF-8, so one text is one byte string) counts by the hash of its raw bytes."""
+def fingerprint(
+    method: str, path: str, body: BaseModel | Sequence[BaseModel] | str | None, precondition: str | None = None
+) -> str:
+    """What makes two requests the same request: method, path, body (a model, a list of them, or a
+    text) and If-Match. A text body (decoded strictly from UTF-8, so one text is one byte string) counts
+    by the hash of its raw bytes."""
     payload: Any = None
     if isinstance(body, str):
         payload = {"text/plain": hashlib.sha256(body.encode()).hexdigest()}
-    elif body is not None:
+    elif isinstance(body, BaseModel):
         payload = body.model_dump(mode="json")
+    elif body is not None:
+        payload = [item.model_dump(mode="json") for item in body]
     canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

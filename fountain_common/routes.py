@@ -15,8 +15,10 @@ Connections, by what the operation does (the spec's method, or its `x-fountain-c
 - `none`: the operation reads no database of its own (a probe, or a service that only calls others).
 """
 
+import csv
+import io
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -66,6 +68,53 @@ def idempotency_key_of(conn: AsyncConnection) -> str | None:
     return key
 
 
+def _quality(accept: str, media_type: str) -> float:
+    """How much `accept` wants `media_type` (its q, by the most specific range that matches)."""
+    kind = media_type.split("/")[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for part in accept.split(","):
+        name, *params = [piece.strip() for piece in part.split(";")]
+        specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}.get(name.lower(), -1)
+        if specificity > best[0]:
+            quality = 1.0
+            for param in params:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        quality = float(value)
+                    except ValueError:
+                        quality = 0.0
+            best = (specificity, quality)
+    return best[1]
+
+
+def prefers_csv(accept: str) -> bool:
+    """Whether an Accept header wants text/csv more than JSON (a tie, such as */*, is JSON)."""
+    return _quality(accept, "text/csv") > _quality(accept, _JSON)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as RFC 4180 CSV: a header of the fields, then one line per row; null is an empty cell,
+    true/false as written in JSON, and a nested value (an embedded row, an array, JSON) as its JSON."""
+    if not rows:
+        return ""  # no row, no fields to name
+    fields = list(dict.fromkeys(name for row in rows for name in row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in fields])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Route:
     """One operation as the spec declares it; the generator writes one per operation."""
@@ -79,6 +128,8 @@ class Route:
     text: bool = False  # a success body sent as it is (a str as UTF-8, or bytes), not as JSON
     media_type: str = "text/plain; charset=utf-8"  # the Content-Type of such a body
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
+    omit_unset: bool = False  # fields the operation did not set are left out (a read's select=)
+    csv: bool = False  # also answers text/csv, to a client whose Accept prefers it (a list's items)
 
     # --- the request ------------------------------------------------------------------------------
     def check_query(self, request: Request) -> None:
@@ -154,7 +205,7 @@ class Route:
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         *,
         idempotency_key: str | None = None,
-        body: BaseModel | str | None = None,
+        body: BaseModel | Sequence[BaseModel] | str | None = None,
         if_match: str | None = None,
     ) -> Response:
         """Run `operation` in one transaction (again on deadlock) and answer its reply; with an
@@ -188,7 +239,7 @@ class Route:
         conn: AsyncConnection,
         operation: Callable[[AsyncConnection], Awaitable[T | Reply[T]]],
         idempotency_key: str | None,
-        body: BaseModel | str | None,
+        body: BaseModel | Sequence[BaseModel] | str | None,
         if_match: str | None,
     ) -> Response:
         table: Table | None = None
@@ -212,8 +263,9 @@ class Route:
         return response
 
     # --- the reply --------------------------------------------------------------------------------
-    def respond(self, result: Any) -> Response:
-        """The HTTP response for what the operation returned: its body, or a Reply."""
+    def respond(self, result: Any, *, accept: str | None = None) -> Response:
+        """The HTTP response for what the operation returned: its body, or a Reply; as CSV when the
+        operation offers it and `accept` (the request's Accept) prefers it."""
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or self.status
         headers: dict[str, str] = {}
@@ -226,8 +278,18 @@ class Route:
         if self.text:
             content = reply.body if isinstance(reply.body, bytes) else str(reply.body)
             return Response(content, status_code=status, headers=headers, media_type=self.media_type)
+        if self.csv and accept and prefers_csv(accept):
+            rows = self.body.dump_python(reply.body, mode="json", by_alias=True, exclude_unset=self.omit_unset)
+            return Response(
+                csv_text(rows["items"] if isinstance(rows, dict) else rows),
+                status_code=status,
+                headers=headers,
+                media_type="text/csv; charset=utf-8",
+            )
         try:
-            content = self.body.dump_json(reply.body, by_alias=True, exclude_none=self.omit_null)
+            content = self.body.dump_json(
+                reply.body, by_alias=True, exclude_none=self.omit_null, exclude_unset=self.omit_unset
+            )
         except PydanticSerializationError:
             content = self._dump_deep(reply.body)
         return Response(content, status_code=status, headers=headers, media_type=_JSON)
@@ -237,7 +299,7 @@ class Route:
         serializes (~250 levels): one stored before bodies were limited to FOUNTAIN_MAX_JSON_DEPTH
         must still be readable. Scalars are rendered as pydantic renders them."""
         assert self.body is not None
-        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null)
+        python = self.body.dump_python(body, by_alias=True, exclude_none=self.omit_null, exclude_unset=self.omit_unset)
         return json.dumps(python, default=to_jsonable_python, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _replay(self, status: int, stored_body: Any, headers: dict[str, str]) -> Response:
@@ -246,6 +308,9 @@ class Route:
         if self.body is None or stored_body is None:
             return Response(status_code=status, headers=replayed)
         content = self.body.dump_json(
-            self.body.validate_python(stored_body), by_alias=True, exclude_none=self.omit_null
+            self.body.validate_python(stored_body),
+            by_alias=True,
+            exclude_none=self.omit_null,
+            exclude_unset=self.omit_unset,
         )
         return Response(content, status_code=status, headers=replayed, media_type=_JSON)

@@ -49,9 +49,13 @@ def _ref_name(node: dict[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[1] if isinstance(ref, str) else None
 
 
-def _model_hint(schema: dict[str, Any]) -> str:
-    """The Python type of a request or response body: a named model or a list of one."""
+def _model_hint(schema: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
+    """The Python type of a request or response body: a named model or a list of one (also when a
+    named schema is an array of one, which the model generator leaves out of models.py)."""
     if (name := _ref_name(schema)) is not None:
+        named = _resolve(spec, schema) if spec is not None else {}
+        if named.get("type") == "array" and (item := _ref_name(named.get("items", {}))):
+            return f"List[{item}]"
         return name
     if schema.get("type") == "array" and (name := _ref_name(schema.get("items", {}))):
         return f"List[{name}]"
@@ -81,7 +85,14 @@ def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     base_hint = hint
     if not required and "default" not in schema:
         hint = f"Optional[{hint}]"
-    constraints = [f"{py}={schema[js]!r}" for js, py in CONSTRAINTS.items() if js in schema]
+    # A pattern the operation checks itself, to say what is wrong in words (a table read's embed=
+    # and select=: an unknown relation named, with the known ones), is left to it.
+    own_pattern = bool(param.get("x-fountain-pattern-checked-by-operation"))
+    constraints = [
+        f"{py}={schema[js]!r}"
+        for js, py in CONSTRAINTS.items()
+        if js in schema and not (own_pattern and js == "pattern")
+    ]
     default = "..." if required else repr(schema.get("default"))
     location = {"path": "Path", "query": "Query", "header": "Header", "cookie": "Cookie"}[param["in"]]
     alias = "alias=" + repr(param["name"])
@@ -152,6 +163,8 @@ def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]
                 ),
                 "response_class": "PlainTextResponse" if text else None,
                 "content_type": _content_type(media_type) if text and media_type else None,
+                # The same rows as CSV too, for a client that asks for text/csv.
+                "csv": media_type == "application/json" and "text/csv" in content,
             }
         )
     return responses
@@ -173,7 +186,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 if _text_request(request["content"]):
                     body, text_body = "str", True
                 else:
-                    body = _model_hint(request["content"]["application/json"]["schema"])
+                    body = _model_hint(request["content"]["application/json"]["schema"], spec)
             responses = _responses(spec, raw["responses"])
             success = next(r for r in responses if r["status"].startswith("2"))
             connection = raw.get("x-fountain-connection")
@@ -203,6 +216,9 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "content_type": success["content_type"],
                     # Optional response fields without a value are left out instead of sent as null.
                     "omit_null": bool(raw.get("x-omit-null-fields")),
+                    # Only the fields the operation set are answered (a table read's select=).
+                    "omit_unset": bool(raw.get("x-omit-unset-fields")),
+                    "csv": success["csv"],
                     "connection": connection,
                     "common": raw["operationId"] in COMMON_OPERATIONS,
                     "idempotency": any(p["alias"] == "Idempotency-Key" for p in parameters),

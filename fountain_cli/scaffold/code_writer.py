@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 
 from fountain_cli.scaffold.model import (
     Column,
+    Relation,
     Schema,
     Statement,
     Table,
     camel,
     creation_order,
     embed_name,
-    embeddable,
     pascal,
+    relations,
     uncreatable,
 )
 from fountain_cli.scaffold.spec_writer import collection_path, example_value, served_views, writable
@@ -333,9 +334,19 @@ def render_operations(service: str, schema: Schema) -> str:
     the model, or for a create a `Reply` with its Location; a delete returns None for the spec's 204."""
     ordered = creation_order(schema)
     models = sorted(
-        m
-        for t in ordered
-        for m in (pascal(t.name), f"{pascal(t.name)}Create", f"{pascal(t.name)}Update", f"{pascal(t.name)}Page")
+        ["RowCount"]
+        + [
+            m
+            for t in ordered
+            for m in (
+                pascal(t.name),
+                f"{pascal(t.name)}Create",
+                f"{pascal(t.name)}Read",
+                f"{pascal(t.name)}Update",
+                f"{pascal(t.name)}Upsert",
+                f"{pascal(t.name)}Page",
+            )
+        ]
     )
     views = served_views(schema)
     models = sorted([*models, *(f"{pascal(v.name)}Page" for v in views)])
@@ -343,13 +354,14 @@ def render_operations(service: str, schema: Schema) -> str:
         f'"""The {service} service\'s operations: each table\'s rows through the shared CRUD logic',
         '(fountain_common.crud), wrapped in the models generated from the spec."""',
         "",
-        "from typing import Optional",
+        "from typing import List, Optional",
         "",
         "from sqlalchemy.ext.asyncio import AsyncConnection",
         "",
         "from fountain_common.crud import "
-        + ("Embed, " if any(embeddable(t) for t in ordered) else "")
-        + "Resource, create_row, delete_row, get_row, list_rows, update_row",
+        + ("Embed, " if any(relations(schema, t) for t in ordered) else "")
+        + "Resource, create_row, create_rows, delete_row, delete_rows, get_row, list_rows, update_row, update_rows, "
+        + "upsert_rows",
         "from fountain_common.routes import Reply",
         "",
         "from . import tables",
@@ -359,14 +371,20 @@ def render_operations(service: str, schema: Schema) -> str:
         ")",
         "",
     ]
-    for table in ordered:
-        embeds = [
-            f"Embed({embed_name(fk)!r}, {fk.column!r}, tables.{fk.target_table}, {fk.target_column!r})"
-            for fk in embeddable(table)
+    related = {table.name: relations(schema, table) for table in ordered}
+    if any(related.values()):
+        lines += [
+            "# What a read can embed (?embed=), by table: each table's rows embed theirs in turn.",
+            "RELATIONS = {",
         ]
-        embed_arg = f", embeds=({', '.join(embeds)},)" if embeds else ""
+        for name, found in related.items():
+            if found:
+                lines += [f"    {name!r}: (", *[f"        {_embed_code(r)}," for r in found], "    ),"]
+        lines += ["}", ""]
+    for table in ordered:
+        relations_arg = ", RELATIONS" if any(related.values()) else ""
         lines.append(
-            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{embed_arg})"
+            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{relations_arg})"
         )
     for view in views:
         lines.append(f"{view.name.upper()}_ROWS = Resource(tables.{view.name}, {collection_path(view)!r})")
@@ -387,8 +405,8 @@ def render_operations(service: str, schema: Schema) -> str:
     for index, table in enumerate(ordered):
         model, resource, keys = pascal(table.name), table.name.upper() + "_ROWS", table.keys
         snake = _snake(model)
-        embed = [("embed", "Optional[str]")] if embeddable(table) else []
-        embed_kw = ", embed=embed" if embeddable(table) else ""
+        embed = [("select", "Optional[str]")] + ([("embed", "Optional[str]")] if related[table.name] else [])
+        embed_kw = ", select_=select" + (", embed=embed" if related[table.name] else "")
         list_params = [(c.name, "Optional[str]") for c in table.columns]
         list_params += [("order_by", "Optional[str]"), *embed, ("limit", "int"), ("offset", "int")]
         key_params = [(key.name, py_type(key)) for key in keys]
@@ -410,9 +428,9 @@ def render_operations(service: str, schema: Schema) -> str:
             f"        return Reply({model}.model_validate(row), location=location)",
             "",
         ]
-        lines.append(_method(f"get_{snake}", [*key_params, *embed], model))
+        lines.append(_method(f"get_{snake}", [*key_params, *embed], f"{model}Read"))
         lines += [
-            f"        return {model}.model_validate(await get_row(conn, {resource}, {key}{embed_kw}))",
+            f"        return {model}Read.model_validate(await get_row(conn, {resource}, {key}{embed_kw}))",
             "",
         ]
         lines.append(_method(f"update_{snake}", [*key_params, ("body", f"{model}Update")], model))
@@ -422,8 +440,46 @@ def render_operations(service: str, schema: Schema) -> str:
             "",
         ]
         lines.append(_method(f"delete_{snake}", key_params, "None"))
-        lines += [f"        await delete_row(conn, {resource}, {key})"]
+        lines += [f"        await delete_row(conn, {resource}, {key})", ""]
+        lines.append(_method(f"create_{snake}_batch", [("body", f"List[{model}Create]")], f"List[{model}]"))
+        lines += [
+            f"        rows = await create_rows(conn, {resource}, [row.model_dump(mode='json', exclude_unset=True) "
+            "for row in body])",
+            f"        return [{model}.model_validate(row) for row in rows]",
+            "",
+        ]
+        upsert_params = [("on_conflict", "Optional[str]"), ("body", f"List[{model}Upsert]")]
+        lines.append(_method(f"upsert_{snake}", upsert_params, f"List[{model}]"))
+        lines += [
+            "        given = [row.model_dump(mode='json', exclude_unset=True) for row in body]",
+            f"        rows = await upsert_rows(conn, {resource}, given, on_conflict)",
+            f"        return [{model}.model_validate(row) for row in rows]",
+            "",
+        ]
+        filter_params = [(c.name, "Optional[str]") for c in table.columns] + [("all_rows", "Optional[bool]")]
+        lines.append(_method(f"update_{snake}_where", [*filter_params, ("body", f"{model}Update")], "RowCount"))
+        lines += [
+            "        changes = body.model_dump(mode='json', exclude_unset=True)",
+            f"        count = await update_rows(conn, {resource}, {where}, changes, all_rows=all_rows)",
+            "        return RowCount.model_validate(count)",
+            "",
+        ]
+        lines.append(_method(f"delete_{snake}_where", filter_params, "RowCount"))
+        lines += [
+            f"        count = await delete_rows(conn, {resource}, {where}, all_rows=all_rows)",
+            "        return RowCount.model_validate(count)",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _embed_code(relation: Relation) -> str:
+    args = [repr(relation.name), repr(relation.column), f"tables.{relation.target}", repr(relation.target_column)]
+    if relation.kind == "many":
+        args.append("many=True")
+    if relation.through:
+        args += [f"through=tables.{relation.through}", f"through_source={relation.through_source!r}"]
+        args.append(f"through_target={relation.through_target!r}")
+    return f"Embed({', '.join(args)})"
 
 
 def _snake(model: str) -> str:

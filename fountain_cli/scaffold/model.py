@@ -6,7 +6,7 @@ and its migration; `check_schema` refuses the rest with one message per fault, n
 
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
@@ -44,8 +44,19 @@ TYPES = (
 INTEGER_TYPES = {"smallint", "integer", "bigint"}
 TEXT_TYPES = {"text", "varchar", "char"}
 # Names the generated API and models use themselves: a table or column so named would collide.
-RESERVED_API_NAMES = {"limit", "offset", "order_by", "embed", "body", "operations", "self", "request", "response"}
-RESERVED_MODEL_NAMES = {"error", "problem", "field_error", "health_status", "alembic_version"}
+RESERVED_API_NAMES = {
+    "limit",
+    "offset",
+    "order_by",
+    "embed",
+    "select",
+    "body",
+    "operations",
+    "self",
+    "request",
+    "response",
+}
+RESERVED_MODEL_NAMES = {"error", "problem", "field_error", "health_status", "row_count", "alembic_version"}
 
 
 class SchemaError(Exception):
@@ -224,6 +235,12 @@ def pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
+def operation_ids(table: Table) -> list[str]:
+    model = pascal(table.name)
+    verbs = ("list", "create", "get", "update", "delete", "upsert")
+    return [verb + model for verb in verbs] + [f"create{model}Batch", f"update{model}Where", f"delete{model}Where"]
+
+
 def embed_name(fk: ForeignKey) -> str:
     """`author_id` -> `author`: the name a reading client asks for with ?embed=."""
     base = fk.column[:-3] if fk.column.endswith("_id") and len(fk.column) > 3 else f"{fk.column}_row"
@@ -233,6 +250,67 @@ def embed_name(fk: ForeignKey) -> str:
 def embeddable(table: Table) -> list[ForeignKey]:
     """The foreign keys a reader can follow with ?embed= (those of one column)."""
     return [fk for fk in table.foreign_keys if fk.single]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A related table a reader can embed with ?embed=<name>: `one`, the row a foreign key of this
+    table points to; `many`, the rows of `target` whose foreign key points to this row; `through`,
+    the rows of `target` linked to this row by the join table `through` (its primary key holds a
+    foreign key to each)."""
+
+    name: str
+    kind: str  # one, many, through
+    column: str  # this table's column the relation starts from
+    target: str
+    target_column: str  # the target's column matching it (through: matching the join table's)
+    through: str | None = None
+    through_source: str = ""  # the join table's column pointing to this table
+    through_target: str = ""  # the join table's column pointing to the target
+
+
+def relations(schema: Schema, table: Table) -> list[Relation]:
+    """What a reader of `table` can embed: named after the foreign key (`artist_id` -> `artist`), or
+    after the other table (`album`, the rows pointing here; `track`, linked through `playlist_track`);
+    a name another relation or a field has already is qualified (`employeeByReportsTo`), and left out
+    if it is still taken."""
+    found = [Relation(embed_name(fk), "one", fk.column, fk.target_table, fk.target_column) for fk in embeddable(table)]
+    taken = {camel(c.name) for c in table.columns} | {r.name for r in found}
+
+    def add(relation: Relation, qualified: str) -> None:
+        for name in (relation.name, qualified):
+            if name not in taken:
+                taken.add(name)
+                found.append(replace(relation, name=name))
+                return
+
+    served = schema.served
+    for other in served:
+        for fk in embeddable(other):
+            if fk.target_table == table.name:
+                pointing = Relation(camel(other.name), "many", fk.target_column, other.name, fk.column)
+                add(pointing, camel(other.name) + "By" + pascal(fk.column))
+    for join in served:
+        keyed = [fk for fk in embeddable(join) if fk.column in join.primary_key]
+        for own in keyed:
+            if own.target_table != table.name:
+                continue
+            for far in keyed:
+                target = next((t for t in served if t.name == far.target_table), None)
+                if far is own or target is None:
+                    continue
+                linked = Relation(
+                    camel(target.name),
+                    "through",
+                    own.target_column,
+                    target.name,
+                    far.target_column,
+                    join.name,
+                    own.column,
+                    far.column,
+                )
+                add(linked, camel(target.name) + "Via" + pascal(join.name))
+    return found
 
 
 def identifier_problems(name: str, what: str) -> list[str]:
@@ -255,6 +333,7 @@ def check_schema(schema: Schema) -> None:
         problems.append("no tables declared")
     names = [t.name for t in schema.tables]
     models: dict[str, str] = {}
+    operations: dict[str, str] = {}
     for table in schema.served:
         where = f"{table.where}table {table.name}"
         problems += identifier_problems(table.name, where)
@@ -262,10 +341,17 @@ def check_schema(schema: Schema) -> None:
             problems.append(f"{where}: the name {table.name!r} is used by the generated API itself")
         if names.count(table.name) > 1:
             problems.append(f"{where}: declared twice")
-        for model in (pascal(table.name), pascal(table.name) + "Create", pascal(table.name) + "Update"):
+        for model in [
+            pascal(table.name) + suffix
+            for suffix in ("", "Create", "Update", "Upsert", "Read", "Page", "CreateBatch", "UpsertBatch")
+        ]:
             if model in models and models[model] != table.name:
                 problems.append(f"{where}: its model {model} collides with table {models[model]}")
             models[model] = table.name
+        for operation in operation_ids(table):
+            if operation in operations and operations[operation] != table.name:
+                problems.append(f"{where}: its operation {operation} collides with table {operations[operation]}'s")
+            operations[operation] = table.name
         problems += _table_problems(schema, table, where)
     if problems:
         raise SchemaError(problems)

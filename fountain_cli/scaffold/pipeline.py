@@ -136,13 +136,27 @@ def with_independence(pyproject: str, service: str) -> str:
 def with_contract_settings(toml: str, service: str, schema: Schema) -> str:
     from fountain_cli.scaffold.model import pascal
 
-    ids = [f"{verb}{pascal(t.name)}" for t in schema.served for verb in ("create", "update")]
+    ids = [
+        operation
+        for t in schema.served
+        for verb in ("create", "update", "upsert", "create{}Batch", "update{}Where", "delete{}Where")
+        for operation in [verb.format(pascal(t.name)) if "{}" in verb else verb + pascal(t.name)]
+    ]
+    # A full-text filter's query can be malformed (rock &): 400 to a schema-valid list or change.
+    ids += [
+        f"{verb}{pascal(t.name)}{tail}"
+        for t in schema.served
+        if any(c.type.name == "tsvector" and not c.type.array for c in t.columns)
+        for verb, tail in (("list", ""), ("delete", "Where"))
+    ]
     return (
         toml.rstrip("\n")
         + f"""
 
 # {service}: a schema-valid row can still name a missing referenced row (400), repeat a unique
-# value (409) or break a CHECK constraint (400); those answers are right, and declared.
+# value (409) or break a CHECK constraint (400); an upsert's rows must give the same fields, and a
+# change or delete by filter names a filter or allRows=true (400), a full-text filter may not parse
+# (400); those answers are right, and declared.
 [[operations]]
 include-operation-id = {ids!r}
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]

@@ -5,12 +5,13 @@ for /v2 ask for Idempotency-Key on every POST and problem+json, which a plain ta
 need; its lists still answer the /v2 page shape {items, total, limit, offset}.
 """
 
+import json
 import re
 from typing import Any
 
 import yaml
 
-from fountain_cli.scaffold.model import Column, ColumnType, Schema, Table, camel, embed_name, embeddable, pascal
+from fountain_cli.scaffold.model import Column, ColumnType, Relation, Schema, Table, camel, pascal, relations
 
 INT_BOUNDS = {
     "smallint": ("int32", -32768, 32767),
@@ -145,12 +146,45 @@ def value_schema(column: Column, *, given: bool = False) -> dict[str, Any]:
 
 
 FILTER_OPS = "(eq|neq|gt|gte|lt|lte)"
+# The text search configurations every PostgreSQL has, for a full-text filter: fts(english).rock.
+TEXT_SEARCH_CONFIGS = (
+    "simple",
+    "arabic",
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "greek",
+    "hungarian",
+    "indonesian",
+    "irish",
+    "italian",
+    "lithuanian",
+    "nepali",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "spanish",
+    "swedish",
+    "tamil",
+    "turkish",
+)
 
 
 def filter_schema(column: Column) -> dict[str, Any]:
     """The filters a column takes, PostgREST's way: op.value, in.(a,b), is.null, not.is.null."""
     kind, nulls = column.type.name, r"is\.null|not\.is\.null"
     value: str | None = None
+    if kind == "tsvector" and not column.type.array:
+        language = r"(\((" + "|".join(TEXT_SEARCH_CONFIGS) + r")\))?"
+        return {
+            "type": "string",
+            "maxLength": 1000,
+            "pattern": rf"^((fts|plfts|phfts|wfts){language}\.[^\x00]*|{nulls})$",
+        }
     if column.type.array or kind in ("json", "jsonb", "bytea", "other", *TEXT_FORMS):
         value = None
     elif kind in INT_DIGITS:
@@ -185,6 +219,20 @@ def filter_schema(column: Column) -> dict[str, Any]:
         "maxLength": 1000,
         "pattern": rf"^({FILTER_OPS}\.{value}|in\.\({value}(,{value})*\)|{nulls}|{value})$",
     }
+
+
+def filter_description(column: Column) -> str:
+    if column.type.name == "tsvector" and not column.type.array:
+        return (
+            f"Only rows whose {column.name} matches a full-text query: fts.<to_tsquery syntax> (rock & !roll), "
+            "plfts.<plain words>, phfts.<a phrase>, wfts.<web search syntax>, each optionally with a text search "
+            "configuration (fts(english).rock); or is.null, not.is.null. A query PostgreSQL cannot read is a 400."
+        )
+    return (
+        f"Only rows whose {column.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
+        + (", like, ilike with * as wildcard" if column.type.name in ("text", "varchar", "char") else "")
+        + "), in.(a,b), is.null or not.is.null."
+    )
 
 
 def column_description(column: Column) -> str:
@@ -273,20 +321,35 @@ def writable(column: Column) -> bool:
 
 def row_example(schema: Schema, table: Table, *, embed: bool = False) -> dict[str, Any]:
     row = {camel(c.name): example_value(c) for c in table.columns}
-    for fk in embeddable(table):
-        target = schema.table(fk.target_table)
-        row[embed_name(fk)] = row_example(schema, target) if embed else None
+    if embed:
+        for relation in relations(schema, table):
+            if relation.kind == "one":
+                row[relation.name] = row_example(schema, schema.table(relation.target))
     return row
+
+
+def relation_description(relation: Relation) -> str:
+    if relation.kind == "one":
+        return f"The {relation.target} row {camel(relation.column)} points to (or null), when asked for with embed."
+    if relation.kind == "many":
+        return (
+            f"The {relation.target} rows whose {camel(relation.target_column)} points to this row, when asked for "
+            "with embed."
+        )
+    return f"The {relation.target} rows linked to this row through {relation.through}, when asked for with embed."
 
 
 def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
     model = pascal(table.name)
     row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
-    for fk in embeddable(table):
-        row_props[embed_name(fk)] = {
-            "description": f"The {fk.target_table} row {camel(fk.column)} points to, when asked for with embed.",
-            "anyOf": [{"$ref": f"#/components/schemas/{pascal(fk.target_table)}"}, {"type": "null"}],
-        }
+    read_props: dict[str, Any] = dict(row_props)
+    for relation in relations(schema, table):
+        target = {"$ref": f"#/components/schemas/{pascal(relation.target)}Read"}
+        read_props[relation.name] = (
+            {"description": relation_description(relation), "anyOf": [target, {"type": "null"}]}
+            if relation.kind == "one"
+            else {"description": relation_description(relation), "type": "array", "items": target}
+        )
     create_props = {
         camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
     }
@@ -312,6 +375,24 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
             "required": [camel(c.name) for c in table.columns],
         },
         f"{model}Create": create,
+        f"{model}Upsert": {
+            "type": "object",
+            "description": f"A {table.name} row to create, or to change where its onConflict fields match a stored "
+            "row's; fields left out take their defaults in a new row.",
+            "properties": {
+                camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in upsert_columns(table)
+            },
+            "additionalProperties": False,
+        },
+        f"{model}CreateBatch": _batch_schema(f"{model}Create", f"New {table.name} rows, written all or none."),
+        f"{model}UpsertBatch": _batch_schema(f"{model}Upsert", f"{table.name} rows to write, all or none."),
+        f"{model}Read": {
+            "type": "object",
+            "description": f"A row of {table.name} as read: the fields asked for with select (all by default) "
+            "and the related rows asked for with embed.",
+            "properties": read_props,
+            "additionalProperties": False,
+        },
         f"{model}Update": {
             "type": "object",
             "description": f"Changes to a {table.name} row: only the fields given change.",
@@ -321,7 +402,7 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
         f"{model}Page": {
             "type": "object",
             "properties": {
-                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}Read"}},
                 "total": {"type": "integer", "minimum": 0},
                 "limit": {"type": "integer"},
                 "offset": {"type": "integer"},
@@ -329,6 +410,22 @@ def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
             "required": ["items", "total", "limit", "offset"],
         },
     }
+
+
+def _with_csv(response: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    """The page's rows also as CSV, for a client whose Accept prefers text/csv."""
+    fields = ",".join(example)
+    values = ",".join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in example.values())
+    response["content"]["text/csv"] = {
+        "schema": {
+            "type": "string",
+            "description": "The page's rows as CSV (RFC 4180): a header line of the fields (those asked for with "
+            "select), then one line per row; null is an empty cell, a nested value (an embedded row, an array, "
+            "JSON) its JSON. An empty page is an empty body; the total is in the JSON answer.",
+        },
+        "example": f"{fields}\r\n{values}\r\n",
+    }
+    return response
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -347,23 +444,224 @@ def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
     }
 
 
-def embed_parameter(table: Table) -> list[dict[str, Any]]:
-    names = [embed_name(fk) for fk in embeddable(table)]
-    if not names:
-        return []
-    one = "(" + "|".join(names) + ")"
-    return [
+# How deep a read may nest ?embed= (fountain_common.crud.EMBED_DEPTH): artist?embed=album(track(genre)).
+EMBED_DEPTH = 3
+
+
+def embed_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str | None:
+    """The relations `table` embeds, each with its own in parentheses, `depth` levels deep: exactly what
+    a read accepts, so a request the spec allows is answered."""
+    alternatives = []
+    for relation in relations(schema, table):
+        nested = embed_pattern(schema, schema.table(relation.target), depth - 1) if depth > 1 else None
+        alternatives.append(relation.name + (rf"(\({nested}\))?" if nested else ""))
+    if not alternatives:
+        return None
+    one = "(" + "|".join(alternatives) + ")"
+    return f"{one}(,{one})*"
+
+
+def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
+    """select= and embed=, which shape what a read answers."""
+    field = "(" + "|".join(camel(c.name) for c in table.columns) + ")"
+    fields = ", ".join(camel(c.name) for c in table.columns)
+    parameters: list[dict[str, Any]] = [
         {
-            "name": "embed",
+            "name": "select",
             "in": "query",
             "required": False,
-            "description": f"Rows to include, comma-separated: {', '.join(names)}.",
-            "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 200},
+            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown "
+            "field is a 400 naming it.",
+            "schema": {"type": "string", "pattern": f"^{field}(,{field})*$", "maxLength": 2000},
+            "x-fountain-pattern-checked-by-operation": True,
         }
     ]
+    names = [relation.name for relation in relations(schema, table)]
+    if names:
+        parameters.append(
+            {
+                "name": "embed",
+                "in": "query",
+                "required": False,
+                "description": f"Related rows to include, comma-separated: {', '.join(names)}; each may name "
+                f"its own related rows in parentheses, up to {EMBED_DEPTH} levels deep (e.g. "
+                f"{names[0]}({_nested_example(schema, table, names[0])})). A row a foreign key points to is an "
+                "object or null; rows pointing to this one, or linked through a join table, are a list. "
+                "One query per embedded relation, whatever the number of rows. An unknown relation is a 400 "
+                "naming it.",
+                "schema": {"type": "string", "pattern": f"^{embed_pattern(schema, table)}$", "maxLength": 500},
+                "x-fountain-pattern-checked-by-operation": True,
+            }
+        )
+    return parameters
+
+
+def _nested_example(schema: Schema, table: Table, name: str) -> str:
+    relation = next(r for r in relations(schema, table) if r.name == name)
+    further = relations(schema, schema.table(relation.target))
+    return further[0].name if further else "..."
 
 
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
+    paths = _row_paths(schema, table)
+    writes = _bulk_paths(table, paths[collection_path(table)]["get"]["parameters"])
+    paths[collection_path(table)].update(writes.pop(collection_path(table)))
+    return {**paths, **writes}
+
+
+# Rows one request may write at once.
+BATCH_LIMIT = 1000
+
+
+def conflict_targets(table: Table) -> list[str]:
+    """What an upsert may match rows on (fountain_common.crud.conflict_targets): the primary key, a
+    unique constraint, a unique index of plain columns without WHERE; named by their fields."""
+    targets = [table.primary_key, *[cols for cols, _ in table.uniques]]
+    targets += [
+        index.columns for index in table.indexes if index.unique and not index.where and not any(index.expressions)
+    ]
+    return list(dict.fromkeys(",".join(camel(c) for c in cols) for cols in targets))
+
+
+def upsert_columns(table: Table) -> list[Column]:
+    """The fields an upsert's rows give: a new row's, and key columns a sequence or identity fills."""
+    return [
+        c
+        for c in table.columns
+        if writable(c) or (c.name in table.primary_key and c.generated in ("serial", "identity"))
+    ]
+
+
+def _rows_body(schema_name: str, example: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_name}"},
+                "examples": {"example": {"value": example}},
+            }
+        },
+    }
+
+
+def _batch_schema(item: str, description: str) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": description,
+        "items": {"$ref": f"#/components/schemas/{item}"},
+        "minItems": 1,
+        "maxItems": BATCH_LIMIT,
+    }
+
+
+def _rows_answer(model: str, example: list[dict[str, Any]], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{model}"}},
+                "examples": {"example": {"value": example}},
+            }
+        },
+    }
+
+
+def _count_answer(description: str) -> dict[str, Any]:
+    return _json("RowCount", {"count": 1}, description)
+
+
+def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    """Writes of many rows: create many, upsert, and change or delete the rows matching filters."""
+    model, collection = pascal(table.name), collection_path(table)
+    errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
+    failures = {"400": _ref("V1BadRequest"), "409": _ref("V1Conflict"), **errors}
+    filters = [p for p in list_parameters if p.get("in") == "query" and p["name"] not in ("orderBy", "select", "embed")]
+    every = {
+        "name": "allRows",
+        "in": "query",
+        "required": False,
+        "description": "true to touch every row: without a filter, and without it, the request is refused (400), "
+        "so a forgotten filter never changes or deletes the whole table.",
+        "schema": {"type": "boolean"},
+    }
+    created = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
+    row = row_example_plain(table)
+    upserted = {camel(c.name): example_value(c) for c in upsert_columns(table)}
+    targets = conflict_targets(table)
+    changes = {f: v for f, v in created.items() if f not in [camel(k) for k in table.primary_key]}
+    return {
+        collection: {
+            "put": {
+                "tags": ["v1"],
+                "operationId": f"upsert{model}",
+                "summary": f"Create or change {title(table.name)} rows",
+                "description": f"Writes every {table.name} row given in one statement, all or none: a row whose "
+                "onConflict fields match a stored row changes that row to the fields given, any other is created. "
+                "Every row gives the same fields, the onConflict ones among them. Answers the rows as stored, in "
+                "the order given.",
+                "parameters": [
+                    {
+                        "name": "onConflict",
+                        "in": "query",
+                        "required": False,
+                        "description": "The fields that identify a stored row: the primary key (the default) or a "
+                        f"unique constraint's: {'; '.join(targets)}.",
+                        "schema": {"type": "string", "enum": targets},
+                    }
+                ],
+                "requestBody": _rows_body(f"{model}UpsertBatch", [upserted], f"The {table.name} rows to write."),
+                "responses": {"200": _rows_answer(model, [row], "The rows as stored."), **failures},
+            },
+            "patch": {
+                "tags": ["v1"],
+                "operationId": f"update{model}Where",
+                "summary": f"Change the {title(table.name)} rows matching filters",
+                "description": f"Changes the fields given in every {table.name} row matching every filter (the "
+                "list's), in one statement, and answers how many rows matched. Without a filter it is refused "
+                "unless allRows=true.",
+                "parameters": [*filters, every],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{model}Update"},
+                            "examples": {"example": {"value": dict(list(changes.items())[:1])}},
+                        }
+                    },
+                },
+                "responses": {"200": _count_answer("How many rows matched."), **failures},
+            },
+            "delete": {
+                "tags": ["v1"],
+                "operationId": f"delete{model}Where",
+                "summary": f"Delete the {title(table.name)} rows matching filters",
+                "description": f"Deletes every {table.name} row matching every filter (the list's), in one "
+                "statement, and answers how many. Without a filter it is refused unless allRows=true; while "
+                "other rows still point to one of them, nothing is deleted (409).",
+                "parameters": [*filters, every],
+                "responses": {"200": _count_answer("How many rows were deleted."), **failures},
+            },
+        },
+        collection + "-batch": {
+            "post": {
+                "tags": ["v1"],
+                "operationId": f"create{model}Batch",
+                "summary": f"Create many {title(table.name)} rows",
+                "description": f"Creates every {table.name} row given in one statement, all or none, and answers "
+                "them as stored, in the order given. A field a row leaves out takes its default.",
+                "requestBody": _rows_body(f"{model}CreateBatch", [created], f"The new {table.name} rows."),
+                "responses": {"201": _rows_answer(model, [row], "The rows as stored."), **failures},
+            }
+        },
+    }
+
+
+def row_example_plain(table: Table) -> dict[str, Any]:
+    return {camel(c.name): example_value(c) for c in table.columns}
+
+
+def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
     model, keys = pascal(table.name), table.keys
     collection = collection_path(table)
     item = collection + "".join("/{" + camel(key.name) + "}" for key in keys)
@@ -375,9 +673,7 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
             "name": camel(c.name),
             "in": "query",
             "required": False,
-            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
-            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
-            + "), in.(a,b), is.null or not.is.null.",
+            "description": filter_description(c),
             "schema": filter_schema(c),
         }
         for c in table.columns
@@ -413,16 +709,18 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "operationId": f"list{model}",
                 "summary": f"List {title(table.name)} rows",
                 "description": f"Lists {table.name} rows matching every filter given, ordered by orderBy, one page "
-                "at a time with the exact total count.",
+                "at a time with the exact total count; each with the fields asked for with select and the related "
+                "rows asked for with embed.",
+                "x-omit-unset-fields": True,
                 "parameters": [
                     *filters,
                     order,
-                    *embed_parameter(table),
+                    *read_parameters(schema, table),
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
                 ],
                 "responses": {
-                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "200": _with_csv(_json(f"{model}Page", page, "One page of rows."), example),
                     "400": _ref("V1BadRequest"),
                     **errors,
                 },
@@ -474,13 +772,12 @@ def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "tags": ["v1"],
                 "operationId": f"get{model}",
                 "summary": f"Read a {title(table.name)} row",
-                "description": f"Reads one {table.name} row"
-                + (
-                    ", with the rows its foreign keys point to when asked for with embed." if embeddable(table) else "."
-                ),
-                "parameters": embed_parameter(table),
+                "description": f"Reads one {table.name} row, with the fields asked for with select and the related "
+                "rows asked for with embed.",
+                "parameters": read_parameters(schema, table),
+                "x-omit-unset-fields": True,
                 "responses": {
-                    "200": _json(model, row_example(schema, table, embed=bool(embeddable(table))), "The row."),
+                    "200": _json(f"{model}Read", row_example(schema, table, embed=True), "The row."),
                     "400": _ref("V1BadRequest"),
                     "404": _ref("V1NotFound"),
                     **errors,
@@ -674,6 +971,12 @@ def _common_schemas() -> dict[str, Any]:
                 "message": {"type": "string"},
             },
             "required": ["location", "message"],
+        },
+        "RowCount": {
+            "type": "object",
+            "description": "How many rows a change or delete by filter touched.",
+            "properties": {"count": {"type": "integer", "minimum": 0}},
+            "required": ["count"],
         },
         "HealthStatus": {
             "type": "object",

@@ -39,6 +39,7 @@ track = Table(
     Column("mood", postgresql.ENUM("calm", "loud", name="mood", schema=None, create_type=False), nullable=True),
     Column("cover", LargeBinary, nullable=True),
     Column("span", postgresql.INTERVAL, nullable=True),
+    Column("words", postgresql.TSVECTOR, nullable=True),
 )
 TRACKS = Resource(track, "/v1/track")
 ROWS = [
@@ -68,7 +69,7 @@ async def conn(engine: AsyncEngine) -> AsyncIterator[Any]:
 
 async def names(conn: Any, order_by: str | None = None, **filters: str) -> list[str]:
     columns = {"album_id": None, "position": None, "name": None, "price": None, "composer": None}
-    columns |= {"released": None, "explicit": None, "mood": None, "cover": None, "span": None}
+    columns |= {"released": None, "explicit": None, "mood": None, "cover": None, "span": None, "words": None}
     page = await list_rows(conn, TRACKS, filters={**columns, **filters}, order_by=order_by, limit=50, offset=0)
     assert page["total"] == len(page["items"])
     return [item["name"] for item in page["items"]]
@@ -150,3 +151,23 @@ async def test_values_keep_their_exact_type_on_the_wire(conn: Any) -> None:
     assert fields["cover"] == "aGVsbG8="
     assert fields["span"] == "1 day 02:00:00"
     assert await get_row(conn, TRACKS, (3, 1)) == fields
+
+
+async def test_a_text_search_vector_filters_by_full_text(conn: Any) -> None:
+    await conn.execute(text(f"UPDATE {SCHEMA}.track SET words = to_tsvector('english', name)"))
+    assert await names(conn, words="fts(english).rock") == ["Rock On", "rock bottom"]
+    assert await names(conn, words="fts(english).rock & !bottom") == ["Rock On"]
+    assert await names(conn, words="plfts(english).rocks bottoms") == ["rock bottom"]
+    assert await names(conn, words="phfts(english).bottom rock") == []
+    assert await names(conn, words='wfts(english)."rock bottom" or intro') == ["Intro", "rock bottom"]
+    assert await names(conn, words="plfts.outro") == ["Outro"]
+    for given, message in [
+        ("fts(english).rock &", "A full-text filter cannot be read: no operand in tsquery"),
+        ("fts(klingon).rock", 'A full-text filter cannot be read: text search configuration "klingon" does not exist'),
+        ("eq.rock", "only be filtered with is.null or not.is.null, or with fts, plfts, phfts or wfts"),
+    ]:
+        with pytest.raises(Problem) as refused:
+            async with conn.begin_nested():
+                await names(conn, words=given)
+        assert refused.value.status == invalid("").status
+        assert message in str(refused.value.detail)

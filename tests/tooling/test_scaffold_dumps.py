@@ -6,6 +6,7 @@ aside), and `fountain db downgrade --to base` leaves the schema empty.
 Inputs: a public sample database's own script (Chinook), a hand-written file with each construct
 once, and that file as pg_dump writes it back."""
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -150,3 +151,142 @@ def test_json_input_migrates_every_type_and_downgrades_to_nothing(
     downgrade = run_in(root, "-m", "fountain_cli.main", "db", "downgrade", "bands", "--to", "base", env=env)
     assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
     assert objects(schema_dump(postgres_dir, "scaffolded_bands", "bands"), "bands") == []
+
+
+# --- the table API of the scaffolded Chinook service, over HTTP -----------------------------------
+
+SEED = """
+INSERT INTO artist VALUES (1, 'AC/DC'), (2, 'Accept'), (3, 'Aerosmith');
+INSERT INTO album VALUES (1, 'For Those About To Rock', 1), (2, 'Let There Be Rock', 1), (3, 'Balls to the Wall', 2);
+INSERT INTO genre VALUES (1, 'Rock'), (2, 'Metal');
+INSERT INTO media_type VALUES (1, 'MPEG audio file');
+INSERT INTO track VALUES
+    (1, 'For Those About To Rock', 1, 1, 1, 'Angus Young', 343719, 11170334, 0.99),
+    (2, 'Put The Finger On You', 1, 1, 1, NULL, 205662, 6713451, 0.99),
+    (3, 'Go Down', 2, 1, 1, NULL, 331180, 10847611, 0.99),
+    (4, 'Balls to the Wall', 3, 1, 2, NULL, 342562, 5510424, 1.29);
+INSERT INTO playlist VALUES (1, 'Music'), (2, 'Heavy Metal Classic');
+INSERT INTO playlist_track VALUES (1, 1), (1, 3), (1, 4), (2, 4);
+"""
+# Requests to the scaffolded service in-process, each [method, path, body or null, headers]; prints
+# each answer's status and body (JSON, or else its text).
+CLIENT = """
+import asyncio, json, os, sys
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from fountain_common.settings import Settings
+from tests.in_process import service_app
+
+async def main() -> None:
+    url = os.environ["FOUNTAIN_DATABASE_URL"]
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL search_path TO music"))
+        for statement in sys.argv[1].split(";"):
+            if statement.strip():
+                await conn.execute(text(statement))
+    app = service_app("music", Settings(database_url=url), engine)
+    answers = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for method, target, body, headers in json.loads(sys.argv[2]):
+            response = await client.request(method, target, json=body, headers=headers)
+            json_answer = response.headers["content-type"].startswith("application/json")
+            answers.append([response.status_code, response.json() if json_answer else response.text])
+    await engine.dispose()
+    print(json.dumps(answers))
+
+asyncio.run(main())
+"""
+
+
+def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
+    scaffold: Callable[[str], Path], postgres_dir: Path
+) -> None:
+    root = scaffold("music")
+    url = embedded_url(postgres_dir, "api_music")
+    env = {"FOUNTAIN_DATABASE_URL": url}
+    for command in (("downgrade", "music", "--to", "base"), ("upgrade", "music")):
+        done = run_in(root, "-m", "fountain_cli.main", "db", *command, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    targets = [
+        "/v1/artist?select=name&embed=album(track(genre))&limit=2",
+        "/v1/track/4?select=name,unitPrice&embed=album(artist),playlist",
+        "/v1/playlist?embed=track(album)&select=name",
+        "/v1/artist?select=name,birthday",
+        "/v1/artist?embed=albums",
+        "/v1/track/1?embed=playlist(track",
+    ]
+    writes = [
+        ["POST", "/v1/artist-batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
+        ["POST", "/v1/artist-batch", [{"artistId": 12, "name": "Rush"}, {"artistId": 1, "name": "Again"}]],
+        ["PUT", "/v1/artist", [{"artistId": 1, "name": "AC-DC"}, {"artistId": 12, "name": "Rush"}]],
+        ["PATCH", "/v1/track?albumId=eq.1", {"unitPrice": "0.89"}],
+        ["DELETE", "/v1/playlist-track", None],
+        ["DELETE", "/v1/playlist-track?playlistId=eq.2", None],
+        ["GET", "/v1/artist?select=name&orderBy=artistId", None],
+    ]
+    writes.append(["GET", "/v1/track?select=trackId,name,composer,unitPrice&embed=genre&limit=2", None])
+    requests = json.dumps(
+        [
+            [*request, {"Accept": "text/csv"} if request is writes[-1] else {}]
+            for request in [*[["GET", target, None] for target in targets], *writes]
+        ]
+    )
+    result = run_in(root, "-c", CLIENT, SEED, requests, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = json.loads(result.stdout.splitlines()[-1])
+    artists, track, playlists, bad_select, bad_embed, unclosed = answers[: len(targets)]
+    created, refused, upserted, changed, unguarded, deleted, names, tracks_csv = answers[len(targets) :]
+
+    assert artists[0] == 200
+    acdc = artists[1]["items"][0]
+    assert acdc["name"] == "AC/DC" and "artistId" not in acdc
+    assert [album["title"] for album in acdc["album"]] == ["For Those About To Rock", "Let There Be Rock"]
+    assert [t["name"] for t in acdc["album"][0]["track"]] == ["For Those About To Rock", "Put The Finger On You"]
+    assert acdc["album"][0]["track"][0]["genre"] == {"genreId": 1, "name": "Rock"}
+    assert artists[1]["items"][1]["album"][0]["track"][0]["unitPrice"] == "1.29"
+    assert artists[1]["total"] == 3
+
+    assert track == [
+        200,
+        {
+            "name": "Balls to the Wall",
+            "unitPrice": "1.29",
+            "album": {
+                "albumId": 3,
+                "title": "Balls to the Wall",
+                "artistId": 2,
+                "artist": {"artistId": 2, "name": "Accept"},
+            },
+            "playlist": [{"playlistId": 1, "name": "Music"}, {"playlistId": 2, "name": "Heavy Metal Classic"}],
+        },
+    ]
+    assert playlists[0] == 200
+    music, heavy = playlists[1]["items"]
+    assert [t["name"] for t in music["track"]] == ["For Those About To Rock", "Go Down", "Balls to the Wall"]
+    assert heavy["track"][0]["album"]["title"] == "Balls to the Wall"
+    assert set(heavy) == {"name", "track"}
+
+    assert bad_select[0] == 400
+    assert "select: 'birthday' is not a field of artist; fields: artistId, name." in bad_select[1]["message"]
+    assert bad_embed[0] == 400
+    assert "Cannot embed albums in artist rows; embeddable: album." in bad_embed[1]["message"]
+    assert unclosed[0] == 400 and "a parenthesis is not closed" in unclosed[1]["message"]
+
+    # Writes of many rows: all or none, upserts on the key, changes and deletes by filter with a guard.
+    assert created == [201, [{"artistId": 10, "name": "Queen"}, {"artistId": 11, "name": None}]]
+    assert refused[0] == 409 and "Key (artist_id)=(1) already exists" in refused[1]["message"]
+    assert upserted == [200, [{"artistId": 1, "name": "AC-DC"}, {"artistId": 12, "name": "Rush"}]]
+    assert changed == [200, {"count": 2}]
+    assert unguarded[0] == 400 and "or allRows=true to touch every row" in unguarded[1]["message"]
+    assert deleted == [200, {"count": 1}]
+    assert [item["name"] for item in names[1]["items"]] == ["AC-DC", "Accept", "Aerosmith", "Queen", None, "Rush"]
+
+    # A list as CSV, when asked for with Accept: text/csv.
+    assert tracks_csv == [
+        200,
+        "trackId,name,composer,unitPrice,genre\r\n"
+        '1,For Those About To Rock,Angus Young,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n'
+        '2,Put The Finger On You,,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n',
+    ]
