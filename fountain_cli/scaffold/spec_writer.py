@@ -576,6 +576,7 @@ def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str
     model, collection = pascal(table.name), collection_path(table)
     errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
     failures = {"400": _ref("V1BadRequest"), "409": _ref("V1Conflict"), **errors}
+    too_large = {"413": _ref("V1ContentTooLarge")}  # the operations below that take a body
     filters = [p for p in list_parameters if p.get("in") == "query" and p["name"] not in ("orderBy", "select", "embed")]
     every = {
         "name": "allRows",
@@ -611,7 +612,7 @@ def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str
                     }
                 ],
                 "requestBody": _rows_body(f"{model}UpsertBatch", [upserted], f"The {table.name} rows to write."),
-                "responses": {"200": _rows_answer(model, [row], "The rows as stored."), **failures},
+                "responses": {"200": _rows_answer(model, [row], "The rows as stored."), **failures, **too_large},
             },
             "patch": {
                 "tags": ["v1"],
@@ -630,7 +631,7 @@ def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str
                         }
                     },
                 },
-                "responses": {"200": _count_answer("How many rows matched."), **failures},
+                "responses": {"200": _count_answer("How many rows matched."), **failures, **too_large},
             },
             "delete": {
                 "tags": ["v1"],
@@ -651,7 +652,7 @@ def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str
                 "description": f"Creates every {table.name} row given in one statement, all or none, and answers "
                 "them as stored, in the order given. A field a row leaves out takes its default.",
                 "requestBody": _rows_body(f"{model}CreateBatch", [created], f"The new {table.name} rows."),
-                "responses": {"201": _rows_answer(model, [row], "The rows as stored."), **failures},
+                "responses": {"201": _rows_answer(model, [row], "The rows as stored."), **failures, **too_large},
             }
         },
     }
