@@ -1,11 +1,16 @@
 """Id-list filters of /v2 lists (`?ids=3,1,7`): many resources in one request instead of one each.
 
 The spec bounds a list by a pattern, but FastAPI validates only the last occurrence of a repeated
-parameter; every occurrence is checked here, and the ids of all of them are combined.
+parameter; every occurrence is checked here, and the ids of all of them are combined. `one_of` turns
+them into one SQL condition.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from fountain_common.problems import invalid
 
@@ -31,3 +36,10 @@ def parse_id_list(name: str, values: Sequence[str], *, max_ids: int) -> set[int]
         message = f"At most {max_ids} ids"
         raise invalid(f"{location}: {message}, got {len(ids)}.", [{"location": location, "message": message}])
     return {i for i in ids if i <= BIGINT_MAX}
+
+
+def one_of(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column = ANY($1)` with the ids as one array parameter. `column IN (...)` binds every id on its
+    own, and SQLAlchemy renders those binds anew on every execution: for the hundreds of ids a story
+    reads at once that cost more CPU than the query."""
+    return column == any_(bindparam(None, sorted(ids), type_=ARRAY(column.type), unique=True))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.database import PreparedRead, Row
 from fountain_common.etags import check_etag
+from fountain_common.id_lists import one_of
 from fountain_common.problems import not_found
 
 from .tables import actions, characters, paraphrases, spoken_words
@@ -58,7 +59,7 @@ def _filtered(
     query: Select[Any], table: Table, ids: Collection[int] | None, column: Column[Any], contains: str | None
 ) -> Select[Any]:
     if ids is not None:
-        query = query.where(table.c.id.in_(ids))
+        query = query.where(one_of(table.c.id, ids))
     if contains is not None:
         query = query.where(column.icontains(contains, autoescape=True))
     return query

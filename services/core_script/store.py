@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
+from fountain_common.id_lists import one_of
 from fountain_common.problems import invalid, not_found
 
 from .tables import MAX_LINES_PER_SCRIPT, script_reservations, scripts, section_headings, story_lines
@@ -163,7 +164,7 @@ async def mark_scoped(conn: AsyncConnection, script_id: int) -> None:
 def scripts_query(ids: Collection[int] | None = None, title_contains: str | None = None) -> Select[Any]:
     query = select(*SCRIPT_COLUMNS).order_by(scripts.c.id)
     if ids is not None:
-        query = query.where(scripts.c.id.in_(list(ids)))
+        query = query.where(one_of(scripts.c.id, ids))
     if title_contains is not None:
         # strpos, not LIKE: % and _ in the text are plain characters.
         query = query.where(func.strpos(func.lower(scripts.c.title), func.lower(title_contains)) > 0)

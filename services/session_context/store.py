@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
+from fountain_common.id_lists import one_of
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
 from .tables import DATA_KEY_MAX_LENGTH, DATA_MAX_KEYS, contexts, sessions
@@ -217,7 +218,7 @@ def contexts_query(
     if session_id is not None:
         query = query.where(contexts.c.session_id == session_id)
     if character_ids is not None:
-        query = query.where(contexts.c.character_id.in_(list(character_ids)))
+        query = query.where(one_of(contexts.c.character_id, character_ids))
     if context_ids is not None:
-        query = query.where(contexts.c.id.in_(list(context_ids)))
+        query = query.where(one_of(contexts.c.id, context_ids))
     return query
