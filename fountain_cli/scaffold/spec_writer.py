@@ -662,6 +662,19 @@ def row_example_plain(table: Table) -> dict[str, Any]:
     return {camel(c.name): example_value(c) for c in table.columns}
 
 
+def _order_parameter(fields: list[str], tiebreak: str) -> dict[str, Any]:
+    """The orderBy query parameter of a list over `fields`; `tiebreak` says what ends every order."""
+    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
+    return {
+        "name": "orderBy",
+        "in": "query",
+        "required": False,
+        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
+        f".nullsfirst or .nullslast places the nulls. {tiebreak}",
+        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
+    }
+
+
 def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
     model, keys = pascal(table.name), table.keys
     collection = collection_path(table)
@@ -679,15 +692,7 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
         }
         for c in table.columns
     ]
-    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
-    order = {
-        "name": "orderBy",
-        "in": "query",
-        "required": False,
-        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
-        ".nullsfirst or .nullslast places the nulls. The key ends every order.",
-        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
-    }
+    order = _order_parameter(fields, "The key ends every order.")
     page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
     create_example = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
     key_params = [
@@ -840,15 +845,7 @@ def view_list_parameters(view: Table) -> list[dict[str, Any]]:
         }
         for c in view.columns
     ]
-    one = "-?(" + "|".join(fields) + r")(\.(nullsfirst|nullslast))?"
-    order = {
-        "name": "orderBy",
-        "in": "query",
-        "required": False,
-        "description": "Fields to order by, comma-separated; a leading - orders descending, a trailing "
-        ".nullsfirst or .nullslast places the nulls. The view's columns end every order.",
-        "schema": {"type": "string", "pattern": f"^{one}(,{one})*$", "maxLength": 500},
-    }
+    order = _order_parameter(fields, "The view's columns end every order.")
     return [*filters, order]
 
 
