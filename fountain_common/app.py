@@ -63,6 +63,7 @@ def create_service_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = service
     app.state.settings = settings

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
         default="auto", pattern="^(auto|json|console)$", description="auto: console on a terminal, JSON otherwise."
     )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # FastAPI's own OpenTelemetry checks for configured providers on every request even when none is:
+    # off unless asked for, since the services' metrics are the Prometheus ones at /metrics.
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs per request, sent to the providers the "
+        "OTEL_* environment configures (FASTAPI_OTEL_AUTO_CONFIGURE=true). Off: none, at no cost per request.",
+    )
 
     # Limits: what one request may ask of a process, and how long the database may take to answer.
     max_body_bytes: int = Field(

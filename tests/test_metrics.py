@@ -177,3 +177,28 @@ def test_the_gateway_routes_no_request_to_metrics() -> None:
             for path in (METRICS_PATH, METRICS_PATH + "/", "/v2" + METRICS_PATH):
                 route = route_for(kong, service.host, method, path)
                 assert route is None, f"{method} {service.host}{path} -> {route.name if route else ''}"
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_opentelemetry_is_consulted_per_request_only_when_enabled(
+    settings: Settings, engine: AsyncEngine, gateway_transport: httpx.ASGITransport, monkeypatch: Any, enabled: bool
+) -> None:
+    """FastAPI's own telemetry looks up the OpenTelemetry providers on every request; by default the
+    services skip it (FOUNTAIN_OPENTELEMETRY), and turning it on hands requests to it again."""
+    from opentelemetry import trace
+
+    lookups: list[object] = []
+    real = trace.get_tracer_provider
+
+    def counted() -> trace.TracerProvider:
+        lookups.append(object())
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    app = in_process.service_app(
+        "character", settings.model_copy(update={"opentelemetry": enabled}), engine, gateway_transport
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        for _ in range(3):
+            assert (await client.get("/v2/characters/999999")).status_code == 404
+    assert (len(lookups) >= 3) is enabled
