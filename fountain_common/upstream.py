@@ -132,6 +132,10 @@ class Upstreams:
     """One connection pool per app for all calls to other services; `caller` names the calling
     service in the metrics."""
 
+    # Idle connections are closed after this long: less than the 5 s a uvicorn server keeps an idle
+    # connection, so a call never goes out on one the other side is closing.
+    KEEPALIVE_SECONDS = 4.0
+
     def __init__(
         self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, *, caller: str = ""
     ) -> None:
@@ -141,7 +145,9 @@ class Upstreams:
         self.client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=self.KEEPALIVE_SECONDS
+            ),
             follow_redirects=False,
         )
 
