@@ -313,6 +313,9 @@ class CoreScriptV2(Operations):
         given: dict[str, Any] = {name: stored(name, getattr(body, name)) for name in body.model_fields_set}
         if not given:
             raise invalid("Give at least one field to change.")
+        if given.get("dual"):
+            # Pairing depends on the lines around it: run one at a time with moves, inserts and deletes.
+            await store.get_script(conn, script_id, lock=True)
         line = await store.get_line(conn, script_id, heading_id, line_id, lock=True)
         check_etag(line, if_match, what=f"Line {line_id}")
         current = {name: line[column] for name, column in ELEMENT_COLUMNS.items()}
@@ -331,6 +334,9 @@ class CoreScriptV2(Operations):
         if after["dual"] and not current["dual"]:
             await store.check_dual_partner(conn, heading_id, int(line["position"]))
         row = await store.update_line(conn, line, {ELEMENT_COLUMNS[name]: value for name, value in given.items()})
+        if after["dual"] and not current["dual"]:
+            # A dual dialogue just after it would now follow a dual dialogue.
+            await store.check_dual_pairs(conn, [heading_id], f"Making line {line_id} dual")
         return Reply(_line(row), etag=etag(row))
 
     async def delete_line(
