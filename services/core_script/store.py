@@ -51,7 +51,7 @@ LINE_COLUMNS = (
     story_lines.c.action_id,
     story_lines.c.spoken_word_id,
     story_lines.c.context_id,
-    story_lines.c.extension,
+    story_lines.c.extensions,
     story_lines.c.parentheticals,
     story_lines.c.text,
     story_lines.c.dual,
