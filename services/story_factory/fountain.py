@@ -12,8 +12,9 @@
   transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`);
   lyrics (`~` before each line); a section (`#` as many times as its depth); a synopsis (`= text`).
 - A dual dialogue: the cue of its right-hand side ends in `^`, its context's note follows it (a note
-  between the two sides would part them for some readers). One without a dialogue just before it
-  (after a move or delete) is written as a plain dialogue.
+  between the two sides would part them for some readers). Core Script refuses changes that part a
+  pair; one without a dialogue just before it (left by an earlier version) is written as a plain
+  dialogue.
 - A part a line names that its owner no longer has: a note naming it (`[[Missing from line 7:
   character 12 (deleted since the line was written).]]`) where the line stands, and where Fountain
   needs something to keep the element's shape, a marker (`@MISSING CHARACTER 12`, `(missing spoken
