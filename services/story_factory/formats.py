@@ -35,14 +35,20 @@ def _fdx_paragraphs(write: str) -> list[ElementTree.Element]:
     return list(ElementTree.fromstring(f"<Content>{write}</Content>"))
 
 
-def _written(paragraph: object) -> list[ElementTree.Element]:
-    """One element of the body as screenplain's FDX writer writes it (nothing for what it leaves out)."""
+def _written(paragraphs: list[object]) -> list[list[ElementTree.Element]]:
+    """Each element of the body as screenplain's FDX writer writes it (nothing for what it leaves out),
+    a section as its paragraph writer writes an `Outline {depth}` paragraph; parsed as XML at once."""
     out = io.StringIO()
-    if isinstance(paragraph, Section):
-        fdx.write_paragraph(out, f"Outline {paragraph.level}", [paragraph.text])
-        return _fdx_paragraphs(out.getvalue())
-    fdx.to_fdx(Screenplay(paragraphs=[paragraph]), out)
-    return list(ElementTree.fromstring(out.getvalue().split("\n", 1)[1]).find("Content") or [])
+    for paragraph in paragraphs:
+        out.write("<Element>")
+        if isinstance(paragraph, Section):
+            fdx.write_paragraph(out, f"Outline {paragraph.level}", [paragraph.text])
+        else:
+            document = io.StringIO()
+            fdx.to_fdx(Screenplay(paragraphs=[paragraph]), document)
+            out.write(document.getvalue().split("<Content>", 1)[1].rsplit("</Content>", 1)[0])
+        out.write("</Element>")
+    return [list(element) for element in _fdx_paragraphs(out.getvalue())]
 
 
 def _summary(synopsis: str) -> ElementTree.Element:
@@ -74,11 +80,10 @@ def to_fdx(screenplay: str) -> str:
     root = ElementTree.Element("FinalDraft", DocumentType="Script", Template="No", Version="1")
     content = ElementTree.SubElement(root, "Content")
     new_page = False
-    for paragraph in parsed:
+    for paragraph, written in zip(parsed.paragraphs, _written(parsed.paragraphs), strict=True):
         if isinstance(paragraph, PageBreak):
             new_page = True
             continue
-        written = _written(paragraph)
         if not written:
             continue
         first = written[0]
