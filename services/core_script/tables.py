@@ -65,7 +65,9 @@ ELEMENT_SHAPE = (
     " AND (kind = 'dialogue' OR (context_id IS NULL AND extensions = '[]'::jsonb AND parentheticals = '[]'::jsonb))"
     f" AND (kind IN {TEXT_KINDS!r} OR text IS NULL)"
 )
-# The right-hand side of a dual dialogue is a dialogue with no action before its cue; a section, and
+# The right-hand side of a dual dialogue is a dialogue with no action before its cue (and has its
+# partner, a dialogue not dual itself, just before it: deferred constraint triggers of migration 0008,
+# which a table definition cannot hold); a section, and
 # only a section, has a depth.
 DUAL_DIALOGUE = "NOT dual OR (kind = 'dialogue' AND action_id IS NULL)"
 # A cue's extensions: a list of strings as the spec bounds each one.

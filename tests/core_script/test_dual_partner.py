@@ -2,9 +2,18 @@
 without a dialogue (not dual itself) just before it in its section is refused with 409 naming the line,
 and changes nothing. Through the HTTP API of Core Script against the real services in-process."""
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+from alembic import command
+from sqlalchemy.exc import IntegrityError
+
+from fountain_cli import registry
+from fountain_common.embedded_postgres import embedded_url
+from fountain_common.migrations import alembic_config
 from tests import test_screenplays
+from tests.test_migrations import _run as run
 from tests.test_screenplays import ClientFor, World, acts_and_songs, parsed
 
 world = test_screenplays.world  # the fixture: Core Script and Character Management over empty tables
@@ -108,3 +117,50 @@ async def test_v1_reordering_sections_keeps_the_pairs(world: World, client_for: 
     # The second section now comes first; the pair is still side by side.
     kinds = [element[0] for element in parsed(fountain.text)]
     assert kinds[:3] == ["scene", "action", "scene"] and kinds.count("dual") == 1
+
+
+def test_the_database_refuses_a_pair_parted_and_the_migration_unpairs_what_was_parted(postgres_dir: Path) -> None:
+    url = embedded_url(postgres_dir, "fountain_dual_partner_migration")
+    core = alembic_config(registry.load_service("core_script"), url)
+    command.upgrade(core, "0007")
+    dialogue = "INSERT INTO core_script.story_lines (id, script_id, heading_id, position, kind, character_id, spoken_word_id, dual) VALUES "
+    run(
+        url,
+        "INSERT INTO core_script.scripts (id, title, sequence_number) VALUES (1, 'One', 1)",
+        "INSERT INTO core_script.section_headings (id, script_id, title, sequence_number) VALUES (1, 1, 'a', 2), (2, 1, 'b', 3)",
+        # Section 1: a pair; section 2: a dual line an earlier version left first in its section.
+        dialogue + "(1, 1, 1, 1, 'dialogue', 10, 30, false), (2, 1, 1, 2, 'dialogue', 11, 31, true), "
+        "(3, 1, 2, 1, 'dialogue', 12, 32, true)",
+    )
+    command.upgrade(core, "0008")
+    assert run(url, "SELECT id, dual FROM core_script.story_lines ORDER BY id")[0] == [
+        (1, False),
+        (2, True),
+        (3, False),
+    ]
+    parting = [
+        # The partner deleted and the lines after it moved up.
+        (
+            "DELETE FROM core_script.story_lines WHERE id = 1",
+            "UPDATE core_script.story_lines SET position = 1 WHERE id = 2",
+        ),
+        # The partner moved to the other section.
+        ("UPDATE core_script.story_lines SET heading_id = 2, position = 2 WHERE id = 1",),
+        # An action put between the two.
+        (
+            "UPDATE core_script.story_lines SET position = 3 WHERE id = 2",
+            "INSERT INTO core_script.story_lines (id, script_id, heading_id, position, kind, action_id) VALUES (4, 1, 1, 2, 'action', 5)",
+        ),
+    ]
+    for statements in parting:
+        with pytest.raises(IntegrityError, match="story_lines_dual_partner|is a dual dialogue without"):
+            run(url, *statements)
+    assert run(url, "SELECT id, heading_id, position, dual FROM core_script.story_lines ORDER BY id")[0] == [
+        (1, 1, 1, False),
+        (2, 1, 2, True),
+        (3, 2, 1, False),
+    ]
+    # Deleting the whole section takes both sides: no pair is parted.
+    run(url, "DELETE FROM core_script.section_headings WHERE id = 1")
+    command.downgrade(core, "0007")
+    command.upgrade(core, "head")
