@@ -556,12 +556,12 @@ def test_the_migration_keeps_lines_as_dialogue_and_downgrades_only_what_the_old_
     command.upgrade(core, "head")
     (lines,) = run(
         url,
-        "SELECT id, kind, character_id, action_id, spoken_word_id, context_id, extension, parentheticals, text "
+        "SELECT id, kind, character_id, action_id, spoken_word_id, context_id, extensions, parentheticals, text "
         "FROM core_script.story_lines ORDER BY id",
     )
     assert lines == [
-        (1, "dialogue", 10, 20, 30, None, None, [], None),
-        (2, "dialogue", 11, 21, 31, 41, None, [], None),
+        (1, "dialogue", 10, 20, 30, None, [], [], None),
+        (2, "dialogue", 11, 21, 31, 41, [], [], None),
     ]
     # The database itself refuses a line whose columns do not fit its kind.
     with pytest.raises(IntegrityError, match="story_lines_element_shape"):

@@ -5,12 +5,15 @@ them (the text of an action and the spoken words in Character Management, a cont
 Context); Core Script keeps the order, the kind and what is only layout (extension, parentheticals,
 the text of transitions, centered text, notes, lyrics, sections and synopses, a section's depth, and
 whether a dialogue is the right-hand side of a dual dialogue). Text keeps Fountain emphasis as written.
+
+A cue's extensions are a list, each as written (`BOB (V.O.) (CONT'D)`: `V.O.` and `CONT'D`); the
+`extension` of a body is one of them, and that of an answer is all of them joined by `, `.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from fountain_common.problems import invalid
 
@@ -20,7 +23,7 @@ ELEMENT_COLUMNS = {
     "spokenWordId": "spoken_word_id",
     "actionId": "action_id",
     "contextId": "context_id",
-    "extension": "extension",
+    "extensions": "extensions",
     "parentheticals": "parentheticals",
     "text": "text",
     "dual": "dual",
@@ -45,9 +48,34 @@ REQUIRED: dict[str, frozenset[str]] = {
 }
 ALLOWED: dict[str, frozenset[str]] = REQUIRED | {
     "dialogue": frozenset(
-        {"characterId", "spokenWordId", "actionId", "contextId", "extension", "parentheticals", "dual"}
+        {"characterId", "spokenWordId", "actionId", "contextId", "extensions", "parentheticals", "dual"}
     ),
 }
+
+
+EXTENSION_SEPARATOR = ", "
+
+
+def joined_extensions(extensions: list[str]) -> str | None:
+    """The `extension` of an answer: every extension joined, as a client of one extension reads it."""
+    return EXTENSION_SEPARATOR.join(extensions) or None
+
+
+def element_fields(body: BaseModel, names: Collection[str]) -> dict[str, Any]:
+    """The element fields among `names` of a request body, by field name, with the `extension` it
+    gives (one, or null for none) folded into `extensions`; 422 when it gives both and they disagree."""
+    fields = {name: getattr(body, name) for name in names if name in ELEMENT_COLUMNS}
+    given_one, given_many = "extension" in body.model_fields_set, "extensions" in body.model_fields_set
+    one: str | None = getattr(body, "extension", None)
+    many = [item.root if isinstance(item, RootModel) else item for item in getattr(body, "extensions", None) or []]
+    if given_one and given_many and one != joined_extensions(many):
+        message = "Give extension (one) or extensions (several); given both, extension is extensions joined by ', '."
+        raise invalid(message, [{"location": "body.extension", "message": message}])
+    if given_one and not given_many:
+        fields["extensions"] = [] if one is None else [one]
+    elif given_many or "extensions" in fields:
+        fields["extensions"] = many
+    return fields
 
 
 def is_set(value: Any) -> bool:
@@ -63,14 +91,17 @@ def stored(name: str, value: Any) -> Any:
     return value
 
 
-def check_element(kind: str, fields: Mapping[str, Any]) -> None:
-    """422 naming every field the kind needs but lacks, or has but does not take."""
+def check_element(kind: str, fields: Mapping[str, Any], sent: Collection[str] = ()) -> None:
+    """422 naming every field the kind needs but lacks, or has but does not take; `extensions` by the
+    name the body `sent` them under (`extension` when it gave only that)."""
     errors: list[dict[str, str]] = []
     for name in sorted(REQUIRED[kind]):
         if not is_set(fields.get(name)):
             errors.append({"location": f"body.{name}", "message": f"A {kind} element needs {name}."})
     for name in sorted(ELEMENT_COLUMNS):
         if name not in ALLOWED[kind] and is_set(fields.get(name)):
+            if name == "extensions" and "extension" in sent and "extensions" not in sent:
+                name = "extension"
             errors.append({"location": f"body.{name}", "message": f"A {kind} element takes no {name}."})
     text = fields.get("text")
     if kind in ONE_LINE_KINDS and isinstance(text, str) and ("\n" in text or "\r" in text):

@@ -9,14 +9,14 @@ keep the positions of every section 1..n without gaps; the deferrable unique con
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
 from fountain_common.id_lists import one_of
-from fountain_common.problems import invalid, not_found
+from fountain_common.problems import conflict, invalid, not_found
 
 from .tables import MAX_LINES_PER_SCRIPT, script_reservations, scripts, section_headings, story_lines
 
@@ -51,7 +51,7 @@ LINE_COLUMNS = (
     story_lines.c.action_id,
     story_lines.c.spoken_word_id,
     story_lines.c.context_id,
-    story_lines.c.extension,
+    story_lines.c.extensions,
     story_lines.c.parentheticals,
     story_lines.c.text,
     story_lines.c.dual,
@@ -358,7 +358,44 @@ async def insert_line(
         .values(script_id=script_id, heading_id=heading_id, position=position, **fields)
         .returning(*LINE_COLUMNS)
     )
-    return inserted.mappings().one()
+    row = inserted.mappings().one()
+    if position <= count:
+        # The line now stands before the one that was at its place, which may be a dual dialogue.
+        await check_dual_pairs(conn, [heading_id], f"Inserting a line at position {position}")
+    return row
+
+
+async def check_dual_pairs(conn: AsyncConnection, heading_ids: Collection[int], change: str) -> None:
+    """409 naming every dual dialogue of these sections that the change (described by `change`, run
+    already in this transaction, which the 409 rolls back) leaves without its partner: a dialogue, not
+    dual itself, just before it in its section."""
+    before = story_lines.alias("before")
+    orphans = (
+        await conn.execute(
+            select(story_lines.c.id, story_lines.c.heading_id, story_lines.c.position, before.c.kind, before.c.dual)
+            .outerjoin(
+                before,
+                and_(before.c.heading_id == story_lines.c.heading_id, before.c.position == story_lines.c.position - 1),
+            )
+            .where(
+                one_of(story_lines.c.heading_id, heading_ids),
+                story_lines.c.dual,
+                or_(before.c.id.is_(None), before.c.kind != "dialogue", before.c.dual),
+            )
+            .order_by(story_lines.c.heading_id, story_lines.c.position)
+        )
+    ).all()
+    if orphans:
+        named = "; ".join(
+            f"line {o.id} of section {o.heading_id} would follow "
+            + ("nothing" if o.kind is None else "a dual dialogue" if o.kind == "dialogue" else f"a {o.kind} element")
+            for o in orphans
+        )
+        raise conflict(
+            f"{change} would leave a dual dialogue without the dialogue it pairs with: {named}. A dual dialogue "
+            "needs a dialogue that is not dual itself just before it in its section; move or delete the dual "
+            "dialogue, or clear its dual, first. Nothing was changed."
+        )
 
 
 async def check_dual_partner(conn: AsyncConnection, heading_id: int, position: int) -> None:
@@ -420,6 +457,7 @@ async def delete_line(
     check_etag(row, if_match, what=f"Line {line_id}")
     await conn.execute(story_lines.delete().where(story_lines.c.id == line_id))
     await _shift(conn, heading_id, int(row["position"]) + 1, -1)
+    await check_dual_pairs(conn, [heading_id], f"Deleting line {line_id}")
 
 
 async def move_line(
@@ -463,6 +501,8 @@ async def move_line(
     if row["dual"]:
         # Refused (and the move undone with the transaction) where the line would lose its partner.
         await check_dual_partner(conn, target, position)
+    # The lines around its old and new places now follow other lines.
+    await check_dual_pairs(conn, {heading_id, target}, f"Moving line {line_id}")
     return (await conn.execute(select(*LINE_COLUMNS).where(story_lines.c.id == line_id))).mappings().one()
 
 

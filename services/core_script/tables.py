@@ -39,6 +39,7 @@ FILE_PATH_MAX_LENGTH = 1000
 MAX_LINES_PER_SCRIPT = 10000
 SCENE_NUMBER_MAX_LENGTH = 20
 EXTENSION_MAX_LENGTH = 50
+MAX_EXTENSIONS = 5
 
 # The screenplay elements a story line can be (the spec's ElementKind), and the columns each one
 # fills: the database refuses a line whose columns do not fit its kind.
@@ -61,12 +62,20 @@ ELEMENT_SHAPE = (
     " WHEN 'dialogue' THEN character_id IS NOT NULL AND spoken_word_id IS NOT NULL"
     " WHEN 'pageBreak' THEN action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL"
     " ELSE text IS NOT NULL AND action_id IS NULL AND character_id IS NULL AND spoken_word_id IS NULL END"
-    " AND (kind = 'dialogue' OR (context_id IS NULL AND extension IS NULL AND parentheticals = '[]'::jsonb))"
+    " AND (kind = 'dialogue' OR (context_id IS NULL AND extensions = '[]'::jsonb AND parentheticals = '[]'::jsonb))"
     f" AND (kind IN {TEXT_KINDS!r} OR text IS NULL)"
 )
-# The right-hand side of a dual dialogue is a dialogue with no action before its cue; a section, and
+# The right-hand side of a dual dialogue is a dialogue with no action before its cue (and has its
+# partner, a dialogue not dual itself, just before it: deferred constraint triggers of migration 0008,
+# which a table definition cannot hold); a section, and
 # only a section, has a depth.
 DUAL_DIALOGUE = "NOT dual OR (kind = 'dialogue' AND action_id IS NULL)"
+# A cue's extensions: a list of strings as the spec bounds each one.
+EXTENSIONS = (
+    f"jsonb_typeof(extensions) = 'array' AND jsonb_array_length(extensions) <= {MAX_EXTENSIONS}"
+    " AND NOT jsonb_path_exists(extensions, "
+    f'\'$[*] ? (@.type() != "string" || !(@ like_regex "^[^()\\r\\n]{{1,{EXTENSION_MAX_LENGTH}}}$"))\')'
+)
 SECTION_DEPTH = (
     f"(kind = 'section') = (depth IS NOT NULL) AND (depth IS NULL OR depth BETWEEN 1 AND {SECTION_MAX_DEPTH})"
 )
@@ -157,7 +166,8 @@ story_lines = Table(
     Column("action_id", BigInteger, nullable=True),
     Column("spoken_word_id", BigInteger, nullable=True),
     Column("context_id", BigInteger, nullable=True),
-    Column("extension", Text, nullable=True),
+    # ["V.O.", "CONT'D"] of a dialogue's cue, each as written.
+    Column("extensions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     # [{"beforeLine", "text"}, ...] of a dialogue.
     Column("parentheticals", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("text", Text, nullable=True),
@@ -185,9 +195,9 @@ story_lines = Table(
     CheckConstraint(ELEMENT_SHAPE, name="story_lines_element_shape"),
     CheckConstraint(DUAL_DIALOGUE, name="story_lines_dual_dialogue"),
     CheckConstraint(SECTION_DEPTH, name="story_lines_section_depth"),
+    CheckConstraint(EXTENSIONS, name="story_lines_extensions"),
     CheckConstraint(
-        f"char_length(extension) BETWEEN 1 AND {EXTENSION_MAX_LENGTH} AND char_length(text) BETWEEN 1 AND "
-        f"{DESCRIPTION_MAX_LENGTH}",
+        f"char_length(text) BETWEEN 1 AND {DESCRIPTION_MAX_LENGTH}",
         name="story_lines_text_length",
     ),
     Index("story_lines_script_idx", "script_id"),

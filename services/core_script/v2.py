@@ -14,7 +14,7 @@ from fountain_common.routes import Reply
 
 from . import store
 from .bodies import refuse_nulls, script_fields
-from .elements import ELEMENT_COLUMNS, REFERENCE_FIELDS, check_element, stored
+from .elements import ELEMENT_COLUMNS, REFERENCE_FIELDS, check_element, element_fields, joined_extensions, stored
 from .generated.api import Operations
 from .generated.models import (
     LineCreate,
@@ -93,7 +93,8 @@ def _line(row: RowMapping) -> StoryLine:
         spokenWordId=row["spoken_word_id"],
         actionId=row["action_id"],
         contextId=row["context_id"],
-        extension=row["extension"],
+        extension=joined_extensions(row["extensions"]),
+        extensions=row["extensions"],
         parentheticals=[Parenthetical(**item) for item in row["parentheticals"]],
         text=row["text"],
         dual=row["dual"],
@@ -198,9 +199,9 @@ class CoreScriptV2(Operations):
                         f"{location}.position: {message}", [{"location": f"{location}.position", "message": message}]
                     )
                 kind = line.kind.value if line.kind is not None else "dialogue"
-                fields = {name: getattr(line, name) for name in ELEMENT_COLUMNS}
                 try:
-                    check_element(kind, fields)
+                    fields = element_fields(line, ELEMENT_COLUMNS)
+                    check_element(kind, fields, line.model_fields_set)
                 except Problem as problem:
                     errors = [
                         {**e, "location": e["location"].replace("body", location, 1)} for e in problem.errors or []
@@ -275,8 +276,8 @@ class CoreScriptV2(Operations):
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, body: LineCreate
     ) -> Reply[StoryLine]:
         kind = body.kind.value if body.kind is not None else "dialogue"
-        fields = {name: getattr(body, name) for name in ELEMENT_COLUMNS}
-        check_element(kind, fields)
+        fields = element_fields(body, ELEMENT_COLUMNS)
+        check_element(kind, fields, body.model_fields_set)
         # Checked before the script is locked, so the calls do not hold up other writers.
         await store.get_heading(conn, script_id, heading_id)
         references = {name: fields[name] for name in REFERENCE_FIELDS if fields[name] is not None}
@@ -310,14 +311,19 @@ class CoreScriptV2(Operations):
         body: LinePatch,
     ) -> Reply[StoryLine]:
         # Null clears an optional field; the fields a kind needs are refused as null by check_element.
-        given: dict[str, Any] = {name: stored(name, getattr(body, name)) for name in body.model_fields_set}
+        given: dict[str, Any] = {
+            name: stored(name, value) for name, value in element_fields(body, body.model_fields_set).items()
+        }
         if not given:
             raise invalid("Give at least one field to change.")
+        if given.get("dual"):
+            # Pairing depends on the lines around it: run one at a time with moves, inserts and deletes.
+            await store.get_script(conn, script_id, lock=True)
         line = await store.get_line(conn, script_id, heading_id, line_id, lock=True)
         check_etag(line, if_match, what=f"Line {line_id}")
         current = {name: line[column] for name, column in ELEMENT_COLUMNS.items()}
         after = current | given
-        check_element(line["kind"], after)
+        check_element(line["kind"], after, body.model_fields_set)
         references = {
             name: value
             for name, value in given.items()
@@ -331,6 +337,9 @@ class CoreScriptV2(Operations):
         if after["dual"] and not current["dual"]:
             await store.check_dual_partner(conn, heading_id, int(line["position"]))
         row = await store.update_line(conn, line, {ELEMENT_COLUMNS[name]: value for name, value in given.items()})
+        if after["dual"] and not current["dual"]:
+            # A dual dialogue just after it would now follow a dual dialogue.
+            await store.check_dual_pairs(conn, [heading_id], f"Making line {line_id} dual")
         return Reply(_line(row), etag=etag(row))
 
     async def delete_line(

@@ -216,6 +216,7 @@ def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
         spokenWord=spoken_word,
         context=context,
         extension=line.extension,
+        extensions=[extension.root for extension in line.extensions],
         parentheticals=[StoryParenthetical(beforeLine=p.beforeLine, text=p.text) for p in line.parentheticals],
         text=line.text,
         dual=line.dual,

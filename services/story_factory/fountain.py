@@ -8,12 +8,13 @@
 - Each line, by its kind: an action paragraph (forced with `!` when it would otherwise read as another
   element); a dialogue: its action (if any), a `[[note]]` of the context's entries other than `mood`,
   the character's cue in upper case (forced with `@` when upper case alone would not make it one) with
-  its extension, the context's `mood` and the parentheticals, and the spoken words; a forced
+  each of its extensions in its own parentheses (`BOB (V.O.) (CONT'D)`), the context's `mood` and the parentheticals, and the spoken words; a forced
   transition (`> CUT TO:`); centered text (`> text <`); a page break (`===`); a note (`[[text]]`);
   lyrics (`~` before each line); a section (`#` as many times as its depth); a synopsis (`= text`).
 - A dual dialogue: the cue of its right-hand side ends in `^`, its context's note follows it (a note
-  between the two sides would part them for some readers). One without a dialogue just before it
-  (after a move or delete) is written as a plain dialogue.
+  between the two sides would part them for some readers). Core Script refuses changes that part a
+  pair; one without a dialogue just before it (left by an earlier version) is written as a plain
+  dialogue.
 - A part a line names that its owner no longer has: a note naming it (`[[Missing from line 7:
   character 12 (deleted since the line was written).]]`) where the line stands, and where Fountain
   needs something to keep the element's shape, a marker (`@MISSING CHARACTER 12`, `(missing spoken
@@ -138,8 +139,8 @@ def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
         cue = character_cue(line.character.name)
     else:
         cue = f"@MISSING CHARACTER {_missing_id(line, 'character')}"
-    if line.extension:
-        cue += f" ({escape(one_line(line.extension))})"
+    for extension in line.extensions:
+        cue += f" ({escape(one_line(extension))})"
     if dual:
         cue += " ^"
     out.append(cue)

@@ -43,6 +43,7 @@ _CUE = re.compile(r"^(?P<name>[^(]*?)\s*(?P<extensions>(?:\([^()]*\)\s*)*)$")
 TITLE_MAX = 200
 NAME_MAX = 200
 EXTENSION_MAX = 50
+MAX_EXTENSIONS = 5
 TEXT_MAX = 10000
 PARENTHETICAL_MAX = 500
 TITLE_KEY_MAX = 100
@@ -67,7 +68,7 @@ class Element:
     line: int
     text: str | None = None  # every kind but dialogue and pageBreak
     character: str | None = None
-    extension: str | None = None
+    extensions: list[str] = field(default_factory=list)  # a dialogue's cue: each as written
     words: str | None = None
     parentheticals: list[tuple[int, str]] = field(default_factory=list)
     dual: bool = False  # a dialogue: the right-hand side of a dual dialogue
@@ -289,7 +290,7 @@ class _Reader:
         dual = self.previous == "dialogue" and (pair := _DUAL.match(cue)) is not None
         if dual and pair:
             cue = pair.group(1)
-        name, extension = _cue(cue.strip(), at)
+        name, extensions = _cue(cue.strip(), at)
         words: list[str] = []
         parentheticals: list[tuple[int, str]] = []
         open_parenthetical: list[str] | None = None
@@ -316,7 +317,7 @@ class _Reader:
                 "dialogue",
                 at,
                 character=name,
-                extension=extension,
+                extensions=extensions,
                 words=_checked_text(spoken, at),
                 parentheticals=parentheticals,
                 dual=dual,
@@ -350,8 +351,9 @@ class _Reader:
         self.previous = kind
 
 
-def _cue(cue: str, at: int) -> tuple[str, str | None]:
-    """A cue as (name, extension): `STEEL (O.S.)` is STEEL and O.S.; several are joined by `, `."""
+def _cue(cue: str, at: int) -> tuple[str, list[str]]:
+    """A cue as (name, extensions): `STEEL (O.S.)` is STEEL and [O.S.]; `BOB (V.O.) (CONT'D)` is BOB
+    and [V.O., CONT'D], each extension as written."""
     match = _CUE.match(cue)
     if match is None or not match.group("name").strip():
         name, extensions = cue, []
@@ -363,10 +365,11 @@ def _cue(cue: str, at: int) -> tuple[str, str | None]:
         raise ScreenplayError(at, "a character cue needs a name.")
     if len(name) > NAME_MAX:
         raise ScreenplayError(at, f"a character name is at most {NAME_MAX} characters.")
-    extension = ", ".join(extensions) or None
-    if extension is not None and len(extension) > EXTENSION_MAX:
+    if len(extensions) > MAX_EXTENSIONS:
+        raise ScreenplayError(at, f"a cue has at most {MAX_EXTENSIONS} extensions.")
+    if any(len(extension) > EXTENSION_MAX for extension in extensions):
         raise ScreenplayError(at, f"a cue's extension is at most {EXTENSION_MAX} characters.")
-    return name, extension
+    return name, extensions
 
 
 def _checked_text(text: str, at: int) -> str:

@@ -36,6 +36,7 @@ from .generated.clients.character_models import (
 )
 from .generated.clients.core_script import CoreScriptClient
 from .generated.clients.core_script_models import (
+    Extension,
     LineCreate,
     Parenthetical,
     ScriptCreate,
@@ -129,7 +130,7 @@ def _lines(screenplay: Screenplay, parts: BatchCreated) -> SectionBatch:
                 kind="dialogue",
                 characterId=characters[(element.character or "").upper()],
                 spokenWordId=next(spoken_words),
-                extension=element.extension,
+                extensions=[Extension(extension) for extension in element.extensions],
                 parentheticals=[Parenthetical(beforeLine=before, text=text) for before, text in element.parentheticals],
                 dual=element.dual or None,
             )

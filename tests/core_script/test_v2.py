@@ -295,7 +295,7 @@ async def test_content_is_the_whole_script_in_story_order(client: httpx.AsyncCli
     assert body["sections"][1]["lines"][1] == {
         "lineId": 2, "scriptId": 1, "headingId": 1, "position": 2, "characterId": cast.character,
         "actionId": cast.action, "spokenWordId": cast.spoken_word, "contextId": cast.context, "revision": 2,
-        "kind": "dialogue", "extension": None, "parentheticals": [], "text": None, "dual": False, "depth": None,
+        "kind": "dialogue", "extension": None, "extensions": [], "parentheticals": [], "text": None, "dual": False, "depth": None,
     }  # fmt: skip
     story = (await client.get("/v2/scripts/1/lines")).json()
     assert [li["lineId"] for li in story["items"]] == [1, 3, 2] and story["total"] == 3

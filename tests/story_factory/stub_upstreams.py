@@ -180,6 +180,7 @@ def script_content(
                     "spokenWordId": spoken_word_id,
                     "contextId": context_id,
                     "extension": None,
+                    "extensions": [],
                     "parentheticals": [],
                     "text": None,
                     "dual": False,

@@ -89,6 +89,7 @@ STORY = {
                     "sequence": 1,
                     "kind": "dialogue",
                     "extension": None,
+                    "extensions": [],
                     "parentheticals": [],
                     "text": None,
                     "dual": False,
@@ -109,6 +110,7 @@ STORY = {
                     "sequence": 2,
                     "kind": "dialogue",
                     "extension": None,
+                    "extensions": [],
                     "parentheticals": [],
                     "text": None,
                     "dual": False,
@@ -168,7 +170,7 @@ def test_a_title_page_without_author_or_description_is_the_title_alone() -> None
 
 def _line(**fields: object) -> StoryLine:
     base: dict[str, object] = {
-        "lineId": 7, "sequence": 1, "kind": "dialogue", "extension": None, "parentheticals": [], "text": None,
+        "lineId": 7, "sequence": 1, "kind": "dialogue", "extension": None, "extensions": [], "parentheticals": [], "text": None,
         "dual": False, "depth": None, "missing": [], "character": None, "action": None, "spokenWord": None,
         "context": None,
     }  # fmt: skip

@@ -25,9 +25,10 @@ SYNTAX = sorted(path.name for path in SCREENPLAYS.glob("syntax-*.fountain"))
 
 
 def _cue(character: str) -> tuple[str, list[str]]:
-    """A cue as (name, extensions): `EDWARD (V.O.)(CONT'D)` and `EDWARD (V.O., CONT'D)` are alike."""
+    """A cue as (name, extensions), each extension as written: `EDWARD (V.O.)(CONT'D)` has two,
+    `EDWARD (O.S., PRELAP)` one."""
     name = character.split("(", 1)[0]
-    extensions = [part.strip() for group in re.findall(r"\(([^()]*)\)", character) for part in group.split(",")]
+    extensions = [group.strip() for group in re.findall(r"\(([^()]*)\)", character)]
     return " ".join(name.split()).upper(), [e for e in extensions if e]
 
 
@@ -172,6 +173,39 @@ async def test_every_kind_is_kept_with_its_emphasis_and_what_screenplain_drops_t
     brick, steel = lines[6:]
     assert (brick["character"]["name"], brick["dual"]) == ("BRICK", False)
     assert (steel["character"]["name"], steel["dual"], steel["spokenWord"]["text"]) == ("STEEL", True, "Now!")
+
+
+@pytest.mark.usefixtures("fresh")
+async def test_each_extension_of_a_cue_is_kept_as_written(stories: httpx.AsyncClient) -> None:
+    screenplay = (
+        "INT. HOUSE - DAY\n\nWILL (V.O.) (CONT'D)\nOnce.\n\nEDWARD (V.O.)(CONT'D)\nTwice.\n\n"
+        "EDWARD (O.S., PRELAP)\nThrice.\n\nBRICK\nDone.\n"
+    )
+    imported = await _import(stories, screenplay)
+    assert imported.status_code == 201, imported.text
+    script_id = imported.json()["scriptId"]
+    lines = (await stories.get(f"/v2/stories/{script_id}")).json()["sections"][0]["lines"]
+    assert [(line["extensions"], line["extension"]) for line in lines] == [
+        (["V.O.", "CONT'D"], "V.O., CONT'D"),
+        (["V.O.", "CONT'D"], "V.O., CONT'D"),
+        (["O.S., PRELAP"], "O.S., PRELAP"),
+        ([], None),
+    ]
+    exported = await stories.get(f"/v2/stories/{script_id}/fountain")
+    assert [str(p.character) for p in fountain_parser.parse(io.StringIO(exported.text)) if isinstance(p, Dialog)] == [
+        "WILL (V.O.) (CONT'D)",
+        "EDWARD (V.O.) (CONT'D)",
+        "EDWARD (O.S., PRELAP)",
+        "BRICK",
+    ]
+    await _round_trip(stories, screenplay)
+
+
+@pytest.mark.usefixtures("fresh")
+async def test_a_cue_with_more_extensions_than_a_line_holds_names_its_line(stories: httpx.AsyncClient) -> None:
+    imported = await _import(stories, "INT. HOUSE - DAY\n\nBOB (A) (B) (C) (D) (E) (F)\nHi.\n")
+    assert imported.status_code == 422, imported.text
+    assert imported.json()["detail"].startswith("Line 3:") and "at most 5 extensions" in imported.json()["detail"]
 
 
 @pytest.mark.realdata

@@ -85,6 +85,7 @@ async def test_story_shape(stories: httpx.AsyncClient, author: Author) -> None:
             "data": {"mood": "longing", "location": "Capulet's mansion balcony"},
         },
         "extension": None,
+        "extensions": [],
         "parentheticals": [],
         "text": None,
         "dual": False,

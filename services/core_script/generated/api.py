@@ -1168,7 +1168,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}/sections/{headingId}/lines",
         operation_id="addLine",
         summary='Add a story line',
-        description='Adds a line at position (1..n+1, default the end), shifting later lines down. Its ids must exist in Character Management and Session and Context (else 422); an upstream failure is 502/504. At most 10,000 lines per script.',
+        description='Adds a line at position (1..n+1, default the end), shifting later lines down. Its ids must exist in Character Management and Session and Context (else 422); an upstream failure is 502/504. At most 10,000 lines per script. A line that would part a dual dialogue from its partner is 409.',
         tags=["v2"],
     )
     async def add_line(
@@ -1231,7 +1231,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}",
         operation_id="deleteLine",
         summary='Delete a story line',
-        description='Deletes the line; the later lines of its section move up by one, so positions stay 1..n. With If-Match, a stale ETag is 412 and nothing is deleted.',
+        description='Deletes the line; the later lines of its section move up by one, so positions stay 1..n. With If-Match, a stale ETag is 412. Deleting the partner of a dual dialogue is 409. Either way nothing is deleted.',
         tags=["v2"],
     )
     async def delete_line(
@@ -1260,7 +1260,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}",
         operation_id="editLine",
         summary="Change a story line's ids",
-        description='Changes the ids given (at least one; contextId null removes the context). Changed ids are checked as on addLine (422, 502/504). The position never changes here (see moveLine). With If-Match, a stale ETag is 412.',
+        description='Changes the ids given (at least one; contextId null removes the context). Changed ids are checked as on addLine (422, 502/504). The position never changes here (see moveLine). With If-Match, a stale ETag is 412. Made dual, a line needs a dialogue just before it (422) and no dual after (409).',
         tags=["v2"],
     )
     async def edit_line(
@@ -1292,7 +1292,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}/sections/{headingId}/lines/{lineId}/move",
         operation_id="moveLine",
         summary='Move a story line',
-        description='Moves the line to a 1-based position in its section, or in another section of the same script (headingId); the lines in between shift by one, so positions stay 1..n in both sections. A position past the end is 422.',
+        description='Moves the line to a 1-based position in its section, or in another section of the same script (headingId); the lines in between shift by one. A position past the end is 422, as is a dual dialogue moved off its partner; a move that parts another dual dialogue from its partner is 409.',
         tags=["v2"],
     )
     async def move_line(

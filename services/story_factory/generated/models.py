@@ -283,7 +283,13 @@ class StoryLine(BaseModel):
     extension: Annotated[
         Optional[StrictStr],
         Field(
-            description="The cue's extension without parentheses (V.O., O.S., CONT'D), or null."
+            description="The cue's extensions without parentheses joined by `, ` (`V.O., CONT'D`), or null; kept for clients of one extension."
+        ),
+    ]
+    extensions: Annotated[
+        List[StrictStr],
+        Field(
+            description='The cue\'s extensions in the order written, each without parentheses (`BOB (V.O.) (CONT\'D)` is `["V.O.", "CONT\'D"]`); empty for the other kinds.'
         ),
     ]
     parentheticals: Annotated[

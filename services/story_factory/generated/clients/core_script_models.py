@@ -339,6 +339,12 @@ class Parenthetical(BaseModel):
     ]
 
 
+class Extension(RootModel[StrictStr]):
+    root: Annotated[
+        StrictStr, Field(max_length=50, min_length=1, pattern='^[^\\x00\\r\\n()]+$')
+    ]
+
+
 class StoryLine(BaseModel):
     lineId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
     scriptId: Annotated[JsonInt, Field(ge=1, le=9223372036854775807)]
@@ -383,10 +389,14 @@ class StoryLine(BaseModel):
     extension: Annotated[
         Optional[StrictStr],
         Field(
-            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
-            max_length=50,
-            min_length=1,
-            pattern='^[^\\x00\\r\\n()]+$',
+            description="dialogue - the cue's extensions joined by `, ` (`V.O., CONT'D`), kept for clients of one extension; null when there is none. `extensions` holds each as written.\n"
+        ),
+    ]
+    extensions: Annotated[
+        List[Extension],
+        Field(
+            description='dialogue - the cue\'s extensions in the order written, each without parentheses (`BOB (V.O.) (CONT\'D)` is `["V.O.", "CONT\'D"]`); empty for the other kinds.',
+            max_length=5,
         ),
     ]
     parentheticals: Annotated[
@@ -471,10 +481,17 @@ class LineCreate(BaseModel):
     extension: Annotated[
         Optional[StrictStr],
         Field(
-            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
+            description="dialogue - one extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null (none). The same as `extensions` of that one; given with `extensions`, it must be theirs joined by `, `.\n",
             max_length=50,
             min_length=1,
             pattern='^[^\\x00\\r\\n()]+$',
+        ),
+    ] = None
+    extensions: Annotated[
+        Optional[List[Extension]],
+        Field(
+            description="dialogue - the cue's extensions in the order written, each without parentheses; [] for none.",
+            max_length=5,
         ),
     ] = None
     parentheticals: Annotated[
@@ -556,10 +573,17 @@ class LinePatch(BaseModel):
     extension: Annotated[
         Optional[StrictStr],
         Field(
-            description="dialogue - the cue's extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null.",
+            description="dialogue - one extension without parentheses, e.g. `V.O.`, `O.S.`, `CONT'D`; or null (none). The same as `extensions` of that one; given with `extensions`, it must be theirs joined by `, `.\n",
             max_length=50,
             min_length=1,
             pattern='^[^\\x00\\r\\n()]+$',
+        ),
+    ] = None
+    extensions: Annotated[
+        Optional[List[Extension]],
+        Field(
+            description="dialogue - the cue's extensions in the order written, each without parentheses; [] for none.",
+            max_length=5,
         ),
     ] = None
     parentheticals: Annotated[
