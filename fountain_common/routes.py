@@ -47,12 +47,15 @@ _REPLAYED = "idempotent-replayed"
 @dataclass(frozen=True)
 class Reply(Generic[T]):
     """A result with more to say than its body: a status other than the spec's success status (v1's
-    200 for a number asked for again, 304), a Location, an ETag."""
+    200 for a number asked for again, 304), a Location, an ETag; or a JSON body serialized already
+    (`json`, instead of `body`), for a large answer built without a model per row; its operation's
+    tests check it against the spec's model."""
 
     body: T | None = None
     status: int | None = None
     location: str | None = None
     etag: str | None = None
+    json: bytes | None = None
 
 
 def on_rollback(conn: AsyncConnection, undo: Callable[[], Awaitable[None]]) -> None:
@@ -275,6 +278,8 @@ class Route:
             headers["etag"] = reply.etag
         if status in (204, 304) or self.body is None:
             return Response(status_code=status, headers=headers)
+        if reply.json is not None:
+            return Response(reply.json, status_code=status, headers=headers, media_type=_JSON)
         if self.text:
             content = reply.body if isinstance(reply.body, bytes) else str(reply.body)
             return Response(content, status_code=status, headers=headers, media_type=self.media_type)
