@@ -371,9 +371,7 @@ async def test_a_script_without_a_scope_gets_it_built_from_its_headings(
     ]
 
 
-async def test_content_answers_each_line_as_the_line_itself_answers_it(
-    client: httpx.AsyncClient, cast: Cast
-) -> None:
+async def test_content_answers_each_line_as_the_line_itself_answers_it(client: httpx.AsyncClient, cast: Cast) -> None:
     """The content is serialized from the rows without a model per line: it must say what the models
     say, field for field and in the spec's order, for every kind of element."""
     await new_script(client, {**ROMEO, "titlePage": [{"key": "Title", "value": "Romeo\nand Juliet"}]})
@@ -384,7 +382,7 @@ async def test_content_answers_each_line_as_the_line_itself_answers_it(
             kind="dialogue",
             extension="V.O.",
             contextId=cast.context,
-            parentheticals=[{"beforeLine": 0, "text": "softly"}, {"beforeLine": 1, "text": "aside \"ay\""}],
+            parentheticals=[{"beforeLine": 0, "text": "softly"}, {"beforeLine": 1, "text": 'aside "ay"'}],
         ),
         {"kind": "dialogue", "characterId": cast.other_character, "spokenWordId": cast.spoken_word, "dual": True},
         {"kind": "transition", "text": "CUT TO:"},
