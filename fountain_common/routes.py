@@ -278,19 +278,22 @@ class Route:
             headers["etag"] = reply.etag
         if status in (204, 304) or self.body is None:
             return Response(status_code=status, headers=headers)
-        if reply.json is not None:
-            return Response(reply.json, status_code=status, headers=headers, media_type=_JSON)
         if self.text:
             content = reply.body if isinstance(reply.body, bytes) else str(reply.body)
             return Response(content, status_code=status, headers=headers, media_type=self.media_type)
         if self.csv and accept and prefers_csv(accept):
-            rows = self.body.dump_python(reply.body, mode="json", by_alias=True, exclude_unset=self.omit_unset)
+            if reply.json is not None:
+                rows = json.loads(reply.json)
+            else:
+                rows = self.body.dump_python(reply.body, mode="json", by_alias=True, exclude_unset=self.omit_unset)
             return Response(
                 csv_text(rows["items"] if isinstance(rows, dict) else rows),
                 status_code=status,
                 headers=headers,
                 media_type="text/csv; charset=utf-8",
             )
+        if reply.json is not None:
+            return Response(reply.json, status_code=status, headers=headers, media_type=_JSON)
         try:
             content = self.body.dump_json(
                 reply.body, by_alias=True, exclude_none=self.omit_null, exclude_unset=self.omit_unset
