@@ -405,3 +405,16 @@ async def test_content_answers_each_line_as_the_line_itself_answers_it(client: h
         assert list(line.items()) == list(alone.json().items())
     script = (await client.get("/v2/scripts/1")).json()
     assert content.json()["script"] == script
+    # A section without lines, and a script without sections.
+    empty = await new_section(client, 1, "Act 2")
+    sections = (await client.get("/v2/scripts/1/content")).json()["sections"]
+    assert [s["headingId"] for s in sections] == [section["headingId"], empty["headingId"]]
+    assert list(sections[1].items()) == [
+        *((await client.get("/v2/scripts/1/sections/2")).json().items()),
+        ("lines", []),
+    ]
+    await new_script(client)
+    assert (await client.get("/v2/scripts/2/content")).json() == {
+        "script": (await client.get("/v2/scripts/2")).json(),
+        "sections": [],
+    }
