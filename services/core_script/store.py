@@ -9,8 +9,8 @@ keep the positions of every section 1..n without gaps; the deferrable unique con
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, case, cast, func, literal, literal_column, select, text
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,41 +59,6 @@ LINE_COLUMNS = (
     story_lines.c.revision,
 )
 BUMP = {"revision": text("revision + 1"), "updated_at": func.now()}
-
-# The fields of a section heading and of a line as /v2 names them, in the spec's order, with the
-# column each is read from: what v2.py answers for one line, and what PostgreSQL writes as JSON for a
-# whole script's content (sections_json).
-SECTION_FIELDS: dict[str, ColumnElement[Any]] = {
-    "headingId": section_headings.c.id,
-    "scriptId": section_headings.c.script_id,
-    "title": section_headings.c.title,
-    "sceneNumber": section_headings.c.scene_number,
-    "sequenceNumber": section_headings.c.sequence_number,
-    "revision": section_headings.c.revision,
-}
-LINE_FIELDS: dict[str, ColumnElement[Any]] = {
-    "lineId": story_lines.c.id,
-    "scriptId": story_lines.c.script_id,
-    "headingId": story_lines.c.heading_id,
-    "position": story_lines.c.position,
-    "kind": story_lines.c.kind,
-    "characterId": story_lines.c.character_id,
-    "spokenWordId": story_lines.c.spoken_word_id,
-    "actionId": story_lines.c.action_id,
-    "contextId": story_lines.c.context_id,
-    "extension": story_lines.c.extension,
-    "parentheticals": story_lines.c.parentheticals,
-    "text": story_lines.c.text,
-    "dual": story_lines.c.dual,
-    "depth": story_lines.c.depth,
-    "revision": story_lines.c.revision,
-}
-# A line's parentheticals with their fields in the spec's order (JSONB keeps its own order).
-_PARENTHETICALS_JSON: ColumnElement[Any] = literal_column(
-    "(SELECT coalesce(json_agg(json_build_object('beforeLine', p.item -> 'beforeLine', 'text', p.item -> 'text')"
-    " ORDER BY p.n), '[]'::json)"
-    " FROM jsonb_array_elements(core_script.story_lines.parentheticals) WITH ORDINALITY AS p(item, n))"
-)
 
 
 async def _next_id(conn: AsyncConnection, table: str) -> int:
@@ -503,41 +468,6 @@ async def move_line(
 
 def lines_query(heading_id: int) -> Select[Any]:
     return select(*LINE_COLUMNS).where(story_lines.c.heading_id == heading_id).order_by(story_lines.c.position)
-
-
-def _json_object(fields: dict[str, ColumnElement[Any]]) -> ColumnElement[Any]:
-    return func.json_build_object(*(part for name, column in fields.items() for part in (literal(name), column)))
-
-
-async def sections_json(conn: AsyncConnection, script_id: int) -> str:
-    """Every section of the script (by sequence number) with its lines (by position), as the JSON
-    array of a script's content: written by PostgreSQL, so a feature-length script is not turned into
-    thousands of Python objects on its way to JSON."""
-    line_json = _json_object({**LINE_FIELDS, "parentheticals": _PARENTHETICALS_JSON})
-    lines = (
-        select(
-            story_lines.c.heading_id,
-            func.json_agg(aggregate_order_by(line_json, story_lines.c.position)).label("lines"),
-        )
-        .where(story_lines.c.script_id == script_id)
-        .group_by(story_lines.c.heading_id)
-        .subquery()
-    )
-    section_json = _json_object({**SECTION_FIELDS, "lines": func.coalesce(lines.c.lines, literal_column("'[]'::json"))})
-    query = (
-        select(
-            cast(
-                func.coalesce(
-                    func.json_agg(aggregate_order_by(section_json, section_headings.c.sequence_number)),
-                    literal_column("'[]'::json"),
-                ),
-                Text,
-            )
-        )
-        .select_from(section_headings.outerjoin(lines, lines.c.heading_id == section_headings.c.id))
-        .where(section_headings.c.script_id == script_id)
-    )
-    return str((await conn.execute(query)).scalar_one())
 
 
 def script_lines_query(script_id: int) -> Select[Any]:
