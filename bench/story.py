@@ -19,16 +19,21 @@ One run:
      elements) `--imports` times through POST /v2/stories, each a new story, and reports the median
      time and the requests between services per import (the `fountain_upstream_requests` counters of
      every service, read before and after); then reads the last one back as Fountain (GET
-     /v2/stories/{id}/fountain) at 1 reader for `--duration` seconds and reports its p50;
+     /v2/stories/{id}/fountain) at 1 reader for `--duration` seconds, `--repeats` rounds, and reports
+     the median p50 and the CPU time each service process spent per read (user + system, from
+     /proc through psutil, before and after each round): on a machine others load too, CPU per read
+     moves far less than wall-clock time;
   6. stops every process it started, also on Ctrl-C or an error.
 
-`--only-import` skips steps 2-4.
+`--only-import` skips steps 2-4. `--only-readback` also imports just once (no import timings) and
+measures the read-back alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from harness import (
     ROOT,
     Children,
@@ -98,16 +104,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--import-file", default=str(IMPORT_FILE), help="the screenplay to import (Fountain)")
     parser.add_argument("--imports", type=positive_int, default=5, help="imports to time (default 5)")
     parser.add_argument("--only-import", action="store_true", help="measure the import and its read-back only")
+    parser.add_argument(
+        "--only-readback",
+        action="store_true",
+        help="import the screenplay once, untimed, and measure its read-back as Fountain only",
+    )
     args = parser.parse_args()
+    if args.only_readback:
+        args.only_import, args.imports = True, 1
     args.sizes = [positive_int(part) for part in args.sizes.split(",")]
     args.readers = [positive_int(part) for part in args.readers.split(",")]
     return args
 
 
-def start_services(database: Database, workdir: Path, children: Children) -> dict[str, str]:
+def start_services(database: Database, workdir: Path, children: Children) -> tuple[dict[str, str], dict[str, int]]:
+    """Every service in a process of its own; answers their URLs and process ids by service name."""
     fountain = fountain_command()
     ports = {name: free_port() for name in SERVICES}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    pids: dict[str, int] = {}
     env = {
         **os.environ,
         "FOUNTAIN_DATABASE_URL": database.url,
@@ -129,8 +144,9 @@ def start_services(database: Database, workdir: Path, children: Children) -> dic
                 stderr=subprocess.STDOUT,
             )
         wait_ready(ports[name], process, log)
+        pids[name] = process.pid
         print(f"[setup] {name} ready on {urls[name]} (pid {process.pid})", flush=True)
-    return urls
+    return urls, pids
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -247,12 +263,11 @@ def requests_between_services(urls: dict[str, str]) -> int:
     return int(sum(float(value) for text in texts for value in _UPSTREAM_COUNTER.findall(text)))
 
 
-def measure_import(urls: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    """Import the screenplay `args.imports` times, then read the last import back as Fountain."""
+def import_screenplay(urls: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    """Import the screenplay `args.imports` times, each a new story; the last one is read back."""
     screenplay = Path(args.import_file).read_bytes()
     timings: list[float] = []
     calls: list[int] = []
-    script_id = 0
     body: dict[str, Any] = {}
     with httpx.Client(timeout=120) as client:
         for _ in range(args.imports):
@@ -268,25 +283,72 @@ def measure_import(urls: dict[str, str], args: argparse.Namespace) -> dict[str, 
                 raise RuntimeError(f"POST /v2/stories answered {response.status_code}: {response.text[:500]}")
             calls.append(requests_between_services(urls) - before)
             body = response.json()
-            script_id = int(body["scriptId"])
-        read: list[float] = []
-        deadline = time.perf_counter() + args.duration
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            client.get(f"{urls['story_factory']}/v2/stories/{script_id}/fountain").raise_for_status()
-            read.append(time.perf_counter() - started)
-    ordered = sorted(read)
     return {
         "file": Path(args.import_file).name,
+        "script_id": int(body["scriptId"]),
         "sections": body["sectionCount"],
         "lines": body["lineCount"],
         "characters": body["characterCount"],
         "import_median_s": median(timings),
         "import_seconds": timings,
         "requests_between_services": calls,
-        "fountain_read_p50_ms": percentile(ordered, 50) * 1000,
-        "fountain_read_p95_ms": percentile(ordered, 95) * 1000,
-        "fountain_reads": len(read),
+    }
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each service process has used so far, and all PostgreSQL processes
+    together (`postgres`: the postmaster and its children, the backends)."""
+    used = {}
+    for name, pid in pids.items():
+        if name == "postgres":
+            postmaster = psutil.Process(pid)
+            used[name] = 0.0
+            for process in [postmaster, *postmaster.children()]:
+                with contextlib.suppress(psutil.Error):
+                    used[name] += sum(process.cpu_times()[:2])
+            continue
+        times = psutil.Process(pid).cpu_times()
+        used[name] = times.user + times.system
+    return used
+
+
+def measure_readback(
+    urls: dict[str, str], pids: dict[str, int], script_id: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """GET /v2/stories/{id}/fountain at 1 reader: a warm-up, then `args.repeats` rounds of
+    `args.duration` seconds, each with its p50, p95 and CPU milliseconds per read of every process."""
+    url = f"{urls['story_factory']}/v2/stories/{script_id}/fountain"
+    rounds: list[dict[str, Any]] = []
+    with httpx.Client(timeout=120) as client:
+        warm_until = time.perf_counter() + min(2.0, args.duration)
+        while time.perf_counter() < warm_until:
+            client.get(url).raise_for_status()
+        for _ in range(args.repeats):
+            read: list[float] = []
+            before = _cpu_seconds(pids)
+            deadline = time.perf_counter() + args.duration
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                client.get(url).raise_for_status()
+                read.append(time.perf_counter() - started)
+            after = _cpu_seconds(pids)
+            ordered = sorted(read)
+            cpu_ms = {name: (after[name] - before[name]) * 1000 / len(read) for name in pids}
+            rounds.append(
+                {
+                    "p50_ms": percentile(ordered, 50) * 1000,
+                    "p95_ms": percentile(ordered, 95) * 1000,
+                    "reads": len(read),
+                    "cpu_ms_per_read": cpu_ms,
+                    "services_cpu_ms_per_read": sum(ms for name, ms in cpu_ms.items() if name != "postgres"),
+                }
+            )
+    return {
+        "fountain_read_p50_ms": median([r["p50_ms"] for r in rounds]),
+        "fountain_read_p95_ms": median([r["p95_ms"] for r in rounds]),
+        "cpu_ms_per_read": {name: median([r["cpu_ms_per_read"][name] for r in rounds]) for name in pids},
+        "services_cpu_ms_per_read": median([r["services_cpu_ms_per_read"] for r in rounds]),
+        "rounds": rounds,
     }
 
 
@@ -317,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     results = Results(machine=machine_info(), settings={k: v for k, v in vars(args).items() if k != "output_dir"})
     try:
         database = Database(workdir / "pg", "fountain_bench")
-        urls = start_services(database, workdir, children)
+        urls, pids = start_services(database, workdir, children)
         started = time.perf_counter()
 
         async def seed_all() -> dict[int, int]:
@@ -371,16 +433,25 @@ def run(args: argparse.Namespace) -> int:
                 results.ratios[name] = ratio
                 print(f"{name}: {ratio:.2f} for {large / small:g}x the lines")
         print(f"\n[import] {Path(args.import_file).name} x {args.imports}, then read back as Fountain ...", flush=True)
-        results.imports = measure_import(urls, args)
-        imported = results.imports
+        imported = import_screenplay(urls, args)
+        if not args.only_readback:
+            print(
+                f"import of {imported['file']} ({imported['sections']} scenes, {imported['lines']} elements, "
+                f"{imported['characters']} characters): median {imported['import_median_s']:.2f} s, "
+                f"requests between services per import: {imported['requests_between_services']}"
+            )
+        print(f"[read-back] {args.repeats} x {args.duration:g} s at 1 reader ...", flush=True)
+        readback = measure_readback(urls, {**pids, "postgres": database.server.get_pid()}, imported["script_id"], args)
+        results.imports = {**imported, **readback}
         print(
-            f"import of {imported['file']} ({imported['sections']} scenes, {imported['lines']} elements, "
-            f"{imported['characters']} characters): median {imported['import_median_s']:.2f} s, "
-            f"requests between services per import: {imported['requests_between_services']}"
+            f"read back as Fountain at 1 reader: p50 {readback['fountain_read_p50_ms']:.1f} ms, "
+            f"p95 {readback['fountain_read_p95_ms']:.1f} ms (medians of {args.repeats} rounds)"
         )
+        cpu = readback["cpu_ms_per_read"]
         print(
-            f"read back as Fountain at 1 reader: p50 {imported['fountain_read_p50_ms']:.1f} ms, "
-            f"p95 {imported['fountain_read_p95_ms']:.1f} ms"
+            f"CPU per read: {readback['services_cpu_ms_per_read']:.1f} ms in all services, PostgreSQL apart ("
+            + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
+            + ")"
         )
         write_results(results, "story", args.output_dir)
         return 0

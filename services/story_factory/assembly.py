@@ -24,7 +24,14 @@ from fountain_common.upstream import UpstreamRefused, Upstreams
 from .generated.clients.character import CharacterClient
 from .generated.clients.character_models import ActionRecord, CharacterRecord, SpokenWordRecord
 from .generated.clients.core_script import CoreScriptClient
-from .generated.clients.core_script_models import ScriptContent, SectionContent
+from .generated.clients.core_script_models import (
+    ElementKind,
+    Parenthetical,
+    ScriptContent,
+    ScriptRecord,
+    SectionContent,
+    TitlePageEntry,
+)
 from .generated.clients.core_script_models import StoryLine as ScriptLine
 from .generated.clients.session_context import SessionContextClient
 from .generated.clients.session_context_models import Context
@@ -129,26 +136,132 @@ async def read_parts(upstreams: Upstreams, lines: list[ScriptLine]) -> Parts:
     )
 
 
-def lay_out(content: ScriptContent, parts: Parts) -> Story:
-    """The story: sections numbered 1..M, lines numbered 1..N in story order, each with its parts."""
-    script = content.script
-    sections: list[StorySection] = []
+class PlacedLine:
+    """A line in its place in the story: Core Script's line as it answered it, its number in the whole
+    story and the parts it names as their owners answered them (None: it names none, or its owner no
+    longer has it, which `missing` then notes). It reads as a StoryLine reads, so the Fountain
+    screenplay is written from it without a StoryLine model per line."""
+
+    __slots__ = ("line", "sequence", "character", "action", "spokenWord", "context", "missing")
+
+    def __init__(self, line: ScriptLine, sequence: int, parts: Parts) -> None:
+        missing: list[MissingPartRef] = []
+        self.line = line
+        self.sequence = sequence
+        self.character = _part(parts.characters, "character", line.characterId, missing)
+        self.action = _part(parts.actions, "action", line.actionId, missing)
+        self.spokenWord = _part(parts.spoken_words, "spokenWord", line.spokenWordId, missing)
+        found = _part(parts.contexts, "context", line.contextId, missing)
+        self.context = _story_context(found) if found is not None else None
+        self.missing = missing
+
+    @property
+    def lineId(self) -> int:
+        return self.line.lineId
+
+    @property
+    def kind(self) -> ElementKind:
+        return self.line.kind
+
+    @property
+    def extension(self) -> Optional[str]:
+        return self.line.extension
+
+    @property
+    def extensions(self) -> list[str]:
+        return [extension.root for extension in self.line.extensions]
+
+    @property
+    def parentheticals(self) -> list[Parenthetical]:
+        return self.line.parentheticals
+
+    @property
+    def text(self) -> Optional[str]:
+        return self.line.text
+
+    @property
+    def dual(self) -> bool:
+        return self.line.dual
+
+    @property
+    def depth(self) -> Optional[int]:
+        return self.line.depth
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedSection:
+    """A section in its place (`sequence`, 1..M) with its lines in order; reads as a StorySection."""
+
+    headingId: int
+    title: str
+    sceneNumber: Optional[str]
+    sequence: int
+    sequenceNumber: int
+    lines: list[PlacedLine]
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The story as its owners answered it, every section and line in its place: what both the /v2
+    story and its Fountain screenplay are made from. Reads as a Story reads."""
+
+    script: ScriptRecord
+    sections: list[PlacedSection]
+    lineCount: int
+
+    @property
+    def title(self) -> str:
+        return self.script.title
+
+    @property
+    def author(self) -> str:
+        return self.script.author
+
+    @property
+    def description(self) -> str:
+        return self.script.description
+
+    @property
+    def titlePage(self) -> list[TitlePageEntry]:
+        return self.script.titlePage.root
+
+
+def place(content: ScriptContent, parts: Parts) -> Layout:
+    """Sections numbered 1..M, lines numbered 1..N in story order, each with its parts."""
+    sections: list[PlacedSection] = []
     sequence = 0
     for section_sequence, (section, lines) in enumerate(story_lines(content), start=1):
-        story_lines_of_section: list[StoryLine] = []
+        placed: list[PlacedLine] = []
         for line in lines:
             sequence += 1
-            story_lines_of_section.append(_story_line(line, sequence, parts))
+            placed.append(PlacedLine(line, sequence, parts))
         sections.append(
-            StorySection(
+            PlacedSection(
                 headingId=section.headingId,
                 title=section.title,
                 sceneNumber=section.sceneNumber,
                 sequence=section_sequence,
                 sequenceNumber=section.sequenceNumber,
-                lines=story_lines_of_section,
+                lines=placed,
             )
         )
+    return Layout(script=content.script, sections=sections, lineCount=sequence)
+
+
+def story_of(layout: Layout) -> Story:
+    """The /v2 story of a layout."""
+    script = layout.script
+    sections = [
+        StorySection(
+            headingId=section.headingId,
+            title=section.title,
+            sceneNumber=section.sceneNumber,
+            sequence=section.sequence,
+            sequenceNumber=section.sequenceNumber,
+            lines=[_story_line(line) for line in section.lines],
+        )
+        for section in layout.sections
+    ]
     return Story(
         scriptId=script.scriptId,
         title=script.title,
@@ -159,11 +272,16 @@ def lay_out(content: ScriptContent, parts: Parts) -> Story:
             lilyPondFilePath=script.orchestration.lilyPondFilePath,
             midiFilePath=script.orchestration.midiFilePath,
         ),
-        titlePage=[StoryTitlePageEntry(key=entry.key, value=entry.value) for entry in script.titlePage.root],
-        lineCount=sequence,
+        titlePage=[StoryTitlePageEntry(key=entry.key, value=entry.value) for entry in layout.titlePage],
+        lineCount=layout.lineCount,
         sections=sections,
         missingParts=missing_parts(sections),
     )
+
+
+def lay_out(content: ScriptContent, parts: Parts) -> Story:
+    """The story: sections numbered 1..M, lines numbered 1..N in story order, each with its parts."""
+    return story_of(place(content, parts))
 
 
 def missing_parts(sections: list[StorySection]) -> list[StoryMissingPart]:
@@ -186,50 +304,56 @@ def _part(found: Mapping[int, M], part: str, part_id: Optional[int], missing: li
     return item
 
 
-def _story_line(line: ScriptLine, sequence: int, parts: Parts) -> StoryLine:
-    missing: list[MissingPartRef] = []
-    character: Optional[StoryCharacter] = None
-    if (found_character := _part(parts.characters, "character", line.characterId, missing)) is not None:
-        character = StoryCharacter(
-            characterId=found_character.characterId, name=found_character.name, description=found_character.description
-        )
-    action: Optional[StoryAction] = None
-    if (found_action := _part(parts.actions, "action", line.actionId, missing)) is not None:
-        action = StoryAction(actionId=found_action.actionId, description=found_action.description)
-    spoken_word: Optional[StorySpokenWord] = None
-    if (found_words := _part(parts.spoken_words, "spokenWord", line.spokenWordId, missing)) is not None:
-        spoken_word = StorySpokenWord(spokenWordId=found_words.spokenWordId, text=found_words.text)
-    context: Optional[StoryContext] = None
-    if (found := _part(parts.contexts, "context", line.contextId, missing)) is not None:
-        context = StoryContext(
-            contextId=found.contextId,
-            sessionId=found.sessionId,
-            characterId=found.characterId,
-            data={key: value.root for key, value in found.data.root.items()},
-        )
+def _story_context(found: Context) -> StoryContext:
+    return StoryContext(
+        contextId=found.contextId,
+        sessionId=found.sessionId,
+        characterId=found.characterId,
+        data={key: value.root for key, value in found.data.root.items()},
+    )
+
+
+def _story_line(placed: PlacedLine) -> StoryLine:
+    line = placed.line
+    character = placed.character
+    action = placed.action
+    spoken_word = placed.spokenWord
     return StoryLine(
         lineId=line.lineId,
-        sequence=sequence,
+        sequence=placed.sequence,
         kind=line.kind.value,
-        character=character,
-        action=action,
-        spokenWord=spoken_word,
-        context=context,
+        character=(
+            StoryCharacter(characterId=character.characterId, name=character.name, description=character.description)
+            if character is not None
+            else None
+        ),
+        action=StoryAction(actionId=action.actionId, description=action.description) if action is not None else None,
+        spokenWord=(
+            StorySpokenWord(spokenWordId=spoken_word.spokenWordId, text=spoken_word.text)
+            if spoken_word is not None
+            else None
+        ),
+        context=placed.context,
         extension=line.extension,
-        extensions=[extension.root for extension in line.extensions],
+        extensions=placed.extensions,
         parentheticals=[StoryParenthetical(beforeLine=p.beforeLine, text=p.text) for p in line.parentheticals],
         text=line.text,
         dual=line.dual,
         depth=line.depth,
-        missing=missing,
+        missing=placed.missing,
     )
 
 
-async def assemble(upstreams: Upstreams, script_id: int) -> Story:
+async def read_layout(upstreams: Upstreams, script_id: int) -> Layout:
+    """The story's layout, read from the services that own its parts (two round trips)."""
     content = await read_script_content(upstreams, script_id)
     lines = [line for _, section_lines in story_lines(content) for line in section_lines]
     parts = await read_parts(upstreams, lines)
-    return lay_out(content, parts)
+    return place(content, parts)
+
+
+async def assemble(upstreams: Upstreams, script_id: int) -> Story:
+    return story_of(await read_layout(upstreams, script_id))
 
 
 def in_range(story: Story, first: Optional[int], last: Optional[int]) -> Story:

@@ -26,8 +26,17 @@ written with a backslash before its `*` (read back as `/*`).
 """
 
 import re
+from collections.abc import Sequence
+from typing import Union
 
-from .generated.models import Story, StoryLine
+from .assembly import Layout, PlacedLine, PlacedSection
+from .generated.clients.core_script_models import Parenthetical
+from .generated.models import Story, StoryLine, StoryParenthetical, StorySection
+
+# A screenplay is written from a story's layout as its owners answered it (what GET .../fountain
+# reads: no /v2 model per line) or from the /v2 story made of that layout; both read alike.
+AnyStory = Union[Story, Layout]
+AnyLine = Union[StoryLine, PlacedLine]
 
 # Lines that Fountain reads as something other than action: scene headings, and the characters that
 # start forced elements, sections, synopses, centered text, transitions, lyrics and notes.
@@ -112,7 +121,7 @@ def _note_text(text: str) -> str:
 _PART_NAMES = {"character": "character", "action": "action", "spokenWord": "spoken words", "context": "context"}
 
 
-def missing_note(line: StoryLine) -> list[str]:
+def missing_note(line: AnyLine) -> list[str]:
     """A note naming the parts of the line that their owners no longer have, or nothing."""
     if not line.missing:
         return []
@@ -120,11 +129,11 @@ def missing_note(line: StoryLine) -> list[str]:
     return [f"[[Missing from line {line.lineId}: {parts} (deleted since the line was written).]]", ""]
 
 
-def _missing_id(line: StoryLine, part: str) -> int:
+def _missing_id(line: AnyLine, part: str) -> int:
     return next(gone.id for gone in line.missing if gone.part.value == part)
 
 
-def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
+def dialogue_block(line: AnyLine, dual: bool = False) -> list[str]:
     """A dialogue element: its action (if any), the notes (missing parts, the context's entries), cue,
     parentheticals and words; `dual`: the right-hand side of a dual dialogue, its notes after it.
     A missing character or spoken words leave a marker where Fountain needs one: the cue
@@ -150,7 +159,8 @@ def dialogue_block(line: StoryLine, dual: bool = False) -> list[str]:
         spoken = dialogue(line.spokenWord.text)
     else:
         spoken = [f"(missing spoken words {_missing_id(line, 'spokenWord')})"]
-    parentheticals = sorted(line.parentheticals, key=lambda p: p.beforeLine)
+    given: Sequence[Union[StoryParenthetical, Parenthetical]] = line.parentheticals
+    parentheticals = sorted(given, key=lambda p: p.beforeLine)
     for index, spoken_line in enumerate(spoken):
         out += [f"({escape(one_line(p.text))})" for p in parentheticals if p.beforeLine == index]
         out.append(spoken_line)
@@ -167,7 +177,7 @@ def _lyrics(text: str) -> list[str]:
     return [*("~" + escape(row) for row in rows), ""]
 
 
-def line_block(line: StoryLine, pairs_with_previous: bool = False) -> list[str]:
+def line_block(line: AnyLine, pairs_with_previous: bool = False) -> list[str]:
     """The line's Fountain paragraphs; `pairs_with_previous`: the paragraph before is a dialogue a
     dual dialogue can pair with."""
     if line.kind.value == "dialogue":
@@ -206,7 +216,7 @@ def _title_page_entry(key: str, value: str) -> list[str]:
     return [f"{one_line(key)}:", *("   " + row for row in rows)]
 
 
-def title_page(story: Story) -> list[str]:
+def title_page(story: AnyStory) -> list[str]:
     if story.titlePage:
         return [*(row for entry in story.titlePage for row in _title_page_entry(entry.key, entry.value)), ""]
     out = [f"Title: {escape(one_line(story.title))}"]
@@ -217,9 +227,10 @@ def title_page(story: Story) -> list[str]:
     return [*out, ""]
 
 
-def render(story: Story) -> str:
+def render(story: AnyStory) -> str:
     out = title_page(story)
-    for index, section in enumerate(story.sections):
+    sections: Sequence[Union[StorySection, PlacedSection]] = story.sections
+    for index, section in enumerate(sections):
         heading = scene_heading(section.title)
         if section.sceneNumber:
             heading += f" #{section.sceneNumber}#"

@@ -11,7 +11,7 @@ from fountain_common.problems import invalid
 from fountain_common.routes import Reply
 
 from . import formats, fountain, statistics
-from .assembly import assemble, in_range
+from .assembly import assemble, in_range, read_layout
 from .generated.api import Operations
 from .generated.models import SceneList, Story, StoryImport, StoryStatistics
 from .importing import import_screenplay
@@ -48,7 +48,7 @@ class StoryFactoryV2(Operations):
         return Reply(story, etag=tag, status=304 if matches(if_none_match, tag) else None)
 
     async def _screenplay(self, script_id: int) -> str:
-        return fountain.render(await assemble(self.upstreams, script_id))
+        return fountain.render(await read_layout(self.upstreams, script_id))
 
     async def get_story_fountain(self, *, script_id: int) -> Reply[str]:
         screenplay = await self._screenplay(script_id)

@@ -314,3 +314,28 @@ async def test_paraphrases_added_while_their_character_is_deleted_never_outlive_
         assert responses[4].status_code == 204
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM character.paraphrases"))).scalar_one() == 0
+
+
+async def test_a_list_answers_each_record_as_the_record_itself_answers_it(client: httpx.AsyncClient) -> None:
+    """Lists are serialized from their rows without a model per row: they must say what the records
+    say, field for field and in the spec's order."""
+    bodies = {
+        "/v2/characters": {"name": 'Ⅼady "Capulet"', "description": "Juliet's\tmother\n"},
+        "/v2/actions": {"description": "She *enters*, ü ✓"},
+        "/v2/spokenWords": {"text": "What, ho!\\ Nurse!"},
+    }
+    for path, body in bodies.items():
+        ids = [next(iter((await add(client, path, body)).json().values())) for _ in range(2)]
+        page = (await client.get(path, params={"ids": ",".join(map(str, ids))})).json()
+        assert list(page) == ["items", "total", "limit", "offset"] and page["total"] == 2
+        for item, record_id in zip(page["items"], ids, strict=True):
+            alone = (await client.get(f"{path}/{record_id}")).json()
+            assert list(item.items()) == list(alone.items())
+
+
+async def test_totals_hold_on_every_page(client: httpx.AsyncClient) -> None:
+    for number in range(1, 8):
+        await add(client, "/v2/spokenWords", {"text": f"Line {number}"})
+    for limit, offset, count in [(7, 0, 7), (3, 6, 1), (3, 7, 0), (10, 0, 7), (2, 0, 2), (5, 100, 0)]:
+        page = (await client.get("/v2/spokenWords", params={"limit": limit, "offset": offset})).json()
+        assert (len(page["items"]), page["total"]) == (count, 7), (limit, offset)

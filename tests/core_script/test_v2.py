@@ -369,3 +369,52 @@ async def test_a_script_without_a_scope_gets_it_built_from_its_headings(
         ("section", 3, 4),
         ("section", 4, 5),
     ]
+
+
+async def test_content_answers_each_line_as_the_line_itself_answers_it(client: httpx.AsyncClient, cast: Cast) -> None:
+    """The content is serialized from the rows without a model per line: it must say what the models
+    say, field for field and in the spec's order, for every kind of element."""
+    await new_script(client, {**ROMEO, "titlePage": [{"key": "Title", "value": "Romeo\nand Juliet"}]})
+    section = await new_section(client, 1, "INT. CAPULET'S ORCHARD – NIGHT")
+    bodies: list[dict[str, object]] = [
+        {"kind": "action", "actionId": cast.action},
+        cast.line(
+            kind="dialogue",
+            extension="V.O.",
+            contextId=cast.context,
+            parentheticals=[{"beforeLine": 0, "text": "softly"}, {"beforeLine": 1, "text": 'aside "ay"'}],
+        ),
+        {"kind": "dialogue", "characterId": cast.other_character, "spokenWordId": cast.spoken_word, "dual": True},
+        {"kind": "transition", "text": "CUT TO:"},
+        {"kind": "centered", "text": "THE END\tü ✓"},
+        {"kind": "pageBreak"},
+        {"kind": "note", "text": "a note\nover two lines"},
+        {"kind": "lyrics", "text": "la la\nla"},
+        {"kind": "section", "text": "Act II", "depth": 2},
+        {"kind": "synopsis", "text": "They meet."},
+    ]
+    for body in bodies:
+        added = await add_line(client, section, body)
+        assert added.status_code == 201, (body, added.text)
+    content = await client.get("/v2/scripts/1/content")
+    assert content.status_code == 200 and content.headers["content-type"] == "application/json"
+    lines = content.json()["sections"][0]["lines"]
+    assert [line["kind"] for line in lines] == [body["kind"] for body in bodies]
+    for line in lines:
+        alone = await client.get(f"/v2/scripts/1/sections/{section['headingId']}/lines/{line['lineId']}")
+        assert list(line.items()) == list(alone.json().items())
+    script = (await client.get("/v2/scripts/1")).json()
+    assert content.json()["script"] == script
+    # A section without lines, and a script without sections.
+    empty = await new_section(client, 1, "Act 2")
+    sections = (await client.get("/v2/scripts/1/content")).json()["sections"]
+    assert [s["headingId"] for s in sections] == [section["headingId"], empty["headingId"]]
+    assert list(sections[1].items()) == [
+        *((await client.get("/v2/scripts/1/sections/2")).json().items()),
+        ("lines", []),
+    ]
+    await new_script(client)
+    assert (await client.get("/v2/scripts/2/content")).json() == {
+        "script": (await client.get("/v2/scripts/2")).json(),
+        "sections": [],
+    }

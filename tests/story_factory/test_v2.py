@@ -12,7 +12,7 @@ from screenplain.types import Action, Dialog, Screenplay, Section, Slug
 
 from fountain_common.service import REPO_ROOT
 from services.story_factory import fountain
-from services.story_factory.assembly import Parts, lay_out
+from services.story_factory.assembly import Layout, Parts, place, story_of
 from services.story_factory.generated.clients.character_models import ActionRecord, CharacterRecord, SpokenWordRecord
 from services.story_factory.generated.clients.core_script_models import ScriptContent
 from services.story_factory.generated.clients.session_context_models import Context
@@ -226,8 +226,9 @@ async def test_fountain_screenplay_parses_back_to_the_story(stories: httpx.Async
     assert moved.headers["etag"] != response.headers["etag"]
 
 
-def tricky_story() -> Story:
-    """Parts that, written naively, Fountain would read as other elements."""
+def tricky_layout(gone: tuple[int, ...] = ()) -> Layout:
+    """Parts that, written naively, Fountain would read as other elements; the parts of the lines in
+    `gone` deleted by their owners."""
     data = StoryData()
     parts = [
         ("Nurse", "THE NURSE BURSTS IN.", "Madam!", {"mood": "breathless"}),
@@ -254,9 +255,26 @@ def tricky_story() -> Story:
         characters={i: CharacterRecord.model_validate(item) for i, item in data.characters.items()},
         actions={i: ActionRecord.model_validate(item) for i, item in data.actions.items()},
         spoken_words={i: SpokenWordRecord.model_validate(item) for i, item in data.spoken_words.items()},
-        contexts={i: Context.model_validate(item) for i, item in data.contexts.items()},
+        contexts={i: Context.model_validate(item) for i, item in data.contexts.items() if i not in gone},
     )
-    return lay_out(ScriptContent.model_validate(content), found)
+    for i in gone:
+        del found.characters[i], found.actions[i], found.spoken_words[i]
+    return place(ScriptContent.model_validate(content), found)
+
+
+def tricky_story() -> Story:
+    return story_of(tricky_layout())
+
+
+def test_the_screenplay_is_the_same_from_the_layout_as_from_the_story() -> None:
+    """GET .../fountain writes the screenplay from the layout, without the /v2 story's models: it must
+    say what the /v2 story says, missing parts included."""
+    for gone in [(), (2, 5)]:
+        layout = tricky_layout(gone)
+        assert fountain.render(layout) == fountain.render(story_of(layout))
+    assert "[[Missing from line 2: character 2, action 2, spoken words 2, context 2" in fountain.render(
+        tricky_layout((2, 5))
+    )
 
 
 def test_fountain_forces_what_would_read_as_another_element() -> None:
