@@ -4,9 +4,11 @@ operations call these functions with the connection their route opened (a write 
 create, update and delete) and wrap the answers in their generated models.
 
 API field names are the columns' names in camelCase. A read answers the fields asked for
-(`?select=name,total`) and embeds related rows (`?embed=artist,track(genre)`): the row a foreign key
-points to, the rows that point to this one, and rows linked through a join table, nested as deep as
-asked, with one query per embedded relation whatever the number of rows. Lists filter with PostgREST's operators (`?total=gte.10`,
+(`?select=name,total`) and embeds related rows (`?embed=artist,track(name,genre)`): the row a foreign
+key points to, the rows that point to this one, and rows linked through a join table, nested as deep
+as asked, with one query per embedded relation whatever the number of rows. In the parentheses after
+a relation go the fields of its rows to answer (all when none is named) and the relations to embed in
+them: a table never has a field and a relation of one name. Lists filter with PostgREST's operators (`?total=gte.10`,
 `?name=ilike.*rock*`, `?composer=is.null`, `?genreId=in.(1,2)`) and order by several fields
 (`?orderBy=-total.nullslast,invoiceId`).
 
@@ -64,7 +66,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
 
-from fountain_common.database import PreparedRead, sqlstate
+from fountain_common.database import PreparedRead, ReadConnection, sqlstate
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
@@ -268,22 +270,25 @@ EMBED_TOKEN = re.compile(r"\w+|.", re.S)  # names, and one character at a time (
 
 @dataclass(frozen=True)
 class EmbedNode:
-    """One relation asked for by ?embed=, with the relations to embed in its rows in turn."""
+    """One relation asked for by ?embed=, the fields of its rows to answer (None: all of them), and
+    the relations to embed in its rows in turn."""
 
     embed: Embed
+    fields: tuple[Column[Any], ...] | None
     children: "tuple[EmbedNode, ...]"
 
 
+def _embed_fault(given: str, message: str) -> Problem:
+    return invalid(
+        f"embed: {message} in {given!r}; write names comma-separated, and in parentheses after a relation "
+        "the fields of its rows to answer and the relations to embed in them, e.g. artist,track(name,genre)."
+    )
+
+
 def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
-    """`artist,track(genre,album(artist))` -> [(name, [children...]), ...]."""
+    """`artist,track(name,genre,album(artist))` -> [(name, [children...]), ...]."""
     tokens = EMBED_TOKEN.findall(given)
     position = 0
-
-    def fault(message: str) -> Problem:
-        return invalid(
-            f"embed: {message} in {given!r}; write names comma-separated, nested ones in parentheses, "
-            "e.g. artist,track(genre)."
-        )
 
     def names(depth: int) -> list[tuple[str, list[Any]]]:
         nonlocal position
@@ -291,16 +296,17 @@ def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
         while True:
             if position >= len(tokens) or not re.fullmatch(r"\w+", tokens[position]):
                 found = repr(tokens[position]) if position < len(tokens) else "the end"
-                raise fault(f"a name expected, {found} found")
+                raise _embed_fault(given, f"a name expected, {found} found")
             name, children = tokens[position], []
             position += 1
             if position < len(tokens) and tokens[position] == "(":
-                if depth >= EMBED_DEPTH:
-                    raise fault(f"at most {EMBED_DEPTH} levels of nesting")
+                # One level more than relations nest: the fields of the deepest relation's rows.
+                if depth > EMBED_DEPTH:
+                    raise _embed_fault(given, f"at most {EMBED_DEPTH} levels of nesting")
                 position += 1
                 children = names(depth + 1)
                 if position >= len(tokens) or tokens[position] != ")":
-                    raise fault("a parenthesis is not closed")
+                    raise _embed_fault(given, "a parenthesis is not closed")
                 position += 1
             parsed.append((name, children))
             if position < len(tokens) and tokens[position] == ",":
@@ -310,30 +316,46 @@ def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
 
     parsed = names(1)
     if position != len(tokens):
-        raise fault(f"{tokens[position]!r} unexpected")
+        raise _embed_fault(given, f"{tokens[position]!r} unexpected")
     return parsed
 
 
-def _resolve_embeds(relations: Relations, table: Table, parsed: list[tuple[str, list[Any]]]) -> list[EmbedNode]:
+def _resolve_embeds(
+    relations: Relations, table: Table, parsed: list[tuple[str, list[Any]]], given: str, depth: int = 1
+) -> tuple[list[Column[Any]], list[EmbedNode]]:
+    """The fields (below the top level) and relations `parsed` names in rows of `table`: a name is
+    one or the other, never both (a relation is never named as a field of its table)."""
     known = {e.name: e for e in relations.get(table.name, ())}
-    unknown = [name for name, _ in parsed if name not in known]
+    columns = {api_name(c.name): c for c in table.columns} if depth > 1 else {}
+    unknown = [name for name, _ in parsed if name not in known and name not in columns]
     if unknown:
+        listed = f"; fields: {', '.join(columns)}" if columns else ""
         raise invalid(
-            f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}.",
+            f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}"
+            f"{listed}.",
             [{"location": "query.embed", "message": f"Unknown relation {', '.join(unknown)}."}],
         )
+    fields: dict[str, Column[Any]] = {}
     nodes: dict[str, EmbedNode] = {}
     for name, children in parsed:
+        if name in columns:
+            if children:
+                raise _embed_fault(given, f"{name} is a field of {table.name}: it takes no parentheses")
+            fields.setdefault(name, columns[name])
+            continue
+        if depth > EMBED_DEPTH:
+            raise _embed_fault(given, f"at most {EMBED_DEPTH} levels of nesting")
         if name not in nodes:
             embed = known[name]
-            nodes[name] = EmbedNode(embed, tuple(_resolve_embeds(relations, embed.target, children)))
-    return list(nodes.values())
+            chosen, nested = _resolve_embeds(relations, embed.target, children, given, depth + 1)
+            nodes[name] = EmbedNode(embed, tuple(chosen) or None, tuple(nested))
+    return list(fields.values()), list(nodes.values())
 
 
 def _embeds(resource: Resource, embed: str | None) -> list[EmbedNode]:
     if embed is None:
         return []
-    return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed))
+    return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed), embed)[1]
 
 
 def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
@@ -344,17 +366,19 @@ def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
     return column.in_(values)
 
 
-async def _related(conn: AsyncConnection, embed: Embed, values: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
-    """The rows of `embed.target` related to rows whose `embed.column` holds one of `values`, each with
-    the value it relates to: one query."""
-    target = embed.target
+async def _related(conn: AsyncConnection, node: EmbedNode, values: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """The rows of the node's target related to rows whose `embed.column` holds one of `values`, each
+    with the value it relates to: one query, of the fields asked for and those its own embeds join on."""
+    embed, target = node.embed, node.embed.target
+    wanted = None if node.fields is None else [*node.fields, *(target.c[child.embed.column] for child in node.children)]
+    columns = _selected(target, None if wanted is None else list(dict.fromkeys(wanted)))
     if embed.through is not None:
         link = embed.through.c[embed.through_source]
         joined = embed.through.join(target, embed.through.c[embed.through_target] == target.c[embed.target_column])
-        query = select(*_selected(target), link.label("__link")).select_from(joined)
+        query = select(*columns, link.label("__link")).select_from(joined)
     else:
         link = target.c[embed.target_column]
-        query = select(*_selected(target), link.label("__link"))
+        query = select(*columns, link.label("__link"))
     query = query.where(_among(link, values)).order_by(*target.primary_key.columns)
     found = []
     for row in (await conn.execute(query)).mappings():
@@ -371,9 +395,10 @@ async def _with_embeds(
     for node in nodes:
         embed = node.embed
         values = list({row[embed.column] for row in rows if row[embed.column] is not None})
-        found = await _related(conn, embed, values) if values else []
+        found = await _related(conn, node, values) if values else []
         found_rows = [fields for _, fields in found]
-        found_items = [to_fields(fields) for fields in found_rows]
+        names = None if node.fields is None else [c.name for c in node.fields]
+        found_items = [to_fields(fields, names) for fields in found_rows]
         await _with_embeds(conn, found_rows, found_items, node.children)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for (link, _), item in zip(found, found_items, strict=True):
@@ -629,10 +654,18 @@ def _defers_checks(table: Table) -> bool:
     return any(fk.deferrable for other in table.metadata.tables.values() for fk in other.foreign_key_constraints)
 
 
+def _autocommit(conn: AsyncConnection) -> bool:
+    if isinstance(conn, ReadConnection):
+        return True
+    sync = conn.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
 async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, deleting: bool = False) -> Any:
     try:
-        if _defers_checks(resource.table):
+        if _defers_checks(resource.table) and not _autocommit(conn):
             # A deferred check would fail at COMMIT, after the answer is chosen: check now, one row at a time.
+            # (A statement in autocommit commits by itself: its checks fail the statement.)
             await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         return await conn.execute(statement)
     except IntegrityError as error:  # the constraints are immediate: the statement itself breaks them
@@ -648,7 +681,8 @@ async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, d
 
 
 async def create_row(conn: AsyncConnection, resource: Resource, fields: Mapping[str, Any]) -> Created:
-    """Insert a row from the fields given (the others take their defaults)."""
+    """Insert a row from the fields given (the others take their defaults): one INSERT ... RETURNING,
+    so that on a connection in autocommit (x-fountain-connection: statement) it is one round trip."""
     statement = insert(resource.table).values(_to_columns(resource, fields)).returning(*_selected(resource.table))
     row = dict((await _write(conn, resource, statement)).mappings().one())
     return Created(to_fields(row), location(resource, row))

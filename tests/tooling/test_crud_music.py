@@ -204,17 +204,63 @@ async def test_embedding_through_a_join_table_links_many_to_many(conn: AsyncConn
     }
 
 
+async def test_embedded_rows_answer_the_fields_named_in_their_parentheses(conn: AsyncConnection) -> None:
+    statements = Statements(conn)
+    page = await list_rows(
+        conn,
+        ARTISTS,
+        filters={},
+        order_by=None,
+        limit=1,
+        offset=0,
+        embed="album(title,track(name,unitPrice,genre(name)))",
+        select_="name",
+    )
+    assert statements.count == 2 + 3  # still one query per level
+    assert page["items"] == [
+        {
+            "name": "AC/DC",
+            "album": [
+                {
+                    "title": "For Those About To Rock",
+                    "track": [
+                        {"name": "For Those About To Rock", "unitPrice": "0.99", "genre": {"name": "Rock"}},
+                        {"name": "Put The Finger On You", "unitPrice": "0.99", "genre": {"name": "Rock"}},
+                    ],
+                },
+                {
+                    "title": "Let There Be Rock",
+                    "track": [{"name": "Go Down", "unitPrice": "0.99", "genre": {"name": "Rock"}}],
+                },
+            ],
+        }
+    ]
+    # Only relations named: every field; a field named twice is answered once.
+    upward = await get_row(conn, TRACKS, 3, embed="album(artist(name,name)),playlist(name)", select_="name")
+    assert upward == {
+        "name": "Go Down",
+        "album": {"albumId": 2, "title": "Let There Be Rock", "artistId": 1, "artist": {"name": "AC/DC"}},
+        "playlist": [{"name": "Music"}],
+    }
+    # The fields of the third level's rows go in a fourth pair of parentheses.
+    deepest = await get_row(conn, ARTISTS, 2, embed="album(track(playlist(name)))", select_="name")
+    assert deepest["album"][0]["track"][0]["playlist"] == [{"name": "Music"}, {"name": "Heavy"}]
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [
         ("albums", "Cannot embed albums in artist rows; embeddable: album"),
-        ("album(tracks)", "Cannot embed tracks in album rows; embeddable: artist, track"),
+        ("album(tracks)", "Cannot embed tracks in album rows; embeddable: artist, track; fields: albumId, title"),
+        ("album(title(name))", "title is a field of album: it takes no parentheses"),
+        ("name", "Cannot embed name in artist rows; embeddable: album."),
         ("album(track", "a parenthesis is not closed"),
         ("album,", "a name expected, the end found"),
         ("", "a name expected, the end found"),
         ("album, track", "a name expected, ' ' found"),
         ("album)", "')' unexpected"),
         ("album(track(album(track)))", "at most 3 levels of nesting"),
+        ("album(track(album(title(x))))", "at most 3 levels of nesting"),
     ],
 )
 async def test_a_bad_embed_is_refused_saying_why(conn: AsyncConnection, given: str, message: str) -> None:
