@@ -483,7 +483,7 @@ def _cycle_notes(schema: Schema) -> list[str]:
         if name not in state and (cycle := visit(name, [name])):
             return [
                 f"NOT NULL foreign keys form a cycle: {' -> '.join(cycle)}; the API cannot create their first "
-                "rows (load them another way, or make one of the keys nullable or DEFERRABLE)"
+                "rows (load them with --with-data, or make one of the keys nullable or DEFERRABLE)"
             ]
     return []
 
