@@ -4,11 +4,10 @@ operations call these functions with the connection their route opened (a write 
 create, update and delete) and wrap the answers in their generated models.
 
 API field names are the columns' names in camelCase. A read answers the fields asked for
-(`?select=name,total`) and embeds related rows (`?embed=artist,track(name,genre)`): the row a foreign
-key points to, the rows that point to this one, and rows linked through a join table, nested as deep
-as asked, with one query per embedded relation whatever the number of rows. In the parentheses after
-a relation go the fields of its rows to answer (all when none is named) and the relations to embed in
-them: a table never has a field and a relation of one name. Lists filter with PostgREST's operators (`?total=gte.10`,
+(`?select=name,total`) and embeds related rows (`?embed=artist,track(genre)`): the row a foreign key
+points to, the rows that point to this one, and rows linked through a join table, nested as deep as
+asked, with one query per embedded relation whatever the number of rows. select= names an embedded
+row's fields by the path of relations to it (`?select=name,album.title,album.track.name`). Lists filter with PostgREST's operators (`?total=gte.10`,
 `?name=ilike.*rock*`, `?composer=is.null`, `?genreId=in.(1,2)`) and order by several fields
 (`?orderBy=-total.nullslast,invoiceId`).
 
@@ -278,17 +277,16 @@ class EmbedNode:
     children: "tuple[EmbedNode, ...]"
 
 
-def _embed_fault(given: str, message: str) -> Problem:
-    return invalid(
-        f"embed: {message} in {given!r}; write names comma-separated, and in parentheses after a relation "
-        "the fields of its rows to answer and the relations to embed in them, e.g. artist,track(name,genre)."
-    )
-
-
 def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
-    """`artist,track(name,genre,album(artist))` -> [(name, [children...]), ...]."""
+    """`artist,track(genre,album(artist))` -> [(name, [children...]), ...]."""
     tokens = EMBED_TOKEN.findall(given)
     position = 0
+
+    def fault(message: str) -> Problem:
+        return invalid(
+            f"embed: {message} in {given!r}; write names comma-separated, nested ones in parentheses, "
+            "e.g. artist,track(genre)."
+        )
 
     def names(depth: int) -> list[tuple[str, list[Any]]]:
         nonlocal position
@@ -296,17 +294,16 @@ def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
         while True:
             if position >= len(tokens) or not re.fullmatch(r"\w+", tokens[position]):
                 found = repr(tokens[position]) if position < len(tokens) else "the end"
-                raise _embed_fault(given, f"a name expected, {found} found")
+                raise fault(f"a name expected, {found} found")
             name, children = tokens[position], []
             position += 1
             if position < len(tokens) and tokens[position] == "(":
-                # One level more than relations nest: the fields of the deepest relation's rows.
-                if depth > EMBED_DEPTH:
-                    raise _embed_fault(given, f"at most {EMBED_DEPTH} levels of nesting")
+                if depth >= EMBED_DEPTH:
+                    raise fault(f"at most {EMBED_DEPTH} levels of nesting")
                 position += 1
                 children = names(depth + 1)
                 if position >= len(tokens) or tokens[position] != ")":
-                    raise _embed_fault(given, "a parenthesis is not closed")
+                    raise fault("a parenthesis is not closed")
                 position += 1
             parsed.append((name, children))
             if position < len(tokens) and tokens[position] == ",":
@@ -316,46 +313,73 @@ def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
 
     parsed = names(1)
     if position != len(tokens):
-        raise _embed_fault(given, f"{tokens[position]!r} unexpected")
+        raise fault(f"{tokens[position]!r} unexpected")
     return parsed
 
 
-def _resolve_embeds(
-    relations: Relations, table: Table, parsed: list[tuple[str, list[Any]]], given: str, depth: int = 1
-) -> tuple[list[Column[Any]], list[EmbedNode]]:
-    """The fields (below the top level) and relations `parsed` names in rows of `table`: a name is
-    one or the other, never both (a relation is never named as a field of its table)."""
+# What a read embeds, by relation name: the relations to embed in its rows, and the fields of its
+# rows select= names (none named: all of them).
+EmbedTree = dict[str, tuple["EmbedTree", list[str]]]
+
+
+def _embed_tree(embed: str | None, paths: list[list[str]]) -> EmbedTree:
+    tree: EmbedTree = {}
+
+    def add(level: EmbedTree, parsed: list[tuple[str, list[Any]]]) -> None:
+        for name, children in parsed:
+            add(level.setdefault(name, ({}, []))[0], children)
+
+    if embed is not None:
+        add(tree, _parse_embed(embed))
+    for *relations, name in paths:
+        level = tree
+        for relation in relations[:-1]:
+            level = level.setdefault(relation, ({}, []))[0]
+        level.setdefault(relations[-1], ({}, []))[1].append(name)
+    return tree
+
+
+def _resolve_embeds(relations: Relations, table: Table, tree: EmbedTree) -> list[EmbedNode]:
     known = {e.name: e for e in relations.get(table.name, ())}
-    columns = {api_name(c.name): c for c in table.columns} if depth > 1 else {}
-    unknown = [name for name, _ in parsed if name not in known and name not in columns]
+    unknown = [name for name in tree if name not in known]
     if unknown:
-        listed = f"; fields: {', '.join(columns)}" if columns else ""
         raise invalid(
-            f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}"
-            f"{listed}.",
+            f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}.",
             [{"location": "query.embed", "message": f"Unknown relation {', '.join(unknown)}."}],
         )
-    fields: dict[str, Column[Any]] = {}
-    nodes: dict[str, EmbedNode] = {}
-    for name, children in parsed:
-        if name in columns:
-            if children:
-                raise _embed_fault(given, f"{name} is a field of {table.name}: it takes no parentheses")
-            fields.setdefault(name, columns[name])
-            continue
-        if depth > EMBED_DEPTH:
-            raise _embed_fault(given, f"at most {EMBED_DEPTH} levels of nesting")
-        if name not in nodes:
-            embed = known[name]
-            chosen, nested = _resolve_embeds(relations, embed.target, children, given, depth + 1)
-            nodes[name] = EmbedNode(embed, tuple(chosen) or None, tuple(nested))
-    return list(fields.values()), list(nodes.values())
+    nodes = []
+    for name, (children, names) in tree.items():
+        embed = known[name]
+        columns = {api_name(c.name): c for c in embed.target.columns}
+        missing = [repr(field) for field in names if field not in columns]
+        if missing:
+            raise invalid(
+                f"select: {', '.join(missing)} is not a field of {embed.target.name} ({name}); fields: "
+                f"{', '.join(columns)}.",
+                [{"location": "query.select", "message": f"Unknown field {', '.join(missing)}."}],
+            )
+        fields = tuple(columns[field] for field in dict.fromkeys(names)) or None
+        nodes.append(EmbedNode(embed, fields, tuple(_resolve_embeds(relations, embed.target, children))))
+    return nodes
 
 
-def _embeds(resource: Resource, embed: str | None) -> list[EmbedNode]:
-    if embed is None:
-        return []
-    return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed), embed)[1]
+def _shape(resource: Resource, select_: str | None, embed: str | None) -> tuple[list[Column[Any]], list[EmbedNode]]:
+    """What a read answers: the row's fields, and the related rows to embed with theirs. embed= names
+    relations (nested in parentheses); select= names fields, an embedded row's by the path of
+    relations to it (`album.title`, `album.track.name`), which embeds them as embed= would. A level
+    none of whose fields select= names answers all of them."""
+    named = select_.split(",") if select_ is not None else []
+    paths = [name.split(".") for name in named if "." in name]
+    for path in paths:
+        if not all(re.fullmatch(r"\w+", part) for part in path) or len(path) > EMBED_DEPTH + 1:
+            raise invalid(
+                f"select: {'.'.join(path)!r} is not a field path; write relation.field, at most "
+                f"{EMBED_DEPTH} relations deep (album.track.genre.name).",
+                [{"location": "query.select", "message": "Malformed field path."}],
+            )
+    own = [name for name in named if "." not in name]
+    fields = _fields(resource, None if select_ is None or (paths and not own) else ",".join(own))
+    return fields, _resolve_embeds(resource.relations, resource.table, _embed_tree(embed, paths))
 
 
 def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
@@ -561,8 +585,7 @@ async def list_rows(
     """One page of rows matching every filter given (column name -> `op.value`; None is no filter),
     with the exact total; each row with the fields `select_` names (all by default) and the related
     rows `embed` asks for."""
-    fields = _fields(resource, select_)
-    nodes = _embeds(resource, embed)
+    fields, nodes = _shape(resource, select_, embed)
     conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
     query = select(*_selected(resource.table, _read_columns(resource, fields, nodes))).where(*conditions)
     query = query.order_by(*_ordering(resource, order_by))
@@ -637,8 +660,7 @@ async def get_row(
 ) -> dict[str, Any]:
     """One row by its key (a tuple of values for a key of several columns), with the fields `select_`
     names (all by default) and the related rows `embed` asks for."""
-    fields = _fields(resource, select_)
-    nodes = _embeds(resource, embed)
+    fields, nodes = _shape(resource, select_, embed)
     row = await _read(conn, resource, key, _read_columns(resource, fields, nodes))
     return (await _answer(conn, [row], fields, nodes))[0]
 

@@ -455,56 +455,66 @@ EMBED_DEPTH = 3
 
 
 def embed_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str | None:
-    """The relations `table` embeds, each optionally followed, in parentheses, by the fields of its
-    rows and the relations they embed in turn, `depth` levels deep: exactly what a read accepts, so
-    a request the spec allows is answered."""
-    alternatives = [_embedded(schema, relation, depth) for relation in relations(schema, table)]
+    """The relations `table` embeds, each with its own in parentheses, `depth` levels deep: exactly what
+    a read accepts, so a request the spec allows is answered."""
+    alternatives = []
+    for relation in relations(schema, table):
+        nested = embed_pattern(schema, schema.table(relation.target), depth - 1) if depth > 1 else None
+        alternatives.append(relation.name + (rf"(\({nested}\))?" if nested else ""))
     if not alternatives:
         return None
     one = "(" + "|".join(alternatives) + ")"
     return f"{one}(,{one})*"
 
 
-def _embedded(schema: Schema, relation: Relation, depth: int) -> str:
-    """One relation, and what may follow it in parentheses: its target's fields, and below the
-    deepest level its target's relations."""
-    target = schema.table(relation.target)
-    inner = [camel(c.name) for c in target.columns]
-    if depth > 1:
-        inner += [_embedded(schema, further, depth - 1) for further in relations(schema, target)]
-    one = "(" + "|".join(inner) + ")"
-    return relation.name + rf"(\({one}(,{one})*\))?"
+def field_path_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str:
+    """One item of select=: a field of `table`, or a relation, a dot and an item of its target's,
+    `depth` relations deep (album.track.name): a flat path, so the pattern grows with the relations
+    but not with the nesting of lists."""
+    alternatives = [camel(c.name) for c in table.columns]
+    if depth > 0:
+        alternatives += [
+            rf"{relation.name}\.{field_path_pattern(schema, schema.table(relation.target), depth - 1)}"
+            for relation in relations(schema, table)
+        ]
+    return "(" + "|".join(alternatives) + ")"
 
 
 def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
     """select= and embed=, which shape what a read answers."""
-    field = "(" + "|".join(camel(c.name) for c in table.columns) + ")"
+    item = field_path_pattern(schema, table)
     fields = ", ".join(camel(c.name) for c in table.columns)
+    names = [relation.name for relation in relations(schema, table)]
+    paths = (
+        f" An embedded row's fields are named by the path of relations to it ({_path_example(schema, table)}), "
+        f"up to {EMBED_DEPTH} relations deep, which embeds those relations as embed would; a level none of "
+        "whose fields are named answers all of them."
+        if names
+        else ""
+    )
     parameters: list[dict[str, Any]] = [
         {
             "name": "select",
             "in": "query",
             "required": False,
-            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown "
+            "description": f"The fields to answer, comma-separated (all by default): {fields}.{paths} An unknown "
             "field is a 400 naming it.",
-            "schema": {"type": "string", "pattern": f"^{field}(,{field})*$", "maxLength": 2000},
+            "schema": {"type": "string", "pattern": f"^{item}(,{item})*$", "maxLength": 2000},
             "x-fountain-pattern-checked-by-operation": True,
         }
     ]
-    names = [relation.name for relation in relations(schema, table)]
     if names:
         parameters.append(
             {
                 "name": "embed",
                 "in": "query",
                 "required": False,
-                "description": f"Related rows to include, comma-separated: {', '.join(names)}. In parentheses "
-                "after a relation go the fields of its rows to answer (all of them when none is named) and the "
-                f"relations to embed in those rows in turn, up to {EMBED_DEPTH} levels deep (e.g. "
-                f"{names[0]}({_nested_example(schema, table, names[0])})); a table never has a field and a "
-                "relation of the same name. A row a foreign key points to is an object or null; rows pointing "
-                "to this one, or linked through a join table, are a list. One query per embedded relation, "
-                "whatever the number of rows. An unknown name is a 400 naming it.",
+                "description": f"Related rows to include, comma-separated: {', '.join(names)}; each may name "
+                f"its own related rows in parentheses, up to {EMBED_DEPTH} levels deep (e.g. "
+                f"{names[0]}({_nested_example(schema, table, names[0])})). A row a foreign key points to is an "
+                "object or null; rows pointing to this one, or linked through a join table, are a list. "
+                "One query per embedded relation, whatever the number of rows. An unknown relation is a 400 "
+                "naming it.",
                 "schema": {"type": "string", "pattern": f"^{embed_pattern(schema, table)}$", "maxLength": 500},
                 "x-fountain-pattern-checked-by-operation": True,
             }
@@ -513,11 +523,15 @@ def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
 
 
 def _nested_example(schema: Schema, table: Table, name: str) -> str:
-    """A field of the relation's rows and, if they have one, a relation of theirs: `title,artist`."""
     relation = next(r for r in relations(schema, table) if r.name == name)
-    target = schema.table(relation.target)
-    further = relations(schema, target)
-    return ",".join([camel(target.columns[0].name), *(further[0].name for _ in further[:1])])
+    further = relations(schema, schema.table(relation.target))
+    return further[0].name if further else "..."
+
+
+def _path_example(schema: Schema, table: Table) -> str:
+    """`album.title`: the first relation and the first field of its target."""
+    relation = relations(schema, table)[0]
+    return f"{relation.name}.{camel(schema.table(relation.target).columns[0].name)}"
 
 
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:

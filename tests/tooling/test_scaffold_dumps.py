@@ -216,7 +216,7 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         "/v1/artist?select=name,birthday",
         "/v1/artist?embed=albums",
         "/v1/track/1?embed=playlist(track",
-        "/v1/artist/1?select=name&embed=album(title,track(name,genre(name)))",
+        "/v1/artist/1?select=name,album.title,album.track.name,album.track.genre.name",
     ]
     writes = [
         ["POST", "/v1/artist-batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
@@ -274,7 +274,7 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
     assert bad_embed[0] == 400
     assert "Cannot embed albums in artist rows; embeddable: album." in bad_embed[1]["message"]
     assert unclosed[0] == 400 and "a parenthesis is not closed" in unclosed[1]["message"]
-    # The fields of embedded rows, named in their parentheses.
+    # The fields of embedded rows, named by their path (which embeds them).
     assert chosen == [
         200,
         {

@@ -16,7 +16,7 @@ from fountain_cli.scaffold.code_writer import migration_statements, render_table
 from fountain_cli.scaffold.model import Schema, relations
 from fountain_cli.scaffold.pipeline import read_input
 from fountain_cli.scaffold.spec_writer import build_spec
-from fountain_common.crud import Resource, list_rows
+from fountain_common.crud import Embed, Resource, list_rows
 from fountain_common.embedded_postgres import embedded_url
 from tests.tooling.conftest import INPUTS, commit_all, run_in
 
@@ -104,7 +104,9 @@ def test_views_are_declared_as_lists_without_writes(views_schema: Schema) -> Non
     assert "orderBy" in parameters and "select" in parameters and "embed" not in parameters
     summary = spec["paths"]["/v1/album-summary"]["get"]
     embed = next(p for p in summary["parameters"] if p.get("name") == "embed")
-    assert embed["schema"]["pattern"].startswith(r"^(track(\((trackId|name|")
+    assert embed["schema"]["pattern"].startswith("^(track")
+    select = next(p for p in summary["parameters"] if p.get("name") == "select")
+    assert r"|track\.(trackId|name|" in select["schema"]["pattern"]  # the fields of the embedded tracks
     assert "text/csv" in summary["responses"]["200"]["content"]
     schemas = spec["components"]["schemas"]
     assert "AlbumSummaryCreate" not in schemas and "AlbumSummaryUpdate" not in schemas
@@ -183,6 +185,22 @@ async def test_a_view_lists_with_filters_order_and_pages(view_conn: tuple[Any, d
         (await listed(conn, tracks, order_by="unitPrice", limit=50))["items"][i]["trackId"] for i in (0, 1)
     ]
     assert (first, second) == (1, 3)
+
+
+async def test_a_view_selects_fields_and_embeds_along_its_tables_relations(
+    view_conn: tuple[Any, dict[str, Any]],
+) -> None:
+    conn, module = view_conn
+    # What the operations module declares for album_summary (relations(), asserted above).
+    relations = {"album_summary": (Embed("track", "album_id", module["track"], "album_id", many=True),)}
+    summaries = Resource(module["album_summary"], "/v1/album-summary", relations)
+    page = await list_rows(
+        conn, summaries, filters={}, order_by="albumId", limit=2, offset=0, select_="title,track.name"
+    )
+    assert page["items"] == [
+        {"title": "Let There Be Rock", "track": [{"name": "Go Down"}, {"name": "Dog Eat Dog"}]},
+        {"title": "Balls to the Wall", "track": [{"name": "Balls to the Wall"}]},
+    ]
 
 
 @pytest.mark.realdata
