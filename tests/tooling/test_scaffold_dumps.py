@@ -308,3 +308,14 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         '1,For Those About To Rock,Angus Young,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n'
         '2,Put The Finger On You,,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n',
     ]
+
+
+@pytest.mark.realdata
+def test_the_scaffolded_chinook_service_passes_its_own_tests(scaffold: Callable[[str], Path], tmp_path: Path) -> None:
+    """Its generated behaviour tests and its schemathesis run over every operation, stateful runs
+    included (about 20 minutes on a loaded 2-core machine: with the big real-data tests)."""
+    root = scaffold("music")
+    result = run_in(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path}", "tests/music")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\b\d+ passed", result.stdout)
+    assert "failed" not in result.stdout.splitlines()[-1]
