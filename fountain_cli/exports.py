@@ -52,14 +52,23 @@ def _default_sql(column: Column[Any]) -> str | None:
 
 
 CAST = re.compile(r"::[a-z_]+( [a-z]+)*")
+# PostgreSQL's JSON functions (a JSONB column's shape): no other dialect has them under these names.
+POSTGRES_JSON = re.compile(r"\bjsonb?_[a-z_]+\(")
 NUM_NONNULLS = re.compile(r"num_nonnulls\(([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\)")
 
 
-def portable_check(sql: str, service: ServiceDefinition, dialect: str) -> str | None:
-    """A CHECK as `dialect` writes it, or None when it cannot be written there: one that calls a
-    function of the service's own schema needs that function, which a migration creates (not the
-    models)."""
+def unportable_reason(sql: str, service: ServiceDefinition, dialect: str) -> str | None:
+    """Why a CHECK cannot be written in `dialect`, or None when it can."""
     if re.search(rf"\b{re.escape(service.schema)}\.[a-z_][a-z0-9_]*\(", sql):
+        return "calls a function that a migration creates; it is not part of the models"
+    if dialect != "postgresql" and POSTGRES_JSON.search(sql):
+        return f"uses PostgreSQL's JSON functions, which {dialect} does not have"
+    return None
+
+
+def portable_check(sql: str, service: ServiceDefinition, dialect: str) -> str | None:
+    """A CHECK as `dialect` writes it, or None when it cannot be written there (`unportable_reason`)."""
+    if unportable_reason(sql, service, dialect) is not None:
         return None
     if dialect == "postgresql":
         return sql
@@ -90,10 +99,8 @@ def portable_metadata(service: ServiceDefinition, dialect: str) -> tuple[MetaDat
                 written = portable_check(str(constraint.sqltext), service, dialect)
                 if written is None:
                     copied.constraints.remove(constraint)
-                    omitted.append(
-                        f"{table.name}: CHECK {constraint.name or ''} ({constraint.sqltext}) calls a function "
-                        "that a migration creates; it is not part of the models"
-                    )
+                    reason = unportable_reason(str(constraint.sqltext), service, dialect)
+                    omitted.append(f"{table.name}: CHECK {constraint.name or ''} ({constraint.sqltext}) {reason}")
                 else:
                     constraint.sqltext = text(written)
             elif isinstance(constraint, UniqueConstraint) and dialect != "postgresql":

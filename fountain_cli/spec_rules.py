@@ -30,7 +30,7 @@ METHODS = ("get", "put", "post", "delete", "patch")
 PROBES = {"/health", "/ready"}
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 # The connections a generated route can open (fountain_common/routes.py).
-CONNECTIONS = ("none", "read", "snapshot", "write")
+CONNECTIONS = ("none", "read", "snapshot", "write", "statement")
 DESCRIPTION_LIMIT = 300
 PAGE_FIELDS = {"items", "total", "limit", "offset"}
 
@@ -182,6 +182,11 @@ class SpecChecker:
         for code in sorted(expected - set(responses)):
             self.fail(where, f"must declare a {code} response")
 
+        if connection == "statement" and "Idempotency-Key" in {p["name"] for p in params}:
+            # The key is claimed, and its reply stored, in the operation's transaction.
+            self.fail(
+                where, "an operation that takes Idempotency-Key needs a transaction (x-fountain-connection write)"
+            )
         if version == "v2":
             self.check_v2(where, method, params, body, responses)
         elif version == "v1":

@@ -6,7 +6,8 @@ create, update and delete) and wrap the answers in their generated models.
 API field names are the columns' names in camelCase. A read answers the fields asked for
 (`?select=name,total`) and embeds related rows (`?embed=artist,track(genre)`): the row a foreign key
 points to, the rows that point to this one, and rows linked through a join table, nested as deep as
-asked, with one query per embedded relation whatever the number of rows. Lists filter with PostgREST's operators (`?total=gte.10`,
+asked, with one query per embedded relation whatever the number of rows. select= names an embedded
+row's fields by the path of relations to it (`?select=name,album.title,album.track.name`). Lists filter with PostgREST's operators (`?total=gte.10`,
 `?name=ilike.*rock*`, `?composer=is.null`, `?genreId=in.(1,2)`) and order by several fields
 (`?orderBy=-total.nullslast,invoiceId`).
 
@@ -64,7 +65,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import NullType
 
-from fountain_common.database import PreparedRead, sqlstate
+from fountain_common.database import PreparedRead, ReadConnection, sqlstate
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
@@ -268,9 +269,11 @@ EMBED_TOKEN = re.compile(r"\w+|.", re.S)  # names, and one character at a time (
 
 @dataclass(frozen=True)
 class EmbedNode:
-    """One relation asked for by ?embed=, with the relations to embed in its rows in turn."""
+    """One relation asked for by ?embed=, the fields of its rows to answer (None: all of them), and
+    the relations to embed in its rows in turn."""
 
     embed: Embed
+    fields: tuple[Column[Any], ...] | None
     children: "tuple[EmbedNode, ...]"
 
 
@@ -314,26 +317,69 @@ def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
     return parsed
 
 
-def _resolve_embeds(relations: Relations, table: Table, parsed: list[tuple[str, list[Any]]]) -> list[EmbedNode]:
+# What a read embeds, by relation name: the relations to embed in its rows, and the fields of its
+# rows select= names (none named: all of them).
+EmbedTree = dict[str, tuple["EmbedTree", list[str]]]
+
+
+def _embed_tree(embed: str | None, paths: list[list[str]]) -> EmbedTree:
+    tree: EmbedTree = {}
+
+    def add(level: EmbedTree, parsed: list[tuple[str, list[Any]]]) -> None:
+        for name, children in parsed:
+            add(level.setdefault(name, ({}, []))[0], children)
+
+    if embed is not None:
+        add(tree, _parse_embed(embed))
+    for *relations, name in paths:
+        level = tree
+        for relation in relations[:-1]:
+            level = level.setdefault(relation, ({}, []))[0]
+        level.setdefault(relations[-1], ({}, []))[1].append(name)
+    return tree
+
+
+def _resolve_embeds(relations: Relations, table: Table, tree: EmbedTree) -> list[EmbedNode]:
     known = {e.name: e for e in relations.get(table.name, ())}
-    unknown = [name for name, _ in parsed if name not in known]
+    unknown = [name for name in tree if name not in known]
     if unknown:
         raise invalid(
             f"Cannot embed {', '.join(unknown)} in {table.name} rows; embeddable: {', '.join(known) or 'nothing'}.",
             [{"location": "query.embed", "message": f"Unknown relation {', '.join(unknown)}."}],
         )
-    nodes: dict[str, EmbedNode] = {}
-    for name, children in parsed:
-        if name not in nodes:
-            embed = known[name]
-            nodes[name] = EmbedNode(embed, tuple(_resolve_embeds(relations, embed.target, children)))
-    return list(nodes.values())
+    nodes = []
+    for name, (children, names) in tree.items():
+        embed = known[name]
+        columns = {api_name(c.name): c for c in embed.target.columns}
+        missing = [repr(field) for field in names if field not in columns]
+        if missing:
+            raise invalid(
+                f"select: {', '.join(missing)} is not a field of {embed.target.name} ({name}); fields: "
+                f"{', '.join(columns)}.",
+                [{"location": "query.select", "message": f"Unknown field {', '.join(missing)}."}],
+            )
+        fields = tuple(columns[field] for field in dict.fromkeys(names)) or None
+        nodes.append(EmbedNode(embed, fields, tuple(_resolve_embeds(relations, embed.target, children))))
+    return nodes
 
 
-def _embeds(resource: Resource, embed: str | None) -> list[EmbedNode]:
-    if embed is None:
-        return []
-    return _resolve_embeds(resource.relations, resource.table, _parse_embed(embed))
+def _shape(resource: Resource, select_: str | None, embed: str | None) -> tuple[list[Column[Any]], list[EmbedNode]]:
+    """What a read answers: the row's fields, and the related rows to embed with theirs. embed= names
+    relations (nested in parentheses); select= names fields, an embedded row's by the path of
+    relations to it (`album.title`, `album.track.name`), which embeds them as embed= would. A level
+    none of whose fields select= names answers all of them."""
+    named = select_.split(",") if select_ is not None else []
+    paths = [name.split(".") for name in named if "." in name]
+    for path in paths:
+        if not all(re.fullmatch(r"\w+", part) for part in path) or len(path) > EMBED_DEPTH + 1:
+            raise invalid(
+                f"select: {'.'.join(path)!r} is not a field path; write relation.field, at most "
+                f"{EMBED_DEPTH} relations deep (album.track.genre.name).",
+                [{"location": "query.select", "message": "Malformed field path."}],
+            )
+    own = [name for name in named if "." not in name]
+    fields = _fields(resource, None if select_ is None or (paths and not own) else ",".join(own))
+    return fields, _resolve_embeds(resource.relations, resource.table, _embed_tree(embed, paths))
 
 
 def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
@@ -344,17 +390,19 @@ def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
     return column.in_(values)
 
 
-async def _related(conn: AsyncConnection, embed: Embed, values: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
-    """The rows of `embed.target` related to rows whose `embed.column` holds one of `values`, each with
-    the value it relates to: one query."""
-    target = embed.target
+async def _related(conn: AsyncConnection, node: EmbedNode, values: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """The rows of the node's target related to rows whose `embed.column` holds one of `values`, each
+    with the value it relates to: one query, of the fields asked for and those its own embeds join on."""
+    embed, target = node.embed, node.embed.target
+    wanted = None if node.fields is None else [*node.fields, *(target.c[child.embed.column] for child in node.children)]
+    columns = _selected(target, None if wanted is None else list(dict.fromkeys(wanted)))
     if embed.through is not None:
         link = embed.through.c[embed.through_source]
         joined = embed.through.join(target, embed.through.c[embed.through_target] == target.c[embed.target_column])
-        query = select(*_selected(target), link.label("__link")).select_from(joined)
+        query = select(*columns, link.label("__link")).select_from(joined)
     else:
         link = target.c[embed.target_column]
-        query = select(*_selected(target), link.label("__link"))
+        query = select(*columns, link.label("__link"))
     query = query.where(_among(link, values)).order_by(*target.primary_key.columns)
     found = []
     for row in (await conn.execute(query)).mappings():
@@ -371,9 +419,10 @@ async def _with_embeds(
     for node in nodes:
         embed = node.embed
         values = list({row[embed.column] for row in rows if row[embed.column] is not None})
-        found = await _related(conn, embed, values) if values else []
+        found = await _related(conn, node, values) if values else []
         found_rows = [fields for _, fields in found]
-        found_items = [to_fields(fields) for fields in found_rows]
+        names = None if node.fields is None else [c.name for c in node.fields]
+        found_items = [to_fields(fields, names) for fields in found_rows]
         await _with_embeds(conn, found_rows, found_items, node.children)
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for (link, _), item in zip(found, found_items, strict=True):
@@ -536,8 +585,7 @@ async def list_rows(
     """One page of rows matching every filter given (column name -> `op.value`; None is no filter),
     with the exact total; each row with the fields `select_` names (all by default) and the related
     rows `embed` asks for."""
-    fields = _fields(resource, select_)
-    nodes = _embeds(resource, embed)
+    fields, nodes = _shape(resource, select_, embed)
     conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
     query = select(*_selected(resource.table, _read_columns(resource, fields, nodes))).where(*conditions)
     query = query.order_by(*_ordering(resource, order_by))
@@ -612,8 +660,7 @@ async def get_row(
 ) -> dict[str, Any]:
     """One row by its key (a tuple of values for a key of several columns), with the fields `select_`
     names (all by default) and the related rows `embed` asks for."""
-    fields = _fields(resource, select_)
-    nodes = _embeds(resource, embed)
+    fields, nodes = _shape(resource, select_, embed)
     row = await _read(conn, resource, key, _read_columns(resource, fields, nodes))
     return (await _answer(conn, [row], fields, nodes))[0]
 
@@ -629,10 +676,18 @@ def _defers_checks(table: Table) -> bool:
     return any(fk.deferrable for other in table.metadata.tables.values() for fk in other.foreign_key_constraints)
 
 
+def _autocommit(conn: AsyncConnection) -> bool:
+    if isinstance(conn, ReadConnection):
+        return True
+    sync = conn.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
 async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, deleting: bool = False) -> Any:
     try:
-        if _defers_checks(resource.table):
+        if _defers_checks(resource.table) and not _autocommit(conn):
             # A deferred check would fail at COMMIT, after the answer is chosen: check now, one row at a time.
+            # (A statement in autocommit commits by itself: its checks fail the statement.)
             await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         return await conn.execute(statement)
     except IntegrityError as error:  # the constraints are immediate: the statement itself breaks them
@@ -648,7 +703,8 @@ async def _write(conn: AsyncConnection, resource: Resource, statement: Any, *, d
 
 
 async def create_row(conn: AsyncConnection, resource: Resource, fields: Mapping[str, Any]) -> Created:
-    """Insert a row from the fields given (the others take their defaults)."""
+    """Insert a row from the fields given (the others take their defaults): one INSERT ... RETURNING,
+    so that on a connection in autocommit (x-fountain-connection: statement) it is one round trip."""
     statement = insert(resource.table).values(_to_columns(resource, fields)).returning(*_selected(resource.table))
     row = dict((await _write(conn, resource, statement)).mappings().one())
     return Created(to_fields(row), location(resource, row))

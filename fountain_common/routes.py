@@ -12,9 +12,13 @@ Connections, by what the operation does (the spec's method, or its `x-fountain-c
 - `snapshot`: one REPEATABLE READ, READ ONLY transaction: every statement sees the same data.
 - `write`: one transaction, run again on a deadlock or serialization failure (database.py); the
   Idempotency-Key, where declared, is claimed in that transaction and its reply stored there too.
+- `statement`: a write of ONE statement (a single-row INSERT ... RETURNING), on a pooled connection
+  in autocommit: PostgreSQL makes the statement atomic by itself, so it is one round trip, without
+  BEGIN and COMMIT; run again on a deadlock or serialization failure. No Idempotency-Key.
 - `none`: the operation reads no database of its own (a probe, or a service that only calls others).
 """
 
+import asyncio
 import csv
 import io
 import json
@@ -26,9 +30,16 @@ from fastapi import Request, Response
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fountain_common.database import ReadConnection, open_read_connection, run_in_transaction
+from fountain_common.database import (
+    RETRYABLE_SQLSTATES,
+    ReadConnection,
+    open_read_connection,
+    run_in_transaction,
+    sqlstate,
+)
 from fountain_common.id_lists import parse_id_list
 from fountain_common.idempotency import claim, fingerprint, record
 from fountain_common.metrics import record_replay
@@ -36,7 +47,7 @@ from fountain_common.problems import Problem, invalid
 from fountain_common.request_limits import decode_utf8
 
 T = TypeVar("T")
-Connection = Literal["none", "read", "snapshot", "write"]
+Connection = Literal["none", "read", "snapshot", "write", "statement"]
 _COMPENSATIONS = "fountain_compensations"
 _IDEMPOTENCY_KEY = "fountain_idempotency_key"
 _JSON = "application/json"
@@ -201,6 +212,24 @@ class Route:
             await conn.release()
         else:
             await conn.close()  # a snapshot only read: ending it rolls nothing back
+
+    async def statement(
+        self, request: Request, operation: Callable[[AsyncConnection], Awaitable[T]], *, attempts: int = 5
+    ) -> T:
+        """Run `operation`, a write of one statement, on a pooled connection in autocommit (one round
+        trip: the statement commits by itself, or fails whole); again on deadlock or serialization failure."""
+        engine: AsyncEngine = request.app.state.engine
+        for attempt in range(1, attempts + 1):
+            conn = await open_read_connection(engine)
+            try:
+                return await operation(conn)
+            except DBAPIError as error:
+                if sqlstate(error) not in RETRYABLE_SQLSTATES or attempt == attempts:
+                    raise
+            finally:
+                await conn.release()
+            await asyncio.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
 
     async def write(
         self,

@@ -7,12 +7,19 @@ rows of a `COPY ... FROM stdin` block, and `{"table": null, "sql": "SELECT setva
 dump's sequence positions. The upgrade loads them in batches (INSERTs many to a round trip, COPY
 rows through COPY itself) with a progress bar on the terminal, then moves each sequence of the
 tables past their largest key; the downgrade deletes exactly the rows loaded, by their keys.
+
+Rows may point to each other in a cycle (two tables referencing each other, a table referencing
+itself with its rows in any order): both directions check the foreign keys once every row is in (or
+out), as a dump does by adding them after its rows. Foreign keys that are not deferrable are made
+deferrable for that time and set back, all in the migration's transaction.
 """
 
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,32 @@ FROM pg_attribute a
 WHERE a.attrelid = CAST(quote_ident($1) AS regclass) AND a.attnum > 0 AND NOT a.attisdropped
   AND pg_get_serial_sequence(quote_ident($1), a.attname) IS NOT NULL
 """
+
+
+# The schema's foreign keys that are not deferrable, each as `ALTER TABLE ... ALTER CONSTRAINT name`.
+IMMEDIATE_FOREIGN_KEYS = """
+SELECT format('ALTER TABLE %I.%I ALTER CONSTRAINT %I', n.nspname, c.relname, k.conname)
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE k.contype = 'f' AND NOT k.condeferrable AND n.nspname = $1
+ORDER BY c.relname, k.conname
+"""
+
+
+@contextmanager
+def _foreign_keys_checked_at_the_end(driver: Any, schema: str) -> Iterator[None]:
+    """Check the schema's foreign keys once, when the block ends, instead of at each row: rows in a
+    cycle load (or go) in any order. A reference still broken then raises, as it would at its row."""
+    if not driver.is_in_transaction():  # outside one, each statement would be checked by itself
+        raise RuntimeError("rows load and are removed inside the migration's transaction")
+    altered = [row[0] for row in await_only(driver.fetch(IMMEDIATE_FOREIGN_KEYS, schema))]
+    for alter in altered:
+        await_only(driver.execute(f"{alter} DEFERRABLE INITIALLY DEFERRED"))
+    await_only(driver.execute("SET CONSTRAINTS ALL DEFERRED"))
+    yield
+    # Every deferred check runs now; only then may the constraints change again (no pending checks).
+    await_only(driver.execute("SET CONSTRAINTS ALL IMMEDIATE"))
+    for alter in altered:
+        await_only(driver.execute(f"{alter} NOT DEFERRABLE"))
 
 
 def read_items(path: Path) -> list[dict[str, Any]]:
@@ -85,7 +118,7 @@ def load(connection: Connection, path: Path, schema: str) -> None:
     driver = _driver(connection)
     items = read_items(path)
     total = sum(item.get("count", 0) for item in items)
-    with _progress(total, f"loading {total} rows") as bar:
+    with _progress(total, f"loading {total} rows") as bar, _foreign_keys_checked_at_the_end(driver, schema):
         for batch, rows in _batches(items):
             first = batch[0]
             if "copy" in first:
@@ -124,6 +157,20 @@ def _literal(text: str) -> str:
 def remove(connection: Connection, path: Path) -> None:
     """Delete exactly the rows `load` loaded, by their keys, the tables others point to last."""
     driver = _driver(connection)
+    schema = await_only(driver.fetchval("SELECT current_schema()"))  # the service's, first on the path
+    try:
+        with _foreign_keys_checked_at_the_end(driver, schema):
+            _delete_loaded(driver, path)
+    except asyncpg.ForeignKeyViolationError as error:
+        # The downgrade's transaction is rolled back: every row stays.
+        referenced = re.search(r'on table "([^"]+)"', str(error))
+        raise RowsStillReferenced(
+            f"the rows loaded into {referenced.group(1) if referenced else schema} cannot be removed: rows added "
+            f"since point to them ({error.detail or error}); delete those first"
+        ) from error
+
+
+def _delete_loaded(driver: Any, path: Path) -> None:
     items = [item for item in read_items(path) if item["table"]]
     by_table: dict[str, list[list[str]]] = {}
     for item in items:
@@ -143,12 +190,5 @@ def remove(connection: Connection, path: Path) -> None:
             keys = keys[::-1]  # the rows loaded last first: a row pointing to an earlier row of its table goes first
             for start in range(0, len(keys), BATCH_ROWS):
                 chunk = keys[start : start + BATCH_ROWS]
-                try:
-                    await_only(driver.execute(statement, *[list(values) for values in zip(*chunk, strict=True)]))
-                except asyncpg.ForeignKeyViolationError as error:
-                    # The downgrade's transaction is rolled back: every row stays.
-                    raise RowsStillReferenced(
-                        f"the rows loaded into {table} cannot be removed: rows added since point to them "
-                        f"({error.detail or error}); delete those first"
-                    ) from error
+                await_only(driver.execute(statement, *[list(values) for values in zip(*chunk, strict=True)]))
                 bar.update(len(chunk))

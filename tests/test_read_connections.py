@@ -2,14 +2,18 @@
 transaction, prepared reads by key that go straight to the driver only there, and a lost connection
 that answers 503 once and is then replaced."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
+from fastapi import Request
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from fountain_common.database import PreparedRead, ReadConnection, open_read_connection
+from fountain_common.routes import Route
 from fountain_common.settings import Settings
 from services.character.tables import characters
 from tests.in_process import service_app
@@ -90,3 +94,43 @@ async def test_a_lost_connection_answers_503_once_and_is_replaced(database_url: 
             assert again.status_code == 200 and again.json()["name"] == "Juliet"
     finally:
         await engine.dispose()
+
+
+class SentQueries:
+    """The statements the driver sends outside prepared statements: BEGIN, COMMIT, ROLLBACK."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, record: Any) -> None:
+        self.seen.append(record.query)
+
+
+async def test_a_statement_route_writes_in_one_round_trip_and_a_write_route_in_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    request = cast(Request, SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(engine=engine))))
+    sent: dict[str, SentQueries] = {}
+
+    def insert(name: str) -> Callable[[AsyncConnection], Awaitable[int]]:
+        async def operation(conn: AsyncConnection) -> int:
+            driver = (await conn.get_raw_connection()).driver_connection
+            sent[name] = SentQueries()
+            driver.add_query_logger(sent[name])
+            try:
+                created = characters.insert().values(name=name, description="").returning(characters.c.id)
+                return int((await conn.execute(created)).scalar_one())
+            finally:
+                driver.remove_query_logger(sent[name])
+
+        return operation
+
+    one = await Route("createOne", status=201, connection="statement").statement(request, insert("Mercutio"))
+    await Route("createTwo", status=201, connection="write").write(request, insert("Tybalt"))
+    assert sent["Mercutio"].seen == []  # the INSERT alone, prepared: no BEGIN or COMMIT around it
+    # A transaction: BEGIN first, a round trip of its own (COMMIT, another, once the operation returns).
+    assert [query.split()[0] for query in sent["Tybalt"].seen] == ["BEGIN"]
+    async with engine.begin() as conn:
+        names = (await conn.execute(select(characters.c.name).where(characters.c.id == one))).scalars().all()
+        assert names == ["Mercutio"]  # committed by itself
+        await conn.execute(characters.delete().where(characters.c.name.in_(["Mercutio", "Tybalt"])))

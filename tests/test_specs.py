@@ -62,7 +62,7 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         (
             "unknown connection",
             "POST /v2/scopes/{scope}/elements (createElement): x-fountain-connection must be one of none, read, snapshot, write, "
-            "not 'pooled'",
+            "statement, not 'pooled'",
         ),
         (
             "no idempotency key",

@@ -68,7 +68,7 @@ ID_LIST_PATTERN = re.compile(r"^\^\[1-9\]\[0-9\]\{0,18\}\(,\[1-9\]\[0-9\]\{0,18\
 ROUTE_HEADERS = {"Idempotency-Key"}
 # Operations every service answers the same way (fountain_common.operations.ServiceOperations).
 COMMON_OPERATIONS = {"getHealth", "getReadiness"}
-CONNECTIONS = ("none", "read", "snapshot", "write")
+CONNECTIONS = ("none", "read", "snapshot", "write", "statement")
 
 
 def _parameter(spec: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +197,9 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     connection = "read" if method in ("get", "head") else "write"
             if connection not in CONNECTIONS:
                 raise ValueError(f"{raw['operationId']}: x-fountain-connection must be one of {CONNECTIONS}")
+            if connection == "statement" and any(p["alias"] == "Idempotency-Key" for p in parameters):
+                # The key is claimed and its reply stored in the operation's transaction: it needs one.
+                raise ValueError(f"{raw['operationId']}: Idempotency-Key needs x-fountain-connection write")
             operations.append(
                 {
                     "operation_id": raw["operationId"],

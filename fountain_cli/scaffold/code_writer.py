@@ -371,7 +371,7 @@ def render_operations(service: str, schema: Schema) -> str:
         ")",
         "",
     ]
-    related = {table.name: relations(schema, table) for table in ordered}
+    related = {table.name: relations(schema, table) for table in [*ordered, *views]}
     if any(related.values()):
         lines += [
             "# What a read can embed (?embed=), by table: each table's rows embed theirs in turn.",
@@ -387,18 +387,23 @@ def render_operations(service: str, schema: Schema) -> str:
             f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{relations_arg})"
         )
     for view in views:
-        lines.append(f"{view.name.upper()}_ROWS = Resource(tables.{view.name}, {collection_path(view)!r})")
+        relations_arg = ", RELATIONS" if related[view.name] else ""
+        lines.append(
+            f"{view.name.upper()}_ROWS = Resource(tables.{view.name}, {collection_path(view)!r}{relations_arg})"
+        )
     lines += ["", "", f"class {operations_class(service)}(Operations):"]
     for view in views:
         model, resource = pascal(view.name), view.name.upper() + "_ROWS"
+        embed = [("select", "Optional[str]")] + ([("embed", "Optional[str]")] if related[view.name] else [])
+        embed_kw = ", select_=select" + (", embed=embed" if related[view.name] else "")
         params = [(c.name, "Optional[str]") for c in view.columns]
-        params += [("order_by", "Optional[str]"), ("limit", "int"), ("offset", "int")]
+        params += [("order_by", "Optional[str]"), *embed, ("limit", "int"), ("offset", "int")]
         where = "{" + ", ".join(f"{c.name!r}: {c.name}" for c in view.columns) + "}"
         lines += [f"    # --- view {view.name} (read-only) " + "-" * (74 - len(view.name)), ""]
         lines.append(_method(f"list_{_snake(model)}", params, f"{model}Page"))
         lines += [
             f"        page = await list_rows(conn, {resource}, filters={where}, order_by=order_by, limit=limit, "
-            "offset=offset)",
+            f"offset=offset{embed_kw})",
             f"        return {model}Page.model_validate(page)",
             "",
         ]

@@ -169,6 +169,8 @@ class Table:
     # A partition of another table: carried by the migration, served through its parent.
     served: bool = True
     triggered: bool = False  # a trigger may change its rows beyond what a write gives
+    # A view's columns that PostgreSQL traces to a table's column: view column -> (table, column).
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -274,6 +276,8 @@ def relations(schema: Schema, table: Table) -> list[Relation]:
     after the other table (`album`, the rows pointing here; `track`, linked through `playlist_track`);
     a name another relation or a field has already is qualified (`employeeByReportsTo`), and left out
     if it is still taken."""
+    if table.origins:
+        return _view_relations(schema, table)
     found = [Relation(embed_name(fk), "one", fk.column, fk.target_table, fk.target_column) for fk in embeddable(table)]
     taken = {camel(c.name) for c in table.columns} | {r.name for r in found}
 
@@ -310,6 +314,24 @@ def relations(schema: Schema, table: Table) -> list[Relation]:
                     far.column,
                 )
                 add(linked, camel(target.name) + "Via" + pascal(join.name))
+    return found
+
+
+def _view_relations(schema: Schema, view: Table) -> list[Relation]:
+    """What a reader of a view can embed: the relations of the table column each view column comes
+    from, starting from the view column instead; one whose name a field or another relation of the
+    view has already is left out."""
+    found: list[Relation] = []
+    taken = {camel(c.name) for c in view.columns}
+    for column in view.columns:
+        origin = view.origins.get(column.name)
+        if origin is None or origin[0] not in {t.name for t in schema.served}:
+            continue
+        table, source = origin
+        for relation in relations(schema, schema.table(table)):
+            if relation.column == source and relation.name not in taken:
+                taken.add(relation.name)
+                found.append(replace(relation, column=column.name))
     return found
 
 
@@ -461,7 +483,7 @@ def _cycle_notes(schema: Schema) -> list[str]:
         if name not in state and (cycle := visit(name, [name])):
             return [
                 f"NOT NULL foreign keys form a cycle: {' -> '.join(cycle)}; the API cannot create their first "
-                "rows (load them another way, or make one of the keys nullable or DEFERRABLE)"
+                "rows (load them with --with-data, or make one of the keys nullable or DEFERRABLE)"
             ]
     return []
 

@@ -339,17 +339,23 @@ def relation_description(relation: Relation) -> str:
     return f"The {relation.target} rows linked to this row through {relation.through}, when asked for with embed."
 
 
-def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
-    model = pascal(table.name)
-    row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
-    read_props: dict[str, Any] = dict(row_props)
+def _relation_properties(schema: Schema, table: Table) -> dict[str, Any]:
+    """The related rows a read of `table` (or a view) may embed, each as its own field."""
+    properties: dict[str, Any] = {}
     for relation in relations(schema, table):
         target = {"$ref": f"#/components/schemas/{pascal(relation.target)}Read"}
-        read_props[relation.name] = (
+        properties[relation.name] = (
             {"description": relation_description(relation), "anyOf": [target, {"type": "null"}]}
             if relation.kind == "one"
             else {"description": relation_description(relation), "type": "array", "items": target}
         )
+    return properties
+
+
+def component_schemas(schema: Schema, table: Table) -> dict[str, Any]:
+    model = pascal(table.name)
+    row_props: dict[str, Any] = {camel(c.name): field_schema(c, nullable=c.nullable) for c in table.columns}
+    read_props: dict[str, Any] = {**row_props, **_relation_properties(schema, table)}
     create_props = {
         camel(c.name): field_schema(c, nullable=c.nullable, given=True) for c in table.columns if writable(c)
     }
@@ -461,22 +467,42 @@ def embed_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str
     return f"{one}(,{one})*"
 
 
+def field_path_pattern(schema: Schema, table: Table, depth: int = EMBED_DEPTH) -> str:
+    """One item of select=: a field of `table`, or a relation, a dot and an item of its target's,
+    `depth` relations deep (album.track.name): a flat path, so the pattern grows with the relations
+    but not with the nesting of lists."""
+    alternatives = [camel(c.name) for c in table.columns]
+    if depth > 0:
+        alternatives += [
+            rf"{relation.name}\.{field_path_pattern(schema, schema.table(relation.target), depth - 1)}"
+            for relation in relations(schema, table)
+        ]
+    return "(" + "|".join(alternatives) + ")"
+
+
 def read_parameters(schema: Schema, table: Table) -> list[dict[str, Any]]:
     """select= and embed=, which shape what a read answers."""
-    field = "(" + "|".join(camel(c.name) for c in table.columns) + ")"
+    item = field_path_pattern(schema, table)
     fields = ", ".join(camel(c.name) for c in table.columns)
+    names = [relation.name for relation in relations(schema, table)]
+    paths = (
+        f" An embedded row's fields are named by the path of relations to it ({_path_example(schema, table)}), "
+        f"up to {EMBED_DEPTH} relations deep, which embeds those relations as embed would; a level none of "
+        "whose fields are named answers all of them."
+        if names
+        else ""
+    )
     parameters: list[dict[str, Any]] = [
         {
             "name": "select",
             "in": "query",
             "required": False,
-            "description": f"The fields to answer, comma-separated (all by default): {fields}. An unknown "
+            "description": f"The fields to answer, comma-separated (all by default): {fields}.{paths} An unknown "
             "field is a 400 naming it.",
-            "schema": {"type": "string", "pattern": f"^{field}(,{field})*$", "maxLength": 2000},
+            "schema": {"type": "string", "pattern": f"^{item}(,{item})*$", "maxLength": 2000},
             "x-fountain-pattern-checked-by-operation": True,
         }
     ]
-    names = [relation.name for relation in relations(schema, table)]
     if names:
         parameters.append(
             {
@@ -502,9 +528,15 @@ def _nested_example(schema: Schema, table: Table, name: str) -> str:
     return further[0].name if further else "..."
 
 
+def _path_example(schema: Schema, table: Table) -> str:
+    """`album.title`: the first relation and the first field of its target."""
+    relation = relations(schema, table)[0]
+    return f"{relation.name}.{camel(schema.table(relation.target).columns[0].name)}"
+
+
 def table_paths(schema: Schema, table: Table) -> dict[str, Any]:
     paths = _row_paths(schema, table)
-    writes = _bulk_paths(table, paths[collection_path(table)]["get"]["parameters"])
+    writes = _bulk_paths(table)
     paths[collection_path(table)].update(writes.pop(collection_path(table)))
     return {**paths, **writes}
 
@@ -571,13 +603,13 @@ def _count_answer(description: str) -> dict[str, Any]:
     return _json("RowCount", {"count": 1}, description)
 
 
-def _bulk_paths(table: Table, list_parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def _bulk_paths(table: Table) -> dict[str, Any]:
     """Writes of many rows: create many, upsert, and change or delete the rows matching filters."""
     model, collection = pascal(table.name), collection_path(table)
     errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
     failures = {"400": _ref("V1BadRequest"), "409": _ref("V1Conflict"), **errors}
     too_large = {"413": _ref("V1ContentTooLarge")}  # the operations below that take a body
-    filters = [p for p in list_parameters if p.get("in") == "query" and p["name"] not in ("orderBy", "select", "embed")]
+    filters = filter_refs(table)
     every = {
         "name": "allRows",
         "in": "query",
@@ -682,16 +714,7 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
     errors = {"500": _ref("V1InternalError"), "503": _ref("V1Unavailable")}
     example = row_example(schema, table)
     fields = [camel(c.name) for c in table.columns]
-    filters = [
-        {
-            "name": camel(c.name),
-            "in": "query",
-            "required": False,
-            "description": filter_description(c),
-            "schema": filter_schema(c),
-        }
-        for c in table.columns
-    ]
+    filters = filter_refs(table)
     order = _order_parameter(fields, "The key ends every order.")
     page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
     create_example = {camel(c.name): example_value(c) for c in table.columns if writable(c)}
@@ -737,6 +760,8 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
                 "summary": f"Create a {title(table.name)} row",
                 "description": f"Creates a {table.name} row and answers it with its Location. A duplicate of a unique "
                 "value is 409; a reference to a missing row is 400.",
+                # One INSERT ... RETURNING, atomic by itself: no BEGIN and COMMIT round trips around it.
+                "x-fountain-connection": "statement",
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -832,32 +857,42 @@ def _row_paths(schema: Schema, table: Table) -> dict[str, Any]:
 
 def view_list_parameters(view: Table) -> list[dict[str, Any]]:
     """A view's filters, one per column, and its orderBy: a table list's, its columns ending the order."""
-    fields = [camel(c.name) for c in view.columns]
-    filters = [
-        {
+    order = _order_parameter([camel(c.name) for c in view.columns], "The view's columns end every order.")
+    return [*filter_refs(view), order]
+
+
+def filter_parameters(table: Table) -> dict[str, dict[str, Any]]:
+    """The filter of each column of a table or view, declared once under components/parameters (a
+    table's list, its change and delete by filter all take them), named `Model.field`."""
+    return {
+        f"{pascal(table.name)}.{camel(c.name)}": {
             "name": camel(c.name),
             "in": "query",
             "required": False,
-            "description": f"Only rows whose {c.name} matches: a value (equality), op.value (eq, neq, gt, gte, lt, lte"
-            + (", like, ilike with * as wildcard" if c.type.name in ("text", "varchar", "char") else "")
-            + "), in.(a,b), is.null or not.is.null.",
+            "description": filter_description(c),
             "schema": filter_schema(c),
         }
-        for c in view.columns
-    ]
-    order = _order_parameter(fields, "The view's columns end every order.")
-    return [*filters, order]
+        for c in table.columns
+    }
 
 
-def view_schemas(view: Table) -> dict[str, Any]:
-    """A view's row (every field nullable, as PostgreSQL types a view's columns) and its page."""
+def filter_refs(table: Table) -> list[dict[str, str]]:
+    return [{"$ref": f"#/components/parameters/{name}"} for name in filter_parameters(table)]
+
+
+def view_schemas(schema: Schema, view: Table) -> dict[str, Any]:
+    """A view's row as read (every field nullable, as PostgreSQL types a view's columns; the fields asked
+    for with select, the related rows asked for with embed) and its page."""
     model = pascal(view.name)
+    properties: dict[str, Any] = {camel(c.name): field_schema(c, nullable=True) for c in view.columns}
+    properties |= _relation_properties(schema, view)
     return {
         model: {
             "type": "object",
-            "description": f"A row of the view {view.name} (read-only).",
-            "properties": {camel(c.name): field_schema(c, nullable=True) for c in view.columns},
-            "required": [camel(c.name) for c in view.columns],
+            "description": f"A row of the view {view.name} (read-only), as read: the fields asked for with "
+            "select (all by default) and the related rows asked for with embed.",
+            "properties": properties,
+            "additionalProperties": False,
         },
         f"{model}Page": {
             "type": "object",
@@ -872,8 +907,9 @@ def view_schemas(view: Table) -> dict[str, Any]:
     }
 
 
-def view_paths(view: Table) -> dict[str, Any]:
-    """A view is read-only: one list operation, with a table's filters, ordering and pages."""
+def view_paths(schema: Schema, view: Table) -> dict[str, Any]:
+    """A view is read-only: one list operation, with a table's filters, ordering, select, embed (along
+    the relations of the table columns its columns come from), pages and CSV."""
     model = pascal(view.name)
     example = {camel(c.name): example_value(c) for c in view.columns}
     page = {"items": [example], "total": 1, "limit": 50, "offset": 0}
@@ -884,15 +920,18 @@ def view_paths(view: Table) -> dict[str, Any]:
                 "operationId": f"list{model}",
                 "summary": f"List {title(view.name)} rows",
                 "description": f"Lists the rows of the view {view.name} matching every filter given, ordered by "
-                "orderBy (then by every field that sorts), one page at a time with the exact total count. "
-                "A view is read-only.",
+                "orderBy (then by every field that sorts), one page at a time with the exact total count; each "
+                "with the fields asked for with select and the related rows asked for with embed. A view is "
+                "read-only.",
+                "x-omit-unset-fields": True,
                 "parameters": [
                     *view_list_parameters(view),
+                    *read_parameters(schema, view),
                     {"$ref": "#/components/parameters/Limit"},
                     {"$ref": "#/components/parameters/Offset"},
                 ],
                 "responses": {
-                    "200": _json(f"{model}Page", page, "One page of rows."),
+                    "200": _with_csv(_json(f"{model}Page", page, "One page of rows."), example),
                     "400": _ref("V1BadRequest"),
                     "500": _ref("V1InternalError"),
                     "503": _ref("V1Unavailable"),
@@ -1015,9 +1054,10 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
         paths.update(table_paths(schema, table))
         schemas.update(component_schemas(schema, table))
     for view in served_views(schema):
-        paths.update(view_paths(view))
-        schemas.update(view_schemas(view))
+        paths.update(view_paths(schema, view))
+        schemas.update(view_schemas(schema, view))
     schemas.update(_common_schemas())
+    filters = {name: p for t in [*schema.served, *served_views(schema)] for name, p in filter_parameters(t).items()}
     tables = ", ".join(t.name for t in schema.served)
     views = ", ".join(v.name for v in served_views(schema))
     return {
@@ -1056,6 +1096,7 @@ def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, 
                     "description": "Rows to skip.",
                     "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647, "default": 0},
                 },
+                **filters,
             },
             "headers": {
                 "Location": {"description": "URL of the created row.", "schema": {"type": "string"}},

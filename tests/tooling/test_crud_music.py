@@ -158,8 +158,9 @@ async def test_embedding_follows_foreign_keys_both_ways_two_levels_deep(conn: As
     page = await list_rows(
         conn, ARTISTS, filters={}, order_by=None, limit=50, offset=0, embed="album(track(genre))", select_="name"
     )
-    # The page and its count, then one query per level: albums, tracks, genres.
-    assert statements.count == 2 + 3
+    # The page (the last one: its rows are the total, no count query), then one query per level:
+    # albums, tracks, genres.
+    assert statements.count == 1 + 3
     acdc, accept, aerosmith = page["items"]
     assert acdc["name"] == "AC/DC"
     assert [a["title"] for a in acdc["album"]] == ["For Those About To Rock", "Let There Be Rock"]
@@ -186,7 +187,7 @@ async def test_embedding_follows_foreign_keys_both_ways_two_levels_deep(conn: As
 async def test_embedding_through_a_join_table_links_many_to_many(conn: AsyncConnection) -> None:
     statements = Statements(conn)
     page = await list_rows(conn, PLAYLISTS, filters={}, order_by=None, limit=50, offset=0, embed="track(album)")
-    assert statements.count == 2 + 2
+    assert statements.count == 1 + 2  # the page (the last one, so not counted), tracks, albums
     tracks = {p["name"]: [t["name"] for t in p["track"]] for p in page["items"]}
     assert tracks == {
         "Music": ["For Those About To Rock", "Go Down", "Balls to the Wall"],
@@ -202,6 +203,68 @@ async def test_embedding_through_a_join_table_links_many_to_many(conn: AsyncConn
         "playlist": [{"playlistId": 1, "name": "Music"}, {"playlistId": 2, "name": "Heavy"}],
         "playlistTrack": [{"playlistId": 1, "trackId": 4}, {"playlistId": 2, "trackId": 4}],
     }
+
+
+async def test_select_names_embedded_rows_fields_by_their_path(conn: AsyncConnection) -> None:
+    statements = Statements(conn)
+    page = await list_rows(
+        conn,
+        ARTISTS,
+        filters={},
+        order_by=None,
+        limit=1,
+        offset=0,
+        embed="album(track(genre))",
+        select_="name,album.title,album.track.name,album.track.unitPrice,album.track.genre.name",
+    )
+    assert statements.count == 2 + 3  # still one query per level
+    rock = {"name": "Rock"}
+    assert page["items"] == [
+        {
+            "name": "AC/DC",
+            "album": [
+                {
+                    "title": "For Those About To Rock",
+                    "track": [
+                        {"name": "For Those About To Rock", "unitPrice": "0.99", "genre": rock},
+                        {"name": "Put The Finger On You", "unitPrice": "0.99", "genre": rock},
+                    ],
+                },
+                {"title": "Let There Be Rock", "track": [{"name": "Go Down", "unitPrice": "0.99", "genre": rock}]},
+            ],
+        }
+    ]
+    # A path embeds its relations without embed=; a level none of whose fields are named answers all;
+    # a field named twice is answered once.
+    upward = await get_row(conn, TRACKS, 3, select_="album.artist.name,album.artist.name,playlist.name")
+    assert upward == {
+        "trackId": 3,
+        "name": "Go Down",
+        "albumId": 2,
+        "genreId": 1,
+        "unitPrice": "0.99",
+        "album": {"albumId": 2, "title": "Let There Be Rock", "artistId": 1, "artist": {"name": "AC/DC"}},
+        "playlist": [{"name": "Music"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            "album.noSuchField",
+            "select: 'noSuchField' is not a field of album (album); fields: albumId, title, artistId",
+        ),
+        ("albums.title", "Cannot embed albums in artist rows; embeddable: album."),
+        ("album.", "select: 'album.' is not a field path"),
+        ("album.track.album.track.name", "at most 3 relations deep"),
+    ],
+)
+async def test_a_bad_field_path_is_refused_saying_why(conn: AsyncConnection, given: str, message: str) -> None:
+    with pytest.raises(Problem) as refused:
+        await get_row(conn, ARTISTS, 1, select_=given)
+    assert refused.value.status == invalid("").status  # 400 on /v1
+    assert message in str(refused.value.detail)
 
 
 @pytest.mark.parametrize(

@@ -272,3 +272,13 @@ def test_reset_drops_only_its_own_schema(postgres_dir: Path, database_url: str) 
     assert fountain("db", "check", "character", url=url).returncode == 0
 
     assert fountain("reset", "nope", "--yes", url=url).returncode == 2
+
+
+def test_checks_on_a_json_columns_shape_stay_with_postgresql_and_are_named_elsewhere() -> None:
+    core_script = registry.load_service("core_script")
+    assert portable_metadata(core_script, "postgresql")[1] == []
+    for dialect in ("sqlite", "mssql"):
+        omitted = portable_metadata(core_script, dialect)[1]
+        assert [note.split(" (")[0] for note in omitted] == ["story_lines: CHECK story_lines_extensions"]
+        assert omitted[0].endswith(f"uses PostgreSQL's JSON functions, which {dialect} does not have")
+        assert "jsonb_" not in "\n".join(ddl_statements(core_script, dialect))

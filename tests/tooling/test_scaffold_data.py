@@ -6,8 +6,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_cli.scaffold.code_writer import migration_statements, render_data
@@ -128,6 +131,7 @@ async def test_loaded_rows_equal_those_psql_applies_and_the_downgrade_removes_th
             await conn.rollback()
             assert rows_of(postgres_dir, database, PROBE_SCHEMA)["track"].startswith(expected["track"])
 
+            await conn.exec_driver_sql(f"SET search_path TO {PROBE_SCHEMA}")  # in a transaction, as a migration
             await conn.run_sync(lambda sync: remove(sync, data))
             await conn.commit()
             # Exactly the loaded rows are gone: the rows added afterwards stay.
@@ -181,3 +185,92 @@ def test_a_service_scaffolded_with_data_migrates_its_rows_up_and_down(
 def test_with_data_is_refused_for_schema_json() -> None:
     with pytest.raises(ScaffoldError, match="schema.json declares no rows"):
         read_input(INPUTS / "library.json", "json", with_data=True)
+
+
+# Rows whose foreign keys form cycles, in an order no table-by-table load satisfies: departments and
+# employees pointing to each other (the keys added by ALTER TABLE, as a dump adds them), and employees
+# pointing to managers listed after them.
+CYCLES = """
+CREATE TABLE department (
+    department_id integer PRIMARY KEY,
+    name text NOT NULL,
+    head_id integer
+);
+CREATE TABLE employee (
+    employee_id integer PRIMARY KEY,
+    name text NOT NULL,
+    department_id integer NOT NULL,
+    manager_id integer REFERENCES employee (employee_id)
+);
+ALTER TABLE ONLY department ADD CONSTRAINT department_head_fkey FOREIGN KEY (head_id) REFERENCES employee (employee_id);
+ALTER TABLE ONLY employee ADD CONSTRAINT employee_department_fkey FOREIGN KEY (department_id) REFERENCES department (department_id);
+INSERT INTO employee VALUES (1, 'Ada', 10, 3), (2, 'Grace', 20, 3), (3, 'Edsger', 10, NULL);
+INSERT INTO department VALUES (10, 'Research', 3), (20, 'Operations', 2);
+"""
+FOREIGN_KEYS = """
+SELECT conname, condeferrable FROM pg_constraint
+WHERE contype = 'f' AND connamespace = CAST(:schema AS regnamespace) ORDER BY conname
+"""
+
+
+async def test_rows_in_foreign_key_cycles_load_and_are_removed(engine: AsyncEngine, tmp_path: Path) -> None:
+    source = tmp_path / "cycles.sql"
+    source.write_text(CYCLES)
+    schema = read_input(source, "sql", with_data=True)
+    data = tmp_path / "0002_data.jsonl"
+    data.write_text(render_data(schema))
+    rows = (
+        "SELECT employee_id, manager_id, department_id, d.head_id FROM employee JOIN department d USING (department_id)"
+    )
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PROBE_SCHEMA} CASCADE")
+        await conn.exec_driver_sql(f"CREATE SCHEMA {PROBE_SCHEMA}")
+        await conn.exec_driver_sql(f"SET search_path TO {PROBE_SCHEMA}")
+        for statement in migration_statements(schema):
+            await conn.exec_driver_sql(statement.sql)
+        constraints = (await conn.execute(text(FOREIGN_KEYS), {"schema": PROBE_SCHEMA})).all()
+        assert [deferrable for _, deferrable in constraints] == [False, False, False]
+        try:
+            await conn.run_sync(lambda sync: load(sync, data, PROBE_SCHEMA))
+            await conn.commit()
+            loaded = (await conn.exec_driver_sql(f"{rows} ORDER BY employee_id")).all()
+            assert [tuple(row) for row in loaded] == [(1, 3, 10, 3), (2, 3, 20, 2), (3, None, 10, 3)]
+            # The foreign keys are as declared again, and check every row at once as before.
+            assert (await conn.execute(text(FOREIGN_KEYS), {"schema": PROBE_SCHEMA})).all() == constraints
+            with pytest.raises(IntegrityError):
+                await conn.exec_driver_sql("UPDATE employee SET manager_id = 99 WHERE employee_id = 1")
+            await conn.rollback()
+
+            await conn.exec_driver_sql(f"SET search_path TO {PROBE_SCHEMA}")
+            await conn.run_sync(lambda sync: remove(sync, data))
+            await conn.commit()
+            assert (await conn.exec_driver_sql(rows)).all() == []
+            assert (await conn.exec_driver_sql("SELECT count(*) FROM department")).scalar() == 0
+            assert (await conn.execute(text(FOREIGN_KEYS), {"schema": PROBE_SCHEMA})).all() == constraints
+        finally:
+            await conn.rollback()
+            await conn.exec_driver_sql(f"DROP SCHEMA {PROBE_SCHEMA} CASCADE")
+            await conn.commit()
+
+
+async def test_a_reference_to_a_row_not_loaded_is_still_refused(engine: AsyncEngine, tmp_path: Path) -> None:
+    source = tmp_path / "cycles.sql"
+    source.write_text(CYCLES.replace("(2, 'Grace', 20, 3)", "(2, 'Grace', 30, 3)"))
+    schema = read_input(source, "sql", with_data=True)
+    data = tmp_path / "0002_data.jsonl"
+    data.write_text(render_data(schema))
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PROBE_SCHEMA} CASCADE")
+        await conn.exec_driver_sql(f"CREATE SCHEMA {PROBE_SCHEMA}")
+        await conn.exec_driver_sql(f"SET search_path TO {PROBE_SCHEMA}")
+        for statement in migration_statements(schema):
+            await conn.exec_driver_sql(statement.sql)
+        await conn.commit()
+        try:
+            await conn.exec_driver_sql(f"SET search_path TO {PROBE_SCHEMA}")  # in a transaction, as a migration
+            with pytest.raises(asyncpg.ForeignKeyViolationError, match="employee_department_fkey"):
+                await conn.run_sync(lambda sync: load(sync, data, PROBE_SCHEMA))
+        finally:
+            await conn.rollback()
+            await conn.exec_driver_sql(f"DROP SCHEMA {PROBE_SCHEMA} CASCADE")
+            await conn.commit()

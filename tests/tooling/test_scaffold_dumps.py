@@ -216,6 +216,7 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         "/v1/artist?select=name,birthday",
         "/v1/artist?embed=albums",
         "/v1/track/1?embed=playlist(track",
+        "/v1/artist/1?select=name,album.title,album.track.name,album.track.genre.name",
     ]
     writes = [
         ["POST", "/v1/artist-batch", [{"artistId": 10, "name": "Queen"}, {"artistId": 11}]],
@@ -236,7 +237,7 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
     result = run_in(root, "-c", CLIENT, SEED, requests, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     answers = json.loads(result.stdout.splitlines()[-1])
-    artists, track, playlists, bad_select, bad_embed, unclosed = answers[: len(targets)]
+    artists, track, playlists, bad_select, bad_embed, unclosed, chosen = answers[: len(targets)]
     created, refused, upserted, changed, unguarded, deleted, names, tracks_csv = answers[len(targets) :]
 
     assert artists[0] == 200
@@ -273,6 +274,23 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
     assert bad_embed[0] == 400
     assert "Cannot embed albums in artist rows; embeddable: album." in bad_embed[1]["message"]
     assert unclosed[0] == 400 and "a parenthesis is not closed" in unclosed[1]["message"]
+    # The fields of embedded rows, named by their path (which embeds them).
+    assert chosen == [
+        200,
+        {
+            "name": "AC/DC",
+            "album": [
+                {
+                    "title": "For Those About To Rock",
+                    "track": [
+                        {"name": "For Those About To Rock", "genre": {"name": "Rock"}},
+                        {"name": "Put The Finger On You", "genre": {"name": "Rock"}},
+                    ],
+                },
+                {"title": "Let There Be Rock", "track": [{"name": "Go Down", "genre": {"name": "Rock"}}]},
+            ],
+        },
+    ]
 
     # Writes of many rows: all or none, upserts on the key, changes and deletes by filter with a guard.
     assert created == [201, [{"artistId": 10, "name": "Queen"}, {"artistId": 11, "name": None}]]
@@ -290,3 +308,14 @@ def test_the_scaffolded_chinook_service_selects_embeds_and_writes_many_rows(
         '1,For Those About To Rock,Angus Young,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n'
         '2,Put The Finger On You,,0.89,"{""genreId"":1,""name"":""Rock""}"\r\n',
     ]
+
+
+@pytest.mark.realdata
+def test_the_scaffolded_chinook_service_passes_its_own_tests(scaffold: Callable[[str], Path], tmp_path: Path) -> None:
+    """Its generated behaviour tests and its schemathesis run over every operation, stateful runs
+    included (about 20 minutes on a loaded 2-core machine: with the big real-data tests)."""
+    root = scaffold("music")
+    result = run_in(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path}", "tests/music")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\b\d+ passed", result.stdout)
+    assert "failed" not in result.stdout.splitlines()[-1]

@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_cli.scaffold.code_writer import migration_statements, render_tables
-from fountain_cli.scaffold.model import Schema
+from fountain_cli.scaffold.model import Schema, relations
 from fountain_cli.scaffold.pipeline import read_input
 from fountain_cli.scaffold.spec_writer import build_spec
-from fountain_common.crud import Resource, list_rows
+from fountain_common.crud import Embed, Resource, list_rows
 from fountain_common.embedded_postgres import embedded_url
 from tests.tooling.conftest import INPUTS, commit_all, run_in
 
@@ -49,6 +49,20 @@ def test_view_columns_are_typed_by_postgresql(views_schema: Schema) -> None:
     }
     track_list = next(v for v in schema.views if v.name == "track_list")
     assert track_list.column("medium").type.labels == ("vinyl", "cd", "stream")
+    # The columns PostgreSQL traces to one table column; computed ones (count(), a CASE) have none.
+    summary = next(v for v in schema.views if v.name == "album_summary")
+    assert summary.origins == {
+        "album_id": ("album", "album_id"),
+        "title": ("album", "title"),
+        "artist": ("artist", "name"),
+    }
+    assert track_list.origins["track_id"] == ("track", "track_id") and "album_by" not in track_list.origins
+    # And so what their rows embed: the relations of those table columns.
+    # (album.artist_id is not among album_summary's columns: no artist to embed.)
+    assert [(r.name, r.kind, r.column, r.target) for r in relations(schema, summary)] == [
+        ("track", "many", "album_id", "track")
+    ]
+    assert relations(schema, track_list) == []
     assert [v.name for v in schema.views if v.served] == ["album_summary", "track_list"]
     assert any(
         "view artist_card, column 'artist name'" in note and "carried into the database but not served" in note
@@ -84,7 +98,16 @@ def test_views_are_declared_as_lists_without_writes(views_schema: Schema) -> Non
     assert "/v1/artist-card" not in spec["paths"]
     listing = spec["paths"]["/v1/track-list"]["get"]
     parameters = [p.get("name") or p["$ref"] for p in listing["parameters"]]
-    assert parameters[:3] == ["trackId", "name", "medium"] and "orderBy" in parameters
+    # The filters are declared once, under components/parameters.
+    assert parameters[:3] == [f"#/components/parameters/TrackList.{name}" for name in ("trackId", "name", "medium")]
+    assert spec["components"]["parameters"]["TrackList.medium"]["name"] == "medium"
+    assert "orderBy" in parameters and "select" in parameters and "embed" not in parameters
+    summary = spec["paths"]["/v1/album-summary"]["get"]
+    embed = next(p for p in summary["parameters"] if p.get("name") == "embed")
+    assert embed["schema"]["pattern"].startswith("^(track")
+    select = next(p for p in summary["parameters"] if p.get("name") == "select")
+    assert r"|track\.(trackId|name|" in select["schema"]["pattern"]  # the fields of the embedded tracks
+    assert "text/csv" in summary["responses"]["200"]["content"]
     schemas = spec["components"]["schemas"]
     assert "AlbumSummaryCreate" not in schemas and "AlbumSummaryUpdate" not in schemas
     row = schemas["AlbumSummary"]["properties"]
@@ -162,6 +185,22 @@ async def test_a_view_lists_with_filters_order_and_pages(view_conn: tuple[Any, d
         (await listed(conn, tracks, order_by="unitPrice", limit=50))["items"][i]["trackId"] for i in (0, 1)
     ]
     assert (first, second) == (1, 3)
+
+
+async def test_a_view_selects_fields_and_embeds_along_its_tables_relations(
+    view_conn: tuple[Any, dict[str, Any]],
+) -> None:
+    conn, module = view_conn
+    # What the operations module declares for album_summary (relations(), asserted above).
+    relations = {"album_summary": (Embed("track", "album_id", module["track"], "album_id", many=True),)}
+    summaries = Resource(module["album_summary"], "/v1/album-summary", relations)
+    page = await list_rows(
+        conn, summaries, filters={}, order_by="albumId", limit=2, offset=0, select_="title,track.name"
+    )
+    assert page["items"] == [
+        {"title": "Let There Be Rock", "track": [{"name": "Go Down"}, {"name": "Dog Eat Dog"}]},
+        {"title": "Balls to the Wall", "track": [{"name": "Balls to the Wall"}]},
+    ]
 
 
 @pytest.mark.realdata

@@ -184,8 +184,8 @@ def test_what_is_skipped_or_cannot_be_created_through_the_api_is_noted() -> None
         "cycle.sql: skipped 1 statement(s), SET of session settings (the migration runs with its own): line 1",
         "cycle.sql: skipped 1 statement(s), ownership and privileges (the service's database role owns its schema): "
         "line 6",
-        "NOT NULL foreign keys form a cycle: a -> b -> a; the API cannot create their first rows (load them another "
-        "way, or make one of the keys nullable or DEFERRABLE)",
+        "NOT NULL foreign keys form a cycle: a -> b -> a; the API cannot create their first rows (load them with "
+        "--with-data, or make one of the keys nullable or DEFERRABLE)",
     ]
 
 
