@@ -79,8 +79,12 @@ def test_each_format_is_written_to_a_file_or_standard_output(url: str, script_id
     written = runner.invoke(app, ["export", str(script_id), "--format", "fdx", "--url", url, "--output", str(fdx)])
     assert written.exit_code == 0, written.output
     assert f"Wrote fdx of script {script_id} to {fdx}" in written.stderr
-    types = [p.get("Type") for p in ElementTree.parse(fdx).getroot().iter("Paragraph")]
+    content = ElementTree.parse(fdx).getroot().find("Content")  # the body; the title page is apart
+    assert content is not None
+    types = [p.get("Type") for p in content.iter("Paragraph")]
     assert types == ["Scene Heading", "Character", "Dialogue"]
+    title_page = ElementTree.parse(fdx).getroot().find("TitlePage")
+    assert title_page is not None and "Export" in ["".join(t.itertext()) for t in title_page.iter("Text")]
 
     pdf = tmp_path / "story.pdf"
     assert runner.invoke(app, ["export", str(script_id), "-f", "pdf", "--url", url, "-o", str(pdf)]).exit_code == 0
