@@ -21,6 +21,7 @@ from fountain_cli.mcp_server.tools import build_server
 from fountain_common.settings import Settings
 from tests.core_script.conftest import reset_scripts
 from tests.service_processes import free_port
+from tests.story_factory.conftest import Recorder
 from tests.test_screenplays import parsed
 
 ClientFor = Callable[[str], httpx.AsyncClient]
@@ -393,3 +394,27 @@ async def test_characters_are_found_by_part_of_their_name(server: MCPServer, cli
         assert [c["characterId"] for c in found["characters"]] == [made["character"]["characterId"]]
         scripts = await call(mcp, "list_scripts", titleContains="Zuckerbrot")
         assert scripts == {"scripts": [], "total": 0}
+
+
+async def test_every_request_carries_the_gateway_key_and_every_write_an_idempotency_key(
+    settings: Settings, engine: AsyncEngine, gateway_transport: httpx.ASGITransport
+) -> None:
+    await reset_scripts(engine)
+    recorder = Recorder(gateway_transport)
+    services = StoryServices(
+        settings.model_copy(update={"gateway_url": "http://services", "gateway_api_key": "writer-key"}), recorder
+    )
+    async with Client(build_server(services)) as mcp:
+        script_id, heading_id = await a_scene(mcp)
+        steel = (await call(mcp, "find_or_create_character", name="Steel"))["character"]["characterId"]
+        await call(mcp, "add_dialogue", scriptId=script_id, headingId=heading_id, characterId=steel, parts=["Hi."])
+        await call(mcp, "add_action", scriptId=script_id, headingId=heading_id, text="He waves.")
+        await call(mcp, "read_story", scriptId=script_id)
+    await services.aclose()
+    # The tools' own requests: those the services make to each other go through the recorder too.
+    sent = [r for r in recorder.requests if r.headers.get("apikey") == "writer-key"]
+    assert {r.url.path for r in sent} >= {"/v2/scripts", "/v2/spokenWords", "/v2/actions"}
+    assert all(r.headers["host"].endswith(".fountain.coach") for r in sent)
+    posts = [r for r in sent if r.method == "POST"]
+    assert len(posts) >= 6 and all(r.headers.get("idempotency-key") for r in posts)
+    assert len({r.headers["idempotency-key"] for r in posts}) == len(posts)
