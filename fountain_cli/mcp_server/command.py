@@ -5,10 +5,18 @@ from typing import Annotated, Optional
 
 import typer
 
+from fountain_common.settings import Settings
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8765
 # One service URL each: the compose network's way (fountain_common/upstream.py); a --url overrides them.
-SERVICE_URL_FIELDS = ("central_sequence_url", "character_url", "core_script_url", "session_context_url")
+SERVICE_URL_FIELDS = (
+    "central_sequence_url",
+    "character_url",
+    "core_script_url",
+    "session_context_url",
+    "story_factory_url",
+)
 
 
 class Transport(StrEnum):
@@ -21,6 +29,19 @@ EPILOG = (
     "Over HTTP for remote agents: fountain mcp --transport http --port 8765  (then http://127.0.0.1:8765/mcp)\n\n"
     "Through a gateway: fountain mcp --url https://gateway.example --api-key KEY"
 )
+
+
+def services_settings(settings: Settings, url: str | None, api_key: str | None, timeout: float) -> Settings:
+    """Where the tools reach the services: `url` for all of them when given; otherwise each service's
+    own FOUNTAIN_<SERVICE>_URL, then FOUNTAIN_GATEWAY_URL, then `make run`'s address."""
+    overrides: dict[str, object] = {"upstream_timeout_seconds": timeout}
+    if url is not None:
+        overrides |= {"gateway_url": url, **dict.fromkeys(SERVICE_URL_FIELDS)}
+    elif settings.gateway_url is None:
+        overrides["gateway_url"] = DEFAULT_URL
+    if api_key is not None:
+        overrides["gateway_api_key"] = api_key
+    return settings.model_copy(update=overrides)
 
 
 def mcp_command(
@@ -62,14 +83,7 @@ def mcp_command(
     settings = get_settings()
     # Logs go to stderr: in stdio mode standard output carries the protocol.
     configure_logging(settings.log_level, settings.log_format)
-    overrides: dict[str, object] = {"upstream_timeout_seconds": timeout}
-    if url is not None:
-        overrides |= {"gateway_url": url, "story_factory_url": None, **dict.fromkeys(SERVICE_URL_FIELDS)}
-    elif settings.gateway_url is None:
-        overrides["gateway_url"] = DEFAULT_URL
-    if api_key is not None:
-        overrides["gateway_api_key"] = api_key
-    server = build_server(StoryServices(settings.model_copy(update=overrides)))
+    server = build_server(StoryServices(services_settings(settings, url, api_key, timeout)))
     if transport is Transport.stdio:
         server.run("stdio")
         return

@@ -10,6 +10,7 @@ import base64
 import contextlib
 from collections.abc import Callable
 from enum import StrEnum
+from importlib.metadata import version as package_version
 from typing import Annotated, Any, Optional
 
 from mcp.server.mcpserver import MCPServer
@@ -189,12 +190,20 @@ def build_server(services: StoryServices) -> MCPServer:
         idempotencyKey: IdempotencyKey = None,
     ) -> JSON:
         """The character of this name (any case), created when there is none. Answers its characterId."""
-        page = await services.json(
-            "character", "GET", "/v2/characters", params={"nameContains": name, "sort": "id", "limit": 500}
-        )
-        for character in page["items"]:
-            if character["name"].casefold() == name.casefold():
-                return {"character": character_view(character), "created": False}
+        offset = 0
+        while True:  # every character whose name holds this one, a page at a time
+            page = await services.json(
+                "character",
+                "GET",
+                "/v2/characters",
+                params={"nameContains": name, "sort": "id", "limit": 500, "offset": offset},
+            )
+            for character in page["items"]:
+                if character["name"].casefold() == name.casefold():
+                    return {"character": character_view(character), "created": False}
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                break
         created = await services.json(
             "character",
             "POST",
@@ -536,7 +545,9 @@ def build_server(services: StoryServices) -> MCPServer:
             key=idempotencyKey or new_key(),
         )
 
-    server: MCPServer = MCPServer("fountainai", title="FountainAI", instructions=INSTRUCTIONS, version="1", tools=tools)
+    server: MCPServer = MCPServer(
+        "fountainai", title="FountainAI", instructions=INSTRUCTIONS, version=package_version("fountainai"), tools=tools
+    )
 
     @server.resource(
         "fountain://stories/{scriptId}",

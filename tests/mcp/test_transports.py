@@ -97,3 +97,23 @@ def test_a_busy_port_is_reported_before_serving() -> None:
         result = CliRunner().invoke(app, ["mcp", "--transport", "http", "--port", str(port)])
     assert result.exit_code == 1
     assert f"Port {port} on 127.0.0.1 is already in use" in result.output
+
+
+def test_where_the_tools_reach_the_services() -> None:
+    from fountain_cli.mcp_server.command import DEFAULT_URL, services_settings
+    from fountain_common.settings import Settings
+
+    # Given in full: a fixture of this module sets FOUNTAIN_GATEWAY_URL, which Settings() would read.
+    compose = Settings(
+        character_url="http://character:8102", story_factory_url="http://story-factory:8105", gateway_url=None
+    )
+    # Each service's own URL first, then `make run`'s address for the others.
+    chosen = services_settings(compose, None, None, 30)
+    assert (chosen.character_url, chosen.story_factory_url) == ("http://character:8102", "http://story-factory:8105")
+    assert chosen.gateway_url == DEFAULT_URL and chosen.upstream_timeout_seconds == 30
+    # A --url is where all of them are, with the key sent to it.
+    gateway = services_settings(compose, "https://gateway.example", "writer-key", 60)
+    assert gateway.gateway_url == "https://gateway.example" and gateway.gateway_api_key == "writer-key"
+    assert gateway.character_url is None and gateway.story_factory_url is None
+    # FOUNTAIN_GATEWAY_URL stands when no --url is given.
+    assert services_settings(Settings(gateway_url="http://kong:8000"), None, None, 60).gateway_url == "http://kong:8000"
