@@ -80,6 +80,9 @@ def mcp_command(
     from fountain_common.observability import configure_logging
     from fountain_common.settings import get_settings
 
+    if transport is Transport.http and busy_port_message(host, port) is not None:
+        typer.secho(f"Port {port} on {host} is already in use: pick another with --port.", fg="red", err=True)
+        raise typer.Exit(1)
     settings = get_settings()
     # Logs go to stderr: in stdio mode standard output carries the protocol.
     configure_logging(settings.log_level, settings.log_format)
@@ -87,8 +90,5 @@ def mcp_command(
     if transport is Transport.stdio:
         server.run("stdio")
         return
-    if busy_port_message(host, port) is not None:
-        typer.secho(f"Port {port} on {host} is already in use: pick another with --port.", fg="red", err=True)
-        raise typer.Exit(1)
     typer.echo(f"MCP server on http://{host}:{port}/mcp (streamable HTTP)", err=True)
     server.run("streamable-http", host=host, port=port)

@@ -58,8 +58,12 @@ class StoryFactoryV2(Operations):
         self, *, script_id: int, from_sequence: Optional[int], to_sequence: Optional[int]
     ) -> Reply[str]:
         _check_range(from_sequence, to_sequence)
-        story = in_range(await assemble(self.upstreams, script_id), from_sequence, to_sequence)
-        screenplay = fountain.render(story)
+        if from_sequence is None and to_sequence is None:
+            screenplay = await self._screenplay(script_id)  # the whole story, straight from its layout
+        else:
+            screenplay = fountain.render(
+                in_range(await assemble(self.upstreams, script_id), from_sequence, to_sequence)
+            )
         return Reply(screenplay, etag=strong_etag(screenplay))
 
     # Each format's ETag is the screenplay's with the format's name: the same story, another document.
