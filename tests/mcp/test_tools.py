@@ -418,3 +418,40 @@ async def test_every_request_carries_the_gateway_key_and_every_write_an_idempote
     posts = [r for r in sent if r.method == "POST"]
     assert len(posts) >= 6 and all(r.headers.get("idempotency-key") for r in posts)
     assert len({r.headers["idempotency-key"] for r in posts}) == len(posts)
+
+
+class LosesFirstAnswer(httpx.AsyncBaseTransport):
+    """The services in-process, but the answer to the first request to `path` is lost on the way back
+    (the request was done): the failure an Idempotency-Key is for."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: str) -> None:
+        self.inner = inner
+        self.path = path
+        self.lost: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path == self.path and not self.lost:
+            await response.aread()
+            self.lost.append(request)
+            raise httpx.RemoteProtocolError("connection closed before the answer", request=request)
+        return response
+
+
+async def test_a_lost_answer_is_retried_with_the_calls_own_key_and_makes_one_element(
+    settings: Settings, engine: AsyncEngine, gateway_transport: httpx.ASGITransport, client_for: ClientFor
+) -> None:
+    await reset_scripts(engine)
+    direct = StoryServices(settings.model_copy(update={"gateway_url": "http://services"}), gateway_transport)
+    async with Client(build_server(direct)) as mcp:
+        script_id, heading_id = await a_scene(mcp)
+    await direct.aclose()
+
+    losing = LosesFirstAnswer(gateway_transport, f"/v2/scripts/{script_id}/sections/{heading_id}/lines")
+    services = StoryServices(settings.model_copy(update={"gateway_url": "http://services"}), losing)
+    async with Client(build_server(services)) as mcp:
+        line = await call(mcp, "add_transition", scriptId=script_id, headingId=heading_id, text="CUT TO:")
+    await services.aclose()
+    assert len(losing.lost) == 1 and losing.lost[0].headers["idempotency-key"]
+    lines = await lines_of(client_for, script_id, heading_id)
+    assert [(item["lineId"], item["kind"]) for item in lines] == [(line["lineId"], "transition")]
