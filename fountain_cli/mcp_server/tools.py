@@ -119,8 +119,12 @@ def character_view(character: JSON) -> JSON:
 
 
 def present(item: JSON) -> JSON:
-    """An answer without its empty fields, for the agent to read."""
-    return {key: value for key, value in item.items() if value not in (None, [], {}, False)}
+    """An answer without its empty fields (null, false, [] and {}; a 0 stays), for the agent to read."""
+    return {
+        key: value
+        for key, value in item.items()
+        if not (value is None or value is False or (isinstance(value, list | dict) and not value))
+    }
 
 
 def build_server(services: StoryServices) -> MCPServer:

@@ -455,3 +455,14 @@ async def test_a_lost_answer_is_retried_with_the_calls_own_key_and_makes_one_ele
     assert len(losing.lost) == 1 and losing.lost[0].headers["idempotency-key"]
     lines = await lines_of(client_for, script_id, heading_id)
     assert [(item["lineId"], item["kind"]) for item in lines] == [(line["lineId"], "transition")]
+
+
+def test_an_answer_loses_only_its_empty_fields() -> None:
+    from fountain_cli.mcp_server.tools import present
+
+    assert present({"a": None, "b": False, "c": [], "d": {}, "e": 0, "f": "", "g": [0], "h": True}) == {
+        "e": 0,
+        "f": "",
+        "g": [0],
+        "h": True,
+    }
