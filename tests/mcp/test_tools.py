@@ -3,6 +3,7 @@ in-process; what the tools did is checked through the services' own HTTP APIs.""
 
 import base64
 import io
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -386,13 +387,15 @@ async def test_a_session_context_is_read_and_changed(server: MCPServer, client_f
 
 async def test_characters_are_found_by_part_of_their_name(server: MCPServer, client_for: ClientFor) -> None:
     async with Client(server) as mcp:
-        made = await call(mcp, "find_or_create_character", name="Mildred Zuckerbrot", description="A neighbour.")
+        # A name no earlier run left behind: characters are not reset between tests.
+        surname = f"Zuckerbrot{uuid.uuid4().hex[:8]}"
+        made = await call(mcp, "find_or_create_character", name=f"Mildred {surname}", description="A neighbour.")
         assert made["created"] is True
         held = await client_for("character").get(f"/v2/characters/{made['character']['characterId']}")
         assert held.json()["description"] == "A neighbour."
-        found = await call(mcp, "find_characters", nameContains="zuckerb")
+        found = await call(mcp, "find_characters", nameContains=surname.lower())
         assert [c["characterId"] for c in found["characters"]] == [made["character"]["characterId"]]
-        scripts = await call(mcp, "list_scripts", titleContains="Zuckerbrot")
+        scripts = await call(mcp, "list_scripts", titleContains=surname)
         assert scripts == {"scripts": [], "total": 0}
 
 
