@@ -65,10 +65,11 @@ class StoryServices:
         json: Any = None,
         text: str | None = None,
         key: str | None = None,
-        allow: frozenset[int] = frozenset(),
+        media_type: str | None = None,
     ) -> httpx.Response:
         """One request to `service`. A write with `key` sends it as Idempotency-Key and may be retried
-        with it after a lost answer; a 2xx (or a status in `allow`) is answered, anything else raised."""
+        with it after a lost answer; a 2xx (of `media_type`, when given) is answered, anything else
+        raised."""
         headers: dict[str, str] = {}
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -96,12 +97,26 @@ class StoryServices:
                     "with --url."
                 ) from None
             raise ToolError(problem.detail or problem.title) from None
-        if response.is_success or response.status_code in allow:
-            return response
-        raise refusal(service, f"{method} {path}", response)
+        if not response.is_success:
+            raise refusal(service, f"{method} {path}", response)
+        if media_type is not None and not response.headers.get("content-type", "").startswith(media_type):
+            raise self.not_fountain(service, method, path, response)
+        return response
+
+    def not_fountain(self, service: str, method: str, path: str, response: httpx.Response) -> ToolError:
+        """Something else answers at that address (a wrong --url, a captive portal)."""
+        return ToolError(
+            f"{upstream_service(service).title} answered {method} {path} with "
+            f"{response.headers.get('content-type', 'no content type')}, not what it serves: is "
+            f"{self.where(service)} a FountainAI service or gateway?"
+        )
 
     async def json(self, service: str, method: str, path: str, **options: Any) -> JSON:
-        answer: JSON = (await self.send(service, method, path, **options)).json()
+        response = await self.send(service, method, path, media_type="application/json", **options)
+        try:
+            answer: JSON = response.json()
+        except ValueError:
+            raise self.not_fountain(service, method, path, response) from None
         return answer
 
     async def aclose(self) -> None:

@@ -403,6 +403,7 @@ def build_server(services: StoryServices) -> MCPServer:
             "GET",
             f"/v2/stories/{script_id}/fountain",
             params={"fromSequence": from_sequence, "toSequence": to_sequence},
+            media_type="text/plain",
         )
         return response.text
 
@@ -469,7 +470,9 @@ def build_server(services: StoryServices) -> MCPServer:
         ] = ExportFormat.fountain,
     ) -> list[TextContent | EmbeddedResource]:
         """Export a story as Fountain, Final Draft (FDX), HTML or PDF."""
-        response = await services.send("story_factory", "GET", f"/v2/stories/{scriptId}/{format.value}")
+        response = await services.send(
+            "story_factory", "GET", f"/v2/stories/{scriptId}/{format.value}", media_type=FORMAT_TYPES[format]
+        )
         if format is not ExportFormat.pdf:
             return [TextContent(type="text", text=response.text)]
         return [

@@ -469,3 +469,20 @@ def test_an_answer_loses_only_its_empty_fields() -> None:
         "g": [0],
         "h": True,
     }
+
+
+async def test_another_server_at_the_address_is_said_to_be_no_fountainai_service(settings: Settings) -> None:
+    async def not_fountain(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"<html>a router's login page</html>"})
+
+    services = StoryServices(
+        settings.model_copy(update={"gateway_url": "http://192.168.1.1"}), httpx.ASGITransport(app=not_fountain)
+    )
+    async with Client(build_server(services)) as mcp:
+        message = await failure(mcp, "list_scripts")
+        story = await failure(mcp, "read_story", scriptId=1)
+    await services.aclose()
+    assert "Core Script Management answered GET /v2/scripts with text/html, not what it serves" in message
+    assert "is http://192.168.1.1 (Host: scriptmanagement.fountain.coach) a FountainAI service or gateway?" in message
+    assert "Story Factory answered GET /v2/stories/1/fountain with text/html" in story
