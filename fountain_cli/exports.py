@@ -284,13 +284,38 @@ def export_openapi(
     output: Annotated[
         Optional[Path], typer.Option(help="Write to this file (.yaml/.yml for YAML, else JSON) instead of stdout.")
     ] = None,
+    gpt_action: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gpt-action",
+            metavar="SERVICE",
+            help="Instead: one service's /v2 as a GPT Action imports it (at most 30 operations, the apikey "
+            "header, its public host as the one server); the operations left out are named on stderr.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """One OpenAPI 3.1 document of every service and version, each path with its service's host.
 
-    What a gateway portal or a GPT action importer reads. Example: fountain export-openapi --output fountain.json
+    What a gateway portal reads. Example: fountain export-openapi --output fountain.json
+
+    For a GPT Action: fountain export-openapi --gpt-action character --output character-action.json
     """
     from openapi_spec_validator import validate
 
+    if gpt_action is not None:
+        from fountain_cli.gpt_action import gpt_action_document
+
+        service = selected_services(gpt_action)[0]
+        action, left_out = gpt_action_document(service)
+        validate(action)
+        if left_out:
+            typer.echo(f"left out (a GPT Action takes at most 30 operations): {', '.join(left_out)}", err=True)
+        _write(
+            output,
+            render_openapi(action, "yaml" if output is not None and output.suffix in (".yaml", ".yml") else "json"),
+        )
+        return
     try:
         document = merged_openapi()
     except ValueError as error:

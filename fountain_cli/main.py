@@ -12,6 +12,8 @@ from fountain_cli.backup import backup_command, restore_command
 from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_cli.dns import dns
 from fountain_cli.exports import export_ddl, export_docs, export_openapi
+from fountain_cli.mcp_server.command import EPILOG as MCP_EPILOG
+from fountain_cli.mcp_server.command import mcp_command
 from fountain_cli.reset import reset
 from fountain_cli.scaffold.command import EPILOG as SCAFFOLD_EPILOG
 from fountain_cli.scaffold.command import scaffold
@@ -189,6 +191,7 @@ app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("export", epilog=EXPORT_EPILOG)(export_story)
 app.command()(sweep)
+app.command("mcp", epilog=MCP_EPILOG)(mcp_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     character_url: str | None = Field(default=None, description="Base URL of Character Management.")
     core_script_url: str | None = Field(default=None, description="Base URL of Core Script Management.")
     session_context_url: str | None = Field(default=None, description="Base URL of Session and Context.")
+    story_factory_url: str | None = Field(default=None, description="Base URL of Story Factory.")
     gateway_url: str | None = Field(
         default=None, description="A gateway routing by Host header, for services without their own URL."
     )

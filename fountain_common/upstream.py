@@ -171,12 +171,14 @@ class Upstreams:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
         request_id: str | None = None,
     ) -> httpx.Response:
         """The upstream's answer if it is below 500; otherwise (or when it cannot be reached in time,
-        after the retries a repeatable request allows) a 502/504 Problem naming the upstream."""
+        after the retries a repeatable request allows) a 502/504 Problem naming the upstream. The body
+        is `json`, or `content` as it is (its Content-Type in `headers`)."""
         service = upstream_service(service_name)
         base_url, extra_headers = self.address(service)
         all_headers = {**extra_headers, **(headers or {})}
@@ -191,7 +193,7 @@ class Upstreams:
             started = time.perf_counter()
             try:
                 response = await self.client.request(
-                    method, base_url + path, params=params, json=json, headers=all_headers
+                    method, base_url + path, params=params, json=json, content=content, headers=all_headers
                 )
             except httpx.TimeoutException as error:
                 record_upstream(self.caller, service.name, "timeout", time.perf_counter() - started)

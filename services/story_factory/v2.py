@@ -29,6 +29,14 @@ def matches(if_none_match: Optional[str], tag: str) -> bool:
     return "*" in tags or tag in tags
 
 
+def _check_range(from_sequence: Optional[int], to_sequence: Optional[int]) -> None:
+    if from_sequence is not None and to_sequence is not None and from_sequence > to_sequence:
+        raise invalid(
+            "query.fromSequence: must not be greater than toSequence.",
+            [{"location": "query.fromSequence", "message": "must not be greater than toSequence"}],
+        )
+
+
 class StoryFactoryV2(Operations):
     async def get_story(
         self,
@@ -38,11 +46,7 @@ class StoryFactoryV2(Operations):
         to_sequence: Optional[int],
         if_none_match: Optional[str],
     ) -> Reply[Story]:
-        if from_sequence is not None and to_sequence is not None and from_sequence > to_sequence:
-            raise invalid(
-                "query.fromSequence: must not be greater than toSequence.",
-                [{"location": "query.fromSequence", "message": "must not be greater than toSequence"}],
-            )
+        _check_range(from_sequence, to_sequence)
         story = in_range(await assemble(self.upstreams, script_id), from_sequence, to_sequence)
         tag = strong_etag(story.model_dump_json())
         return Reply(story, etag=tag, status=304 if matches(if_none_match, tag) else None)
@@ -50,8 +54,16 @@ class StoryFactoryV2(Operations):
     async def _screenplay(self, script_id: int) -> str:
         return fountain.render(await read_layout(self.upstreams, script_id))
 
-    async def get_story_fountain(self, *, script_id: int) -> Reply[str]:
-        screenplay = await self._screenplay(script_id)
+    async def get_story_fountain(
+        self, *, script_id: int, from_sequence: Optional[int], to_sequence: Optional[int]
+    ) -> Reply[str]:
+        _check_range(from_sequence, to_sequence)
+        if from_sequence is None and to_sequence is None:
+            screenplay = await self._screenplay(script_id)  # the whole story, straight from its layout
+        else:
+            screenplay = fountain.render(
+                in_range(await assemble(self.upstreams, script_id), from_sequence, to_sequence)
+            )
         return Reply(screenplay, etag=strong_etag(screenplay))
 
     # Each format's ETag is the screenplay's with the format's name: the same story, another document.

@@ -78,6 +78,8 @@ class Operations(ServiceOperations):
         self,
         *,
         script_id: int,
+        from_sequence: Optional[int],
+        to_sequence: Optional[int],
     ) -> Union[str, Reply[str]]:
         """getStoryFountain: Read a script's story as a Fountain screenplay"""
         raise not_implemented("getStoryFountain")
@@ -175,6 +177,7 @@ GET_STORY_FOUNTAIN = Route(
     "getStoryFountain",
     status=200,
     body=TypeAdapter(str),
+    query=frozenset(["fromSequence", "toSequence"]),
     connection="none",
     text=True,
 )
@@ -367,18 +370,26 @@ def build_router() -> APIRouter:
         "/v2/stories/{scriptId}/fountain",
         operation_id="getStoryFountain",
         summary="Read a script's story as a Fountain screenplay",
-        description="The whole story as plain text in the Fountain screenplay format: a title page, each section as a scene heading, each line as its action, the character's cue, a parenthetical and note from the context, and the dialogue. Errors as for getStory.",
+        description='The story as plain text in the Fountain screenplay format: a title page, each section as a scene heading, each line as its action, cue, parentheticals and dialogue. fromSequence/toSequence keep the lines in that range and the scenes holding them. Errors as for getStory.',
         tags=["v2"],
     )
     async def get_story_fountain(
         request: Request,
         *,
         script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        from_sequence: Optional[int] = Query(
+            None, alias='fromSequence', ge=1, le=9223372036854775807
+        ),
+        to_sequence: Optional[int] = Query(
+            None, alias='toSequence', ge=1, le=9223372036854775807
+        ),
     ) -> Response:
         GET_STORY_FOUNTAIN.check_query(request)
         operations: Operations = request.app.state.operations
         result = await operations.get_story_fountain(
             script_id=script_id,
+            from_sequence=from_sequence,
+            to_sequence=to_sequence,
         )
         return GET_STORY_FOUNTAIN.respond(result)
 

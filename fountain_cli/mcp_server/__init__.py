@@ -1,0 +1,1 @@
+"""`fountain mcp`: a Model Context Protocol server whose tools drive the story services over HTTP."""
