@@ -108,7 +108,8 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     await page.goto(url)
     await expect(page.locator("#file")).to_contain_text(str(schema))
 
-    await add_table(page, 0, "author", [("id", "uuid"), ("name", "text")])
+    await add_table(page, 0, "author", [("id", "uuid"), ("name", "string")])
+    await page.get_by_label("Maximum length (author.name)").fill("200")
     await page.get_by_label("Primary key (author.id)").check()
     await page.get_by_label("Nullable (author.name)").uncheck()
     await page.get_by_label("Unique (author.name)").check()
@@ -116,9 +117,13 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     await page.get_by_label("Primary key (book.id)").check()
     await page.get_by_label("References (book.author_id)").select_option("author")
     await page.get_by_label("Default (book.pages)").fill("100")
-    await add_table(page, 2, "review", [("id", "bigserial"), ("book_id", "uuid")])
+    await add_table(page, 2, "review", [("id", "bigserial"), ("book_id", "uuid"), ("mood", "enum")])
     await page.get_by_label("Primary key (review.id)").check()
     await page.get_by_label("References (review.book_id)").select_option("book")
+    await expect(page.locator("#problems")).to_contain_text(
+        "at /entities/review/fields/mood: an enum field lists its values, and only an enum field does"
+    )
+    await page.get_by_label("Enum values, separated by commas (review.mood)").fill("good, bad")
     await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
     await expect(page.locator("#preview")).to_contain_text("/v1/review:")
 
@@ -148,7 +153,13 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     assert list(saved["entities"]) == ["author", "book", "review"]
     assert saved["entities"]["book"]["fields"]["author_id"] == {"type": "uuid", "references": "author"}
     assert saved["entities"]["book"]["fields"]["pages"] == {"type": "integer", "default": 100}
-    assert saved["entities"]["author"]["fields"]["name"] == {"type": "text", "required": True, "unique": True}
+    assert saved["entities"]["author"]["fields"]["name"] == {
+        "type": "string",
+        "maxLength": 200,
+        "required": True,
+        "unique": True,
+    }
+    assert saved["entities"]["review"]["fields"]["mood"] == {"type": "enum", "values": ["good", "bad"]}
 
     await page.get_by_role("button", name="Scaffold service").click()
     await expect(page.locator("#result")).to_contain_text(

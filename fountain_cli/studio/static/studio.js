@@ -155,6 +155,45 @@ function flag(spec, key, on) {
   else delete spec[key];
 }
 
+// What a type needs beside its name: an enum's labels, a string's length.
+function detailCell(table, id, field) {
+  const spec = field.spec;
+  const where = `${table.name}.${field.name}`;
+  if (spec.type === "enum")
+    return el("td", {}, el("input", {
+      type: "text", id: `${id}-values`, value: (spec.values || []).join(", "), placeholder: "a, b, c",
+      "aria-label": `Enum values, separated by commas (${where})`,
+      oninput: (e) => {
+        const values = e.target.value.split(",").map((v) => v.trim()).filter(Boolean);
+        if (values.length) spec.values = values;
+        else delete spec.values;
+        edited();
+      },
+    }));
+  if (spec.type === "string" || spec.type === "char")
+    return el("td", {}, el("input", {
+      type: "text", inputmode: "numeric", id: `${id}-length`, value: spec.maxLength ?? "",
+      "aria-label": `Maximum length (${where})`,
+      oninput: (e) => {
+        const text = e.target.value.trim();
+        if (text === "") delete spec.maxLength;
+        else spec.maxLength = /^\d+$/.test(text) ? Number(text) : text;
+        edited();
+      },
+    }));
+  return el("td", {});
+}
+
+function setType(spec, type) {
+  spec.type = type;
+  if (type !== "enum") delete spec.values;
+  if (type !== "string" && type !== "char") delete spec.maxLength;
+  if (type !== "numeric") {
+    delete spec.precision;
+    delete spec.scale;
+  }
+}
+
 function renameTable(table, name) {
   for (const other of tables)
     for (const field of other.fields) if (field.spec.references === table.name) field.spec.references = name;
@@ -197,8 +236,9 @@ function fieldRow(table, t, field, f) {
     })),
     el("td", {}, el("select", {
       id: `${id}-type`, "aria-label": `Type (${table.name}.${field.name})`,
-      onchange: (e) => { spec.type = e.target.value; changed(); },
+      onchange: (e) => { setType(spec, e.target.value); changed(); },
     }, ...fieldTypes.map((type) => el("option", { value: type, selected: spec.type === type }, type)))),
+    detailCell(table, id, field),
     el("td", {}, el("input", {
       type: "checkbox", id: `${id}-nullable`, "aria-label": `Nullable (${table.name}.${field.name})`,
       checked: !spec.required && !spec.primaryKey, disabled: Boolean(spec.primaryKey),
@@ -254,7 +294,7 @@ function tableCard(table, t) {
       }, "Remove table", el("span", { class: "visually-hidden" }, ` ${table.name}`)),
     ),
     el("table", { class: "fields" },
-      el("thead", {}, el("tr", {}, ...["Field", "Type", "Nullable", "Default", "Primary key", "Unique", "References", ""]
+      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length", "Nullable", "Default", "Primary key", "Unique", "References", ""]
         .map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, ...table.fields.map((field, f) => fieldRow(table, t, field, f))),
     ),
