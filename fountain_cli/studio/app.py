@@ -3,13 +3,15 @@ The working schema lives in memory until saved; saving writes the one schema.jso
 
 import json
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from fountain_cli.exports import DIALECTS
@@ -19,6 +21,7 @@ from fountain_cli.scaffold.pipeline import ScaffoldError, apply, next_port, plan
 from fountain_cli.studio import document as schema_document
 
 STATIC = Path(__file__).parent / "static"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_SERVICE = "new_service"
 
 
@@ -35,7 +38,17 @@ class Studio:
         return self.save_to.name
 
     def problems(self, document: Any | None = None) -> list[str]:
+        """The problems `fountain scaffold` would report, this repository's taken paths included."""
         return schema_document.problems_of(self.document if document is None else document, self.origin, self.root)
+
+    def file_problems(self) -> list[str]:
+        """What keeps the document from being a schema.json at all: a path another service of this
+        repository serves does not, so such a schema can still be saved."""
+        try:
+            schema_document.parse(self.document, self.origin)
+        except SchemaError as error:
+            return error.problems
+        return []
 
 
 def open_studio(source: Path | None, save_to: Path | None, root: Path) -> Studio:
@@ -72,9 +85,21 @@ def _problem(status: int, title: str, problems: list[str]) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def create_app(studio: Studio) -> FastAPI:
+def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> FastAPI:
+    """`allowed_hosts`: the names the page may be reached by; another Host (a DNS rebinding) is refused,
+    as is a change sent from a page of another origin, since the studio writes files and has no login."""
     app = FastAPI(title="FountainAI schema studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def same_origin_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        host = request.headers.get("host", "")
+        if "*" not in allowed_hosts and urlsplit(f"//{host}").hostname not in allowed_hosts:
+            return _problem(403, "Refused", [f"host {host!r}: the studio answers {', '.join(allowed_hosts)} only"])
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin is not None and urlsplit(origin).netloc != host:
+            return _problem(403, "Refused", [f"origin {origin!r}: changes are taken from the studio's own page only"])
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -146,7 +171,7 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.post("/api/save")
     async def save() -> Any:
-        problems = studio.problems()
+        problems = studio.file_problems()
         if problems:
             return _problem(422, f"Nothing was written. {len(problems)} problem(s)", problems)
         text = json.dumps(studio.document, indent=2, ensure_ascii=False) + "\n"

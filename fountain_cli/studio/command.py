@@ -45,7 +45,7 @@ def studio(
     import uvicorn
 
     from fountain_cli.scaffold.pipeline import ScaffoldError
-    from fountain_cli.studio.app import create_app, open_studio
+    from fountain_cli.studio.app import LOOPBACK, create_app, open_studio
 
     try:
         opened = open_studio(source.resolve() if source else None, save_to.resolve() if save_to else None, REPO_ROOT)
@@ -57,4 +57,6 @@ def studio(
     for note in opened.left_out:
         typer.echo(f"note: {note}")
     typer.echo(f"Schema studio on http://{host}:{port}/ (saves to {opened.save_to}); Ctrl+C stops it.")
-    uvicorn.run(create_app(opened), host=host, port=port, log_level="warning")
+    # Listening on every address: any name may lead here; otherwise only loopback's and the one given.
+    allowed = ("*",) if host in ("0.0.0.0", "::") else (*LOOPBACK, host)
+    uvicorn.run(create_app(opened, allowed), host=host, port=port, log_level="warning")

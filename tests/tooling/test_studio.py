@@ -29,7 +29,7 @@ def root(repository_copy: Callable[[], Path]) -> Path:
 
 
 def client_for(studio: Studio) -> TestClient:
-    return TestClient(create_app(studio))
+    return TestClient(create_app(studio), base_url="http://127.0.0.1:8790")
 
 
 @pytest.fixture
@@ -158,6 +158,32 @@ def test_save_writes_the_schema_json_and_nothing_else(library: tuple[TestClient,
     assert json.loads(source.read_text()) == edited
     after = snapshot(source.parent)
     assert set(after) == set(before) and after != before
+
+
+def test_a_schema_whose_table_another_service_serves_is_saved_but_not_scaffolded(
+    library: tuple[TestClient, Path], root: Path
+) -> None:
+    client, source = library
+    taken = {"entities": {"characters": {"fields": {"id": {"type": "uuid", "primaryKey": True}}}}}
+    assert client.put("/api/schema", json=taken).json()["problems"]
+    assert client.post("/api/save").status_code == 200
+    assert json.loads(source.read_text()) == taken
+    before = snapshot(root)
+    refused = client.post("/api/scaffold", json={"service": "people"})
+    assert refused.status_code == 422 and "is served by character already" in refused.json()["detail"]
+    assert snapshot(root) == before
+
+
+def test_another_host_or_origin_is_refused(library: tuple[TestClient, Path]) -> None:
+    client, source = library
+    before = source.read_text()
+    rebound = client.get("/api/schema", headers={"Host": "attacker.example:8790"})
+    assert rebound.status_code == 403 and rebound.headers["content-type"] == "application/problem+json"
+    client.put("/api/schema", json={"entities": {"x": {"fields": {"id": {"type": "uuid", "primaryKey": True}}}}})
+    other_page = client.post("/api/save", headers={"Origin": "http://attacker.example"})
+    assert other_page.status_code == 403
+    assert source.read_text() == before
+    assert client.post("/api/save", headers={"Origin": "http://127.0.0.1:8790"}).status_code == 200
 
 
 def test_a_schema_with_problems_is_not_saved(library: tuple[TestClient, Path]) -> None:

@@ -12,6 +12,7 @@ let preview = "openapi";
 let checkTimer = null;
 let checking = Promise.resolve([]);
 let valid = false;
+let unsaved = false; // edits since the last save: leaving the page asks first
 
 const $ = (id) => document.getElementById(id);
 
@@ -83,6 +84,7 @@ function showProblems(problems) {
 
 // After an edit: the server holds the new working schema, answers its problems, and the preview follows.
 function edited() {
+  unsaved = true;
   clearTimeout(checkTimer);
   checkTimer = setTimeout(check, CHECK_DELAY_MS);
 }
@@ -320,14 +322,18 @@ function showResult(ok, lines) {
 }
 
 async function save() {
-  const problems = await settled();
-  if (problems.length) return showResult(false, ["Nothing was written: fix the problems listed first."]);
+  const local = duplicateNames();
+  if (local.length) return showResult(false, ["Nothing was written.", ...local]);
+  await settled();
   const { ok, data } = await call("POST", "/api/save");
+  if (ok) unsaved = false;
   showResult(ok, ok ? [`Saved ${data.saved}.`] : [data.title, ...(data.problems || [])]);
 }
 
 async function scaffold(event) {
   event.preventDefault();
+  const local = duplicateNames();
+  if (local.length) return showResult(false, ["Nothing was written.", ...local]);
   await settled();
   const service = $("service-name").value.trim();
   showResult(true, [`Scaffolding ${service}…`]);
@@ -361,6 +367,9 @@ async function start() {
     rerender(`t${tables.length - 1}-new-field`);
   });
   $("save").addEventListener("click", save);
+  window.addEventListener("beforeunload", (e) => {
+    if (unsaved) e.preventDefault();
+  });
   $("scaffold").addEventListener("submit", scaffold);
   $("service-name").addEventListener("change", showPreview);
   $("dialect").addEventListener("change", showPreview);
