@@ -117,6 +117,7 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     await page.get_by_label("Primary key (book.id)").check()
     await page.get_by_label("References (book.author_id)").select_option("author")
     await page.get_by_label("Default (book.pages)").fill("100")
+    await page.get_by_label("Default (book.title)").fill("Untitled")
     await add_table(page, 2, "review", [("id", "bigserial"), ("book_id", "uuid"), ("mood", "enum")])
     await page.get_by_label("Primary key (review.id)").check()
     await page.get_by_label("References (review.book_id)").select_option("book")
@@ -124,6 +125,19 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
         "at /entities/review/fields/mood: an enum field lists its values, and only an enum field does"
     )
     await page.get_by_label("Enum values, separated by commas (review.mood)").fill("good, bad")
+
+    # A table and a field removed, a referenced table renamed: its references follow.
+    await add_table(page, 3, "scratch", [("id", "uuid")])
+    await page.get_by_role("button", name="Remove table scratch").click()
+    await expect(page.locator("#t3-heading")).to_have_count(0)
+    await page.get_by_role("button", name="Remove field pages").click()
+    await expect(page.get_by_label("Default (book.pages)")).to_have_count(0)
+    await page.locator("#t0-name").fill("writer")
+    await page.locator("#t0-name").press("Tab")
+    await expect(page.get_by_label("References (book.author_id)")).to_have_value("writer")
+    await page.locator("#t0-name").fill("author")
+    await page.locator("#t0-name").press("Tab")
+    await expect(page.get_by_label("References (book.author_id)")).to_have_value("author")
     await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
     await expect(page.locator("#preview")).to_contain_text("/v1/review:")
 
@@ -152,7 +166,8 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     saved = json.loads(schema.read_text())
     assert list(saved["entities"]) == ["author", "book", "review"]
     assert saved["entities"]["book"]["fields"]["author_id"] == {"type": "uuid", "references": "author"}
-    assert saved["entities"]["book"]["fields"]["pages"] == {"type": "integer", "default": 100}
+    assert saved["entities"]["book"]["fields"]["title"] == {"type": "text", "default": "Untitled"}
+    assert list(saved["entities"]["book"]["fields"]) == ["id", "author_id", "title"]
     assert saved["entities"]["author"]["fields"]["name"] == {
         "type": "string",
         "maxLength": 200,
