@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,14 +17,46 @@ import pytest
 import yaml
 from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
+from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
+from tests.tooling.conftest import run_in
 
-# A browser, a studio process and a scaffold: about 20 s.
+# A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 WAIT_MS = 30_000  # a wait for the page or a scaffold to finish, not a limit on how fast they are
 SCAFFOLD_WAIT_MS = 120_000
+
+
+@contextmanager
+def running(root: Path, args: list[str], env: dict[str, str], ready: str, port: int) -> Iterator[str]:
+    """`fountain ARGS` in the repository copy until it answers `ready`; its base URL."""
+    environment = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_DATABASE_URL"}
+    environment |= {"PYTHONPATH": str(root), **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fountain_cli.main", *args],
+        cwd=root,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + ready).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"`fountain {' '.join(args)}` did not answer {ready} within a minute")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +67,8 @@ def studio(
     root = repository_copy()
     schema = tmp_path_factory.mktemp("studio") / "schema.json"
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_DATABASE_URL"} | {"PYTHONPATH": str(root)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fountain_cli.main", "studio", str(schema), "--port", str(port)],
-        cwd=root,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/api/schema").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-                time.sleep(0.1)
+    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
         yield url, root, schema
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +117,9 @@ async def add_table(page: Page, index: int, name: str, fields: list[tuple[str, s
         await expect(page.locator(f"#t{index}-f{number}-name")).to_have_value(field)
 
 
-async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Path, Path], page: Page) -> None:
+async def test_build_check_save_and_scaffold_three_tables(
+    studio: tuple[str, Path, Path], page: Page, postgres_dir: Path
+) -> None:
     url, root, schema = studio
     await page.goto(url)
     await expect(page.locator("#file")).to_contain_text(str(schema))
@@ -183,3 +199,19 @@ async def test_build_check_save_and_scaffold_three_tables(studio: tuple[str, Pat
     spec = yaml.safe_load((root / "specs" / "reading.yaml").read_text())
     assert {"/v1/author", "/v1/book", "/v1/review"} <= set(spec["paths"])
     assert (root / "services" / "reading" / "generated").is_dir()
+
+    # The scaffolded service, migrated and served, takes and gives back rows of the tables built.
+    database = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_studio")}
+    upgrade = run_in(root, "-m", "fountain_cli.main", "db", "upgrade", "reading", env=database)
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    with running(root, ["serve", "reading", "--port", str(port := free_port())], database, "/ready", port) as served:
+        author = httpx.post(f"{served}/v1/author", json={"name": "Ursula"})
+        assert author.status_code == 201, author.text
+        book = httpx.post(f"{served}/v1/book", json={"authorId": author.json()["id"]})
+        assert book.status_code == 201, book.text
+        assert book.json()["title"] == "Untitled"
+        review = httpx.post(f"{served}/v1/review", json={"bookId": book.json()["id"], "mood": "sad"})
+        assert review.status_code in (400, 422), review.text  # not one of the enum's values
+        review = httpx.post(f"{served}/v1/review", json={"bookId": book.json()["id"], "mood": "good"})
+        assert review.status_code == 201, review.text
+        assert httpx.get(f"{served}/v1/review/{review.json()['id']}").json()["mood"] == "good"

@@ -93,17 +93,27 @@ function check() {
   clearTimeout(checkTimer);
   checkTimer = null;
   const local = duplicateNames();
-  checking = (async () => {
+  const doc = toDocument();
+  // One check after the other, so the server's working schema is always the latest edit.
+  checking = checking.catch(() => []).then(async () => {
     if (local.length) {
       showProblems(local);
       return local;
     }
-    const { ok, data } = await call("PUT", "/api/schema", toDocument());
+    let answer;
+    try {
+      answer = await call("PUT", "/api/schema", doc);
+    } catch (error) {
+      const problems = [`The studio server did not answer (${error.message}); is \`fountain studio\` still running?`];
+      showProblems(problems);
+      return problems;
+    }
+    const { ok, data } = answer;
     const problems = ok ? data.problems : data.problems || [String(data.detail || data)];
     showProblems(problems);
     await showPreview();
     return problems;
-  })();
+  });
   return checking;
 }
 
@@ -112,7 +122,11 @@ async function settled() {
   return checking;
 }
 
+// Each preview asked for supersedes the ones before: an older answer arriving late is dropped.
+let previewAsked = 0;
+
 async function showPreview() {
+  const asked = ++previewAsked;
   const service = encodeURIComponent($("service-name").value.trim() || "new_service");
   const dialect = encodeURIComponent($("dialect").value || "postgresql");
   $("dialect-row").hidden = preview !== "ddl";
@@ -128,6 +142,7 @@ async function showPreview() {
   }
   const query = preview === "ddl" ? `?service=${service}&dialect=${dialect}` : `?service=${service}`;
   const { ok, data } = await call("GET", `/api/preview/${preview}${query}`);
+  if (asked !== previewAsked) return;
   $("preview").textContent = ok ? data : (data.problems || [data.detail]).join("\n");
 }
 
@@ -366,11 +381,16 @@ async function start() {
     edited();
     rerender(`t${tables.length - 1}-new-field`);
   });
-  $("save").addEventListener("click", save);
+  const reported = (action) => (event) =>
+    action(event).catch((error) => showResult(false, [`The studio server did not answer (${error.message}).`]));
+  $("save").addEventListener("click", reported(save));
   window.addEventListener("beforeunload", (e) => {
     if (unsaved) e.preventDefault();
   });
-  $("scaffold").addEventListener("submit", scaffold);
+  $("scaffold").addEventListener("submit", (event) => {
+    event.preventDefault();
+    reported(scaffold)(event);
+  });
   $("service-name").addEventListener("change", showPreview);
   $("dialect").addEventListener("change", showPreview);
   const kinds = ["openapi", "ddl", "er"];
