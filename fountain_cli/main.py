@@ -20,6 +20,8 @@ from fountain_cli.scaffold.command import scaffold
 from fountain_cli.story_export import EPILOG as EXPORT_EPILOG
 from fountain_cli.story_export import export_story
 from fountain_cli.story_import import import_command
+from fountain_cli.studio.command import EPILOG as STUDIO_EPILOG
+from fountain_cli.studio.command import studio
 from fountain_cli.sweep import sweep
 from fountain_common.service import REPO_ROOT
 
@@ -183,6 +185,7 @@ def serve(
 
 
 app.command(epilog=SCAFFOLD_EPILOG)(scaffold)
+app.command(epilog=STUDIO_EPILOG)(studio)
 app.command("export-ddl")(export_ddl)
 app.command("export-openapi")(export_openapi)
 app.command("export-docs")(export_docs)

@@ -8,7 +8,9 @@ from fountain_cli.main import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["scaffold", "export-ddl", "export-openapi", "export-docs", "reset", "sweep"])
+@pytest.mark.parametrize(
+    "command", ["scaffold", "studio", "export-ddl", "export-openapi", "export-docs", "reset", "sweep"]
+)
 def test_every_tooling_command_explains_itself_with_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0

@@ -1,0 +1,1 @@
+"""`fountain studio`: a local web page to design a service's schema over the scaffold pipeline."""

@@ -1,0 +1,62 @@
+"""The `fountain studio` command."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fountain_common.service import REPO_ROOT
+
+EPILOG = (
+    "Example: fountain studio schema.json, then open http://127.0.0.1:8790/ in a browser; "
+    "or fountain studio bootstrap.sql (saved as bootstrap.schema.json). Described in docs/studio.md."
+)
+
+
+def studio(
+    source: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="A schema.json (created by Save when missing) or a SQL file to start from; an empty schema "
+            "when left out.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="The address to listen on; loopback keeps it on this machine.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="The port to listen on.", min=1, max=65535)] = 8790,
+    save_to: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--save-to",
+            help="The schema.json Save writes (default: the schema.json opened, <name>.schema.json beside a "
+            "SQL file, or ./schema.json).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Design a service's schema in a local web page: tables and fields, checks as you type, the
+    OpenAPI, DDL and ER diagram it gives, then save the schema.json or scaffold the service.
+
+    Save writes only the schema.json; Scaffold does what `fountain scaffold --from-json` does, into
+    this repository, and refuses a service name that is taken.
+    """
+    import uvicorn
+
+    from fountain_cli.scaffold.pipeline import ScaffoldError
+    from fountain_cli.studio.app import LOOPBACK, create_app, open_studio
+
+    try:
+        opened = open_studio(source.resolve() if source else None, save_to.resolve() if save_to else None, REPO_ROOT)
+    except ScaffoldError as error:
+        typer.secho(f"Cannot open {source}. {len(error.problems)} problem(s):", fg="red", err=True)
+        for problem in error.problems:
+            typer.secho(f"  {problem}", fg="red", err=True)
+        raise typer.Exit(1) from error
+    for note in opened.left_out:
+        typer.echo(f"note: {note}")
+    typer.echo(f"Schema studio on http://{host}:{port}/ (saves to {opened.save_to}); Ctrl+C stops it.")
+    # Listening on every address: any name may lead here; otherwise only loopback's and the one given.
+    allowed = ("*",) if host in ("0.0.0.0", "::") else (*LOOPBACK, host)
+    uvicorn.run(create_app(opened, allowed), host=host, port=port, log_level="warning")

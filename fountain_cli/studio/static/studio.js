@@ -1,0 +1,410 @@
+// The studio page: the working schema as a list of tables (names editable without losing a row),
+// sent to the server as schema.json after each edit; the server's checks and previews shown.
+
+const CHECK_DELAY_MS = 300;
+const NUMERIC = new Set(["smallint", "integer", "bigint", "serial", "bigserial", "numeric", "real", "double"]);
+const NOW_TYPES = new Set(["timestamp", "timestamptz", "timestamp_without_time_zone", "date"]);
+
+let tables = []; // [{name, extra: {...other entity keys}, fields: [{name, spec}]}]
+let description = undefined;
+let fieldTypes = [];
+let preview = "openapi";
+let checkTimer = null;
+let checking = Promise.resolve([]);
+let valid = false;
+let unsaved = false; // edits since the last save: leaving the page asks first
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value === true) node.setAttribute(key, "");
+    else if (value !== false && value !== undefined) node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function fromDocument(doc) {
+  description = doc.description;
+  tables = Object.entries(doc.entities || {}).map(([name, entity]) => {
+    const { fields, ...extra } = entity;
+    return { name, extra, fields: Object.entries(fields || {}).map(([n, spec]) => ({ name: n, spec })) };
+  });
+}
+
+function toDocument() {
+  const entities = {};
+  for (const table of tables) {
+    const fields = {};
+    for (const field of table.fields) fields[field.name] = field.spec;
+    entities[table.name] = { ...table.extra, fields };
+  }
+  return description === undefined ? { entities } : { description, entities };
+}
+
+// Two tables (or fields) of one name would merge in the JSON object: said here, before sending.
+function duplicateNames() {
+  const found = [];
+  const twice = (names, what) => {
+    const seen = new Set();
+    for (const name of names) {
+      if (seen.has(name)) found.push(`${what} ${JSON.stringify(name)} is named twice`);
+      seen.add(name);
+    }
+  };
+  twice(tables.map((t) => t.name), "table");
+  for (const table of tables) twice(table.fields.map((f) => f.name), `table ${table.name}: field`);
+  return found;
+}
+
+async function call(method, path, body) {
+  const options = { method, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const type = response.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  return { ok: response.ok, data };
+}
+
+function showProblems(problems) {
+  valid = problems.length === 0;
+  const box = $("problems");
+  box.replaceChildren(
+    valid
+      ? el("p", { class: "ok" }, "No problems: this schema can be saved and scaffolded.")
+      : el("ul", {}, ...problems.map((p) => el("li", {}, p))),
+  );
+}
+
+// After an edit: the server holds the new working schema, answers its problems, and the preview follows.
+function edited() {
+  unsaved = true;
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(check, CHECK_DELAY_MS);
+}
+
+function check() {
+  clearTimeout(checkTimer);
+  checkTimer = null;
+  const local = duplicateNames();
+  const doc = toDocument();
+  // One check after the other, so the server's working schema is always the latest edit.
+  checking = checking.catch(() => []).then(async () => {
+    if (local.length) {
+      showProblems(local);
+      return local;
+    }
+    let answer;
+    try {
+      answer = await call("PUT", "/api/schema", doc);
+    } catch (error) {
+      const problems = [`The studio server did not answer (${error.message}); is \`fountain studio\` still running?`];
+      showProblems(problems);
+      return problems;
+    }
+    const { ok, data } = answer;
+    const problems = ok ? data.problems : data.problems || [String(data.detail || data)];
+    showProblems(problems);
+    await showPreview();
+    return problems;
+  });
+  return checking;
+}
+
+async function settled() {
+  if (checkTimer !== null) return check();
+  return checking;
+}
+
+// Each preview asked for supersedes the ones before: an older answer arriving late is dropped.
+let previewAsked = 0;
+
+async function showPreview() {
+  const asked = ++previewAsked;
+  const service = encodeURIComponent($("service-name").value.trim() || "new_service");
+  const dialect = encodeURIComponent($("dialect").value || "postgresql");
+  $("dialect-row").hidden = preview !== "ddl";
+  $("er-note").hidden = preview !== "er";
+  for (const kind of ["openapi", "ddl", "er"]) {
+    const tab = $(`tab-${kind}`);
+    tab.setAttribute("aria-selected", String(kind === preview));
+    tab.tabIndex = kind === preview ? 0 : -1;
+  }
+  if (!valid) {
+    $("preview").textContent = "The preview follows once the problems listed are fixed.";
+    return;
+  }
+  const query = preview === "ddl" ? `?service=${service}&dialect=${dialect}` : `?service=${service}`;
+  const { ok, data } = await call("GET", `/api/preview/${preview}${query}`);
+  if (asked !== previewAsked) return;
+  $("preview").textContent = ok ? data : (data.problems || [data.detail]).join("\n");
+}
+
+// --- editing --------------------------------------------------------------------------------------
+
+function defaultValue(type, text) {
+  if (type === "boolean" && (text === "true" || text === "false")) return text === "true";
+  if (NUMERIC.has(type) && text.trim() !== "" && !Number.isNaN(Number(text))) return Number(text);
+  return text;
+}
+
+function setDefault(field, text) {
+  delete field.spec.default;
+  delete field.spec.defaultNow;
+  if (text === "") return;
+  if (NOW_TYPES.has(field.spec.type) && text.toLowerCase() === "now") field.spec.defaultNow = true;
+  else field.spec.default = defaultValue(field.spec.type, text);
+}
+
+function defaultText(spec) {
+  if (spec.defaultNow) return "now";
+  return spec.default === undefined ? "" : String(spec.default);
+}
+
+function flag(spec, key, on) {
+  if (on) spec[key] = true;
+  else delete spec[key];
+}
+
+// What a type needs beside its name: an enum's labels, a string's length.
+function detailCell(table, id, field) {
+  const spec = field.spec;
+  const where = `${table.name}.${field.name}`;
+  if (spec.type === "enum")
+    return el("td", {}, el("input", {
+      type: "text", id: `${id}-values`, value: (spec.values || []).join(", "), placeholder: "a, b, c",
+      "aria-label": `Enum values, separated by commas (${where})`,
+      oninput: (e) => {
+        const values = e.target.value.split(",").map((v) => v.trim()).filter(Boolean);
+        if (values.length) spec.values = values;
+        else delete spec.values;
+        edited();
+      },
+    }));
+  if (spec.type === "string" || spec.type === "char")
+    return el("td", {}, el("input", {
+      type: "text", inputmode: "numeric", id: `${id}-length`, value: spec.maxLength ?? "",
+      "aria-label": `Maximum length (${where})`,
+      oninput: (e) => {
+        const text = e.target.value.trim();
+        if (text === "") delete spec.maxLength;
+        else spec.maxLength = /^\d+$/.test(text) ? Number(text) : text;
+        edited();
+      },
+    }));
+  return el("td", {});
+}
+
+function setType(spec, type) {
+  spec.type = type;
+  if (type !== "enum") delete spec.values;
+  if (type !== "string" && type !== "char") delete spec.maxLength;
+  if (type !== "numeric") {
+    delete spec.precision;
+    delete spec.scale;
+  }
+}
+
+function renameTable(table, name) {
+  for (const other of tables)
+    for (const field of other.fields) if (field.spec.references === table.name) field.spec.references = name;
+  table.name = name;
+}
+
+function renameField(table, field, name) {
+  if (Array.isArray(table.extra.unique))
+    table.extra.unique = table.extra.unique.map((group) => group.map((n) => (n === field.name ? name : n)));
+  field.name = name;
+}
+
+function fieldRow(table, t, field, f) {
+  const id = `t${t}-f${f}`;
+  const spec = field.spec;
+  const changed = () => {
+    edited();
+    rerender();
+  };
+  const box = (key, label) =>
+    el("td", {}, el("input", {
+      type: "checkbox", id: `${id}-${key}`, "aria-label": `${label} (${table.name}.${field.name})`,
+      checked: Boolean(spec[key]),
+      onchange: (e) => { flag(spec, key, e.target.checked); changed(); },
+    }));
+  const references = el("select", {
+    id: `${id}-references`, "aria-label": `References (${table.name}.${field.name})`,
+    onchange: (e) => {
+      if (e.target.value) spec.references = e.target.value;
+      else for (const key of ["references", "onDelete", "onUpdate", "deferrable"]) delete spec[key];
+      changed();
+    },
+  }, el("option", { value: "" }, "—"), ...tables.map((other) =>
+    el("option", { value: other.name, selected: spec.references === other.name }, other.name)));
+  return el("tr", {},
+    el("td", {}, el("input", {
+      type: "text", id: `${id}-name`, value: field.name, "aria-label": `Field name (${table.name}.${field.name})`,
+      oninput: (e) => { renameField(table, field, e.target.value); edited(); },
+      onchange: rerender,
+    })),
+    el("td", {}, el("select", {
+      id: `${id}-type`, "aria-label": `Type (${table.name}.${field.name})`,
+      onchange: (e) => { setType(spec, e.target.value); changed(); },
+    }, ...fieldTypes.map((type) => el("option", { value: type, selected: spec.type === type }, type)))),
+    detailCell(table, id, field),
+    el("td", {}, el("input", {
+      type: "checkbox", id: `${id}-nullable`, "aria-label": `Nullable (${table.name}.${field.name})`,
+      checked: !spec.required && !spec.primaryKey, disabled: Boolean(spec.primaryKey),
+      onchange: (e) => { flag(spec, "required", !e.target.checked); changed(); },
+    })),
+    el("td", {}, el("input", {
+      type: "text", id: `${id}-default`, value: defaultText(spec), "aria-label": `Default (${table.name}.${field.name})`,
+      oninput: (e) => { setDefault(field, e.target.value); edited(); },
+    })),
+    box("primaryKey", "Primary key"),
+    box("unique", "Unique"),
+    el("td", {}, references),
+    el("td", {}, el("button", {
+      type: "button", id: `${id}-remove`, onclick: () => { table.fields.splice(f, 1); changed(); },
+    }, "Remove", el("span", { class: "visually-hidden" }, ` field ${field.name}`))),
+  );
+}
+
+function tableCard(table, t) {
+  const id = `t${t}`;
+  const addField = el("form", {
+    class: "add-field",
+    onsubmit: (e) => {
+      e.preventDefault();
+      const name = $(`${id}-new-field`).value.trim();
+      if (!name) return;
+      table.fields.push({ name, spec: { type: $(`${id}-new-type`).value } });
+      edited();
+      rerender(`${id}-new-field`);
+    },
+  },
+    el("label", { for: `${id}-new-field` }, "New field "),
+    el("input", { type: "text", id: `${id}-new-field`, autocomplete: "off" }),
+    el("label", { for: `${id}-new-type` }, " type "),
+    el("select", { id: `${id}-new-type` },
+      ...fieldTypes.map((type) => el("option", { value: type, selected: type === "text" }, type))),
+    " ",
+    el("button", { type: "submit", id: `${id}-add-field` }, "Add field",
+      el("span", { class: "visually-hidden" }, ` to ${table.name}`)),
+  );
+  return el("div", { class: "table", role: "group", "aria-labelledby": `${id}-heading` },
+    el("div", { class: "table-head" },
+      el("h3", { id: `${id}-heading` }, `Table ${table.name}`),
+      el("label", { for: `${id}-name` }, "Name"),
+      el("input", {
+        type: "text", id: `${id}-name`, value: table.name,
+        oninput: (e) => { renameTable(table, e.target.value); edited(); },
+        onchange: rerender,
+      }),
+      el("button", {
+        type: "button", id: `${id}-remove`,
+        onclick: () => { tables.splice(t, 1); edited(); rerender("new-table-name"); },
+      }, "Remove table", el("span", { class: "visually-hidden" }, ` ${table.name}`)),
+    ),
+    el("table", { class: "fields" },
+      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length", "Nullable", "Default", "Primary key", "Unique", "References", ""]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, ...table.fields.map((field, f) => fieldRow(table, t, field, f))),
+    ),
+    addField,
+  );
+}
+
+// Rebuilt after the change is done, so the focus has moved on: it is put back where it went.
+function rerender(focusId) {
+  setTimeout(() => {
+    const target = typeof focusId === "string" ? focusId : document.activeElement && document.activeElement.id;
+    $("tables").replaceChildren(...tables.map(tableCard));
+    if (target && $(target)) $(target).focus();
+  }, 0);
+}
+
+// --- actions --------------------------------------------------------------------------------------
+
+function showResult(ok, lines) {
+  const box = $("result");
+  box.className = ok ? "done" : "error";
+  box.replaceChildren(...lines.map((line) => el("p", {}, line)));
+}
+
+async function save() {
+  const local = duplicateNames();
+  if (local.length) return showResult(false, ["Nothing was written.", ...local]);
+  await settled();
+  const { ok, data } = await call("POST", "/api/save");
+  if (ok) unsaved = false;
+  showResult(ok, ok ? [`Saved ${data.saved}.`] : [data.title, ...(data.problems || [])]);
+}
+
+async function scaffold(event) {
+  event.preventDefault();
+  const local = duplicateNames();
+  if (local.length) return showResult(false, ["Nothing was written.", ...local]);
+  await settled();
+  const service = $("service-name").value.trim();
+  showResult(true, [`Scaffolding ${service}…`]);
+  const { ok, data } = await call("POST", "/api/scaffold", { service });
+  showResult(ok, ok
+    ? [`Service ${data.service} created: tables ${data.tables.join(", ")}; host ${data.host}, local port ${data.port}.`,
+       `Next: ${data.next}`]
+    : [data.title, ...(data.problems || [])]);
+}
+
+async function start() {
+  const { data } = await call("GET", "/api/schema");
+  fieldTypes = data.fieldTypes;
+  $("dialect").replaceChildren(...data.dialects.map((d) => el("option", { value: d }, d)));
+  $("file").textContent = (data.opened ? `Opened ${data.opened}; ` : "New schema; ") + `Save writes ${data.saveTo}`;
+  if (data.leftOut.length)
+    $("left-out").replaceChildren(el("p", {}, "Left out of the input (schema.json cannot say it):"),
+      el("ul", {}, ...data.leftOut.map((line) => el("li", {}, line))));
+  fromDocument(data.document);
+  rerender();
+  showProblems(data.problems);
+  await showPreview();
+
+  $("add-table").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("new-table-name").value.trim();
+    if (!name) return;
+    tables.push({ name, extra: {}, fields: [] });
+    $("new-table-name").value = "";
+    edited();
+    rerender(`t${tables.length - 1}-new-field`);
+  });
+  const reported = (action) => (event) =>
+    action(event).catch((error) => showResult(false, [`The studio server did not answer (${error.message}).`]));
+  $("save").addEventListener("click", reported(save));
+  window.addEventListener("beforeunload", (e) => {
+    if (unsaved) e.preventDefault();
+  });
+  $("scaffold").addEventListener("submit", (event) => {
+    event.preventDefault();
+    reported(scaffold)(event);
+  });
+  $("service-name").addEventListener("change", showPreview);
+  $("dialect").addEventListener("change", showPreview);
+  const kinds = ["openapi", "ddl", "er"];
+  for (const kind of kinds) {
+    const tab = $(`tab-${kind}`);
+    tab.addEventListener("click", () => { preview = kind; showPreview(); });
+    tab.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (!step) return;
+      preview = kinds[(kinds.indexOf(kind) + step + kinds.length) % kinds.length];
+      $(`tab-${preview}`).focus();
+      showPreview();
+    });
+  }
+}
+
+start();

@@ -1,0 +1,217 @@
+"""`fountain studio` in a real browser (Debian's Chromium, headless; any request off this machine is
+refused): a three-table schema built by typing and clicking, a bad name shown as the scaffold words
+it and nothing written, then saved and scaffolded into a copy of the repository."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import yaml
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
+
+from fountain_common.embedded_postgres import embedded_url
+from tests.service_processes import free_port
+from tests.tooling.conftest import run_in
+
+# A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+WAIT_MS = 30_000  # a wait for the page or a scaffold to finish, not a limit on how fast they are
+SCAFFOLD_WAIT_MS = 120_000
+
+
+@contextmanager
+def running(root: Path, args: list[str], env: dict[str, str], ready: str, port: int) -> Iterator[str]:
+    """`fountain ARGS` in the repository copy until it answers `ready`; its base URL."""
+    environment = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_DATABASE_URL"}
+    environment |= {"PYTHONPATH": str(root), **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fountain_cli.main", *args],
+        cwd=root,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url + ready).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"`fountain {' '.join(args)}` did not answer {ready} within a minute")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def studio(
+    repository_copy: Callable[[], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path, Path]]:
+    """`fountain studio` run in a copy of the repository, on a schema.json not yet written."""
+    root = repository_copy()
+    schema = tmp_path_factory.mktemp("studio") / "schema.json"
+    port = free_port()
+    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
+        yield url, root, schema
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is needed to check the studio: `make deploy-tools` installs Debian's chromium.")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    outside: list[str] = []
+    errors: list[str] = []
+
+    async def only_this_machine(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", only_this_machine)
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    await context.close()
+    assert outside == [], "the page reached for the internet"
+    assert errors == [], errors
+
+
+async def add_table(page: Page, index: int, name: str, fields: list[tuple[str, str]]) -> None:
+    """A table added from the keyboard: its name and Enter, then each field's name, type and Enter."""
+    await page.get_by_label("New table").fill(name)
+    await page.get_by_label("New table").press("Enter")
+    await expect(page.locator(f"#t{index}-heading")).to_have_text(f"Table {name}")
+    await expect(page.locator(f"#t{index}-new-field")).to_be_focused()
+    for number, (field, kind) in enumerate(fields):
+        await page.locator(f"#t{index}-new-type").select_option(kind)
+        await page.locator(f"#t{index}-new-field").fill(field)
+        await page.locator(f"#t{index}-new-field").press("Enter")
+        await expect(page.locator(f"#t{index}-f{number}-name")).to_have_value(field)
+
+
+async def test_build_check_save_and_scaffold_three_tables(
+    studio: tuple[str, Path, Path], page: Page, postgres_dir: Path
+) -> None:
+    url, root, schema = studio
+    await page.goto(url)
+    await expect(page.locator("#file")).to_contain_text(str(schema))
+
+    await add_table(page, 0, "author", [("id", "uuid"), ("name", "string")])
+    await page.get_by_label("Maximum length (author.name)").fill("200")
+    await page.get_by_label("Primary key (author.id)").check()
+    await page.get_by_label("Nullable (author.name)").uncheck()
+    await page.get_by_label("Unique (author.name)").check()
+    await add_table(page, 1, "book", [("id", "uuid"), ("author_id", "uuid"), ("title", "text"), ("pages", "integer")])
+    await page.get_by_label("Primary key (book.id)").check()
+    await page.get_by_label("References (book.author_id)").select_option("author")
+    await page.get_by_label("Default (book.pages)").fill("100")
+    await page.get_by_label("Default (book.title)").fill("Untitled")
+    await add_table(page, 2, "review", [("id", "bigserial"), ("book_id", "uuid"), ("mood", "enum")])
+    await page.get_by_label("Primary key (review.id)").check()
+    await page.get_by_label("References (review.book_id)").select_option("book")
+    await expect(page.locator("#problems")).to_contain_text(
+        "at /entities/review/fields/mood: an enum field lists its values, and only an enum field does"
+    )
+    await page.get_by_label("Enum values, separated by commas (review.mood)").fill("good, bad")
+
+    # A table and a field removed, a referenced table renamed: its references follow.
+    await add_table(page, 3, "scratch", [("id", "uuid")])
+    await page.get_by_role("button", name="Remove table scratch").click()
+    await expect(page.locator("#t3-heading")).to_have_count(0)
+    await page.get_by_role("button", name="Remove field pages").click()
+    await expect(page.get_by_label("Default (book.pages)")).to_have_count(0)
+    await page.locator("#t0-name").fill("writer")
+    await page.locator("#t0-name").press("Tab")
+    await expect(page.get_by_label("References (book.author_id)")).to_have_value("writer")
+    await page.locator("#t0-name").fill("author")
+    await page.locator("#t0-name").press("Tab")
+    await expect(page.get_by_label("References (book.author_id)")).to_have_value("author")
+    await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
+    await expect(page.locator("#preview")).to_contain_text("/v1/review:")
+
+    # A bad name: the scaffold's own words, and neither Save nor Scaffold writes anything.
+    await page.locator("#t2-name").fill("Bad Review")
+    await expect(page.locator("#problems")).to_contain_text("'Bad Review' is not a valid name")
+    await expect(page.locator("#preview")).to_have_text("The preview follows once the problems listed are fixed.")
+    await page.get_by_role("button", name="Save schema.json").click()
+    await expect(page.locator("#result")).to_contain_text("Nothing was written")
+    await page.get_by_label("Service name").fill("reading")
+    await page.get_by_role("button", name="Scaffold service").click()
+    await expect(page.locator("#result")).to_contain_text("Nothing was written")
+    assert not schema.exists()
+    assert not (root / "services" / "reading").exists()
+
+    await page.locator("#t2-name").fill("review")
+    await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
+    await page.get_by_role("tab", name="DDL").click()
+    await page.get_by_label("Dialect").select_option("sqlite")
+    await expect(page.locator("#preview")).to_contain_text("CREATE TABLE review")
+    await page.get_by_role("tab", name="ER diagram").click()
+    await expect(page.locator("#preview")).to_contain_text('book |o--o{ review : "book_id"')
+
+    await page.get_by_role("button", name="Save schema.json").click()
+    await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
+    saved = json.loads(schema.read_text())
+    assert list(saved["entities"]) == ["author", "book", "review"]
+    assert saved["entities"]["book"]["fields"]["author_id"] == {"type": "uuid", "references": "author"}
+    assert saved["entities"]["book"]["fields"]["title"] == {"type": "text", "default": "Untitled"}
+    assert list(saved["entities"]["book"]["fields"]) == ["id", "author_id", "title"]
+    assert saved["entities"]["author"]["fields"]["name"] == {
+        "type": "string",
+        "maxLength": 200,
+        "required": True,
+        "unique": True,
+    }
+    assert saved["entities"]["review"]["fields"]["mood"] == {"type": "enum", "values": ["good", "bad"]}
+
+    await page.get_by_role("button", name="Scaffold service").click()
+    await expect(page.locator("#result")).to_contain_text(
+        "Service reading created: tables author, book, review", timeout=SCAFFOLD_WAIT_MS
+    )
+    spec = yaml.safe_load((root / "specs" / "reading.yaml").read_text())
+    assert {"/v1/author", "/v1/book", "/v1/review"} <= set(spec["paths"])
+    assert (root / "services" / "reading" / "generated").is_dir()
+
+    # The scaffolded service, migrated and served, takes and gives back rows of the tables built.
+    database = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_studio")}
+    upgrade = run_in(root, "-m", "fountain_cli.main", "db", "upgrade", "reading", env=database)
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    with running(root, ["serve", "reading", "--port", str(port := free_port())], database, "/ready", port) as served:
+        author = httpx.post(f"{served}/v1/author", json={"name": "Ursula"})
+        assert author.status_code == 201, author.text
+        book = httpx.post(f"{served}/v1/book", json={"authorId": author.json()["id"]})
+        assert book.status_code == 201, book.text
+        assert book.json()["title"] == "Untitled"
+        review = httpx.post(f"{served}/v1/review", json={"bookId": book.json()["id"], "mood": "sad"})
+        assert review.status_code in (400, 422), review.text  # not one of the enum's values
+        review = httpx.post(f"{served}/v1/review", json={"bookId": book.json()["id"], "mood": "good"})
+        assert review.status_code == 201, review.text
+        assert httpx.get(f"{served}/v1/review/{review.json()['id']}").json()["mood"] == "good"
