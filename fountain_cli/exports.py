@@ -355,7 +355,10 @@ def er_diagram(metadata: MetaData) -> list[str]:
         lines.append("    }")
     for table in tables:
         for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
-            child_side = "o|" if fk.parent.nullable is False and fk.parent.primary_key is False else "o{"
+            # A parent row has at most one child when the foreign key column is unique by itself.
+            alone = [[c.name for c in con.columns] for con in table.constraints if isinstance(con, UniqueConstraint)]
+            alone.append([c.name for c in table.primary_key.columns])
+            child_side = "o|" if [fk.parent.name] in alone else "o{"
             parent = "||" if fk.parent.nullable is False else "|o"
             lines.append(f'    {fk.column.table.name} {parent}--{child_side} {table.name} : "{fk.parent.name}"')
     lines.append("```")

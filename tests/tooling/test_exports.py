@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from fountain_cli import registry
-from fountain_cli.exports import ddl_statements, merged_openapi, portable_metadata, render_docs
+from fountain_cli.exports import ddl_statements, er_diagram, merged_openapi, portable_metadata, render_docs
 from fountain_cli.main import app
 from fountain_common.embedded_postgres import embedded_url
 from fountain_common.service import REPO_ROOT, ServiceDefinition
@@ -282,3 +282,29 @@ def test_checks_on_a_json_columns_shape_stay_with_postgresql_and_are_named_elsew
         assert [note.split(" (")[0] for note in omitted] == ["story_lines: CHECK story_lines_extensions"]
         assert omitted[0].endswith(f"uses PostgreSQL's JSON functions, which {dialect} does not have")
         assert "jsonb_" not in "\n".join(ddl_statements(core_script, dialect))
+
+
+def test_the_er_diagram_says_how_many_rows_point_at_one_row() -> None:
+    metadata = MetaData()
+    Table("author", metadata, Column("id", String, primary_key=True))
+    Table(
+        "book",
+        metadata,
+        Column("id", String, primary_key=True),
+        Column("author_id", String, ForeignKey("author.id"), nullable=False),  # many books, one author each
+        Column("editor_id", String, ForeignKey("author.id"), nullable=True),  # many books, an editor or none
+    )
+    Table(
+        "biography",
+        metadata,
+        Column("id", String, primary_key=True),
+        Column("author_id", String, ForeignKey("author.id"), nullable=False, unique=True),  # at most one each
+    )
+    Table("pen_name", metadata, Column("author_id", String, ForeignKey("author.id"), primary_key=True))
+    relations = [line.strip() for line in er_diagram(metadata) if "--" in line]
+    assert relations == [
+        'author ||--o| biography : "author_id"',
+        'author ||--o{ book : "author_id"',
+        'author |o--o{ book : "editor_id"',
+        'author ||--o| pen_name : "author_id"',
+    ]
