@@ -19,6 +19,7 @@ from fountain_cli.scaffold.json_reader import FIELD_TYPES
 from fountain_cli.scaffold.model import SchemaError, identifier_problems
 from fountain_cli.scaffold.pipeline import ScaffoldError, apply, next_port, plan, read_input
 from fountain_cli.studio import document as schema_document
+from fountain_cli.studio.assist import AssistError, AssistSettings, changes, off_problem, propose
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -32,6 +33,7 @@ class Studio:
     document: Any = field(default_factory=lambda: json.loads(json.dumps(schema_document.EMPTY)))
     opened: str | None = None  # the file the studio opened, if any
     left_out: list[str] = field(default_factory=list)  # what a SQL input held that schema.json cannot
+    assist: AssistSettings | None = None  # the AI assist's endpoint; None when it is off
 
     @property
     def origin(self) -> str:
@@ -134,6 +136,7 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
             "problems": studio.problems(),
             "fieldTypes": sorted(FIELD_TYPES),
             "dialects": list(DIALECTS),
+            "assist": studio.assist is not None,
         }
 
     @app.put("/api/schema")
@@ -144,6 +147,26 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
     @app.post("/api/validate")
     async def validate(document: Annotated[Any, Body()]) -> dict[str, Any]:
         return {"problems": studio.problems(document)}
+
+    @app.post("/api/assist", response_model=None)
+    async def assist(request: Annotated[dict[str, Any], Body()]) -> dict[str, Any] | JSONResponse:
+        """A proposed schema.json for the change described, with its problems and what it changes;
+        the working schema stays as it is until the page sends the proposal back as an edit."""
+        if studio.assist is None:
+            error = off_problem()
+            return _problem(error.status, error.title, error.problems)
+        instruction = request.get("instruction")
+        if not isinstance(instruction, str) or not instruction.strip():
+            return _problem(400, "The request could not be read", ["instruction: the change, described in words"])
+        try:
+            proposal = await propose(studio.assist, studio.document, instruction.strip())
+        except AssistError as error:
+            return _problem(error.status, error.title, error.problems)
+        return {
+            "proposal": proposal,
+            "problems": studio.problems(proposal),
+            "changes": changes(studio.document, proposal),
+        }
 
     @app.get("/api/preview/openapi", response_model=None)
     async def preview_openapi(service: str = DEFAULT_SERVICE) -> PlainTextResponse | JSONResponse:

@@ -1,5 +1,6 @@
 """The `fountain studio` command."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -41,11 +42,16 @@ def studio(
 
     Save writes only the schema.json; Scaffold does what `fountain scaffold --from-json` does, into
     this repository, and refuses a service name that is taken.
+
+    AI assist (optional): set FOUNTAIN_STUDIO_AI_URL to an OpenAI-compatible API (e.g.
+    http://localhost:11434/v1), FOUNTAIN_STUDIO_AI_MODEL and, if it needs one, FOUNTAIN_STUDIO_AI_KEY;
+    a change described in words comes back as a proposal to accept or reject.
     """
     import uvicorn
 
     from fountain_cli.scaffold.pipeline import ScaffoldError
     from fountain_cli.studio.app import LOOPBACK, create_app, open_studio
+    from fountain_cli.studio.assist import AssistSettings
 
     try:
         opened = open_studio(source.resolve() if source else None, save_to.resolve() if save_to else None, REPO_ROOT)
@@ -54,8 +60,11 @@ def studio(
         for problem in error.problems:
             typer.secho(f"  {problem}", fg="red", err=True)
         raise typer.Exit(1) from error
+    opened.assist = AssistSettings.from_environment(os.environ)
     for note in opened.left_out:
         typer.echo(f"note: {note}")
+    if opened.assist is not None:
+        typer.echo(f"AI assist: {opened.assist.model or '(no model set)'} at {opened.assist.url}")
     typer.echo(f"Schema studio on http://{host}:{port}/ (saves to {opened.save_to}); Ctrl+C stops it.")
     # Listening on every address: any name may lead here; otherwise only loopback's and the one given.
     allowed = ("*",) if host in ("0.0.0.0", "::") else (*LOOPBACK, host)
