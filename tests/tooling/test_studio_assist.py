@@ -4,10 +4,7 @@ changes until the page sends it back as an edit; bad answers, a dead endpoint an
 are problems, never a 500."""
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,48 +15,15 @@ from fountain_cli.studio.app import create_app, open_studio
 from fountain_cli.studio.assist import AssistSettings
 from tests.service_processes import free_port
 from tests.tooling.conftest import INPUTS, snapshot
+from tests.tooling.fake_model import FakeModel, fake_model
 
 LIBRARY = json.loads((INPUTS / "library.json").read_text())
 
 
-@dataclass
-class FakeModel:
-    """What the stand-in endpoint answers next, and what it was asked."""
-
-    url: str
-    content: str = "{}"
-    status: int = 200
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-
-
 @pytest.fixture(scope="module")
 def model() -> Iterator[FakeModel]:
-    fake = FakeModel("")
-
-    class ChatCompletions(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            fake.requests.append({"path": self.path, **body})
-            fake.headers.append(dict(self.headers))
-            answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": fake.content}}]}
-            data = json.dumps(answer if fake.status == 200 else {"error": "overloaded"}).encode()
-            self.send_response(fake.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with fake_model() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
-from tests.tooling.conftest import run_in
+from tests.tooling.conftest import INPUTS, run_in
+from tests.tooling.fake_model import fake_model
 
 # A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
 pytestmark = pytest.mark.slow
@@ -215,3 +216,52 @@ async def test_build_check_save_and_scaffold_three_tables(
         review = httpx.post(f"{served}/v1/review", json={"bookId": book.json()["id"], "mood": "good"})
         assert review.status_code == 201, review.text
         assert httpx.get(f"{served}/v1/review/{review.json()['id']}").json()["mood"] == "good"
+
+
+async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit(
+    studio: tuple[str, Path, Path], page: Page, tmp_path: Path
+) -> None:
+    _, root, _ = studio
+    schema = tmp_path / "library.json"
+    schema.write_text((INPUTS / "library.json").read_text())
+    library = json.loads(schema.read_text())
+    invalid = json.loads(json.dumps(library))
+    invalid["entities"]["review"]["fields"]["stars"]["type"] = "money"
+    proposal = json.loads(json.dumps(library))
+    proposal["entities"]["review"]["fields"]["note"] = {"type": "text"}
+    with fake_model() as model:
+        environment = {"FOUNTAIN_STUDIO_AI_URL": model.url, "FOUNTAIN_STUDIO_AI_MODEL": "tiny-model"}
+        port = free_port()
+        with running(root, ["studio", str(schema), "--port", str(port)], environment, "/api/schema", port) as url:
+            await page.goto(url)
+            instruction = page.get_by_label("Describe a change")
+            await expect(instruction).to_be_visible()
+
+            model.content = json.dumps(invalid)
+            await instruction.fill("make stars money")
+            await instruction.press("Enter")
+            await expect(page.locator("#proposal")).to_contain_text("/entities/review/fields/stars/type")
+            await expect(page.get_by_role("button", name="Accept")).to_be_disabled()
+            await page.get_by_role("button", name="Reject").click()
+            await expect(page.locator("#proposal")).to_contain_text("nothing changed")
+
+            model.content = json.dumps(proposal)
+            await instruction.fill("add a note to reviews")
+            await instruction.press("Enter")
+            await expect(page.locator("#proposal-changes")).to_have_text('field review.note added: {"type": "text"}')
+            await expect(page.get_by_role("button", name="Accept")).to_be_focused()
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#t2-f3-name")).to_have_value("note")
+            await expect(page.locator("#problems")).to_have_text(
+                "No problems: this schema can be saved and scaffolded."
+            )
+            await page.get_by_role("button", name="Save schema.json").click()
+            await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
+    assert json.loads(schema.read_text()) == proposal
+
+
+async def test_the_assist_box_is_hidden_when_no_endpoint_is_set(studio: tuple[str, Path, Path], page: Page) -> None:
+    url, _, _ = studio
+    await page.goto(url)
+    await expect(page.locator("#file")).to_contain_text("Save writes")
+    await expect(page.get_by_label("Describe a change")).to_be_hidden()

@@ -359,6 +359,48 @@ async function scaffold(event) {
     : [data.title, ...(data.problems || [])]);
 }
 
+// The AI assist: a proposal is shown, never applied, until Accept makes it an edit like any other.
+let proposed = null;
+
+function showProposal(lines, actions = []) {
+  $("proposal").replaceChildren(...lines, ...(actions.length ? [el("p", {}, ...actions)] : []));
+}
+
+async function assist(event) {
+  event.preventDefault();
+  const instruction = $("instruction").value.trim();
+  if (!instruction) return;
+  await settled();
+  proposed = null;
+  showProposal([el("p", {}, "Asking the model…")]);
+  const { ok, data } = await call("POST", "/api/assist", { instruction });
+  if (!ok) {
+    return showProposal([el("p", { class: "error" }, data.title || "The assist failed"),
+      el("ul", { class: "error" }, ...(data.problems || [String(data)]).map((p) => el("li", {}, p)))]);
+  }
+  proposed = data.proposal;
+  const changes = data.changes.length ? data.changes : ["no change"];
+  const lines = [el("p", {}, "Proposed change:"), el("ul", { id: "proposal-changes" }, ...changes.map((c) => el("li", {}, c)))];
+  if (data.problems.length) {
+    lines.push(el("p", { class: "error" }, "It cannot be accepted; the scaffold reports:"),
+      el("ul", { class: "error" }, ...data.problems.map((p) => el("li", {}, p))));
+  }
+  const reject = el("button", { type: "button", onclick: () => { proposed = null; showProposal([el("p", {}, "Proposal rejected; nothing changed.")]); } }, "Reject");
+  const accept = el("button", { type: "button", disabled: data.problems.length > 0, onclick: acceptProposal }, "Accept");
+  showProposal(lines, [accept, " ", reject]);
+  (data.problems.length ? reject : accept).focus();
+}
+
+function acceptProposal() {
+  if (proposed === null) return;
+  fromDocument(proposed);
+  proposed = null;
+  $("instruction").value = "";
+  showProposal([el("p", {}, "Proposal accepted.")]);
+  edited();
+  rerender("instruction");
+}
+
 async function start() {
   const { data } = await call("GET", "/api/schema");
   fieldTypes = data.fieldTypes;
@@ -391,6 +433,16 @@ async function start() {
     event.preventDefault();
     reported(scaffold)(event);
   });
+  $("assist").addEventListener("submit", (event) => {
+    event.preventDefault();
+    assist(event).catch((error) => showProposal([el("p", { class: "error" }, `The studio server did not answer (${error.message}).`)]));
+  });
+  $("instruction").addEventListener("keydown", (e) => {
+    // Enter asks, as in the other forms; Shift+Enter starts a new line.
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("assist").requestSubmit(); }
+  });
+  // Shown once it answers: typed into before, Enter would only start a new line.
+  $("assist-section").hidden = !data.assist;
   $("service-name").addEventListener("change", showPreview);
   $("dialect").addEventListener("change", showPreview);
   const kinds = ["openapi", "ddl", "er"];
