@@ -35,6 +35,9 @@ class Plan:
     changed: dict[Path, str]  # existing files with their new content
 
 
+DECLARED_SCHEMA = "schema.json"  # the copy of a schema.json input a scaffolded service keeps
+
+
 def read_input(path: Path, kind: str, database_url: str | None = None, *, with_data: bool = False) -> Schema:
     """The input read and checked; `database_url` (default: the one `fountain db` uses) is where its
     views' columns are typed, when it has views."""
@@ -105,15 +108,18 @@ def name_problems(root: Path, service: str) -> list[str]:
     return problems
 
 
-def path_problems(root: Path, schema: Schema) -> list[str]:
+def path_problems(root: Path, schema: Schema, own: str | None = None) -> list[str]:
     """A table whose path another service serves: the gateway tells them apart by host, but the
-    merged OpenAPI document (`fountain export-openapi`) needs every path once."""
+    merged OpenAPI document (`fountain export-openapi`) needs every path once. `own`: the service
+    the schema is of, whose paths are its own."""
     import yaml
 
     from fountain_cli.scaffold.spec_writer import collection_path
 
     served = {}
     for spec in sorted((root / "specs").glob("*.yaml")):
+        if spec.stem == own:
+            continue
         for path in yaml.safe_load(spec.read_text(encoding="utf-8")).get("paths", {}):
             served[path] = spec.stem
     return [
@@ -199,6 +205,9 @@ def plan(
         files[package / "migrations" / code_writer.DATA_FILE] = code_writer.render_data(schema)
     elif with_data:
         schema.notes.append(f"{origin}: --with-data, but the input holds no rows (INSERT or COPY ... FROM stdin)")
+    if kind == "json":
+        # The declared schema, kept as given: `fountain studio services/NAME` opens it.
+        files[package / DECLARED_SCHEMA] = input_path.read_text(encoding="utf-8")
     for name, text in code_writer.render_tests(service, schema).items():
         files[Path("tests") / service / name] = text
     changed = {

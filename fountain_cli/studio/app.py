@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fountain_cli.exports import DIALECTS
 from fountain_cli.scaffold.json_reader import FIELD_TYPES
 from fountain_cli.scaffold.model import SchemaError, identifier_problems
-from fountain_cli.scaffold.pipeline import ScaffoldError, apply, next_port, plan, read_input
+from fountain_cli.scaffold.pipeline import DECLARED_SCHEMA, ScaffoldError, apply, next_port, plan, read_input
 from fountain_cli.studio import document as schema_document
 from fountain_cli.studio.assist import AssistError, AssistSettings, changes, off_problem, propose
 
@@ -34,6 +34,7 @@ class Studio:
     opened: str | None = None  # the file the studio opened, if any
     left_out: list[str] = field(default_factory=list)  # what a SQL input held that schema.json cannot
     assist: AssistSettings | None = None  # the AI assist's endpoint; None when it is off
+    service: str | None = None  # the scaffolded service whose declared schema was opened, if one was
 
     @property
     def origin(self) -> str:
@@ -41,7 +42,12 @@ class Studio:
 
     def problems(self, document: Any | None = None) -> list[str]:
         """The problems `fountain scaffold` would report, this repository's taken paths included."""
-        return schema_document.problems_of(self.document if document is None else document, self.origin, self.root)
+        document = self.document if document is None else document
+        return schema_document.problems_of(document, self.origin, self.root, self.service)
+
+    def text(self) -> str:
+        """The working schema as Save writes it."""
+        return json.dumps(self.document, indent=2, ensure_ascii=False) + "\n"
 
     def file_problems(self) -> list[str]:
         """What keeps the document from being a schema.json at all: a path another service of this
@@ -54,10 +60,13 @@ class Studio:
 
 
 def open_studio(source: Path | None, save_to: Path | None, root: Path) -> Studio:
-    """The studio over `source` (a schema.json, a SQL file, or None for an empty schema). A SQL input
-    is saved beside it as <name>.schema.json unless `save_to` says otherwise."""
+    """The studio over `source` (a schema.json, a SQL file, a scaffolded service's folder, or None for
+    an empty schema). A SQL input is saved beside it as <name>.schema.json unless `save_to` says
+    otherwise; a service's declared schema.json is saved where it is."""
     if source is None:
         return Studio(save_to or Path("schema.json").resolve(), root)
+    if source.is_dir():
+        return _open_service(source, save_to, root)
     if source.suffix.lower() == ".sql":
         try:
             schema = read_input(source, "sql")
@@ -74,6 +83,23 @@ def open_studio(source: Path | None, save_to: Path | None, root: Path) -> Studio
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ScaffoldError([f"{source}: {error}"]) from error
     return Studio(target, root, document, str(source))
+
+
+def _open_service(folder: Path, save_to: Path | None, root: Path) -> Studio:
+    """A scaffolded service's folder: the schema.json it was scaffolded from, which the scaffold keeps."""
+    declared = folder / DECLARED_SCHEMA
+    if not (folder / "service.py").is_file():
+        raise ScaffoldError([f"{folder}: not a service folder (it has no service.py)"])
+    if not declared.is_file():
+        raise ScaffoldError(
+            [
+                f"{folder}: no declared schema ({DECLARED_SCHEMA}); the scaffold keeps one for a service scaffolded "
+                "--from-json. Open the SQL file or schema.json it was scaffolded from instead."
+            ]
+        )
+    studio = open_studio(declared, save_to, root)
+    studio.service = folder.name
+    return studio
 
 
 def _problem(status: int, title: str, problems: list[str]) -> JSONResponse:
@@ -137,6 +163,7 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
             "fieldTypes": sorted(FIELD_TYPES),
             "dialects": list(DIALECTS),
             "assist": studio.assist is not None,
+            "service": studio.service,
         }
 
     @app.put("/api/schema")
@@ -197,7 +224,7 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
         problems = studio.file_problems()
         if problems:
             return _problem(422, f"Nothing was written. {len(problems)} problem(s)", problems)
-        text = json.dumps(studio.document, indent=2, ensure_ascii=False) + "\n"
+        text = studio.text()
         try:
             studio.save_to.parent.mkdir(parents=True, exist_ok=True)
             studio.save_to.write_text(text, encoding="utf-8")
@@ -214,7 +241,8 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
         # The scaffold reads a file: the working schema, under the name Save gives it.
         with tempfile.TemporaryDirectory() as folder:
             source = Path(folder) / studio.origin
-            source.write_text(json.dumps(studio.document), encoding="utf-8")
+            # As Save would write it: the scaffolded service keeps this text as its declared schema.
+            source.write_text(studio.text(), encoding="utf-8")
             try:
                 planned = plan(studio.root, service, source, "json")
                 apply(studio.root, planned, steps.append)

@@ -10,7 +10,8 @@ from fountain_common.service import REPO_ROOT
 
 EPILOG = (
     "Example: fountain studio schema.json, then open http://127.0.0.1:8790/ in a browser; "
-    "or fountain studio bootstrap.sql (saved as bootstrap.schema.json). Described in docs/studio.md."
+    "or fountain studio bootstrap.sql (saved as bootstrap.schema.json), or fountain studio services/NAME. "
+    "Described in docs/studio.md."
 )
 
 
@@ -18,8 +19,8 @@ def studio(
     source: Annotated[
         Optional[Path],
         typer.Argument(
-            help="A schema.json (created by Save when missing) or a SQL file to start from; an empty schema "
-            "when left out.",
+            help="A schema.json (created by Save when missing), a SQL file to start from, or a scaffolded "
+            "service's folder (services/NAME: its declared schema.json); an empty schema when left out.",
             show_default=False,
         ),
     ] = None,

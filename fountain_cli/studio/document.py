@@ -25,13 +25,14 @@ JSON_TYPES = {model: kind for kind, model in FIELD_TYPES.items() if kind not in 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def problems_of(document: Any, origin: str, root: Path) -> list[str]:
-    """Every problem `fountain scaffold --from-json` reports for this document, in its words."""
+def problems_of(document: Any, origin: str, root: Path, service: str | None = None) -> list[str]:
+    """Every problem `fountain scaffold --from-json` reports for this document, in its words; the paths
+    of `service` (the scaffolded service the document declares) are its own, not taken."""
     try:
         schema = parse(document, origin)
     except SchemaError as error:
         return error.problems
-    return path_problems(root, schema)
+    return path_problems(root, schema, service)
 
 
 def parse(document: Any, origin: str) -> Schema:

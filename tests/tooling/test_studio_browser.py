@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
-from tests.tooling.conftest import INPUTS, run_in
+from tests.tooling.conftest import run_in
 from tests.tooling.fake_model import fake_model
 
 # A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
@@ -222,13 +222,12 @@ async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit(
     studio: tuple[str, Path, Path], page: Page, tmp_path: Path
 ) -> None:
     _, root, _ = studio
-    schema = tmp_path / "library.json"
-    schema.write_text((INPUTS / "library.json").read_text())
-    library = json.loads(schema.read_text())
-    invalid = json.loads(json.dumps(library))
-    invalid["entities"]["review"]["fields"]["stars"]["type"] = "money"
-    proposal = json.loads(json.dumps(library))
-    proposal["entities"]["review"]["fields"]["note"] = {"type": "text"}
+    # Tables of their own: the scaffold test before may have taken author, book and review.
+    shelf = {"fields": {"id": {"type": "uuid", "primaryKey": True}, "label": {"type": "string"}}}
+    schema = tmp_path / "shelves.json"
+    schema.write_text(json.dumps({"entities": {"shelf": shelf}}))
+    invalid = {"entities": {"shelf": {"fields": {**shelf["fields"], "label": {"type": "money"}}}}}
+    proposal = {"entities": {"shelf": {"fields": {**shelf["fields"], "note": {"type": "text"}}}}}
     with fake_model() as model:
         environment = {"FOUNTAIN_STUDIO_AI_URL": model.url, "FOUNTAIN_STUDIO_AI_MODEL": "tiny-model"}
         port = free_port()
@@ -238,20 +237,20 @@ async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit(
             await expect(instruction).to_be_visible()
 
             model.content = json.dumps(invalid)
-            await instruction.fill("make stars money")
+            await instruction.fill("make labels money")
             await instruction.press("Enter")
-            await expect(page.locator("#proposal")).to_contain_text("/entities/review/fields/stars/type")
+            await expect(page.locator("#proposal")).to_contain_text("/entities/shelf/fields/label/type")
             await expect(page.get_by_role("button", name="Accept")).to_be_disabled()
             await page.get_by_role("button", name="Reject").click()
             await expect(page.locator("#proposal")).to_contain_text("nothing changed")
 
             model.content = json.dumps(proposal)
-            await instruction.fill("add a note to reviews")
+            await instruction.fill("add a note to shelves")
             await instruction.press("Enter")
-            await expect(page.locator("#proposal-changes")).to_have_text('field review.note added: {"type": "text"}')
+            await expect(page.locator("#proposal-changes")).to_have_text('field shelf.note added: {"type": "text"}')
             await expect(page.get_by_role("button", name="Accept")).to_be_focused()
             await page.keyboard.press("Enter")
-            await expect(page.locator("#t2-f3-name")).to_have_value("note")
+            await expect(page.locator("#t0-f2-name")).to_have_value("note")
             await expect(page.locator("#problems")).to_have_text(
                 "No problems: this schema can be saved and scaffolded."
             )

@@ -406,6 +406,11 @@ async function start() {
   fieldTypes = data.fieldTypes;
   $("dialect").replaceChildren(...data.dialects.map((d) => el("option", { value: d }, d)));
   $("file").textContent = (data.opened ? `Opened ${data.opened}; ` : "New schema; ") + `Save writes ${data.saveTo}`;
+  // An existing service's schema: previews under its name; scaffolding it again is refused as taken.
+  if (data.service) {
+    $("file").textContent = `Service ${data.service}: ` + $("file").textContent;
+    $("service-name").value = data.service;
+  }
   if (data.leftOut.length)
     $("left-out").replaceChildren(el("p", {}, "Left out of the input (schema.json cannot say it):"),
       el("ul", {}, ...data.leftOut.map((line) => el("li", {}, line))));
