@@ -11,10 +11,10 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
 
 from fountain_common.embedded_postgres import embedded_url
 from fountain_common.settings import Settings
+from fountain_common.sync_calls import run_sync
 
 T = TypeVar("T")
 Row = Mapping[Any, Any]  # a row by column name: SQLAlchemy's RowMapping, or the driver's record
@@ -137,12 +137,13 @@ class ReadConnection(AsyncConnection):
         if self.sync_connection is not None:
             await self.close()
         else:
-            await greenlet_spawn(self.pooled.close)
+            await run_sync(self.pooled.close)
 
 
 async def open_read_connection(engine: AsyncEngine) -> ReadConnection:
-    """A ReadConnection of `engine`'s pool; `release()` it when done."""
-    return ReadConnection(engine, await engine.raw_connection())
+    """A ReadConnection of `engine`'s pool; `release()` it when done. (What `engine.raw_connection()`
+    does, on a greenlet kept for the next request: see sync_calls.)"""
+    return ReadConnection(engine, await run_sync(engine.sync_engine.raw_connection))
 
 
 class PreparedRead:

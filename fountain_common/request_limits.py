@@ -35,7 +35,7 @@ _STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
 _BRACKETS = re.compile(_STRING + r"|[\[\]{}]")
 _NUMBERS = re.compile(_STRING + r"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _CONSTANTS = re.compile(_STRING + r"|NaN|-?Infinity")
-_INTEGER = re.compile(r"-?[0-9]+")
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
 
 
 class _NotJson(ValueError):
@@ -173,7 +173,7 @@ def _check_numbers(request: Request, numeric: tuple[tuple[str, str], ...]) -> No
     for location, name in numeric:
         values = [request.path_params[name]] if location == "path" else request.query_params.getlist(name)
         for value in values:
-            if not _INTEGER.fullmatch(value):
+            if not INTEGER_TEXT.fullmatch(value):
                 message = "Must be an integer written in digits only (no spaces, '+' or '_')"
                 raise invalid(
                     f"{location}.{name}: {message}, got {value[:40]!r}.",

@@ -65,7 +65,7 @@ async def test_a_request_that_finds_every_connection_busy_is_503(database_url: s
         registry.load_service("central_sequence"), settings=Settings(database_url=database_url), engine=engine
     )
     try:
-        async with engine.connect() as held:
+        async with app.router.lifespan_context(app), engine.connect() as held:  # shut down: out of the metrics
             await held.exec_driver_sql("SELECT 1")
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
                 busy = await http.get("/v2/scopes/story-1/elements")

@@ -1,8 +1,11 @@
 """The connections generated routes open (fountain_common/routes.py, database.py): reads outside any
 transaction, prepared reads by key that go straight to the driver only there, and a lost connection
-that answers 503 once and is then replaced."""
+that answers 503 once and is then replaced; the pool's checkout and checkin on greenlets kept for the
+next request (sync_calls.py)."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -11,10 +14,12 @@ import pytest
 from fastapi import Request
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
 
 from fountain_common.database import PreparedRead, ReadConnection, open_read_connection
 from fountain_common.routes import Route
 from fountain_common.settings import Settings
+from fountain_common.sync_calls import run_sync
 from services.character.tables import characters
 from tests.in_process import service_app
 
@@ -76,7 +81,10 @@ async def test_a_lost_connection_answers_503_once_and_is_replaced(database_url: 
     engine = create_async_engine(database_url, pool_size=1, max_overflow=0)
     app = service_app("character", Settings(database_url=database_url), engine)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        async with (
+            app.router.lifespan_context(app),  # its shutdown takes its pool out of the metrics
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+        ):
             assert (await client.get(f"/v2/characters/{juliet}")).status_code == 200
             reader = await open_read_connection(engine)  # the pool's one connection
             try:
@@ -134,3 +142,44 @@ async def test_a_statement_route_writes_in_one_round_trip_and_a_write_route_in_a
         names = (await conn.execute(select(characters.c.name).where(characters.c.id == one))).scalars().all()
         assert names == ["Mercutio"]  # committed by itself
         await conn.execute(characters.delete().where(characters.c.name.in_(["Mercutio", "Tybalt"])))
+
+
+async def test_sync_calls_wait_on_the_loop_see_the_callers_context_and_raise_what_they_raise() -> None:
+    """run_sync keeps greenlets for the next call: each call must still behave as greenlet_spawn."""
+    request_id: ContextVar[str] = ContextVar("request_id")
+
+    def checks_out() -> str:
+        await_(asyncio.sleep(0))  # waits on the event loop from synchronous code, as the pool does
+        return request_id.get()
+
+    def fails() -> None:
+        await_(asyncio.sleep(0))
+        raise LookupError("no such row")
+
+    async def call(name: str) -> str:
+        request_id.set(name)
+        return await run_sync(checks_out)
+
+    assert await asyncio.gather(*(call(f"r{i}") for i in range(50))) == [f"r{i}" for i in range(50)]
+    with pytest.raises(LookupError, match="no such row"):
+        await run_sync(fails)
+    assert await call("after an error") == "after an error"
+
+
+async def test_a_request_cancelled_while_waiting_for_a_connection_takes_none(database_url: str) -> None:
+    engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    try:
+        held = await open_read_connection(engine)
+        waiting = asyncio.create_task(open_read_connection(engine))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await held.release()
+        pool = engine.sync_engine.pool
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        again = await asyncio.wait_for(open_read_connection(engine), timeout=1)
+        assert (await again.execute(text("SELECT 1"))).scalar_one() == 1
+        await again.release()
+    finally:
+        await engine.dispose()

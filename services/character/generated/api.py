@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
+from fountain_common.spec_route import SpecRoute
 
 from .models import (
     Action,
@@ -859,7 +860,7 @@ UPDATE_SPOKEN_WORD_PARAPHRASE = Route(
 
 def build_router() -> APIRouter:
     """Every route of the spec, each calling `request.app.state.operations` (an `Operations`)."""
-    router = APIRouter()
+    router = APIRouter(route_class=SpecRoute)
 
     @router.get(
         "/health",
