@@ -32,7 +32,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from fountain_common.metrics import record_upstream
-from fountain_common.observability import REQUEST_ID_HEADER
+from fountain_common.observability import REQUEST_ID_HEADER, current_request_id
 from fountain_common.problems import Problem
 from fountain_common.service import REPO_ROOT
 from fountain_common.settings import Settings
@@ -182,7 +182,7 @@ class Upstreams:
         service = upstream_service(service_name)
         base_url, extra_headers = self.address(service)
         all_headers = {**extra_headers, **(headers or {})}
-        request_id = request_id or structlog.contextvars.get_contextvars().get("request_id")
+        request_id = request_id or current_request_id()
         if request_id:
             all_headers[REQUEST_ID_HEADER] = request_id
         repeatable = method.upper() in SAFE_TO_REPEAT if idempotent is None else idempotent
