@@ -3,12 +3,10 @@ ETags and Idempotency-Key, and the paraphrases of each. The three kinds behave a
 names its kind (a `store.Parent`) and its record model, and shares the rest."""
 
 from collections.abc import Callable, Collection
-from datetime import datetime
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
-from typing_extensions import TypedDict
 
 from fountain_common.database import Row
 from fountain_common.etags import etag
@@ -39,123 +37,29 @@ from .generated.models import (
     SpokenWordRecord,
     SpokenWordUpdate,
 )
+from .records import (
+    ACTION_JSON,
+    ACTION_PAGE_JSON,
+    CHARACTER_JSON,
+    CHARACTER_PAGE_JSON,
+    SPOKEN_WORD_JSON,
+    SPOKEN_WORD_PAGE_JSON,
+    J,
+    action_fields,
+    action_record,
+    character_fields,
+    character_record,
+    page_json,
+    paraphrase_record,
+    spoken_word_fields,
+    spoken_word_record,
+)
 from .store import ACTION, CHARACTER, SPOKEN_WORD, Parent
 
 M = TypeVar("M", bound=BaseModel)
 Record = Callable[[Row], M]
 
 PATHS = {"character": "/v2/characters", "action": "/v2/actions", "spokenWord": "/v2/spokenWords"}
-
-
-# --- rows to records -------------------------------------------------------------------------------
-# A list page and a single read are serialized straight from their rows: a model per row costs more
-# CPU than the rest of reading the hundreds of records a story asks for at once, or one by its id. These mirror the records field for field
-# (tests compare the two); the rows already keep every constraint the models check.
-class _CharacterJson(TypedDict):
-    characterId: int
-    name: str
-    description: str
-    revision: int
-    createdAt: datetime
-    updatedAt: datetime
-
-
-class _ActionJson(TypedDict):
-    actionId: int
-    description: str
-    revision: int
-    createdAt: datetime
-    updatedAt: datetime
-
-
-class _SpokenWordJson(TypedDict):
-    spokenWordId: int
-    text: str
-    revision: int
-    createdAt: datetime
-    updatedAt: datetime
-
-
-J = TypeVar("J", _CharacterJson, _ActionJson, _SpokenWordJson)
-
-
-class _PageJson(TypedDict, Generic[J]):
-    items: list[J]
-    total: int
-    limit: int
-    offset: int
-
-
-_CHARACTER_JSON = TypeAdapter(_CharacterJson)
-_ACTION_JSON = TypeAdapter(_ActionJson)
-_SPOKEN_WORD_JSON = TypeAdapter(_SpokenWordJson)
-_CHARACTER_PAGE_JSON = TypeAdapter(_PageJson[_CharacterJson])
-_ACTION_PAGE_JSON = TypeAdapter(_PageJson[_ActionJson])
-_SPOKEN_WORD_PAGE_JSON = TypeAdapter(_PageJson[_SpokenWordJson])
-
-
-def _character_fields(row: Row) -> _CharacterJson:
-    return {
-        "characterId": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "revision": row["revision"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-
-
-def _action_fields(row: Row) -> _ActionJson:
-    return {
-        "actionId": row["id"],
-        "description": row["description"],
-        "revision": row["revision"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-
-
-def _spoken_word_fields(row: Row) -> _SpokenWordJson:
-    return {
-        "spokenWordId": row["id"],
-        "text": row["text"],
-        "revision": row["revision"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-
-
-def _tracking(row: Row) -> dict[str, Any]:
-    return {"revision": row["revision"], "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
-
-
-def _character(row: Row) -> CharacterRecord:
-    return CharacterRecord.model_validate(_character_fields(row))
-
-
-def _action(row: Row) -> ActionRecord:
-    return ActionRecord.model_validate(_action_fields(row))
-
-
-def _spoken_word(row: Row) -> SpokenWordRecord:
-    return SpokenWordRecord.model_validate(_spoken_word_fields(row))
-
-
-def _page_json(
-    adapter: TypeAdapter[_PageJson[J]], fields: Callable[[Row], J], rows: list[Row], total: int, limit: int, offset: int
-) -> bytes:
-    return adapter.dump_json({"items": [fields(row) for row in rows], "total": total, "limit": limit, "offset": offset})
-
-
-def _paraphrase(parent: Parent, row: Row) -> ParaphraseRecord:
-    return ParaphraseRecord(
-        paraphraseId=row["id"],
-        originalType=parent.original_type,
-        originalId=row[parent.paraphrase_column.name],
-        text=row["text"],
-        commentary=row["commentary"],
-        **_tracking(row),
-    )
 
 
 def _changes(body: BaseModel) -> dict[str, Any]:
@@ -220,7 +124,7 @@ async def _search_paraphrases(
     await store.get(conn, parent, parent_id)
     query = store.paraphrase_query(parent, parent_id, ids=ids, contains=text_contains, sort=sort)
     page = await fetch_page(conn, query, limit=limit, offset=offset)
-    items = [_paraphrase(parent, r) for r in page.rows]
+    items = [paraphrase_record(parent, r) for r in page.rows]
     return ParaphrasePage(items=items, total=page.total, limit=limit, offset=offset)
 
 
@@ -229,14 +133,14 @@ async def _add_paraphrase(
 ) -> Reply[ParaphraseRecord]:
     row = await store.insert_paraphrase(conn, parent, parent_id, text=body.text, commentary=body.commentary)
     location = f"{PATHS[parent.original_type]}/{parent_id}/paraphrases/{row['id']}"
-    return Reply(_paraphrase(parent, row), location=location, etag=etag(row))
+    return Reply(paraphrase_record(parent, row), location=location, etag=etag(row))
 
 
 async def _get_paraphrase(
     conn: AsyncConnection, parent: Parent, parent_id: int, paraphrase_id: int
 ) -> Reply[ParaphraseRecord]:
     row = await store.get_paraphrase(conn, parent, parent_id, paraphrase_id)
-    return Reply(_paraphrase(parent, row), etag=etag(row))
+    return Reply(paraphrase_record(parent, row), etag=etag(row))
 
 
 async def _change_paraphrase(
@@ -248,7 +152,7 @@ async def _change_paraphrase(
     body: ParaphraseUpdate,
 ) -> Reply[ParaphraseRecord]:
     row = await store.change_paraphrase(conn, parent, parent_id, paraphrase_id, _changes(body), if_match)
-    return Reply(_paraphrase(parent, row), etag=etag(row))
+    return Reply(paraphrase_record(parent, row), etag=etag(row))
 
 
 class CharacterV2(Operations):
@@ -259,13 +163,13 @@ class CharacterV2(Operations):
         for character in body.characters:
             first_of_name.setdefault(character.name, character.model_dump())
         characters = await store.insert_many(conn, CHARACTER, list(first_of_name.values()))
-        by_name = {row["name"]: _character(row) for row in characters}
+        by_name = {row["name"]: character_record(row) for row in characters}
         actions = await store.insert_many(conn, ACTION, [action.model_dump() for action in body.actions])
         spoken_words = await store.insert_many(conn, SPOKEN_WORD, [words.model_dump() for words in body.spokenWords])
         return BatchCreated(
             characters=[by_name[character.name] for character in body.characters],
-            actions=[_action(row) for row in actions],
-            spokenWords=[_spoken_word(row) for row in spoken_words],
+            actions=[action_record(row) for row in actions],
+            spokenWords=[spoken_word_record(row) for row in spoken_words],
         )
 
     async def delete_batch(self, conn: AsyncConnection, *, body: BatchDelete) -> None:
@@ -285,18 +189,18 @@ class CharacterV2(Operations):
         offset: int,
     ) -> Reply[CharacterPage]:
         rows, total = await _page(conn, CHARACTER, ids, name_contains, sort, limit, offset)
-        return Reply(json=_page_json(_CHARACTER_PAGE_JSON, _character_fields, rows, total, limit, offset))
+        return Reply(json=page_json(CHARACTER_PAGE_JSON, character_fields, rows, total, limit, offset))
 
     async def add_character(self, conn: AsyncConnection, *, body: CharacterCreate) -> Reply[CharacterRecord]:
-        return await _add(conn, CHARACTER, body.model_dump(), _character)
+        return await _add(conn, CHARACTER, body.model_dump(), character_record)
 
     async def get_character(self, conn: AsyncConnection, *, character_id: int) -> Reply[CharacterRecord]:
-        return await _get(conn, CHARACTER, character_id, _CHARACTER_JSON, _character_fields)
+        return await _get(conn, CHARACTER, character_id, CHARACTER_JSON, character_fields)
 
     async def update_character(
         self, conn: AsyncConnection, *, character_id: int, if_match: Optional[str], body: CharacterUpdate
     ) -> Reply[CharacterRecord]:
-        return await _change(conn, CHARACTER, character_id, if_match, body, _character)
+        return await _change(conn, CHARACTER, character_id, if_match, body, character_record)
 
     async def delete_character(self, conn: AsyncConnection, *, character_id: int, if_match: Optional[str]) -> None:
         await store.remove(conn, CHARACTER, character_id, if_match)
@@ -313,18 +217,18 @@ class CharacterV2(Operations):
         offset: int,
     ) -> Reply[ActionPage]:
         rows, total = await _page(conn, ACTION, ids, description_contains, sort, limit, offset)
-        return Reply(json=_page_json(_ACTION_PAGE_JSON, _action_fields, rows, total, limit, offset))
+        return Reply(json=page_json(ACTION_PAGE_JSON, action_fields, rows, total, limit, offset))
 
     async def add_action(self, conn: AsyncConnection, *, body: ActionCreate) -> Reply[ActionRecord]:
-        return await _add(conn, ACTION, body.model_dump(), _action)
+        return await _add(conn, ACTION, body.model_dump(), action_record)
 
     async def get_action(self, conn: AsyncConnection, *, action_id: int) -> Reply[ActionRecord]:
-        return await _get(conn, ACTION, action_id, _ACTION_JSON, _action_fields)
+        return await _get(conn, ACTION, action_id, ACTION_JSON, action_fields)
 
     async def update_action(
         self, conn: AsyncConnection, *, action_id: int, if_match: Optional[str], body: ActionUpdate
     ) -> Reply[ActionRecord]:
-        return await _change(conn, ACTION, action_id, if_match, body, _action)
+        return await _change(conn, ACTION, action_id, if_match, body, action_record)
 
     async def delete_action(self, conn: AsyncConnection, *, action_id: int, if_match: Optional[str]) -> None:
         await store.remove(conn, ACTION, action_id, if_match)
@@ -341,18 +245,18 @@ class CharacterV2(Operations):
         offset: int,
     ) -> Reply[SpokenWordPage]:
         rows, total = await _page(conn, SPOKEN_WORD, ids, text_contains, sort, limit, offset)
-        return Reply(json=_page_json(_SPOKEN_WORD_PAGE_JSON, _spoken_word_fields, rows, total, limit, offset))
+        return Reply(json=page_json(SPOKEN_WORD_PAGE_JSON, spoken_word_fields, rows, total, limit, offset))
 
     async def add_spoken_word(self, conn: AsyncConnection, *, body: SpokenWordCreate) -> Reply[SpokenWordRecord]:
-        return await _add(conn, SPOKEN_WORD, body.model_dump(), _spoken_word)
+        return await _add(conn, SPOKEN_WORD, body.model_dump(), spoken_word_record)
 
     async def get_spoken_word(self, conn: AsyncConnection, *, spoken_word_id: int) -> Reply[SpokenWordRecord]:
-        return await _get(conn, SPOKEN_WORD, spoken_word_id, _SPOKEN_WORD_JSON, _spoken_word_fields)
+        return await _get(conn, SPOKEN_WORD, spoken_word_id, SPOKEN_WORD_JSON, spoken_word_fields)
 
     async def update_spoken_word(
         self, conn: AsyncConnection, *, spoken_word_id: int, if_match: Optional[str], body: SpokenWordUpdate
     ) -> Reply[SpokenWordRecord]:
-        return await _change(conn, SPOKEN_WORD, spoken_word_id, if_match, body, _spoken_word)
+        return await _change(conn, SPOKEN_WORD, spoken_word_id, if_match, body, spoken_word_record)
 
     async def delete_spoken_word(self, conn: AsyncConnection, *, spoken_word_id: int, if_match: Optional[str]) -> None:
         await store.remove(conn, SPOKEN_WORD, spoken_word_id, if_match)
