@@ -177,6 +177,36 @@ async def test_build_check_save_and_scaffold_three_tables(
     await expect(page.locator("#preview")).to_contain_text("CREATE TABLE review")
     await page.get_by_role("tab", name="ER diagram").click()
     await expect(page.locator("#preview")).to_contain_text('book |o--o{ review : "book_id"')
+    # The same diagram drawn: a box per table, keys marked, a line per reference with its cardinality.
+    drawing = page.locator("#er-svg")
+    await expect(drawing.locator("g.entity")).to_have_count(3)
+    await expect(drawing.locator('g.entity[data-table="book"] text[data-field="author_id"]')).to_contain_text("FK")
+    await expect(drawing.locator('g.entity[data-table="author"] text[data-field="id"]')).to_contain_text("PK")
+    to_review = drawing.locator('g.relation-group[data-child="review"]')
+    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
+    await expect(to_review).to_have_attribute("data-parent", "book")
+    await expect(drawing.locator('g.relation-group[data-child="book"]')).to_have_attribute("data-parent", "author")
+    boxes = [
+        await drawing.locator(f'g.entity[data-table="{t}"] rect.box').bounding_box()
+        for t in ("author", "book", "review")
+    ]
+    assert [box["x"] for box in boxes if box] == sorted(box["x"] for box in boxes if box), "parents left of children"
+    # It follows each edit: a required reference is || on the parent's side, a unique one o| on the child's.
+    await page.get_by_label("Nullable (review.book_id)").uncheck()
+    await expect(to_review).to_have_attribute("data-cardinality", "||--o{")
+    await page.get_by_label("Unique (review.book_id)").check()
+    await expect(to_review).to_have_attribute("data-cardinality", "||--o|")
+    await expect(page.locator("#preview")).to_contain_text('book ||--o| review : "book_id"')
+    await page.get_by_label("Unique (review.book_id)").uncheck()
+    await page.get_by_label("Nullable (review.book_id)").check()
+    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
+    await add_table(page, 3, "loan", [("id", "uuid"), ("book_id", "uuid")])
+    await page.get_by_label("References (loan.book_id)").select_option("book")
+    await expect(drawing.locator("g.entity")).to_have_count(4)
+    await expect(drawing.locator('g.relation-group[data-child="loan"]')).to_have_attribute("data-parent", "book")
+    await page.get_by_role("button", name="Remove table loan").click()
+    await expect(drawing.locator("g.entity")).to_have_count(3)
+    await expect(drawing.locator("g.relation-group")).to_have_count(2)
 
     await page.get_by_role("button", name="Save schema.json").click()
     await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
