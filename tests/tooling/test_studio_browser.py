@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
-from tests.tooling.conftest import run_in
+from tests.tooling.conftest import INPUTS, commit_all, run_in
 from tests.tooling.fake_model import fake_model
 
 # A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
@@ -294,3 +294,36 @@ async def test_the_assist_box_is_hidden_when_no_endpoint_is_set(studio: tuple[st
     await page.goto(url)
     await expect(page.locator("#file")).to_contain_text("Save writes")
     await expect(page.get_by_label("Describe a change")).to_be_hidden()
+
+
+async def test_a_service_s_next_migration_is_previewed_and_a_drop_written_only_when_ticked(
+    repository_copy: Callable[[], Path], page: Page
+) -> None:
+    root = repository_copy()
+    scaffold = run_in(root, "-m", "fountain_cli.main", "scaffold", "shelf", "--from-json", str(INPUTS / "library.json"))
+    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+    commit_all(root, "scaffold shelf")
+    port = free_port()
+    with running(root, ["studio", "services/shelf", "--port", str(port)], {}, "/api/schema", port) as url:
+        await page.goto(url)
+        await expect(page.get_by_role("heading", name="Migration")).to_be_visible()
+        await page.get_by_role("button", name="Remove field pages").click()
+        await page.get_by_role("button", name="Preview migration").click()
+        drops = page.locator("#migration-drops")
+        await expect(drops).to_have_text("drop column book.pages and its values", timeout=SCAFFOLD_WAIT_MS)
+        await expect(page.locator("#migration-script")).to_contain_text("op.drop_column(")
+        write = page.get_by_role("button", name="Write migration")
+        await expect(write).to_be_disabled()
+        assert not list((root / "services" / "shelf" / "migrations").glob("0002_*.py"))
+
+        await page.get_by_label("Drop them: I accept losing this data").check()
+        await write.click()
+        await expect(page.locator("#migration")).to_contain_text(
+            "Written services/shelf/migrations/0002_", timeout=SCAFFOLD_WAIT_MS
+        )
+        (written,) = (root / "services" / "shelf" / "migrations").glob("0002_*.py")
+        assert "op.drop_column(" in written.read_text()
+        assert (
+            "pages"
+            not in json.loads((root / "services" / "shelf" / "schema.json").read_text())["entities"]["book"]["fields"]
+        )
