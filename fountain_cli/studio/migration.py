@@ -37,9 +37,6 @@ from fountain_cli.studio import document as schema_document
 from fountain_common.embedded_postgres import embedded_url, ensure_server
 from fountain_common.migrations import history_config
 
-# Integer types by width: a change to a wider one keeps every value.
-INTEGER_WIDTH = {types.SmallInteger: 1, types.Integer: 2, types.BigInteger: 3}
-
 
 @dataclass
 class MigrationPlan:
@@ -116,10 +113,15 @@ def _type_text(kind: Any) -> str:
     return str(kind.compile()) if kind is not None else "?"
 
 
+def _width(kind: types.Integer) -> int:
+    """Integer types by width (reflected ones are subclasses: BIGINT of BigInteger)."""
+    return 3 if isinstance(kind, types.BigInteger) else 1 if isinstance(kind, types.SmallInteger) else 2
+
+
 def _widens(old: Any, new: Any) -> bool:
     """Whether every value of type `old` is a value of type `new`."""
     if isinstance(old, types.Integer) and isinstance(new, types.Integer):
-        return INTEGER_WIDTH.get(type(new), 2) >= INTEGER_WIDTH.get(type(old), 2)
+        return _width(new) >= _width(old)
     if isinstance(old, types.String) and isinstance(new, types.String):
         if isinstance(new, types.Text) or new.length is None:
             return True

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.operations import ops
 from fastapi.testclient import TestClient
+from sqlalchemy import BigInteger, Integer, Numeric, String, Text
+from sqlalchemy.dialects import postgresql
 
 from fountain_cli.studio.app import create_app, open_studio
-from fountain_cli.studio.migration import ScratchDatabase
+from fountain_cli.studio.migration import ScratchDatabase, describe
 from fountain_common.embedded_postgres import embedded_url
 from tests.tooling.conftest import GIT, INPUTS, commit_all, run_in, snapshot
 from tests.tooling.test_scaffold import reflect
@@ -200,3 +203,33 @@ def test_a_migration_needs_an_opened_service(tmp_path: Path) -> None:
             answer = client.post(path, json={})
             assert answer.status_code == 409
             assert "fountain studio services/NAME" in answer.json()["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "loses"),
+    [
+        (postgresql.INTEGER(), BigInteger(), False),
+        (postgresql.BIGINT(), Integer(), True),
+        (postgresql.SMALLINT(), Integer(), False),
+        (postgresql.VARCHAR(200), String(50), True),
+        (postgresql.VARCHAR(50), String(200), False),
+        (postgresql.VARCHAR(50), Text(), False),
+        (postgresql.TEXT(), String(50), True),
+        (postgresql.NUMERIC(10, 2), Numeric(12, 2), False),
+        (postgresql.NUMERIC(10, 2), Numeric(10, 4), True),
+        (postgresql.INTEGER(), Text(), True),
+    ],
+)
+def test_a_type_change_is_a_drop_when_it_narrows(old: Any, new: Any, loses: bool) -> None:
+    words, drops = describe(ops.AlterColumnOp("book", "pages", existing_type=old, modify_type=new))
+    assert words.startswith("change column book.pages from ")
+    assert drops is loses
+
+
+def test_a_field_made_required_is_a_drop_only_without_a_default() -> None:
+    bare = ops.AlterColumnOp("book", "pages", existing_type=Integer(), modify_nullable=False)
+    assert describe(bare) == ("make column book.pages required, with no default for the rows that have none", True)
+    defaulted = ops.AlterColumnOp(
+        "book", "pages", existing_type=Integer(), modify_nullable=False, existing_server_default="0"
+    )
+    assert describe(defaulted) == ("make column book.pages required", False)
