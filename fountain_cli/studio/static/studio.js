@@ -352,6 +352,20 @@ function detailCell(table, id, field) {
         edited();
       },
     }));
+  if (spec.type === "numeric") {
+    // numeric(precision, scale): both left empty is any number; a scale needs a precision.
+    const number = (key, label) => el("input", {
+      type: "text", inputmode: "numeric", id: `${id}-${key}`, value: spec[key] ?? "", class: "narrow",
+      "aria-label": `${label} (${where})`, placeholder: key === "precision" ? "p" : "s",
+      oninput: (e) => {
+        const text = e.target.value.trim();
+        if (text === "") delete spec[key];
+        else spec[key] = /^\d+$/.test(text) ? Number(text) : text;
+        edited();
+      },
+    });
+    return el("td", { class: "numeric" }, number("precision", "Precision"), number("scale", "Scale"));
+  }
   return el("td", {});
 }
 
@@ -375,6 +389,16 @@ function renameField(table, field, name) {
   if (Array.isArray(table.extra.unique))
     table.extra.unique = table.extra.unique.map((group) => group.map((n) => (n === field.name ? name : n)));
   field.name = name;
+}
+
+// A field removed takes the groups unique together it is in with it, as PostgreSQL drops them with
+// the column (a smaller group would be a stricter rule, not the same one).
+function removeField(table, f) {
+  const [field] = table.fields.splice(f, 1);
+  if (!Array.isArray(table.extra.unique)) return;
+  const groups = table.extra.unique.filter((g) => !(Array.isArray(g) && g.includes(field.name)));
+  if (groups.length) table.extra.unique = groups;
+  else delete table.extra.unique;
 }
 
 function fieldRow(table, t, field, f) {
@@ -423,7 +447,7 @@ function fieldRow(table, t, field, f) {
     box("unique", "Unique"),
     el("td", {}, references),
     el("td", {}, el("button", {
-      type: "button", id: `${id}-remove`, onclick: () => { table.fields.splice(f, 1); changed(); },
+      type: "button", id: `${id}-remove`, onclick: () => { removeField(table, f); changed(); },
     }, "Remove", el("span", { class: "visually-hidden" }, ` field ${field.name}`))),
   );
 }
@@ -465,11 +489,48 @@ function tableCard(table, t) {
       }, "Remove table", el("span", { class: "visually-hidden" }, ` ${table.name}`)),
     ),
     el("table", { class: "fields" },
-      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length", "Nullable", "Default", "Primary key", "Unique", "References", ""]
+      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length / precision", "Nullable", "Default", "Primary key", "Unique", "References", ""]
         .map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, ...table.fields.map((field, f) => fieldRow(table, t, field, f))),
     ),
     addField,
+    uniqueTogether(table, id),
+  );
+}
+
+// Fields unique together (schema.json's "unique": [[...], ...]): listed, removed, added by names.
+function uniqueTogether(table, id) {
+  const groups = Array.isArray(table.extra.unique) ? table.extra.unique : [];
+  const setGroups = (next) => {
+    if (next.length) table.extra.unique = next;
+    else delete table.extra.unique;
+    edited();
+  };
+  return el("div", { class: "unique-together" },
+    groups.length
+      ? el("ul", { id: `${id}-uniques`, "aria-label": `Fields unique together (${table.name})` },
+        ...groups.map((group, g) => el("li", {}, `unique (${(Array.isArray(group) ? group : []).join(", ")}) `,
+          el("button", {
+            type: "button", id: `${id}-unique-${g}-remove`,
+            onclick: () => { setGroups(groups.filter((_, i) => i !== g)); rerender(`${id}-unique-new`); },
+          }, "Remove", el("span", { class: "visually-hidden" }, ` unique (${group.join(", ")}) of ${table.name}`)))))
+      : "",
+    el("form", {
+      class: "add-unique",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const names = $(`${id}-unique-new`).value.split(",").map((n) => n.trim()).filter(Boolean);
+        if (!names.length) return;
+        setGroups([...groups, names]);
+        rerender(`${id}-unique-new`);
+      },
+    },
+      el("label", { for: `${id}-unique-new` }, "Unique together "),
+      el("input", { type: "text", id: `${id}-unique-new`, autocomplete: "off", placeholder: "field_a, field_b" }),
+      " ",
+      el("button", { type: "submit", id: `${id}-unique-add` }, "Add unique",
+        el("span", { class: "visually-hidden" }, ` to ${table.name}`)),
+    ),
   );
 }
 
