@@ -21,7 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import text, types
+from sqlalchemy import Column, text, types
 from sqlalchemy.exc import SQLAlchemyError
 
 from fountain_cli.scaffold.model import Schema
@@ -187,28 +187,40 @@ def describe(operation: ops.MigrateOperation) -> tuple[str, bool]:
     return type(operation).__name__.removesuffix("Op"), False
 
 
-def _new_enum_types(changes: list[ops.MigrateOperation], existing: set[str]) -> list[str]:
-    """Enum types a change uses that the database does not have: the scaffold's tables do not create them."""
-    columns: list[tuple[str, Any]] = []
-    for operation in changes:
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def add_enum_types(script: ops.MigrationScript, existing: set[str]) -> tuple[list[str], list[str]]:
+    """The enum types a new table or field uses that the database lacks: the scaffold's tables leave
+    creating them to the migration (create_type=False), so the revision creates them first and its
+    downgrade drops them last. Answers (the steps, in words; the problems: a field changed to a new
+    enum type, which needs its values converted by hand)."""
+    upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
+    assert upgrade is not None and downgrade is not None
+    new: dict[str, list[str]] = {}
+    problems = []
+    for operation in _walk(upgrade.ops):
         if isinstance(operation, ops.CreateTableOp):
-            columns += [(operation.table_name, c) for c in operation.columns if hasattr(c, "type")]
+            columns = [(operation.table_name, c) for c in operation.columns if isinstance(c, Column)]
         elif isinstance(operation, ops.AddColumnOp):
-            columns.append((operation.table_name, operation.column))
-        elif isinstance(operation, ops.AlterColumnOp) and operation.modify_type is not None:
-            columns.append((operation.table_name, _Named(operation.column_name, operation.modify_type)))
-    return [
-        f"table {table}: field {column.name}: enum {column.type.name} is new; a migration cannot add an enum type "
-        "yet, so scaffold a new service or add the type by hand"
-        for table, column in columns
-        if isinstance(column.type, types.Enum) and column.type.name not in existing
-    ]
-
-
-@dataclass
-class _Named:
-    name: str
-    type: Any
+            columns = [(operation.table_name, operation.column)]
+        elif isinstance(operation, ops.AlterColumnOp) and isinstance(operation.modify_type, types.Enum):
+            problems.append(
+                f"table {operation.table_name}: field {operation.column_name}: changing a field to an enum type "
+                "needs its values converted, which a migration from the studio does not do"
+            )
+            continue
+        else:
+            continue
+        for _, column in columns:
+            kind = column.type
+            if isinstance(kind, types.Enum) and kind.name and kind.name not in existing:
+                new.setdefault(kind.name, list(kind.enums))
+    for name, labels in reversed(new.items()):
+        upgrade.ops.insert(0, ops.ExecuteSQLOp(f"CREATE TYPE {name} AS ENUM ({', '.join(map(_sql_literal, labels))})"))
+    downgrade.ops.extend(ops.ExecuteSQLOp(f"DROP TYPE {name}") for name in new)
+    return [f"create enum type {name} ({', '.join(labels)})" for name, labels in new.items()], problems
 
 
 def preview(
@@ -245,7 +257,10 @@ def preview(
                     ),
                     {"schema": service},
                 )
-                refused.extend(_new_enum_types(changes, {row[0] for row in found}))
+                if changes:
+                    created, problems = add_enum_types(directives[0], {row[0] for row in found})
+                    described[:0] = [(words, False) for words in created]
+                    refused.extend(problems)
                 if not changes or refused:
                     directives.clear()  # nothing to write
                 elif message is None:

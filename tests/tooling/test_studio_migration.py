@@ -79,6 +79,7 @@ def test_an_added_field_and_table_are_previewed_written_migrated_and_served(
 ) -> None:
     def change(entities: dict[str, Any]) -> None:
         entities["review"]["fields"]["note"] = {"type": "text"}
+        entities["review"]["fields"]["mood"] = {"type": "enum", "values": ["glad", "sad"]}
         entities["loan"] = {
             "fields": {
                 "id": {"type": "uuid", "primaryKey": True},
@@ -94,6 +95,7 @@ def test_an_added_field_and_table_are_previewed_written_migrated_and_served(
     plan = preview.json()
     assert plan["drops"] == []
     assert "create table loan" in plan["steps"] and "add column review.note" in plan["steps"]
+    assert plan["steps"][0] == "create enum type review_mood (glad, sad)", "before the column using it"
     assert plan["revision"] == "0002" and plan["file"].startswith(f"services/{SERVICE}/migrations/0002_")
     script = plan["script"]
     assert "down_revision: str | None = '0001'" in script or 'down_revision: str | None = "0001"' in script
@@ -112,7 +114,7 @@ def test_an_added_field_and_table_are_previewed_written_migrated_and_served(
         "alembic_version": ["version_num"],
         "author": ["id", "name", "born", "active"],
         "book": ["id", "author_id", "title", "pages", "added_at"],
-        "review": ["id", "book_id", "stars", "note"],
+        "review": ["id", "book_id", "stars", "note", "mood"],
         "loan": ["id", "book_id", "lent_on"],
     }
     fks = reflect(url, SERVICE)["loan"]["fks"]
@@ -122,7 +124,14 @@ def test_an_added_field_and_table_are_previewed_written_migrated_and_served(
     served = run_in(scaffolded, "-c", SERVE_ROWS, env={"FOUNTAIN_DATABASE_URL": url})
     assert served.returncode == 0, served.stdout + served.stderr
     review, loan = json.loads(served.stdout.splitlines()[-1])  # after the request log lines
-    assert review["note"] == "a fine read" and loan["lentOn"] == "2026-11-30"
+    assert review["note"] == "a fine read" and review["mood"] == "glad" and loan["lentOn"] == "2026-11-30"
+
+    # Its downgrade takes the service back: the table, the fields and the enum type go.
+    down = run_in(scaffolded, "-m", "fountain_cli.main", "db", "downgrade", SERVICE, env={"FOUNTAIN_DATABASE_URL": url})
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert set(columns(url)) == {"alembic_version", "author", "book", "review"}
+    assert columns(url)["review"] == ["id", "book_id", "stars"]
+    upgrade(scaffolded, url)  # and up again: the type was dropped, so it is created anew
 
     # Nothing left to migrate: the tables are as declared.
     again = studio_of.post("/api/migration/preview")
@@ -152,7 +161,7 @@ SERVE_ROWS = textwrap.dedent(
 
             author = await create("/v1/author", {"name": "Ada", "active": True})
             book = await create("/v1/book", {"authorId": author["id"], "title": "Notes"})
-            review = await create("/v1/review", {"bookId": book["id"], "stars": 5, "note": "a fine read"})
+            review = await create("/v1/review", {"bookId": book["id"], "stars": 5, "note": "a fine read", "mood": "glad"})
             loan = await create("/v1/loan", {"bookId": book["id"], "lentOn": "2026-11-30"})
             read = await client.get(f"/v1/review/{review['id']}")
             assert read.status_code == 200, read.text
