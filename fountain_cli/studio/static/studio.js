@@ -690,7 +690,6 @@ async function start() {
   fromDocument(data.document);
   rerender();
   showProblems(data.problems);
-  await showPreview();
 
   $("add-table").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -742,6 +741,8 @@ async function start() {
       showPreview();
     });
   }
+  // Last: the controls answer while the first preview is on its way.
+  await showPreview();
 }
 
 start();
