@@ -3,6 +3,7 @@ The working schema lives in memory until saved; saving writes the one schema.jso
 
 import json
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -273,10 +274,14 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
             "drops": planned.drops,
         }
 
+    # One comparison or write at a time: a write must not interleave with another's files.
+    migrating = threading.Lock()
+
     @app.post("/api/migration/preview")
     def migration_preview(request: Annotated[dict[str, Any] | None, Body()] = None) -> Any:
         """The script of the opened service's next migration to the working schema, and what it drops."""
-        planned = migration_plan(request or {})
+        with migrating:
+            planned = migration_plan(request or {})
         return planned if isinstance(planned, JSONResponse) else plan_answer(planned)
 
     @app.post("/api/migration/write")
@@ -287,6 +292,10 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
         confirm = request.get("confirm_drops", False)
         if not isinstance(confirm, bool):
             return _problem(400, "The request could not be read", ["confirm_drops: true or false"])
+        with migrating:
+            return write_planned(request, confirm)
+
+    def write_planned(request: dict[str, Any], confirm: bool) -> Any:
         planned = migration_plan(request)
         if isinstance(planned, JSONResponse):
             return planned
@@ -304,7 +313,7 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
                 return _problem(
                     409,
                     "Nothing was written. Files the migration writes again have uncommitted changes",
-                    [f"commit or stash them first: {line}" for line in dirty],
+                    [f"commit or stash them first: {line.strip()}" for line in dirty],
                 )
             files = migration.write(studio.root, planned, studio.text(), steps.append)
         except ScaffoldError as error:

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import BigInteger, Integer, Numeric, String, Text
 from sqlalchemy.dialects import postgresql
 
+from fountain_cli.scaffold.pipeline import ScaffoldError
+from fountain_cli.studio import migration
 from fountain_cli.studio.app import create_app, open_studio
 from fountain_cli.studio.migration import ScratchDatabase, describe
 from fountain_common.embedded_postgres import embedded_url
@@ -203,6 +205,38 @@ def test_a_removed_field_is_written_only_when_the_drop_is_confirmed(
     down = run_in(scaffolded, "-m", "fountain_cli.main", "db", "downgrade", SERVICE, env={"FOUNTAIN_DATABASE_URL": url})
     assert down.returncode == 0, down.stdout + down.stderr
     assert columns(url)["book"] == ["id", "author_id", "title", "added_at", "pages"]
+
+
+def test_nothing_is_written_when_a_step_fails_or_files_have_uncommitted_changes(
+    scaffolded: Path, studio_of: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def change(entities: dict[str, Any]) -> None:
+        entities["review"]["fields"]["note"] = {"type": "text"}
+
+    studio_of.put("/api/schema", json=edited(change))
+    operations = scaffolded / "services" / SERVICE / "operations.py"
+    operations.write_text(operations.read_text() + "# a change of someone's, not committed\n")
+    before = snapshot(scaffolded)
+    refused = studio_of.post("/api/migration/write", json={})
+    assert refused.status_code == 409
+    assert refused.json()["problems"] == [f"commit or stash them first: M services/{SERVICE}/operations.py"]
+    assert snapshot(scaffolded) == before
+    subprocess.run([*GIT, "checkout", "-q", "--", str(operations)], cwd=scaffolded, check=True)
+
+    # The last step (code generation) fails: every file written before it is put back.
+    real_run = migration.run
+
+    def failing_codegen(command: list[str], root: Path) -> None:
+        if "codegen" in command:
+            raise ScaffoldError(["`codegen shelf` failed: injected"])
+        real_run(command, root)
+
+    monkeypatch.setattr(migration, "run", failing_codegen)
+    before = snapshot(scaffolded)
+    failed = studio_of.post("/api/migration/write", json={})
+    assert failed.status_code == 422
+    assert failed.json()["problems"] == ["`codegen shelf` failed: injected"]
+    assert snapshot(scaffolded) == before
 
 
 def test_a_migration_needs_an_opened_service(tmp_path: Path) -> None:
