@@ -23,14 +23,20 @@ ENVIRONMENT_DIR = Path(__file__).resolve().parent / "alembic"
 
 
 def alembic_config(service: ServiceDefinition, database_url: str) -> Config:
+    return history_config(service.migrations_dir, service.schema, service.metadata, database_url)
+
+
+def history_config(migrations_dir: Path, schema: str, metadata: MetaData, database_url: str) -> Config:
+    """The configuration of one schema's migration history kept in `migrations_dir`, with the shared
+    environment: also for a history that is not an imported service's (the studio's copy of one)."""
     config = Config()
     config.set_main_option("script_location", str(ENVIRONMENT_DIR))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("version_locations", str(service.migrations_dir))
+    config.set_main_option("version_locations", str(migrations_dir))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url
-    config.attributes["schema"] = service.schema
-    config.attributes["metadata"] = service.metadata
+    config.attributes["schema"] = schema
+    config.attributes["metadata"] = metadata
     return config
 
 

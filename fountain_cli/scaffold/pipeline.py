@@ -193,12 +193,10 @@ def plan(
     origin = input_path.name
     package = Path("services") / service
     files = {
-        Path("specs") / f"{service}.yaml": render_spec(service, host, port, schema),
         package / "__init__.py": "",
         package / "service.py": code_writer.render_service(service, host, port),
-        package / "tables.py": code_writer.render_tables(service, schema, origin),
-        package / "operations.py": code_writer.render_operations(service, schema),
         package / "migrations" / "0001_initial_tables.py": code_writer.render_migration(service, schema, origin),
+        **derived_files(service, host, port, schema, origin),
     }
     if schema.data:
         files[package / "migrations" / "0002_data.py"] = code_writer.render_data_migration(service, schema, origin)
@@ -208,14 +206,35 @@ def plan(
     if kind == "json":
         # The declared schema, kept as given: `fountain studio services/NAME` opens it.
         files[package / DECLARED_SCHEMA] = input_path.read_text(encoding="utf-8")
-    for name, text in code_writer.render_tests(service, schema).items():
-        files[Path("tests") / service / name] = text
     changed = {
         Path("pyproject.toml"): with_independence((root / "pyproject.toml").read_text(), service),
         Path("schemathesis.toml"): with_contract_settings((root / "schemathesis.toml").read_text(), service, schema),
     }
     _check_spec(files[Path("specs") / f"{service}.yaml"], service, host)
     return Plan(service, host, port, schema, files, changed)
+
+
+def derived_files(service: str, host: str, port: int, schema: Schema, origin: str) -> dict[Path, str]:
+    """What the scaffold derives from the schema and writes again when it changes: the spec, the tables,
+    the operations and the service's tests (the generated models and routes come from the spec)."""
+    package = Path("services") / service
+    files = {
+        Path("specs") / f"{service}.yaml": render_spec(service, host, port, schema),
+        package / "tables.py": code_writer.render_tables(service, schema, origin),
+        package / "operations.py": code_writer.render_operations(service, schema),
+    }
+    for name, text in code_writer.render_tests(service, schema).items():
+        files[Path("tests") / service / name] = text
+    return files
+
+
+def without_contract_settings(toml: str, service: str) -> str:
+    """schemathesis.toml less the block `with_contract_settings` added for `service`."""
+    block = re.compile(
+        rf"\n\n# {re.escape(service)}: a schema-valid row .*?\n\[\[operations\]\]\n.*?expected-statuses = [^\n]*\n",
+        re.S,
+    )
+    return block.sub("\n", toml, count=1)
 
 
 def _check_spec(text: str, service: str, host: str) -> None:

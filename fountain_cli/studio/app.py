@@ -3,7 +3,9 @@ The working schema lives in memory until saved; saving writes the one schema.jso
 
 import json
 import tempfile
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +21,7 @@ from fountain_cli.scaffold.json_reader import FIELD_TYPES
 from fountain_cli.scaffold.model import SchemaError, identifier_problems
 from fountain_cli.scaffold.pipeline import DECLARED_SCHEMA, ScaffoldError, apply, next_port, plan, read_input
 from fountain_cli.studio import document as schema_document
+from fountain_cli.studio import migration
 from fountain_cli.studio.assist import AssistError, AssistSettings, changes, off_problem, propose
 
 STATIC = Path(__file__).parent / "static"
@@ -35,6 +38,8 @@ class Studio:
     left_out: list[str] = field(default_factory=list)  # what a SQL input held that schema.json cannot
     assist: AssistSettings | None = None  # the AI assist's endpoint; None when it is off
     service: str | None = None  # the scaffolded service whose declared schema was opened, if one was
+    # Where a service's migrations are applied to compare its tables with the edited schema.
+    scratch: migration.ScratchDatabase = field(default_factory=migration.ScratchDatabase)
 
     @property
     def origin(self) -> str:
@@ -116,7 +121,13 @@ def _problem(status: int, title: str, problems: list[str]) -> JSONResponse:
 def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> FastAPI:
     """`allowed_hosts`: the names the page may be reached by; another Host (a DNS rebinding) is refused,
     as is a change sent from a page of another origin, since the studio writes files and has no login."""
-    app = FastAPI(title="FountainAI schema studio", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        studio.scratch.close()
+
+    app = FastAPI(title="FountainAI schema studio", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
@@ -231,6 +242,90 @@ def create_app(studio: Studio, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Fas
         except OSError as error:
             return _problem(500, "Nothing was written", [f"{studio.save_to}: {error.strerror or error}"])
         return {"saved": str(studio.save_to)}
+
+    def migration_plan(request: dict[str, Any]) -> migration.MigrationPlan | JSONResponse:
+        """The next migration of the opened service, or the problem+json answer saying why there is none."""
+        if studio.service is None:
+            return _problem(
+                409,
+                "No service is open",
+                ["a migration is written for a scaffolded service: open it with `fountain studio services/NAME`"],
+            )
+        message = request.get("message")
+        if message is not None and (not isinstance(message, str) or not message.strip()):
+            return _problem(400, "The request could not be read", ["message: words saying what the migration does"])
+        problems = studio.problems()
+        if problems:
+            return _problem(422, "The schema has problems", problems)
+        try:
+            return migration.preview(
+                studio.root, studio.service, studio.document, studio.scratch, message.strip() if message else None
+            )
+        except ScaffoldError as error:
+            return _problem(422, "No migration to write", error.problems)
+
+    def plan_answer(planned: migration.MigrationPlan) -> dict[str, Any]:
+        return {
+            "service": planned.service,
+            "revision": planned.revision,
+            "file": f"services/{planned.service}/migrations/{planned.filename}",
+            "script": planned.script,
+            "steps": planned.steps,
+            "drops": planned.drops,
+        }
+
+    # One comparison or write at a time: a write must not interleave with another's files.
+    migrating = threading.Lock()
+
+    @app.post("/api/migration/preview")
+    def migration_preview(request: Annotated[dict[str, Any] | None, Body()] = None) -> Any:
+        """The script of the opened service's next migration to the working schema, and what it drops."""
+        with migrating:
+            planned = migration_plan(request or {})
+        return planned if isinstance(planned, JSONResponse) else plan_answer(planned)
+
+    @app.post("/api/migration/write")
+    def migration_write(request: Annotated[dict[str, Any] | None, Body()] = None) -> Any:
+        """Write the migration, the declared schema and what the scaffold derives from it; a migration
+        that drops anything is written only with confirm_drops: true."""
+        request = request or {}
+        confirm = request.get("confirm_drops", False)
+        if not isinstance(confirm, bool):
+            return _problem(400, "The request could not be read", ["confirm_drops: true or false"])
+        with migrating:
+            return write_planned(request, confirm)
+
+    def write_planned(request: dict[str, Any], confirm: bool) -> Any:
+        planned = migration_plan(request)
+        if isinstance(planned, JSONResponse):
+            return planned
+        if planned.drops and not confirm:
+            return _problem(
+                409,
+                f"Nothing was written. The migration loses data in {len(planned.drops)} step(s); "
+                "confirm them (confirm_drops: true) to write it",
+                planned.drops,
+            )
+        steps: list[str] = []
+        try:
+            dirty = migration.unsaved_changes(studio.root, planned.service)
+            if dirty:
+                return _problem(
+                    409,
+                    "Nothing was written. Files the migration writes again have uncommitted changes",
+                    [f"commit or stash them first: {line.strip()}" for line in dirty],
+                )
+            files = migration.write(studio.root, planned, studio.text(), steps.append)
+        except ScaffoldError as error:
+            return _problem(422, f"Nothing was written. {len(error.problems)} problem(s)", error.problems)
+        except OSError as error:
+            return _problem(500, "Nothing was written", [f"{error.filename}: {error.strerror or error}"])
+        return {
+            **plan_answer(planned),
+            "files": files,
+            "steps_taken": steps,
+            "next": f"fountain db upgrade {planned.service}",
+        }
 
     @app.post("/api/scaffold")
     def scaffold(request: Annotated[dict[str, Any], Body()]) -> Any:

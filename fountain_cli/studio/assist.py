@@ -46,6 +46,7 @@ class AssistSettings:
     url: str  # the API's base URL, e.g. http://localhost:11434/v1
     model: str
     key: str | None = None
+    timeout: float = TIMEOUT_SECONDS  # how long to wait for the model's answer
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> "AssistSettings | None":
@@ -84,7 +85,7 @@ async def propose(settings: AssistSettings, document: Any, instruction: str) -> 
     }
     headers = {"Authorization": f"Bearer {settings.key}"} if settings.key else {}
     endpoint = f"{settings.url}/chat/completions"
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+    async with httpx.AsyncClient(timeout=settings.timeout) as client:
         for attempt in range(ATTEMPTS):
             try:
                 response = await client.post(endpoint, json=request, headers=headers)

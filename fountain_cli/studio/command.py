@@ -42,7 +42,9 @@ def studio(
     OpenAPI, DDL and ER diagram it gives, then save the schema.json or scaffold the service.
 
     Save writes only the schema.json; Scaffold does what `fountain scaffold --from-json` does, into
-    this repository, and refuses a service name that is taken.
+    this repository, and refuses a service name that is taken. For a service opened as services/NAME,
+    the Migration panel previews its next Alembic migration and writes it (a drop only once
+    confirmed), with the spec, tables and generated code that follow from the schema.
 
     AI assist (optional): set FOUNTAIN_STUDIO_AI_URL to an OpenAI-compatible API (e.g.
     http://localhost:11434/v1), FOUNTAIN_STUDIO_AI_MODEL and, if it needs one, FOUNTAIN_STUDIO_AI_KEY;

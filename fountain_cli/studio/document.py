@@ -135,7 +135,7 @@ def host_of(service: str) -> str:
     return service.replace("_", "-") + ".fountain.coach"
 
 
-def _definition(schema: Schema, service: str, port: int) -> ServiceDefinition:
+def definition(schema: Schema, service: str, port: int) -> ServiceDefinition:
     """The tables the scaffold would write (tables.py), loaded, as `fountain export-ddl` reads a service."""
     namespace: dict[str, Any] = {}
     # The scaffold's own tables.py text, from a checked schema: identifiers only, literals quoted.
@@ -148,13 +148,13 @@ def _definition(schema: Schema, service: str, port: int) -> ServiceDefinition:
 def ddl(schema: Schema, service: str, port: int, dialect: str) -> str:
     if dialect not in DIALECTS:
         raise ScaffoldError([f"dialect {dialect!r}: one of {', '.join(DIALECTS)}"])
-    definition = _definition(schema, service, port)
+    tables = definition(schema, service, port)
     parts = [f"-- {service}: the tables `fountain scaffold` would write, for {dialect}"]
-    parts += [f"-- left out: {note}" for note in portable_metadata(definition, dialect)[1]]
-    parts += [statement + ";" for statement in ddl_statements(definition, dialect)]
+    parts += [f"-- left out: {note}" for note in portable_metadata(tables, dialect)[1]]
+    parts += [statement + ";" for statement in ddl_statements(tables, dialect)]
     return "\n\n".join(parts) + "\n"
 
 
 def mermaid(schema: Schema, service: str, port: int) -> str:
-    lines = er_diagram(_definition(schema, service, port).metadata)
+    lines = er_diagram(definition(schema, service, port).metadata)
     return "\n".join(line for line in lines if not line.startswith("```")) + "\n"

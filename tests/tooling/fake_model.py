@@ -3,6 +3,7 @@ external model the studio's AI assist asks."""
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ class FakeModel:
     url: str
     content: str = "{}"
     status: int = 200
+    delay: float = 0.0  # seconds to wait before answering: a model too slow
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -31,13 +33,17 @@ def fake_model() -> Iterator[FakeModel]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             fake.requests.append({"path": self.path, **body})
             fake.headers.append(dict(self.headers))
+            time.sleep(fake.delay)
             answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": fake.content}}]}
             data = json.dumps(answer if fake.status == 200 else {"error": "overloaded"}).encode()
-            self.send_response(fake.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the studio stopped waiting (a model too slow): nobody reads the answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

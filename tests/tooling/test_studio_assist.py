@@ -36,6 +36,7 @@ def studio(tmp_path: Path, root: Path, model: FakeModel) -> Iterator[tuple[TestC
     model.requests.clear()
     model.headers.clear()
     model.status = 200
+    model.delay = 0.0
     source = tmp_path / "library.json"
     source.write_text((INPUTS / "library.json").read_text())
     opened = open_studio(source, None, root)
@@ -175,3 +176,21 @@ def test_an_empty_instruction_or_a_missing_model_is_a_problem(
     with TestClient(create_app(unnamed), base_url="http://127.0.0.1:8790") as no_model:
         answer = no_model.post("/api/assist", json={"instruction": "add a table"})
     assert answer.status_code == 503 and "FOUNTAIN_STUDIO_AI_MODEL" in answer.json()["detail"]
+
+
+def test_a_model_too_slow_is_a_504_and_nothing_changes(root: Path, tmp_path: Path, model: FakeModel) -> None:
+    source = tmp_path / "library.json"
+    source.write_text((INPUTS / "library.json").read_text())
+    opened = open_studio(source, None, root)
+    opened.assist = AssistSettings(model.url, "tiny-model", timeout=0.2)
+    model.content = json.dumps(with_note())
+    model.delay = 2.0  # past the timeout set above
+    try:
+        with TestClient(create_app(opened), base_url="http://127.0.0.1:8790") as client:
+            answer = client.post("/api/assist", json={"instruction": "add a note to reviews"})
+            assert answer.status_code == 504
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["title"] == "The model did not answer in time"
+            assert client.get("/api/schema").json()["document"] == LIBRARY
+    finally:
+        model.delay = 0.0

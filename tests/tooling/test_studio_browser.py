@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
-from tests.tooling.conftest import run_in
+from tests.tooling.conftest import INPUTS, commit_all, run_in
 from tests.tooling.fake_model import fake_model
 
 # A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
@@ -177,6 +177,36 @@ async def test_build_check_save_and_scaffold_three_tables(
     await expect(page.locator("#preview")).to_contain_text("CREATE TABLE review")
     await page.get_by_role("tab", name="ER diagram").click()
     await expect(page.locator("#preview")).to_contain_text('book |o--o{ review : "book_id"')
+    # The same diagram drawn: a box per table, keys marked, a line per reference with its cardinality.
+    drawing = page.locator("#er-svg")
+    await expect(drawing.locator("g.entity")).to_have_count(3)
+    await expect(drawing.locator('g.entity[data-table="book"] text[data-field="author_id"]')).to_contain_text("FK")
+    await expect(drawing.locator('g.entity[data-table="author"] text[data-field="id"]')).to_contain_text("PK")
+    to_review = drawing.locator('g.relation-group[data-child="review"]')
+    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
+    await expect(to_review).to_have_attribute("data-parent", "book")
+    await expect(drawing.locator('g.relation-group[data-child="book"]')).to_have_attribute("data-parent", "author")
+    boxes = [
+        await drawing.locator(f'g.entity[data-table="{t}"] rect.box').bounding_box()
+        for t in ("author", "book", "review")
+    ]
+    assert [box["x"] for box in boxes if box] == sorted(box["x"] for box in boxes if box), "parents left of children"
+    # It follows each edit: a required reference is || on the parent's side, a unique one o| on the child's.
+    await page.get_by_label("Nullable (review.book_id)").uncheck()
+    await expect(to_review).to_have_attribute("data-cardinality", "||--o{")
+    await page.get_by_label("Unique (review.book_id)").check()
+    await expect(to_review).to_have_attribute("data-cardinality", "||--o|")
+    await expect(page.locator("#preview")).to_contain_text('book ||--o| review : "book_id"')
+    await page.get_by_label("Unique (review.book_id)").uncheck()
+    await page.get_by_label("Nullable (review.book_id)").check()
+    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
+    await add_table(page, 3, "loan", [("id", "uuid"), ("book_id", "uuid")])
+    await page.get_by_label("References (loan.book_id)").select_option("book")
+    await expect(drawing.locator("g.entity")).to_have_count(4)
+    await expect(drawing.locator('g.relation-group[data-child="loan"]')).to_have_attribute("data-parent", "book")
+    await page.get_by_role("button", name="Remove table loan").click()
+    await expect(drawing.locator("g.entity")).to_have_count(3)
+    await expect(drawing.locator("g.relation-group")).to_have_count(2)
 
     await page.get_by_role("button", name="Save schema.json").click()
     await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
@@ -264,3 +294,80 @@ async def test_the_assist_box_is_hidden_when_no_endpoint_is_set(studio: tuple[st
     await page.goto(url)
     await expect(page.locator("#file")).to_contain_text("Save writes")
     await expect(page.get_by_label("Describe a change")).to_be_hidden()
+
+
+async def test_a_service_s_next_migration_is_previewed_and_a_drop_written_only_when_ticked(
+    repository_copy: Callable[[], Path], page: Page
+) -> None:
+    root = repository_copy()
+    scaffold = run_in(root, "-m", "fountain_cli.main", "scaffold", "shelf", "--from-json", str(INPUTS / "library.json"))
+    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+    commit_all(root, "scaffold shelf")
+    port = free_port()
+    with running(root, ["studio", "services/shelf", "--port", str(port)], {}, "/api/schema", port) as url:
+        await page.goto(url)
+        await expect(page.get_by_role("heading", name="Migration")).to_be_visible()
+        await page.get_by_role("button", name="Remove field pages").click()
+        await page.get_by_role("button", name="Preview migration").click()
+        drops = page.locator("#migration-drops")
+        await expect(drops).to_have_text("drop column book.pages and its values", timeout=SCAFFOLD_WAIT_MS)
+        await expect(page.locator("#migration-script")).to_contain_text("op.drop_column(")
+        write = page.get_by_role("button", name="Write migration")
+        await expect(write).to_be_disabled()
+        assert not list((root / "services" / "shelf" / "migrations").glob("0002_*.py"))
+
+        await page.get_by_label("Drop them: I accept losing this data").check()
+        await write.click()
+        await expect(page.locator("#migration")).to_contain_text(
+            "Written services/shelf/migrations/0002_", timeout=SCAFFOLD_WAIT_MS
+        )
+        (written,) = (root / "services" / "shelf" / "migrations").glob("0002_*.py")
+        assert "op.drop_column(" in written.read_text()
+        assert (
+            "pages"
+            not in json.loads((root / "services" / "shelf" / "schema.json").read_text())["entities"]["book"]["fields"]
+        )
+
+
+async def test_numeric_precision_and_fields_unique_together_are_edited_on_the_page(
+    studio: tuple[str, Path, Path], page: Page, tmp_path: Path
+) -> None:
+    _, root, _ = studio
+    schema = tmp_path / "items.json"
+    fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "numeric"}}
+    fields |= {"code": {"type": "string"}, "maker": {"type": "string"}}
+    schema.write_text(json.dumps({"entities": {"item": {"fields": fields}}}))
+    port = free_port()
+    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
+        await page.goto(url)
+        await page.get_by_label("Scale (item.price)").fill("4")
+        await expect(page.locator("#problems")).to_contain_text("scale needs a precision at least as large")
+        await page.get_by_label("Precision (item.price)").fill("10")
+        await page.get_by_label("Scale (item.price)").fill("2")
+        await page.get_by_label("Unique together").fill("code, maker")
+        await page.get_by_label("Unique together").press("Enter")
+        await expect(page.get_by_label("Fields unique together (item)").get_by_role("listitem")).to_have_text(
+            "unique (code, maker) Remove unique (code, maker) of item"
+        )
+        await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
+        await page.get_by_role("tab", name="ER diagram").click()
+        await expect(page.locator('#er-svg text[data-field="maker"]')).to_contain_text("UK")
+        await page.get_by_role("tab", name="DDL").click()
+        await expect(page.locator("#preview")).to_contain_text("UNIQUE (code, maker)")
+        await expect(page.locator("#preview")).to_contain_text("price NUMERIC(10, 2)")
+        await page.get_by_role("button", name="Save schema.json").click()
+        await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
+        saved = json.loads(schema.read_text())["entities"]["item"]
+        assert saved["unique"] == [["code", "maker"]]
+        assert saved["fields"]["price"] == {"type": "numeric", "precision": 10, "scale": 2}
+
+        # A field removed takes its group with it, as the database would; a group is removed by its button.
+        await page.get_by_role("button", name="Remove field maker").click()
+        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
+        await page.get_by_label("Unique together").fill("code")
+        await page.get_by_label("Unique together").press("Enter")
+        await page.get_by_role("button", name="Remove unique (code) of item").click()
+        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
+        async with page.expect_response("**/api/save"):
+            await page.get_by_role("button", name="Save schema.json").click()
+        assert "unique" not in json.loads(schema.read_text())["entities"]["item"]

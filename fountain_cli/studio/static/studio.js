@@ -85,6 +85,8 @@ function showProblems(problems) {
 // After an edit: the server holds the new working schema, answers its problems, and the preview follows.
 function edited() {
   unsaved = true;
+  forgetMigration();
+  if (preview === "er") drawDiagram();
   clearTimeout(checkTimer);
   checkTimer = setTimeout(check, CHECK_DELAY_MS);
 }
@@ -131,6 +133,8 @@ async function showPreview() {
   const dialect = encodeURIComponent($("dialect").value || "postgresql");
   $("dialect-row").hidden = preview !== "ddl";
   $("er-note").hidden = preview !== "er";
+  $("er-drawing").hidden = preview !== "er";
+  if (preview === "er") drawDiagram();
   for (const kind of ["openapi", "ddl", "er"]) {
     const tab = $(`tab-${kind}`);
     tab.setAttribute("aria-selected", String(kind === preview));
@@ -144,6 +148,156 @@ async function showPreview() {
   const { ok, data } = await call("GET", `/api/preview/${preview}${query}`);
   if (asked !== previewAsked) return;
   $("preview").textContent = ok ? data : (data.problems || [data.detail]).join("\n");
+}
+
+// --- the ER diagram, drawn --------------------------------------------------------------------------
+// A box per table with its fields (PK, FK, UK marked), a line per reference with the cardinality marks
+// `fountain export-docs` gives: the parent side || when the field is required, |o when it may be empty;
+// the child side o| when the field is unique by itself (one child at most), o{ (many) otherwise.
+
+const SVG = "http://www.w3.org/2000/svg";
+const ER = { row: 18, char: 7.3, pad: 8, gapX: 90, gapY: 28, margin: 16 };
+
+function svg(tag, attributes = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  node.append(...children);
+  return node;
+}
+
+function fieldKeys(table, field) {
+  const keys = [];
+  if (field.spec.primaryKey) keys.push("PK");
+  if (field.spec.references) keys.push("FK");
+  const grouped = (table.extra.unique || []).some((group) => Array.isArray(group) && group.includes(field.name));
+  if (field.spec.unique || grouped) keys.push("UK");
+  return keys;
+}
+
+// Whether a field alone is unique: its own flag, a one-field unique group, or the whole primary key.
+function uniqueAlone(table, field) {
+  if (field.spec.unique) return true;
+  if ((table.extra.unique || []).some((g) => Array.isArray(g) && g.length === 1 && g[0] === field.name)) return true;
+  const keys = table.fields.filter((f) => f.spec.primaryKey);
+  return keys.length === 1 && keys[0] === field;
+}
+
+function relations() {
+  const found = [];
+  for (const table of tables)
+    for (const field of table.fields) {
+      const parent = tables.find((t) => t.name === field.spec.references);
+      if (!parent) continue;
+      found.push({
+        parent, child: table, field,
+        parentMark: field.spec.required || field.spec.primaryKey ? "||" : "|o",
+        childMark: uniqueAlone(table, field) ? "o|" : "o{",
+      });
+    }
+  return found;
+}
+
+// Layers: a table right of every table it references (a cycle is cut where it closes).
+function layers() {
+  const level = new Map();
+  const visit = (table, path) => {
+    if (level.has(table)) return level.get(table);
+    if (path.has(table)) return 0;
+    path.add(table);
+    let deepest = -1;
+    for (const field of table.fields) {
+      const parent = tables.find((t) => t.name === field.spec.references);
+      if (parent && parent !== table) deepest = Math.max(deepest, visit(parent, path));
+    }
+    path.delete(table);
+    level.set(table, deepest + 1);
+    return deepest + 1;
+  };
+  for (const table of tables) visit(table, new Set());
+  return level;
+}
+
+function endMark(kind, x, y, d) {
+  // d: +1 when the line leaves the box to the right, -1 to the left.
+  const bar = (at) => svg("line", { class: "mark", x1: x + d * at, y1: y - 6, x2: x + d * at, y2: y + 6 });
+  const ring = (at) => svg("circle", { class: "mark", cx: x + d * at, cy: y, r: 4 });
+  const crow = () => svg("path", { class: "mark", d: `M${x} ${y - 7} L${x + d * 10} ${y} L${x} ${y + 7}`, fill: "none" });
+  const parts = { "||": [bar(5), bar(10)], "|o": [bar(5), ring(15)], "o|": [bar(8), ring(16)], "o{": [crow(), ring(16)] }[kind];
+  return svg("g", { class: "end", "data-mark": kind }, ...parts);
+}
+
+function drawDiagram() {
+  const box = $("er-drawing");
+  if (!tables.length) {
+    box.replaceChildren(el("p", {}, "No tables yet."));
+    return;
+  }
+  const level = layers();
+  const columns = [];
+  for (const table of tables) (columns[level.get(table)] ||= []).push(table);
+  const place = new Map();
+  let x = ER.margin;
+  let height = 0;
+  for (const column of columns.filter(Boolean)) {
+    let y = ER.margin;
+    const lines = column.map((t) => [t.name, ...t.fields.map((f) => `${f.name} ${f.spec.type || ""} ${fieldKeys(t, f).join(",")}`)]);
+    const width = Math.max(...lines.flat().map((l) => l.length)) * ER.char + 2 * ER.pad;
+    for (const table of column) {
+      const h = ER.row * (table.fields.length + 1) + ER.pad;
+      place.set(table, { x, y, width, height: h });
+      y += h + ER.gapY;
+    }
+    height = Math.max(height, y);
+    x += width + ER.gapX;
+  }
+  const drawing = svg("svg", { id: "er-svg", role: "img", "aria-labelledby": "er-title", width: x, height: height + ER.margin });
+  drawing.append(svg("title", { id: "er-title" }, `ER diagram: ${tables.length} table(s), ${relations().length} relation(s)`));
+  for (const table of tables) {
+    const at = place.get(table);
+    const group = svg("g", { class: "entity", "data-table": table.name },
+      svg("rect", { class: "box", x: at.x, y: at.y, width: at.width, height: at.height, rx: 3 }),
+      svg("rect", { class: "head", x: at.x, y: at.y, width: at.width, height: ER.row + 2, rx: 3 }),
+      svg("text", { class: "head-text", x: at.x + ER.pad, y: at.y + ER.row - 4 }, table.name));
+    table.fields.forEach((field, i) => {
+      const y = at.y + ER.row * (i + 2) - 4;
+      const keys = fieldKeys(table, field);
+      group.append(svg("text", { class: "field", "data-field": field.name, x: at.x + ER.pad, y },
+        svg("tspan", {}, `${field.name} `),
+        svg("tspan", { fill: "#555" }, `${field.spec.type || "?"}${field.spec.required || field.spec.primaryKey ? "" : "?"}`),
+        ...(keys.length ? [svg("tspan", { class: "key" }, ` ${keys.join(",")}`)] : [])));
+    });
+    drawing.append(group);
+  }
+  for (const relation of relations()) {
+    const p = place.get(relation.parent);
+    const c = place.get(relation.child);
+    const row = relation.child.fields.indexOf(relation.field);
+    const cy = c.y + ER.row * (row + 1.5);
+    const keyRow = Math.max(0, relation.parent.fields.findIndex((f) => f.spec.primaryKey));
+    const py = p.y + ER.row * (keyRow + 1.5);
+    let path, ends;
+    if (p.x + p.width < c.x) {
+      const [x1, x2] = [p.x + p.width, c.x];
+      path = `M${x1} ${py} C${x1 + 40} ${py} ${x2 - 40} ${cy} ${x2} ${cy}`;
+      ends = [endMark(relation.parentMark, x1, py, 1), endMark(relation.childMark, x2, cy, -1)];
+    } else if (c.x + c.width < p.x) {
+      const [x1, x2] = [p.x, c.x + c.width];
+      path = `M${x1} ${py} C${x1 - 40} ${py} ${x2 + 40} ${cy} ${x2} ${cy}`;
+      ends = [endMark(relation.parentMark, x1, py, -1), endMark(relation.childMark, x2, cy, 1)];
+    } else {
+      // The same column (a table referencing itself, or a cycle): a loop out to the right.
+      const [x1, x2] = [p.x + p.width, c.x + c.width];
+      const reach = Math.max(x1, x2) + 45;
+      path = `M${x1} ${py} C${reach} ${py} ${reach} ${cy} ${x2} ${cy}`;
+      ends = [endMark(relation.parentMark, x1, py, 1), endMark(relation.childMark, x2, cy, 1)];
+    }
+    drawing.append(svg("g", {
+      class: "relation-group", "data-parent": relation.parent.name, "data-child": relation.child.name,
+      "data-field": relation.field.name, "data-cardinality": `${relation.parentMark}--${relation.childMark}`,
+    }, svg("title", {}, `${relation.parent.name} ${relation.parentMark}--${relation.childMark} ${relation.child.name} : ${relation.field.name}`),
+    svg("path", { class: "relation", d: path }), ...ends));
+  }
+  box.replaceChildren(drawing);
 }
 
 // --- editing --------------------------------------------------------------------------------------
@@ -198,6 +352,20 @@ function detailCell(table, id, field) {
         edited();
       },
     }));
+  if (spec.type === "numeric") {
+    // numeric(precision, scale): both left empty is any number; a scale needs a precision.
+    const number = (key, label) => el("input", {
+      type: "text", inputmode: "numeric", id: `${id}-${key}`, value: spec[key] ?? "", class: "narrow",
+      "aria-label": `${label} (${where})`, placeholder: key === "precision" ? "p" : "s",
+      oninput: (e) => {
+        const text = e.target.value.trim();
+        if (text === "") delete spec[key];
+        else spec[key] = /^\d+$/.test(text) ? Number(text) : text;
+        edited();
+      },
+    });
+    return el("td", { class: "numeric" }, number("precision", "Precision"), number("scale", "Scale"));
+  }
   return el("td", {});
 }
 
@@ -221,6 +389,16 @@ function renameField(table, field, name) {
   if (Array.isArray(table.extra.unique))
     table.extra.unique = table.extra.unique.map((group) => group.map((n) => (n === field.name ? name : n)));
   field.name = name;
+}
+
+// A field removed takes the groups unique together it is in with it, as PostgreSQL drops them with
+// the column (a smaller group would be a stricter rule, not the same one).
+function removeField(table, f) {
+  const [field] = table.fields.splice(f, 1);
+  if (!Array.isArray(table.extra.unique)) return;
+  const groups = table.extra.unique.filter((g) => !(Array.isArray(g) && g.includes(field.name)));
+  if (groups.length) table.extra.unique = groups;
+  else delete table.extra.unique;
 }
 
 function fieldRow(table, t, field, f) {
@@ -269,7 +447,7 @@ function fieldRow(table, t, field, f) {
     box("unique", "Unique"),
     el("td", {}, references),
     el("td", {}, el("button", {
-      type: "button", id: `${id}-remove`, onclick: () => { table.fields.splice(f, 1); changed(); },
+      type: "button", id: `${id}-remove`, onclick: () => { removeField(table, f); changed(); },
     }, "Remove", el("span", { class: "visually-hidden" }, ` field ${field.name}`))),
   );
 }
@@ -311,11 +489,48 @@ function tableCard(table, t) {
       }, "Remove table", el("span", { class: "visually-hidden" }, ` ${table.name}`)),
     ),
     el("table", { class: "fields" },
-      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length", "Nullable", "Default", "Primary key", "Unique", "References", ""]
+      el("thead", {}, el("tr", {}, ...["Field", "Type", "Values / length / precision", "Nullable", "Default", "Primary key", "Unique", "References", ""]
         .map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, ...table.fields.map((field, f) => fieldRow(table, t, field, f))),
     ),
     addField,
+    uniqueTogether(table, id),
+  );
+}
+
+// Fields unique together (schema.json's "unique": [[...], ...]): listed, removed, added by names.
+function uniqueTogether(table, id) {
+  const groups = Array.isArray(table.extra.unique) ? table.extra.unique : [];
+  const setGroups = (next) => {
+    if (next.length) table.extra.unique = next;
+    else delete table.extra.unique;
+    edited();
+  };
+  return el("div", { class: "unique-together" },
+    groups.length
+      ? el("ul", { id: `${id}-uniques`, "aria-label": `Fields unique together (${table.name})` },
+        ...groups.map((group, g) => el("li", {}, `unique (${(Array.isArray(group) ? group : []).join(", ")}) `,
+          el("button", {
+            type: "button", id: `${id}-unique-${g}-remove`,
+            onclick: () => { setGroups(groups.filter((_, i) => i !== g)); rerender(`${id}-unique-new`); },
+          }, "Remove", el("span", { class: "visually-hidden" }, ` unique (${group.join(", ")}) of ${table.name}`)))))
+      : "",
+    el("form", {
+      class: "add-unique",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const names = $(`${id}-unique-new`).value.split(",").map((n) => n.trim()).filter(Boolean);
+        if (!names.length) return;
+        setGroups([...groups, names]);
+        rerender(`${id}-unique-new`);
+      },
+    },
+      el("label", { for: `${id}-unique-new` }, "Unique together "),
+      el("input", { type: "text", id: `${id}-unique-new`, autocomplete: "off", placeholder: "field_a, field_b" }),
+      " ",
+      el("button", { type: "submit", id: `${id}-unique-add` }, "Add unique",
+        el("span", { class: "visually-hidden" }, ` to ${table.name}`)),
+    ),
   );
 }
 
@@ -324,6 +539,7 @@ function rerender(focusId) {
   setTimeout(() => {
     const target = typeof focusId === "string" ? focusId : document.activeElement && document.activeElement.id;
     $("tables").replaceChildren(...tables.map(tableCard));
+    if (preview === "er") drawDiagram();
     if (target && $(target)) $(target).focus();
   }, 0);
 }
@@ -357,6 +573,63 @@ async function scaffold(event) {
     ? [`Service ${data.service} created: tables ${data.tables.join(", ")}; host ${data.host}, local port ${data.port}.`,
        `Next: ${data.next}`]
     : [data.title, ...(data.problems || [])]);
+}
+
+// The migration of an opened service: previewed, then written as previewed; a drop needs the box ticked.
+let migrationPlan = null;
+
+function forgetMigration() {
+  if (migrationPlan === null) return;
+  migrationPlan = null;
+  $("migration-write").disabled = true;
+  $("confirm-row").hidden = true;
+  $("migration-script").hidden = true;
+  $("migration").replaceChildren(el("p", {}, "The schema changed since the preview: preview the migration again."));
+}
+
+function showMigration(lines, script) {
+  $("migration").replaceChildren(...lines);
+  $("migration-script").hidden = script === undefined;
+  $("migration-script").textContent = script || "";
+}
+
+async function previewMigration() {
+  await settled();
+  forgetMigration();
+  showMigration([el("p", {}, "Comparing the service's tables with this schema…")]);
+  const { ok, data } = await call("POST", "/api/migration/preview", {});
+  if (!ok) {
+    return showMigration([el("p", { class: "error" }, data.title || "No migration"),
+      el("ul", { class: "error" }, ...(data.problems || [String(data)]).map((p) => el("li", {}, p)))]);
+  }
+  migrationPlan = data;
+  const lines = [el("p", {}, `${data.file} (revision ${data.revision}):`),
+    el("ul", { id: "migration-steps" }, ...data.steps.map((step) => el("li", {}, step)))];
+  if (data.drops.length)
+    lines.push(el("p", { class: "drops" }, `It loses data in ${data.drops.length} step(s):`),
+      el("ul", { id: "migration-drops", class: "drops" }, ...data.drops.map((d) => el("li", {}, d))));
+  showMigration(lines, data.script);
+  $("confirm-drops").checked = false;
+  $("confirm-row").hidden = data.drops.length === 0;
+  $("migration-write").disabled = data.drops.length > 0;
+}
+
+async function writeMigration() {
+  if (migrationPlan === null) return;
+  const confirm = migrationPlan.drops.length > 0 && $("confirm-drops").checked;
+  $("migration-write").disabled = true;
+  showMigration([el("p", {}, "Writing the migration…")], migrationPlan.script);
+  const { ok, data } = await call("POST", "/api/migration/write", { confirm_drops: confirm });
+  if (!ok) {
+    $("migration-write").disabled = false;
+    return showMigration([el("p", { class: "error" }, data.title || "Nothing was written"),
+      el("ul", { class: "error" }, ...(data.problems || [String(data)]).map((p) => el("li", {}, p)))], migrationPlan.script);
+  }
+  unsaved = false;
+  migrationPlan = null;
+  $("confirm-row").hidden = true;
+  showMigration([el("p", { class: "done" }, `Written ${data.file}; the schema, spec, tables and tests follow it.`),
+    el("p", { class: "done" }, `Next: ${data.next}`)], data.script);
 }
 
 // The AI assist: a proposal is shown, never applied, until Accept makes it an edit like any other.
@@ -417,7 +690,6 @@ async function start() {
   fromDocument(data.document);
   rerender();
   showProblems(data.problems);
-  await showPreview();
 
   $("add-table").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -448,6 +720,13 @@ async function start() {
   });
   // Shown once it answers: typed into before, Enter would only start a new line.
   $("assist-section").hidden = !data.assist;
+  $("migration-section").hidden = !data.service;
+  const migrationFailed = (error) => showMigration([el("p", { class: "error" }, `The studio server did not answer (${error.message}).`)]);
+  $("migration-preview").addEventListener("click", () => previewMigration().catch(migrationFailed));
+  $("migration-write").addEventListener("click", () => writeMigration().catch(migrationFailed));
+  $("confirm-drops").addEventListener("change", (e) => {
+    if (migrationPlan !== null) $("migration-write").disabled = !e.target.checked;
+  });
   $("service-name").addEventListener("change", showPreview);
   $("dialect").addEventListener("change", showPreview);
   const kinds = ["openapi", "ddl", "er"];
@@ -462,6 +741,8 @@ async function start() {
       showPreview();
     });
   }
+  // Last: the controls answer while the first preview is on its way.
+  await showPreview();
 }
 
 start();
