@@ -2,8 +2,8 @@ from fountain_common.service import ServiceDefinition
 
 from .generated.api import build_router
 from .operations import CoreScriptOperations
+from .script_calls import sweep_abandoned_creates
 from .tables import SCHEMA, metadata
-from .upstream_calls import sweep_abandoned_creates
 
 SERVICE = ServiceDefinition(
     name=SCHEMA,

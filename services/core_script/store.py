@@ -1,24 +1,26 @@
-"""Scripts, section headings and story lines on a database connection: the rules /v1 and /v2 share.
+"""Scripts (with the ids reserved for scripts being created) and section headings on a database
+connection: the rules /v1 and /v2 share. Story lines are in line_store.py, the dual dialogue partner
+rules in dual_dialogue.py.
 
-Every change bumps the changed rows' `revision` (their /v2 ETag), including rows renumbered or shifted
-as a side effect. Writes that change heading numbers or line positions lock the script row first
-(SELECT ... FOR UPDATE), so concurrent inserts, moves and deletes in one script run one at a time and
-keep the positions of every section 1..n without gaps; the deferrable unique constraints back this up.
+Every change bumps the changed rows' `revision` (their /v2 ETag), including rows renumbered as a side
+effect. Writes that change heading numbers lock the script row first (SELECT ... FOR UPDATE), so
+concurrent inserts, moves and deletes in one script run one at a time and keep the numbers of its
+headings without gaps; the deferrable unique constraints back this up.
 """
 
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, text
+from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
 from fountain_common.id_lists import one_of
-from fountain_common.problems import conflict, invalid, not_found
+from fountain_common.problems import invalid, not_found
 
-from .tables import MAX_LINES_PER_SCRIPT, script_reservations, scripts, section_headings, story_lines
+from .tables import script_reservations, scripts, section_headings
 
 SCRIPT_COLUMNS = (
     scripts.c.id,
@@ -40,23 +42,6 @@ HEADING_COLUMNS = (
     section_headings.c.sequence_number,
     section_headings.c.scene_number,
     section_headings.c.revision,
-)
-LINE_COLUMNS = (
-    story_lines.c.id,
-    story_lines.c.script_id,
-    story_lines.c.heading_id,
-    story_lines.c.position,
-    story_lines.c.kind,
-    story_lines.c.character_id,
-    story_lines.c.action_id,
-    story_lines.c.spoken_word_id,
-    story_lines.c.context_id,
-    story_lines.c.extensions,
-    story_lines.c.parentheticals,
-    story_lines.c.text,
-    story_lines.c.dual,
-    story_lines.c.depth,
-    story_lines.c.revision,
 )
 BUMP = {"revision": text("revision + 1"), "updated_at": func.now()}
 
@@ -200,21 +185,6 @@ async def insert_headings(conn: AsyncConnection, values: list[dict[str, Any]]) -
     return list((await conn.execute(statement, values)).mappings().all())
 
 
-async def append_lines(conn: AsyncConnection, script_id: int, lines: list[dict[str, Any]]) -> int:
-    """Insert lines (heading_id, position and columns given) of a script locked by `conn` in one
-    statement, within the script's bound on lines; answers how many."""
-    if not lines:
-        return 0
-    held = await _count_lines(conn, story_lines.c.script_id == script_id)
-    if held + len(lines) > MAX_LINES_PER_SCRIPT:
-        raise invalid(
-            f"Script {script_id} holds {held} lines; {len(lines)} more would pass {MAX_LINES_PER_SCRIPT}, "
-            "the most a script may hold."
-        )
-    await conn.execute(story_lines.insert(), [{"script_id": script_id, **line} for line in lines])
-    return len(lines)
-
-
 async def get_heading(conn: AsyncConnection, script_id: int, heading_id: int, *, lock: bool = False) -> RowMapping:
     """The heading if it belongs to the script; 404 naming whichever is missing."""
     query = select(*HEADING_COLUMNS).where(
@@ -311,210 +281,3 @@ def moved_numbers(headings: list[RowMapping], heading_id: int, position: int) ->
     order.insert(position - 1, heading_id)
     current = {int(h["id"]): int(h["sequence_number"]) for h in headings}
     return {hid: number for hid, number in zip(order, numbers, strict=True) if current[hid] != number}
-
-
-# --- story lines ---------------------------------------------------------------------------------
-async def get_line(
-    conn: AsyncConnection, script_id: int, heading_id: int, line_id: int, *, lock: bool = False
-) -> RowMapping:
-    query = select(*LINE_COLUMNS).where(
-        story_lines.c.id == line_id, story_lines.c.heading_id == heading_id, story_lines.c.script_id == script_id
-    )
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        await get_heading(conn, script_id, heading_id)
-        raise not_found(f"Section heading {heading_id} has no line {line_id}.")
-    return row
-
-
-async def _count_lines(conn: AsyncConnection, *conditions: Any) -> int:
-    return int((await conn.execute(select(func.count()).select_from(story_lines).where(*conditions))).scalar_one())
-
-
-async def _shift(conn: AsyncConnection, heading_id: int, low: int, delta: int) -> None:
-    """Add `delta` to the positions from `low` on of one heading, in one statement."""
-    condition = and_(story_lines.c.heading_id == heading_id, story_lines.c.position >= low)
-    await conn.execute(story_lines.update().where(condition).values(position=story_lines.c.position + delta, **BUMP))
-
-
-async def insert_line(
-    conn: AsyncConnection, script_id: int, heading_id: int, position: int | None, fields: Mapping[str, Any]
-) -> RowMapping:
-    """Insert at `position` (1..n+1, default the end), shifting the later lines down by one."""
-    await get_script(conn, script_id, lock=True)
-    await get_heading(conn, script_id, heading_id)
-    if await _count_lines(conn, story_lines.c.script_id == script_id) >= MAX_LINES_PER_SCRIPT:
-        raise invalid(f"Script {script_id} already holds {MAX_LINES_PER_SCRIPT} lines, the most a script may hold.")
-    count = await _count_lines(conn, story_lines.c.heading_id == heading_id)
-    position = _checked_position(position, count + 1)
-    if fields.get("dual"):
-        await check_dual_partner(conn, heading_id, position)
-    if position <= count:
-        await _shift(conn, heading_id, position, +1)
-    inserted = await conn.execute(
-        story_lines.insert()
-        .values(script_id=script_id, heading_id=heading_id, position=position, **fields)
-        .returning(*LINE_COLUMNS)
-    )
-    row = inserted.mappings().one()
-    if position <= count:
-        # The line now stands before the one that was at its place, which may be a dual dialogue.
-        await check_dual_pairs(conn, [heading_id], f"Inserting a line at position {position}")
-    return row
-
-
-async def check_dual_pairs(conn: AsyncConnection, heading_ids: Collection[int], change: str) -> None:
-    """409 naming every dual dialogue of these sections that the change (described by `change`, run
-    already in this transaction, which the 409 rolls back) leaves without its partner: a dialogue, not
-    dual itself, just before it in its section."""
-    before = story_lines.alias("before")
-    orphans = (
-        await conn.execute(
-            select(story_lines.c.id, story_lines.c.heading_id, story_lines.c.position, before.c.kind, before.c.dual)
-            .outerjoin(
-                before,
-                and_(before.c.heading_id == story_lines.c.heading_id, before.c.position == story_lines.c.position - 1),
-            )
-            .where(
-                one_of(story_lines.c.heading_id, heading_ids),
-                story_lines.c.dual,
-                or_(before.c.id.is_(None), before.c.kind != "dialogue", before.c.dual),
-            )
-            .order_by(story_lines.c.heading_id, story_lines.c.position)
-        )
-    ).all()
-    if orphans:
-        named = "; ".join(
-            f"line {o.id} of section {o.heading_id} would follow "
-            + ("nothing" if o.kind is None else "a dual dialogue" if o.kind == "dialogue" else f"a {o.kind} element")
-            for o in orphans
-        )
-        raise conflict(
-            f"{change} would leave a dual dialogue without the dialogue it pairs with: {named}. A dual dialogue "
-            "needs a dialogue that is not dual itself just before it in its section; move or delete the dual "
-            "dialogue, or clear its dual, first. Nothing was changed."
-        )
-
-
-async def check_dual_partner(conn: AsyncConnection, heading_id: int, position: int) -> None:
-    """422 unless the line before `position` in the section is a dialogue that is not dual itself: the
-    left-hand side a dual dialogue at `position` pairs with."""
-    before = (
-        (
-            await conn.execute(
-                select(story_lines.c.kind, story_lines.c.dual).where(
-                    story_lines.c.heading_id == heading_id, story_lines.c.position == position - 1
-                )
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if before is None or before["kind"] != "dialogue" or before["dual"]:
-        what = (
-            "nothing"
-            if before is None
-            else "a dual dialogue"
-            if before["kind"] == "dialogue"
-            else f"a {before['kind']} element"
-        )
-        raise invalid(
-            f"A dual dialogue pairs with the dialogue just before it; at position {position} it would follow {what}.",
-            [{"location": "body.dual", "message": "needs a dialogue (not itself dual) just before it"}],
-        )
-
-
-def _checked_position(position: int | None, last: int) -> int:
-    if position is None:
-        return last
-    if position > last:
-        raise invalid(
-            f"position {position} is past the end: the last possible position is {last}.",
-            [{"location": "body.position", "message": f"At most {last}"}],
-        )
-    return position
-
-
-async def update_line(conn: AsyncConnection, line: RowMapping, changes: Mapping[str, Any]) -> RowMapping:
-    """Set the given columns of a line already locked; the revision moves only on a real change."""
-    changed = {name: value for name, value in changes.items() if line[name] != value}
-    if not changed:
-        return line
-    updated = await conn.execute(
-        story_lines.update().where(story_lines.c.id == line["id"]).values(**changed, **BUMP).returning(*LINE_COLUMNS)
-    )
-    return updated.mappings().one()
-
-
-async def delete_line(
-    conn: AsyncConnection, script_id: int, heading_id: int, line_id: int, if_match: str | None
-) -> None:
-    """Deletes the line and closes the gap: the later lines of its section move up by one."""
-    await get_script(conn, script_id, lock=True)
-    row = await get_line(conn, script_id, heading_id, line_id, lock=True)
-    check_etag(row, if_match, what=f"Line {line_id}")
-    await conn.execute(story_lines.delete().where(story_lines.c.id == line_id))
-    await _shift(conn, heading_id, int(row["position"]) + 1, -1)
-    await check_dual_pairs(conn, [heading_id], f"Deleting line {line_id}")
-
-
-async def move_line(
-    conn: AsyncConnection,
-    script_id: int,
-    heading_id: int,
-    line_id: int,
-    position: int,
-    target_heading_id: int | None,
-    if_match: str | None,
-) -> RowMapping:
-    """Move a line within its section (1..n) or to another section of the script (1..m+1); the lines in
-    between shift by one, so both sections keep positions without gaps."""
-    await get_script(conn, script_id, lock=True)
-    row = await get_line(conn, script_id, heading_id, line_id, lock=True)
-    check_etag(row, if_match, what=f"Line {line_id}")
-    current = int(row["position"])
-    target = heading_id if target_heading_id is None else target_heading_id
-    if target == heading_id:
-        position = _checked_position(position, await _count_lines(conn, story_lines.c.heading_id == heading_id))
-        if position == current:
-            return row
-        # One statement moves the line and shifts the ones between its old and new place by one
-        # towards the old place; the unique check runs once, at its end.
-        low, high, delta = (position, current, 1) if position < current else (current, position, -1)
-        await conn.execute(
-            story_lines.update()
-            .where(story_lines.c.heading_id == heading_id, story_lines.c.position.between(low, high))
-            .values(
-                position=case((story_lines.c.id == line_id, position), else_=story_lines.c.position + delta), **BUMP
-            )
-        )
-    else:
-        await get_heading(conn, script_id, target)
-        position = _checked_position(position, await _count_lines(conn, story_lines.c.heading_id == target) + 1)
-        await _shift(conn, target, position, +1)
-        await conn.execute(
-            story_lines.update().where(story_lines.c.id == line_id).values(heading_id=target, position=position, **BUMP)
-        )
-        await _shift(conn, heading_id, current + 1, -1)
-    if row["dual"]:
-        # Refused (and the move undone with the transaction) where the line would lose its partner.
-        await check_dual_partner(conn, target, position)
-    # The lines around its old and new places now follow other lines.
-    await check_dual_pairs(conn, {heading_id, target}, f"Moving line {line_id}")
-    return (await conn.execute(select(*LINE_COLUMNS).where(story_lines.c.id == line_id))).mappings().one()
-
-
-def lines_query(heading_id: int) -> Select[Any]:
-    return select(*LINE_COLUMNS).where(story_lines.c.heading_id == heading_id).order_by(story_lines.c.position)
-
-
-def script_lines_query(script_id: int) -> Select[Any]:
-    """All lines of a script in story order: sections by sequence number, then lines by position."""
-    return (
-        select(*LINE_COLUMNS)
-        .join(section_headings, section_headings.c.id == story_lines.c.heading_id)
-        .where(story_lines.c.script_id == script_id)
-        .order_by(section_headings.c.sequence_number, story_lines.c.position)
-    )

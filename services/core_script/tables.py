@@ -105,7 +105,7 @@ scripts = Table(
     Column("sequence_number", BigInteger, nullable=False),
     # Whether the script's numbering scope in the Central Sequence Service (script-{id}: the script
     # at 1, its headings from 2) is known to hold its headings. Scripts made before scopes existed
-    # start without one; the first change to their headings builds it (upstream_calls.reconcile_scope).
+    # start without one; the first change to their headings builds it (scopes.reconcile_scope).
     Column("sections_scoped", Boolean, nullable=False, server_default=false()),
     # The title page: [{"key", "value"}, ...] in the order written.
     Column("title_page", JSONB, nullable=False, server_default=text("'[]'::jsonb")),

@@ -1,5 +1,5 @@
 """Core Script Management /v1: the upstream contract's scripts and section headings, numbered by the
-Central Sequence Service (upstream_calls.py), over the same tables as /v2 (store.py)."""
+Central Sequence Service (script_calls.py, section_calls.py), over the same tables as /v2 (store.py)."""
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,7 +19,8 @@ from .generated.models import (
     SectionHeadingUpdateRequest,
     SuccessResponse,
 )
-from .upstream_calls import insert_heading, insert_script, lock_headings, renumber_headings
+from .script_calls import insert_script
+from .section_calls import insert_heading, lock_headings, renumber_headings
 
 
 def _preview(numbers: list[int]) -> str:

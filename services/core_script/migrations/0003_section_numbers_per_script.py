@@ -3,7 +3,7 @@
 Upgrade: each script's headings keep their order and are renumbered 2..n+1 (the script itself is 1
 in its scope); numbers are unique per script instead of across all scripts. Every existing script is
 marked as having no scope in the Central Sequence Service yet: the first change to its headings
-builds it there from these rows (upstream_calls.reconcile_scope), so the two services need not be
+builds it there from these rows (scopes.reconcile_scope), so the two services need not be
 migrated together.
 
 Downgrade: the headings are numbered once more across all scripts, script by script in id order,
