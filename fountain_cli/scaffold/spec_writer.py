@@ -450,7 +450,7 @@ def _json(schema_name: str, example: Any, description: str) -> dict[str, Any]:
     }
 
 
-# How deep a read may nest ?embed= (fountain_common.crud.EMBED_DEPTH): artist?embed=album(track(genre)).
+# How deep a read may nest ?embed= (fountain_common.crud.embeds.EMBED_DEPTH): artist?embed=album(track(genre)).
 EMBED_DEPTH = 3
 
 
@@ -546,7 +546,7 @@ BATCH_LIMIT = 1000
 
 
 def conflict_targets(table: Table) -> list[str]:
-    """What an upsert may match rows on (fountain_common.crud.conflict_targets): the primary key, a
+    """What an upsert may match rows on (fountain_common.crud.batches.conflict_targets): the primary key, a
     unique constraint, a unique index of plain columns without WHERE; named by their fields."""
     targets = [table.primary_key, *[cols for cols, _ in table.uniques]]
     targets += [

@@ -1,4 +1,4 @@
-"""The shared CRUD logic of scaffolded services (fountain_common/crud.py) against a real table: filters
+"""The shared CRUD logic of scaffolded services (fountain_common/crud/) against a real table: filters
 with PostgREST's operators, ordering by several fields with nulls first or last, keys of several
 columns, and values that keep their exact type on the wire."""
 

@@ -1,4 +1,4 @@
-"""The shared CRUD logic (fountain_common/crud.py) over Chinook's music tables: `select=` of fields,
+"""The shared CRUD logic (fountain_common/crud/) over Chinook's music tables: `select=` of fields,
 embedding in both directions (the row a foreign key points to, the rows pointing to this one, rows
 linked through a join table), nested, with one query per embedded relation; writes of many rows at
 once, upserts, and changes and deletes by filter with their guard."""
