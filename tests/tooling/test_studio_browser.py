@@ -28,6 +28,9 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 WAIT_MS = 30_000  # a wait for the page or a scaffold to finish, not a limit on how fast they are
 SCAFFOLD_WAIT_MS = 120_000
+# Assertions wait as long as actions do (Playwright's own default is 5 s): on a loaded machine the
+# studio's previews, which run the scaffold's pipeline, may take longer than that to come back.
+expect.set_options(timeout=WAIT_MS)
 
 
 @contextmanager
