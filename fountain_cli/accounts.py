@@ -252,8 +252,10 @@ def key_command(
         bool, typer.Option("--revoke-old", help="Revoke the account's other keys (rotation done in one step).")
     ] = False,
 ) -> None:
-    """Make a new key for an account (rotation) and print it, once. The old keys keep working until
-    revoked: hand out the new one, then `fountain accounts revoke NAME --key-id OLD`.
+    """Make a new key for an account (rotation) and print it, once.
+
+    The old keys keep working until revoked: hand out the new one, then
+    `fountain accounts revoke NAME --key-id OLD`, or revoke them at once with --revoke-old.
 
     Example: fountain accounts key alice --revoke-old
     """
