@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 from typer.testing import CliRunner
 
-from fountain_cli import gateway, registry
+from fountain_cli import gateway, registry, servers
 from fountain_cli.host_dispatch import HostDispatcher
 from fountain_cli.key_check import KeyCheckMiddleware, Keyring
 from fountain_cli.main import app
@@ -211,3 +211,18 @@ async def test_the_service_learns_the_caller_and_never_a_forged_identity(account
     async with httpx.AsyncClient(transport=unchecked, base_url="http://test") as http:
         received = (await http.post("/v2/anything", headers=forged)).json()
         assert not [name for name in received if name.startswith(("x-consumer", "x-credential", "x-anonymous"))]
+
+
+async def test_each_worker_of_one_service_checks_keys_unless_behind_the_gateway(
+    accounts_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fountain serve NAME --workers N`: uvicorn builds the app in each worker from the factory's name."""
+    key = printed_key(fountain("add", "alice", "--role", "reader"))
+    checked = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.KEYS))()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=checked), base_url="http://test") as http:
+        assert (await http.get("/v2/scopes")).status_code == 401
+        assert (await http.post("/v1/sequence", json={}, headers={"apikey": key})).status_code == 403
+    behind_gateway = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.GATEWAY))()
+    assert not [m for m in behind_gateway.user_middleware if m.cls is KeyCheckMiddleware]
+    unchecked = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.NONE))()
+    assert [m.kwargs for m in unchecked.user_middleware if m.cls is KeyCheckMiddleware] == [{"keyring": None}]
