@@ -6,11 +6,14 @@ SHA-256, when it was made and when it was revoked. Every change replaces the fil
 (a temporary file renamed over it), readable by its owner only.
 """
 
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +122,19 @@ def save(path: Path, accounts: dict[str, Account]) -> None:
         raise
 
 
+@contextmanager
+def _changing(path: Path) -> Iterator[dict[str, Account]]:
+    """The accounts of `path` to change, saved when the block ends without error. One change at a
+    time (a lock file beside it), so two commands at once cannot lose each other's change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600), "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        accounts = load(path)
+        yield accounts
+        save(path, accounts)
+
+
 def _new_key(account: Account) -> str:
     key = gateway.new_api_key()
     taken = {k.id for k in account.keys}
@@ -148,59 +164,55 @@ def add_account(path: Path, name: str, role: str) -> str:
         raise AccountError(
             f"account name {name!r} must be 1-64 lower-case letters, digits, . _ - (starting with a letter or digit)"
         )
-    accounts = load(path)
-    if name in accounts:
-        raise AccountError(f"account {name!r} exists already (a new key for it: fountain accounts key {name})")
-    account = Account(name, role)
-    key = _new_key(account)
-    accounts[name] = account
-    save(path, accounts)
+    with _changing(path) as accounts:
+        if name in accounts:
+            raise AccountError(f"account {name!r} exists already (a new key for it: fountain accounts key {name})")
+        account = Account(name, role)
+        key = _new_key(account)
+        accounts[name] = account
     return key
 
 
 def new_key(path: Path, name: str, revoke_old: bool = False) -> tuple[str, list[str]]:
     """A new key for `name`; with `revoke_old` every other key is revoked. The key and the ids revoked."""
-    accounts = load(path)
-    account = _account(accounts, name)
-    revoked = []
-    if revoke_old:
-        now = _now()
-        for old in account.active_keys():
-            old.revoked = now
-            revoked.append(old.id)
-    key = _new_key(account)
-    save(path, accounts)
+    with _changing(path) as accounts:
+        account = _account(accounts, name)
+        revoked = []
+        if revoke_old:
+            now = _now()
+            for old in account.active_keys():
+                old.revoked = now
+                revoked.append(old.id)
+        key = _new_key(account)
     return key, revoked
 
 
 def revoke(path: Path, name: str, key_id: str | None = None) -> list[str]:
     """Revoke one key of `name` (every active one when `key_id` is None); the ids revoked."""
-    accounts = load(path)
-    account = _account(accounts, name)
-    if key_id is not None:
-        matching = [k for k in account.keys if k.id == key_id]
-        if not matching:
-            ids = ", ".join(k.id for k in account.keys) or "none"
-            raise AccountError(f"account {name!r} has no key {key_id!r} (its keys: {ids})")
-        if not matching[0].active:
-            raise AccountError(f"key {key_id} of {name!r} was revoked already, at {matching[0].revoked}")
-        targets = matching
-    else:
-        targets = account.active_keys()
-        if not targets:
-            raise AccountError(f"account {name!r} has no active key to revoke")
-    now = _now()
-    for key in targets:
-        key.revoked = now
-    save(path, accounts)
+    with _changing(path) as accounts:
+        account = _account(accounts, name)
+        if key_id is not None:
+            matching = [k for k in account.keys if k.id == key_id]
+            if not matching:
+                ids = ", ".join(k.id for k in account.keys) or "none"
+                raise AccountError(f"account {name!r} has no key {key_id!r} (its keys: {ids})")
+            if not matching[0].active:
+                raise AccountError(f"key {key_id} of {name!r} was revoked already, at {matching[0].revoked}")
+            targets = matching
+        else:
+            targets = account.active_keys()
+            if not targets:
+                raise AccountError(f"account {name!r} has no active key to revoke")
+        now = _now()
+        for key in targets:
+            key.revoked = now
     return [key.id for key in targets]
 
 
 def remove(path: Path, name: str) -> None:
-    accounts = load(path)
-    _account(accounts, name)
-    del accounts[name]
-    save(path, accounts)
+    with _changing(path) as accounts:
+        _account(accounts, name)
+        del accounts[name]
 
 
 accounts_app = typer.Typer(

@@ -207,6 +207,16 @@ def serve(
                 err=True,
             )
             raise typer.Exit(2)
+        own_key = settings.gateway_api_key
+        if service is None and not settings.gateway_url and own_key and keyring.identify(own_key) is None:
+            typer.secho(
+                "FOUNTAIN_GATEWAY_API_KEY is the key the services send when they call each other through this "
+                "server, and no account or GATEWAY_CONSUMERS entry has it: unset it (the server then makes one "
+                "of its own) or set it to a key that exists.",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(2)
     listen = port or (8080 if service is None else registry.load_service(service).port)
     busy = busy_port_message(host, listen, service)
     if busy:  # said before the database starts and the migrations run

@@ -6,6 +6,7 @@ import json
 import re
 import stat
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 from typer.testing import CliRunner
 
-from fountain_cli import gateway, registry, servers
+from fountain_cli import accounts, gateway, registry, servers
 from fountain_cli.host_dispatch import HostDispatcher
 from fountain_cli.key_check import KeyCheckMiddleware, Keyring
 from fountain_cli.main import app
@@ -59,7 +60,8 @@ def test_accounts_round_trip_keeps_only_hashes(accounts_file: Path) -> None:
     text = accounts_file.read_text()
     assert first not in text and reader not in text
     assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600
-    assert not [p for p in accounts_file.parent.iterdir() if p != accounts_file], "a temporary file was left"
+    left = [p.name for p in accounts_file.parent.iterdir() if p != accounts_file]
+    assert left == [".accounts.json.lock"], "a temporary file was left"
 
     second = printed_key(fountain("key", "alice"))
     assert [active for _, active in key_ids(accounts_file, "alice")] == [True, True]
@@ -78,6 +80,15 @@ def test_accounts_round_trip_keeps_only_hashes(accounts_file: Path) -> None:
     assert key_ids(accounts_file, "bob") == [(bob_key[0], False)]
     fountain("remove", "bob")
     assert "bob" not in fountain("list")
+
+
+def test_changes_made_at_once_are_all_kept(accounts_file: Path) -> None:
+    names = [f"writer-{n}" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        keys = list(pool.map(lambda name: accounts.add_account(accounts_file, name, "writer"), names))
+    stored = accounts.load(accounts_file)
+    assert sorted(stored) == sorted(names)
+    assert {stored[name].keys[0].sha256 for name in names} == {accounts.key_digest(key) for key in keys}
 
 
 @pytest.mark.parametrize(

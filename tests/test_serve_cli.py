@@ -80,6 +80,27 @@ def test_a_malformed_gateway_consumers_is_reported(tmp_path: Path) -> None:
     assert "role 'owner' must be one of reader, writer, admin" in result.stderr
 
 
+def test_a_key_for_calls_between_services_that_nobody_has_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    env = {
+        **_environment_without_database(data_dir),
+        "GATEWAY_CONSUMERS": "ci:writer:" + "k" * 43,
+        "FOUNTAIN_GATEWAY_API_KEY": "u" * 43,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fountain_cli.main", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        "FOUNTAIN_GATEWAY_API_KEY" in result.stderr and "no account or GATEWAY_CONSUMERS entry has it" in result.stderr
+    )
+    assert not data_dir.exists()
+
+
 def test_busy_port_is_reported_before_the_database_starts(tmp_path: Path) -> None:
     data_dir = tmp_path / "embedded-postgres"
     with port_taken() as port:
