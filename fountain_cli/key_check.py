@@ -37,6 +37,14 @@ class Identity:
     role: str
     key_id: str
 
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """What Kong's key-auth tells the service about the consumer."""
+        return [
+            (b"x-consumer-id", str(uuid.uuid5(CONSUMER_NAMESPACE, self.name)).encode()),
+            (b"x-consumer-username", self.name.encode()),
+            (b"x-credential-identifier", self.key_id.encode()),
+        ]
+
 
 class Keyring:
     """Every key `fountain serve` accepts, by SHA-256: the accounts file's active keys (reloaded when
@@ -44,15 +52,16 @@ class Keyring:
 
     def __init__(self, accounts_file: Path, consumers: list[gateway.Consumer] | None = None) -> None:
         self.accounts_file = accounts_file
-        self.fixed: dict[str, Identity] = {}
+        self.fixed: dict[bytes, Identity] = {}
         for consumer in consumers or []:
             self.add(consumer, key_id=f"{gateway.CONSUMERS_VARIABLE}:{consumer.name}")
         self._file_state: tuple[int, int, int] | None = None
-        self._from_file: dict[str, Identity] = {}
+        self._from_file: dict[bytes, Identity] = {}
+        self._headers: dict[Identity, list[tuple[bytes, bytes]]] = {}
         self._reload_if_changed(serving=False)
 
     def add(self, consumer: gateway.Consumer, key_id: str) -> None:
-        self.fixed[accounts.key_digest(consumer.key)] = Identity(consumer.name, consumer.role, key_id)
+        self.fixed[accounts.key_digest(consumer.key).encode()] = Identity(consumer.name, consumer.role, key_id)
 
     def _reload_if_changed(self, serving: bool = True) -> None:
         try:
@@ -72,10 +81,15 @@ class Keyring:
             log.warning("accounts file unreadable, keeping the keys read before", error=str(error))
             return
         self._from_file = {
-            key.sha256: Identity(account.name, account.role, key.id)
+            key.sha256.encode(): Identity(account.name, account.role, key.id)
             for account in loaded.values()
             for key in account.active_keys()
         }
+
+    def headers(self, identity: Identity) -> list[tuple[bytes, bytes]]:
+        if identity not in self._headers:
+            self._headers[identity] = identity.headers()
+        return self._headers[identity]
 
     def __len__(self) -> int:
         self._reload_if_changed()
@@ -88,7 +102,7 @@ class Keyring:
         # Every stored hash compared in constant time, none skipped: how long the check takes says
         # nothing about which key, or how much of one, matched.
         for known, identity in (*self._from_file.items(), *self.fixed.items()):
-            if hmac.compare_digest(known.encode(), digest):
+            if hmac.compare_digest(known, digest):
                 found = identity
         return found
 
@@ -150,9 +164,5 @@ class KeyCheckMiddleware:
             )
             await problem_response(Request(scope), forbidden)(scope, receive, send)
             return
-        headers += [
-            (b"x-consumer-id", str(uuid.uuid5(CONSUMER_NAMESPACE, identity.name)).encode()),
-            (b"x-consumer-username", identity.name.encode()),
-            (b"x-credential-identifier", identity.key_id.encode()),
-        ]
+        headers += self.keyring.headers(identity)
         await self.app({**scope, "headers": headers}, receive, send)
