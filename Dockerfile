@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # One image for every FountainAI service. docker-compose.yml picks what each container runs
 # (`fountain serve <name>`, `fountain db upgrade`, `fountain gateway render`); on its own the image
-# serves the service named by FOUNTAIN_SERVICE:
-#   docker run -e FOUNTAIN_SERVICE=character -e FOUNTAIN_DATABASE_URL=postgresql://... fountainai
+# serves the service named by FOUNTAIN_SERVICE, checking the API keys of GATEWAY_CONSUMERS itself
+# (compose runs it --behind-gateway instead, Kong checking them):
+#   docker run -e FOUNTAIN_SERVICE=character -e FOUNTAIN_DATABASE_URL=postgresql://... \
+#     -e GATEWAY_CONSUMERS=ci:writer:<key> fountainai
 # Migrations never run at build time: the compose service `migrate` applies them before the APIs start.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

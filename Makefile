@@ -45,8 +45,10 @@ validate: install  ## Check every spec: OpenAPI 3.1 and our own rules
 
 PORT ?= 8080
 
-run: install  ## Run all five services on http://127.0.0.1:8080 (embedded PostgreSQL, no Docker; another port: make run PORT=8090)
-	$(BIN)/fountain serve --port $(PORT)
+# --no-auth: a fresh clone runs with no setup; `fountain serve` refuses it on any address but loopback.
+# With keys checked: fountain accounts add NAME --role writer && fountain serve (docs/accounts.md).
+run: install  ## Run all five services on http://127.0.0.1:8080, checking no API key (loopback only; embedded PostgreSQL, no Docker; another port: make run PORT=8090)
+	$(BIN)/fountain serve --port $(PORT) --no-auth
 
 check-generated: install  ## Fail when generated code differs from what the specs produce
 	$(BIN)/fountain codegen --check

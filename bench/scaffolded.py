@@ -6,7 +6,7 @@ One run:
      runs `fountain scaffold bench_music --from-sql` on a Chinook-like `track` table (serial key,
      varchar, integer, numeric(10,2)): the service is exactly what a user gets;
   2. starts an embedded PostgreSQL in the same folder, migrates the service and starts ONE service
-     process (`fountain serve bench_music --no-migrate`, log level WARNING) from the copy;
+     process (`fountain serve bench_music --no-migrate --no-auth`, log level WARNING) from the copy;
   3. inserts `--seed` rows with one INSERT ... SELECT, then VACUUM ANALYZE, and checks that
      GET /v1/track/<id> answers the row;
   4. for each client count and `--repeats` rounds, measures for `--duration` seconds each, in an order
@@ -208,10 +208,21 @@ def run(args: argparse.Namespace) -> int:
             "FOUNTAIN_DATABASE_URL": server.url,
             "FOUNTAIN_LOG_LEVEL": "WARNING",
         }
-        print(f"[setup] fountain serve {SERVICE} --port {port} --no-migrate ...", flush=True)
+        print(f"[setup] fountain serve {SERVICE} --port {port} --no-migrate --no-auth ...", flush=True)
         with log.open("wb") as service_log:
             service = children.start(
-                [sys.executable, "-m", "fountain_cli.main", "serve", SERVICE, "--port", str(port), "--no-migrate"],
+                # The service's own cost, as measured before keys were checked (loopback only).
+                [
+                    sys.executable,
+                    "-m",
+                    "fountain_cli.main",
+                    "serve",
+                    SERVICE,
+                    "--port",
+                    str(port),
+                    "--no-migrate",
+                    "--no-auth",
+                ],
                 env=env,
                 cwd=copy,
                 stdout=service_log,

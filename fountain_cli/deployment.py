@@ -126,7 +126,18 @@ def compose_config() -> dict[str, Any]:
         name = compose_service_name(service)
         services[name] = {
             **_app_service(
-                ["fountain", "serve", service.name, "--host", "0.0.0.0", "--port", str(service.port), "--no-migrate"],
+                [
+                    "fountain",
+                    "serve",
+                    service.name,
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    str(service.port),
+                    "--no-migrate",
+                    # Kong checks the keys; the services are reachable on the compose network only.
+                    "--behind-gateway",
+                ],
                 {
                     "postgres": {"condition": "service_healthy"},
                     "migrate": {"condition": "service_completed_successfully"},

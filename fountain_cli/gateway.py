@@ -4,8 +4,9 @@ Routes: one Kong route per spec path and access class. Each path template become
 (`~/v1/characters/[^/]+/paraphrases$`), so a route reaches exactly the paths the spec declares and
 nothing below or beside them; parameter values are left to the service, which answers the 400/422
 its spec declares for a malformed one. The read route of a path carries its GET (and HEAD) methods
-and admits the groups reader and writer; the write route carries every other method and admits
-writer only. Health probes are open. Where two templates can match the same path (a literal segment
+and admits the groups reader, writer and admin; the write route carries every other method and admits
+writer and admin. Health probes are open. `access_groups` says which groups a method of a path admits:
+`fountain serve` checks keys with the same answer (fountain_cli/key_check.py). Where two templates can match the same path (a literal segment
 where another has a parameter), the template with more literal segments gets the higher
 regex_priority, as OpenAPI prefers concrete paths.
 
@@ -34,8 +35,11 @@ FORMAT_VERSION = "3.0"
 
 READER = "reader"
 WRITER = "writer"
-ROLES = (READER, WRITER)
+ADMIN = "admin"
+ROLES = (READER, WRITER, ADMIN)
 READ_METHODS = frozenset({"GET", "HEAD"})
+READ_GROUPS = (READER, WRITER, ADMIN)
+WRITE_GROUPS = (WRITER, ADMIN)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 OPEN_PATHS = frozenset({"/health", "/ready"})
 VERSIONED_PATH = re.compile(r"^/v[0-9]+/")
@@ -120,26 +124,34 @@ def _access_plugins(groups: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def access_groups(path: str, method: str) -> tuple[str, ...] | None:
+    """The groups (roles) a consumer needs to call `method` on `path`, a spec template or a path as
+    requested; None when the path is open to anyone (health probes) or not part of the API at all."""
+    if not VERSIONED_PATH.match(path):
+        return None
+    return READ_GROUPS if method.upper() in READ_METHODS else WRITE_GROUPS
+
+
 def _routes(service: ServiceDefinition) -> list[dict[str, Any]]:
     methods_by_path: dict[str, set[str]] = {}
     for operation in spec_operations(service):
         methods_by_path.setdefault(operation.path, set()).add(operation.method)
     routes = []
     for path, methods in sorted(methods_by_path.items()):
-        classes: list[tuple[str, set[str], list[str] | None]]
-        if path in OPEN_PATHS:
-            classes = [("open", methods, None)]
-        elif VERSIONED_PATH.match(path):
-            classes = [
-                ("read", methods & READ_METHODS, [READER, WRITER]),
-                ("write", methods - READ_METHODS, [WRITER]),
-            ]
-        else:
+        if path not in OPEN_PATHS and not VERSIONED_PATH.match(path):
             raise ValueError(
                 f"specs/{service.name}.yaml: path {path} is neither versioned (/v1/..., /v2/...) "
                 f"nor an open probe ({', '.join(sorted(OPEN_PATHS))}); the gateway cannot route it."
             )
-        for access, access_methods, groups in classes:
+        # One route per distinct answer of access_groups: open, read, write.
+        by_groups: dict[tuple[str, ...] | None, set[str]] = {}
+        for method in methods:
+            by_groups.setdefault(access_groups(path, method), set()).add(method)
+        classes = [
+            ("open" if groups is None else "read" if groups == READ_GROUPS else "write", access_methods, groups)
+            for groups, access_methods in by_groups.items()
+        ]
+        for access, access_methods, groups in sorted(classes, key=lambda c: ("open", "read", "write").index(c[0])):
             if not access_methods:
                 continue
             route: dict[str, Any] = {
@@ -152,7 +164,7 @@ def _routes(service: ServiceDefinition) -> list[dict[str, Any]]:
                 "regex_priority": regex_priority(path),
             }
             if groups is not None:
-                route["plugins"] = _access_plugins(groups)
+                route["plugins"] = _access_plugins(list(groups))
             routes.append(route)
     return routes
 
@@ -308,7 +320,7 @@ class ConsumerError(ValueError):
     pass
 
 
-_CONSUMER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+CONSUMER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _API_KEY = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
@@ -322,7 +334,7 @@ def parse_consumers(text: str) -> list[Consumer]:
         if len(parts) != 3:
             raise ConsumerError(f"entry {number} is not name:role:key (found {len(parts)} field(s))")
         name, role, key = parts
-        if not _CONSUMER_NAME.match(name):
+        if not CONSUMER_NAME.match(name):
             raise ConsumerError(f"entry {number}: consumer name {name!r} must be lower-case letters, digits, . _ -")
         if role not in ROLES:
             raise ConsumerError(f"entry {number} ({name}): role {role!r} must be one of {', '.join(ROLES)}")
@@ -408,7 +420,7 @@ def render(
     output: Annotated[Path, typer.Option(help="Where to write the configuration Kong loads.")],
     source: Annotated[Path, typer.Option(help="The generated configuration.")] = KONG_FILE,
 ) -> None:
-    """Write Kong's configuration with the consumers of GATEWAY_CONSUMERS (name:role:key, role reader or writer).
+    """Write Kong's configuration with the consumers of GATEWAY_CONSUMERS (name:role:key, role reader, writer or admin).
 
     Runs when the deployment starts, so keys stay out of the repository and the image.
     Example: GATEWAY_CONSUMERS="ci:writer:$(fountain gateway new-key)" fountain gateway render --output /tmp/kong.yml
@@ -428,6 +440,12 @@ def render(
 def new_key() -> None:
     """Print a new random API key (43 URL-safe characters) for GATEWAY_CONSUMERS.
 
+    Accounts kept by `fountain serve` get theirs from `fountain accounts add` / `fountain accounts key`.
     Example: echo "GATEWAY_CONSUMERS=ci:writer:$(fountain gateway new-key)" >> .env
     """
-    typer.echo(secrets.token_urlsafe(32))
+    typer.echo(new_api_key())
+
+
+def new_api_key() -> str:
+    """256 random bits, URL-safe: a key GATEWAY_CONSUMERS accepts as it is."""
+    return secrets.token_urlsafe(32)

@@ -1,13 +1,15 @@
 """`fountain`: the one command that drives FountainAI's specs, code, databases and servers."""
 
+import ipaddress
 import os
 import sys
 from importlib.metadata import version as package_version
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from fountain_cli import codegen, gateway, registry
+from fountain_cli.accounts import accounts_app
 from fountain_cli.backup import backup_command, restore_command
 from fountain_cli.db import db_app, selected_services, upgrade_all
 from fountain_cli.dns import dns
@@ -24,6 +26,9 @@ from fountain_cli.studio.command import EPILOG as STUDIO_EPILOG
 from fountain_cli.studio.command import studio
 from fountain_cli.sweep import sweep
 from fountain_common.service import REPO_ROOT
+
+if TYPE_CHECKING:
+    from fountain_cli.servers import Auth
 
 app = typer.Typer(
     help="FountainAI: contract-first storytelling services.\n\nExample: fountain validate && fountain codegen && fountain serve",
@@ -49,6 +54,7 @@ def _options(
 
 app.add_typer(db_app, name="db")
 app.add_typer(gateway.gateway_app, name="gateway")
+app.add_typer(accounts_app, name="accounts")
 app.command()(dns)
 app.command("import")(import_command)
 
@@ -132,18 +138,39 @@ def serve(
     ] = None,
     migrate: Annotated[bool, typer.Option(help="Upgrade the database schemas before serving.")] = True,
     workers: Annotated[int, typer.Option(min=1, help="Server processes (one service only).")] = 1,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Check no API key, for experiments on this machine: refused unless --host is 127.0.0.1, ::1 or localhost.",
+        ),
+    ] = False,
+    behind_gateway: Annotated[
+        bool,
+        typer.Option(
+            "--behind-gateway",
+            help="Kong in front checks the keys and names the caller in X-Consumer-* headers, which are passed on "
+            "(the Docker Compose deployment). Never publish such a port: whoever reaches it is trusted.",
+        ),
+    ] = False,
 ) -> None:
     """Serve one service, or all five in one process routed by Host header exactly as the gateway routes.
 
-    All five also answer under a path prefix (/character/docs); / lists them, for a browser.
-    A port in use is reported before anything starts, with a free one to use instead.
+    Every /v1 and /v2 request needs an API key in the `apikey` header, with the role Kong's routes
+    require (reader: GET; writer and admin: every method); /health, /ready and the docs are open.
+    Keys come from `fountain accounts` and from GATEWAY_CONSUMERS (name:role:key): with neither,
+    the server refuses to start. All five also answer under a path prefix (/character/docs);
+    / lists them, for a browser. A port in use is reported before anything starts.
 
-    Example: fountain serve  then  curl -H 'Host: centralsequence.fountain.coach' http://127.0.0.1:8080/v1/sequence ...
+    Example: fountain accounts add alice --role writer  then  fountain serve  then
+    curl -H 'Host: centralsequence.fountain.coach' -H 'apikey: <key>' http://127.0.0.1:8080/v1/sequence ...
     """
     import uvicorn
 
+    from fountain_cli.accounts import AccountError
+    from fountain_cli.key_check import INTERNAL_CONSUMER
     from fountain_cli.ports import busy_port_message
-    from fountain_cli.servers import all_services_app, one_service_app_factory
+    from fountain_cli.servers import Auth, all_services_app, keyring_from_environment, one_service_app_factory
     from fountain_common.http_server import server_options
     from fountain_common.observability import configure_logging
     from fountain_common.settings import get_settings
@@ -151,6 +178,45 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     names = selected_services(service)
+    auth = Auth.NONE if no_auth else Auth.GATEWAY if behind_gateway else Auth.KEYS
+    if no_auth and behind_gateway:
+        typer.secho("--no-auth and --behind-gateway exclude each other: pick one.", fg="red", err=True)
+        raise typer.Exit(2)
+    if no_auth and not is_loopback(host):
+        typer.secho(
+            f"--no-auth serves without checking any key, so only on this machine: --host 127.0.0.1, ::1 or "
+            f"localhost, not {host}. To serve {host}, create an account: fountain accounts add NAME --role writer",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    keyring = None
+    if auth is Auth.KEYS:
+        try:
+            keyring = keyring_from_environment(settings)
+        except (AccountError, gateway.ConsumerError) as error:
+            typer.secho(f"Cannot read the API keys: {error}.", fg="red", err=True)
+            raise typer.Exit(2) from error
+        if not len(keyring):
+            typer.secho(
+                "No account has an active API key, so nobody could call the API. Create one:\n"
+                "  fountain accounts add NAME --role writer    (prints its key)\n"
+                f"or set {gateway.CONSUMERS_VARIABLE}=name:role:key, or, on this machine only, serve without "
+                "checks: fountain serve --no-auth",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(2)
+        own_key = settings.gateway_api_key
+        if service is None and not settings.gateway_url and own_key and keyring.identify(own_key) is None:
+            typer.secho(
+                "FOUNTAIN_GATEWAY_API_KEY is the key the services send when they call each other through this "
+                "server, and no account or GATEWAY_CONSUMERS entry has it: unset it (the server then makes one "
+                "of its own) or set it to a key that exists.",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(2)
     listen = port or (8080 if service is None else registry.load_service(service).port)
     busy = busy_port_message(host, listen, service)
     if busy:  # said before the database starts and the migrations run
@@ -164,24 +230,47 @@ def serve(
             raise typer.Exit(2)
         own_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         if not settings.gateway_url:
-            # Services call each other through this process, by public host, as they would through Kong.
+            # Services call each other through this process, by public host, as they would through Kong;
+            # with a key of their own, known to this process only (behind Kong they bypass it).
             os.environ["FOUNTAIN_GATEWAY_URL"] = f"http://{own_address}:{listen}"
+            if keyring is not None and not settings.gateway_api_key:
+                internal_key = gateway.new_api_key()
+                keyring.add(gateway.Consumer(INTERNAL_CONSUMER, gateway.WRITER, internal_key), key_id="internal")
+                os.environ["FOUNTAIN_GATEWAY_API_KEY"] = internal_key
             get_settings.cache_clear()
         typer.echo(f"Serving {len(names)} services on http://{host}:{listen}, routed by Host header or path prefix:")
         for svc in registry.all_services():
             typer.echo(f"  {svc.host:35} http://{own_address}:{listen}/{svc.name}/")
         typer.echo(f"Open http://{own_address}:{listen}/ in a browser for each service's docs and health.")
-        uvicorn.run(all_services_app(), host=host, port=listen, **server_options())
+        _say_who_is_checked(auth)
+        uvicorn.run(all_services_app(auth, keyring), host=host, port=listen, **server_options())
     else:
         typer.echo(f"Serving {service} on http://{host}:{listen}")
+        _say_who_is_checked(auth)
         uvicorn.run(
-            f"fountain_cli.servers:{one_service_app_factory(service)}",
+            f"fountain_cli.servers:{one_service_app_factory(service, auth)}",
             factory=True,
             host=host,
             port=listen,
             workers=workers,
             **server_options(),
         )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _say_who_is_checked(auth: "Auth") -> None:
+    from fountain_cli.servers import announcement
+
+    message, warning = announcement(auth)
+    typer.secho(message, fg="yellow" if warning else None, err=warning)
 
 
 app.command(epilog=SCAFFOLD_EPILOG)(scaffold)

@@ -15,6 +15,11 @@ class Settings(BaseSettings):
         description="External PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
     )
     data_dir: Path = Field(default=Path("var"), description="Where the embedded PostgreSQL keeps its data.")
+    accounts_file: Path | None = Field(
+        default=None,
+        description="Accounts and hashed API keys `fountain serve` checks (`fountain accounts`). "
+        "Unset: accounts.json under data_dir.",
+    )
     database_name: str = Field(default="fountain", description="Database used on the embedded server.")
     # At most 30 connections a process, as many as 20 + 10 overflow gave, but kept once opened:
     # overflow connections are opened for a request and closed after it, which under a steady load

@@ -1,4 +1,7 @@
-"""Real service processes for tests that need them: `fountain serve` on free local ports."""
+"""Real service processes for tests that need them: `fountain serve` on free local ports.
+
+They check no API key (--no-auth, on loopback) unless a test passes `auth=[]` and gives keys in `env`:
+tests/test_serve.py checks the keys of `fountain serve` itself."""
 
 import os
 import socket
@@ -10,6 +13,8 @@ from contextlib import contextmanager
 
 import httpx
 
+NO_AUTH = ["--no-auth"]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -20,10 +25,19 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    args: list[str], database_url: str, *, count: int = 1, ready_path: str = "/ready", host_header: str | None = None
+    args: list[str],
+    database_url: str,
+    *,
+    count: int = 1,
+    ready_path: str = "/ready",
+    host_header: str | None = None,
+    auth: list[str] = NO_AUTH,
+    env: dict[str, str] | None = None,
 ) -> Iterator[list[str]]:
     """Start `count` processes of `fountain serve ARGS --port P`; yields their base URLs."""
-    with serve_processes(args, database_url, count=count, ready_path=ready_path, host_header=host_header) as started:
+    with serve_processes(
+        [*args, *auth], database_url, count=count, ready_path=ready_path, host_header=host_header, env=env
+    ) as started:
         yield [url for url, _ in started]
 
 
@@ -37,8 +51,8 @@ def serve_processes(
     host_header: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    """As `serve`, with more environment (`env`); yields each process with its base URL, for a test
-    that kills one."""
+    """As `serve` (ARGS as given: add --no-auth or keys), with more environment (`env`); yields each
+    process with its base URL, for a test that kills one."""
     env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **(env or {})}
     ports = [free_port() for _ in range(count)]
     processes = [
@@ -98,7 +112,7 @@ def serve_each(
     env = {**os.environ, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "WARNING", **env_for(urls)}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "fountain_cli.main", "serve", *args, "--port", str(port), "--no-migrate"],
+            [sys.executable, "-m", "fountain_cli.main", "serve", *args, *NO_AUTH, "--port", str(port), "--no-migrate"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -1,24 +1,49 @@
 """`fountain serve`: all five services in one process, dispatched by Host header as the gateway
-does; and one service alone."""
+does, checking API keys; and one service alone."""
+
+from pathlib import Path
 
 import httpx
 
-from fountain_cli import registry
+from fountain_cli import accounts, gateway, registry
 from tests.central_sequence.conftest import reset_numbering
 from tests.service_processes import serve
 
 
-async def test_all_services_answer_on_one_port_by_host(engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_all_services_answer_on_one_port_by_host(engine, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     await reset_numbering(engine)
-    with serve([], database_url, host_header="centralsequence.fountain.coach") as (url,):
+    accounts_file = tmp_path / "accounts.json"
+    reader_key = accounts.add_account(accounts_file, "dashboard", gateway.READER)
+    writer_key = gateway.new_api_key()
+    env = {"FOUNTAIN_ACCOUNTS_FILE": str(accounts_file), gateway.CONSUMERS_VARIABLE: f"ci:writer:{writer_key}"}
+    sequence = {"Host": "centralsequence.fountain.coach"}
+    with serve([], database_url, host_header=sequence["Host"], auth=[], env=env) as (url,):
         async with httpx.AsyncClient(base_url=url) as http:
             # The README's example, as curl sends it.
             numbered = await http.post(
                 "/v1/sequence",
                 json={"elementType": "script", "elementId": 1},
-                headers={"Host": "centralsequence.fountain.coach"},
+                headers={**sequence, "apikey": writer_key},
             )
             assert (numbered.status_code, numbered.json()) == (201, {"sequenceNumber": 1})
+            without_key = await http.post(
+                "/v1/sequence", json={"elementType": "script", "elementId": 2}, headers=sequence
+            )
+            assert without_key.status_code == 401
+            as_reader = {**sequence, "apikey": reader_key}
+            refused = await http.post("/v1/sequence", json={"elementType": "script", "elementId": 2}, headers=as_reader)
+            assert refused.status_code == 403
+            assert (await http.get("/v2/scopes", headers=as_reader)).status_code == 200
+            # Core Script numbers the script through Central Sequence, through this process: with its own key.
+            script = await http.post(
+                "/v2/scripts",
+                json={"title": "Keys"},
+                headers={"Host": registry.load_service("core_script").host, "apikey": writer_key},
+            )
+            assert script.status_code == 201, script.text
+            # Revoked while the server runs: refused from the next request on.
+            accounts.revoke(accounts_file, "dashboard")
+            assert (await http.get("/v2/scopes", headers=as_reader)).status_code == 401
             for service in registry.all_services():
                 ready = await http.get("/ready", headers={"Host": service.host})
                 assert ready.json() == {"status": "ok", "service": service.name}
@@ -27,9 +52,9 @@ async def test_all_services_answer_on_one_port_by_host(engine, database_url: str
             assert "centralsequence.fountain.coach" in unknown.json()["detail"]
 
 
-async def test_one_service_alone(engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_one_service_alone_without_checks_on_loopback(engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
     await reset_numbering(engine)
-    with serve(["central_sequence"], database_url) as (url,):
+    with serve(["central_sequence"], database_url, auth=["--no-auth", "--host", "127.0.0.1"]) as (url,):
         async with httpx.AsyncClient(base_url=url) as http:
             response = await http.post("/v1/sequence", json={"elementType": "script", "elementId": 7})
             assert response.json() == {"sequenceNumber": 1}

@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from fountain_cli.main import app
@@ -34,15 +35,77 @@ def port_taken() -> Iterator[int]:
 
 
 def _environment_without_database(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_DATABASE_URL"}
-    return {**env, "FOUNTAIN_DATA_DIR": str(data_dir)}
+    env = {k: v for k, v in os.environ.items() if k not in ("FOUNTAIN_DATABASE_URL", "GATEWAY_CONSUMERS")}
+    return {**env, "FOUNTAIN_DATA_DIR": str(data_dir), "FOUNTAIN_ACCOUNTS_FILE": str(data_dir.parent / "accounts.json")}
+
+
+def _serve(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fountain_cli.main", "serve", *args],
+        env=_environment_without_database(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_refuses_to_start_when_no_key_could_call_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    result = _serve("--port", str(free_port()), data_dir=data_dir)
+    assert result.returncode == 2
+    assert "No account has an active API key" in result.stderr
+    assert "fountain accounts add NAME --role writer" in result.stderr and "--no-auth" in result.stderr
+    assert not data_dir.exists(), "the embedded PostgreSQL was started for a server that cannot be called"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "example.com"])
+def test_no_auth_is_refused_off_loopback(tmp_path: Path, host: str) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    result = _serve("--no-auth", "--host", host, "--port", str(free_port()), data_dir=data_dir)
+    assert result.returncode == 2
+    assert f"only on this machine: --host 127.0.0.1, ::1 or localhost, not {host}" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_a_malformed_gateway_consumers_is_reported(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    result = subprocess.run(
+        [sys.executable, "-m", "fountain_cli.main", "serve", "--port", str(free_port())],
+        env={**_environment_without_database(data_dir), "GATEWAY_CONSUMERS": "ci:owner:" + "k" * 43},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "role 'owner' must be one of reader, writer, admin" in result.stderr
+
+
+def test_a_key_for_calls_between_services_that_nobody_has_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    env = {
+        **_environment_without_database(data_dir),
+        "GATEWAY_CONSUMERS": "ci:writer:" + "k" * 43,
+        "FOUNTAIN_GATEWAY_API_KEY": "u" * 43,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fountain_cli.main", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        "FOUNTAIN_GATEWAY_API_KEY" in result.stderr and "no account or GATEWAY_CONSUMERS entry has it" in result.stderr
+    )
+    assert not data_dir.exists()
 
 
 def test_busy_port_is_reported_before_the_database_starts(tmp_path: Path) -> None:
     data_dir = tmp_path / "embedded-postgres"
     with port_taken() as port:
         result = subprocess.run(
-            [sys.executable, "-m", "fountain_cli.main", "serve", "--port", str(port)],
+            [sys.executable, "-m", "fountain_cli.main", "serve", "--no-auth", "--port", str(port)],
             env=_environment_without_database(data_dir),
             capture_output=True,
             text=True,
@@ -89,7 +152,17 @@ def _one_service(database_url: str, stderr: int) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_LOG_FORMAT"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fountain_cli.main", "serve", "central_sequence", "--port", str(port), "--no-migrate"],
+        [
+            sys.executable,
+            "-m",
+            "fountain_cli.main",
+            "serve",
+            "central_sequence",
+            "--no-auth",
+            "--port",
+            str(port),
+            "--no-migrate",
+        ],
         env={**env, "FOUNTAIN_DATABASE_URL": database_url, "FOUNTAIN_LOG_LEVEL": "INFO"},
         stdout=subprocess.DEVNULL,
         stderr=stderr,

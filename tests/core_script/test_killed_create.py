@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.service_processes import free_port, serve, serve_processes
+from tests.service_processes import NO_AUTH, free_port, serve, serve_processes
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +102,7 @@ def scope_of(central_sequence: str, script_id: int) -> list[tuple[str, int, int]
 def create_killed(database_url: str, proxy: KillingProxy, body: dict[str, str], key: str | None) -> None:
     """POST /v2/scripts to a Core Script process that is killed before it commits."""
     env = {"FOUNTAIN_CENTRAL_SEQUENCE_URL": proxy.url}
-    with serve_processes(["core_script"], database_url, env=env) as [(url, process)]:
+    with serve_processes(["core_script", *NO_AUTH], database_url, env=env) as [(url, process)]:
         proxy.victim = process
         headers = {"Idempotency-Key": key} if key else {}
         with pytest.raises(httpx.TransportError):
@@ -119,7 +119,7 @@ def test_a_create_killed_before_its_commit_and_retried_takes_one_number(
         create_killed(database_url, proxy, body, key="create-killed-1")
         [first_id] = proxy.killed_in
         env = {"FOUNTAIN_CENTRAL_SEQUENCE_URL": proxy.url}
-        with serve_processes(["core_script"], database_url, env=env) as [(url, _)]:
+        with serve_processes(["core_script", *NO_AUTH], database_url, env=env) as [(url, _)]:
             retried = httpx.post(f"{url}/v2/scripts", json=body, headers={"Idempotency-Key": "create-killed-1"})
             assert retried.status_code == 201, retried.text
             script = retried.json()

@@ -52,15 +52,20 @@ def _render(tmp_path: Path, consumers: str) -> tuple[int, str, Path]:
 
 
 def test_render_adds_consumers_that_kong_authorises_by_role(tmp_path: Path) -> None:
-    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}, dashboard:reader:{READER_KEY}")
+    admin_key = "a" * 43
+    code, output, path = _render(
+        tmp_path, f"ci:writer:{WRITER_KEY}, dashboard:reader:{READER_KEY} root:admin:{admin_key}"
+    )
     assert code == 0, output
-    assert "2 consumer(s): ci (writer), dashboard (reader)" in output
+    assert "3 consumer(s): ci (writer), dashboard (reader), root (admin)" in output
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     config = yaml.safe_load(path.read_text())
     host, path_ = "character.fountain.coach", "/v1/characters"
     assert handle(config, host, "POST", path_, {"apikey": WRITER_KEY}).status == 200
     assert handle(config, host, "GET", path_, {"apikey": READER_KEY}).status == 200
     assert handle(config, host, "POST", path_, {"apikey": READER_KEY}).status == 403
+    assert handle(config, host, "POST", path_, {"apikey": admin_key}).status == 200
+    assert handle(config, host, "GET", path_, {"apikey": admin_key}).status == 200
     assert handle(config, host, "GET", path_).status == 401
     assert path.read_text().startswith("# Rendered by `fountain gateway render`")
 
@@ -69,7 +74,7 @@ def test_render_adds_consumers_that_kong_authorises_by_role(tmp_path: Path) -> N
     ("consumers", "message"),
     [
         ("", "no consumer given"),
-        (f"ci:admin:{WRITER_KEY}", "role 'admin' must be one of reader, writer"),
+        (f"ci:owner:{WRITER_KEY}", "role 'owner' must be one of reader, writer, admin"),
         ("ci:writer:short", "the key must be 32 to 128 characters"),
         (f"ci:writer:{WRITER_KEY} ci:reader:{READER_KEY}", "repeated: ci"),
         (f"ci:writer:{WRITER_KEY} bot:reader:{WRITER_KEY}", "every consumer needs its own key"),

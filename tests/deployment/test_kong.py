@@ -237,11 +237,11 @@ def test_routes_by_host_version_prefix_and_access_class(committed: dict[str, Any
             assert plugins["key-auth"]["key_in_query"] is False
             if route["name"].endswith(".read"):
                 assert set(route["methods"]) <= READ_METHODS
-                assert sorted(plugins["acl"]["allow"]) == ["reader", "writer"]
+                assert sorted(plugins["acl"]["allow"]) == ["admin", "reader", "writer"]
             else:
                 assert route["name"].endswith(".write")
                 assert not set(route["methods"]) & READ_METHODS
-                assert plugins["acl"]["allow"] == ["writer"]
+                assert sorted(plugins["acl"]["allow"]) == ["admin", "writer"]
 
 
 def test_global_plugins(committed: dict[str, Any]) -> None:

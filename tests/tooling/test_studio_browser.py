@@ -238,7 +238,9 @@ async def test_build_check_save_and_scaffold_three_tables(
     database = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_studio")}
     upgrade = run_in(root, "-m", "fountain_cli.main", "db", "upgrade", "reading", env=database)
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
-    with running(root, ["serve", "reading", "--port", str(port := free_port())], database, "/ready", port) as served:
+    with running(
+        root, ["serve", "reading", "--no-auth", "--port", str(port := free_port())], database, "/ready", port
+    ) as served:
         author = httpx.post(f"{served}/v1/author", json={"name": "Ursula"})
         assert author.status_code == 201, author.text
         book = httpx.post(f"{served}/v1/book", json={"authorId": author.json()["id"]})

@@ -1,0 +1,334 @@
+"""Accounts and their API keys for `fountain serve`, kept in one JSON file with hashes, never keys.
+
+An account has a name, a role (reader, writer or admin: the groups kong/kong.yml admits, see
+fountain_cli/gateway.py) and keys. A key is shown once, when it is made; the file keeps its id, its
+SHA-256, when it was made and when it was revoked. Every change replaces the file in one step
+(a temporary file renamed over it), readable by its owner only.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from fountain_cli import gateway
+from fountain_common.settings import Settings, get_settings
+
+FORMAT_VERSION = 1
+ACCOUNTS_FILE_NAME = "accounts.json"
+
+
+class AccountError(ValueError):
+    """A request the accounts file cannot satisfy (taken or unknown name, bad role, unreadable file)."""
+
+
+def key_digest(key: str) -> str:
+    """SHA-256 of a key, hex. Keys are 256 random bits, so a fast hash is enough: nobody can guess one
+    from its hash, and a slow password hash would only add work to every request."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Key:
+    id: str
+    sha256: str
+    created: str
+    revoked: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None
+
+
+@dataclass
+class Account:
+    name: str
+    role: str
+    keys: list[Key] = field(default_factory=list)
+
+    def active_keys(self) -> list[Key]:
+        return [key for key in self.keys if key.active]
+
+
+def accounts_path(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    return settings.accounts_file or settings.data_dir / ACCOUNTS_FILE_NAME
+
+
+def load(path: Path) -> dict[str, Account]:
+    """The accounts of `path` by name; none when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise AccountError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        document = json.loads(text)
+        if document.get("version") != FORMAT_VERSION:
+            raise AccountError(f"{path}: unknown format version {document.get('version')!r}")
+        accounts = {}
+        for entry in document["accounts"]:
+            keys = [Key(k["id"], k["sha256"], k["created"], k.get("revoked")) for k in entry["keys"]]
+            accounts[entry["name"]] = Account(entry["name"], entry["role"], keys)
+        return accounts
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        if isinstance(error, AccountError):
+            raise
+        raise AccountError(f"{path} is not an accounts file ({error}); restore it from a backup") from error
+
+
+def save(path: Path, accounts: dict[str, Account]) -> None:
+    """Replace `path` in one step with mode 0600: a crash leaves the old file or the new one."""
+    document: dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "accounts": [
+            {
+                "name": account.name,
+                "role": account.role,
+                "keys": [
+                    {"id": k.id, "sha256": k.sha256, "created": k.created, "revoked": k.revoked} for k in account.keys
+                ],
+            }
+            for account in sorted(accounts.values(), key=lambda a: a.name)
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".accounts-", suffix=".json")  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _changing(path: Path) -> Iterator[dict[str, Account]]:
+    """The accounts of `path` to change, saved when the block ends without error. One change at a
+    time (a lock file beside it), so two commands at once cannot lose each other's change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600), "rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        accounts = load(path)
+        yield accounts
+        save(path, accounts)
+
+
+def _new_key(account: Account) -> str:
+    key = gateway.new_api_key()
+    taken = {k.id for k in account.keys}
+    key_id = secrets.token_hex(4)
+    while key_id in taken:
+        key_id = secrets.token_hex(4)
+    account.keys.append(Key(key_id, key_digest(key), _now()))
+    return key
+
+
+def _check_role(role: str) -> None:
+    if role not in gateway.ROLES:
+        raise AccountError(f"role {role!r} is not one of {', '.join(gateway.ROLES)}")
+
+
+def _account(accounts: dict[str, Account], name: str) -> Account:
+    if name not in accounts:
+        known = ", ".join(sorted(accounts)) or "none yet"
+        raise AccountError(f"no account {name!r} (accounts: {known})")
+    return accounts[name]
+
+
+def add_account(path: Path, name: str, role: str) -> str:
+    """Create account `name` with one key; return the key (the file keeps its hash only)."""
+    _check_role(role)
+    if not gateway.CONSUMER_NAME.match(name):
+        raise AccountError(
+            f"account name {name!r} must be 1-64 lower-case letters, digits, . _ - (starting with a letter or digit)"
+        )
+    with _changing(path) as accounts:
+        if name in accounts:
+            raise AccountError(f"account {name!r} exists already (a new key for it: fountain accounts key {name})")
+        account = Account(name, role)
+        key = _new_key(account)
+        accounts[name] = account
+    return key
+
+
+def new_key(path: Path, name: str, revoke_old: bool = False) -> tuple[str, list[str]]:
+    """A new key for `name`; with `revoke_old` every other key is revoked. The key and the ids revoked."""
+    with _changing(path) as accounts:
+        account = _account(accounts, name)
+        revoked = []
+        if revoke_old:
+            now = _now()
+            for old in account.active_keys():
+                old.revoked = now
+                revoked.append(old.id)
+        key = _new_key(account)
+    return key, revoked
+
+
+def revoke(path: Path, name: str, key_id: str | None = None) -> list[str]:
+    """Revoke one key of `name` (every active one when `key_id` is None); the ids revoked."""
+    with _changing(path) as accounts:
+        account = _account(accounts, name)
+        if key_id is not None:
+            matching = [k for k in account.keys if k.id == key_id]
+            if not matching:
+                ids = ", ".join(k.id for k in account.keys) or "none"
+                raise AccountError(f"account {name!r} has no key {key_id!r} (its keys: {ids})")
+            if not matching[0].active:
+                raise AccountError(f"key {key_id} of {name!r} was revoked already, at {matching[0].revoked}")
+            targets = matching
+        else:
+            targets = account.active_keys()
+            if not targets:
+                raise AccountError(f"account {name!r} has no active key to revoke")
+        now = _now()
+        for key in targets:
+            key.revoked = now
+    return [key.id for key in targets]
+
+
+def remove(path: Path, name: str) -> None:
+    with _changing(path) as accounts:
+        _account(accounts, name)
+        del accounts[name]
+
+
+accounts_app = typer.Typer(
+    help="Accounts and API keys that `fountain serve` checks (stored hashed in the accounts file).\n\n"
+    "The file is FOUNTAIN_ACCOUNTS_FILE, by default accounts.json under FOUNTAIN_DATA_DIR (var/).\n\n"
+    "Example: fountain accounts add alice --role writer   then   curl -H 'apikey: <key>' ...",
+    no_args_is_help=True,
+)
+
+NameArg = Annotated[
+    str, typer.Argument(help="The account's name: lower-case letters, digits, . _ -", show_default=False)
+]
+
+
+def _fail(error: AccountError) -> None:
+    typer.secho(f"Error: {error}.", fg="red", err=True)
+    raise typer.Exit(2) from error
+
+
+def _print_key(name: str, key: str) -> None:
+    typer.echo(f"New key of {name} (shown once, only its hash is kept; send it as the `apikey` header):")
+    typer.echo(key)
+
+
+@accounts_app.command("add")
+def add_command(
+    name: NameArg,
+    role: Annotated[
+        str, typer.Option(help="reader (GET only), writer (every method) or admin (every method).")
+    ] = gateway.WRITER,
+) -> None:
+    """Create an account and print its first key, once.
+
+    Example: fountain accounts add alice --role writer
+    """
+    path = accounts_path()
+    try:
+        key = add_account(path, name, role)
+    except AccountError as error:
+        _fail(error)
+    typer.echo(f"Account {name} ({role}) added to {path}.")
+    _print_key(name, key)
+
+
+@accounts_app.command("key")
+def key_command(
+    name: NameArg,
+    revoke_old: Annotated[
+        bool, typer.Option("--revoke-old", help="Revoke the account's other keys (rotation done in one step).")
+    ] = False,
+) -> None:
+    """Make a new key for an account (rotation) and print it, once.
+
+    The old keys keep working until revoked: hand out the new one, then
+    `fountain accounts revoke NAME --key-id OLD`, or revoke them at once with --revoke-old.
+
+    Example: fountain accounts key alice --revoke-old
+    """
+    path = accounts_path()
+    try:
+        key, revoked = new_key(path, name, revoke_old)
+    except AccountError as error:
+        _fail(error)
+    if revoked:
+        typer.echo(f"Revoked {', '.join(revoked)}.")
+    _print_key(name, key)
+
+
+@accounts_app.command("revoke")
+def revoke_command(
+    name: NameArg,
+    key_id: Annotated[
+        Optional[str],
+        typer.Option("--key-id", help="The key to revoke (`fountain accounts list` shows ids); all when left out."),
+    ] = None,
+) -> None:
+    """Revoke keys of an account: a running `fountain serve` refuses them at once.
+
+    Example: fountain accounts revoke alice --key-id 3f9a61c2
+    """
+    try:
+        revoked = revoke(accounts_path(), name, key_id)
+    except AccountError as error:
+        _fail(error)
+    typer.echo(f"Revoked key(s) {', '.join(revoked)} of {name}.")
+
+
+@accounts_app.command("remove")
+def remove_command(name: NameArg) -> None:
+    """Delete an account and all its keys.
+
+    Example: fountain accounts remove alice
+    """
+    try:
+        remove(accounts_path(), name)
+    except AccountError as error:
+        _fail(error)
+    typer.echo(f"Account {name} removed.")
+
+
+@accounts_app.command("list")
+def list_command() -> None:
+    """Names, roles and key ids with their dates (never the keys, which are not kept).
+
+    Example: fountain accounts list
+    """
+    path = accounts_path()
+    try:
+        accounts = load(path)
+    except AccountError as error:
+        _fail(error)
+    if not accounts:
+        typer.echo(f"No account in {path}. Create one: fountain accounts add NAME --role writer")
+        return
+    for account in sorted(accounts.values(), key=lambda a: a.name):
+        typer.echo(f"{account.name}  {account.role}")
+        for key in account.keys:
+            state = f"revoked {key.revoked}" if key.revoked else "active"
+            typer.echo(f"  key {key.id}  created {key.created}  {state}")

@@ -1,0 +1,168 @@
+"""`fountain serve` checks API keys itself, as Kong does in front of the Docker Compose deployment.
+
+Which requests need a key and which roles they admit is `gateway.access_groups`, the answer
+kong/kong.yml is generated from. The key comes in the `apikey` header; it is looked up among the
+accounts file's keys (fountain_cli/accounts.py, read again whenever the file changes, so a revoked key
+is refused at once) and the consumers of GATEWAY_CONSUMERS. Then, as Kong's key-auth plugin does, the
+key is removed from the request and the consumer is named to the service in X-Consumer-ID,
+X-Consumer-Username and X-Credential-Identifier; any such header the client sent is dropped first,
+so a forged identity never reaches a service.
+"""
+
+import hmac
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fountain_cli import accounts, gateway
+from fountain_common.problems import Problem, problem_response
+
+API_KEY_HEADER = gateway.API_KEY_HEADER.encode()
+# What Kong's key-auth and ACL plugins tell the upstream service; a client may set none of them.
+IDENTITY_HEADER_PREFIXES = (b"x-consumer-", b"x-credential-", b"x-anonymous-", b"x-authenticated-")
+# Kong names a consumer by a UUID; here one derived from the name, the same in every process.
+CONSUMER_NAMESPACE = uuid.UUID("6f1c1d3e-6a47-4b8e-9c55-0f7f3b1d2a90")
+INTERNAL_CONSUMER = "fountain-serve"
+log = structlog.get_logger("fountain.keys")
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    role: str
+    key_id: str
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """What Kong's key-auth tells the service about the consumer."""
+        return [
+            (b"x-consumer-id", str(uuid.uuid5(CONSUMER_NAMESPACE, self.name)).encode()),
+            (b"x-consumer-username", self.name.encode()),
+            (b"x-credential-identifier", self.key_id.encode()),
+        ]
+
+
+class Keyring:
+    """Every key `fountain serve` accepts, by SHA-256: the accounts file's active keys (reloaded when
+    the file changes) and the consumers given in GATEWAY_CONSUMERS or added by the server itself."""
+
+    def __init__(self, accounts_file: Path, consumers: list[gateway.Consumer] | None = None) -> None:
+        self.accounts_file = accounts_file
+        self.fixed: dict[bytes, Identity] = {}
+        for consumer in consumers or []:
+            self.add(consumer, key_id=f"{gateway.CONSUMERS_VARIABLE}:{consumer.name}")
+        self._file_state: tuple[int, int, int] | None = None
+        self._from_file: dict[bytes, Identity] = {}
+        self._headers: dict[Identity, list[tuple[bytes, bytes]]] = {}
+        self._reload_if_changed(serving=False)
+
+    def add(self, consumer: gateway.Consumer, key_id: str) -> None:
+        self.fixed[accounts.key_digest(consumer.key).encode()] = Identity(consumer.name, consumer.role, key_id)
+
+    def _reload_if_changed(self, serving: bool = True) -> None:
+        try:
+            status = os.stat(self.accounts_file)
+            state: tuple[int, int, int] | None = (status.st_ino, status.st_mtime_ns, status.st_size)
+        except FileNotFoundError:
+            state = None
+        if state == self._file_state:
+            return
+        self._file_state = state
+        try:
+            loaded = accounts.load(self.accounts_file)
+        except accounts.AccountError as error:
+            if not serving:
+                raise
+            # Broken while serving (by hand: the CLI replaces it in one step): keep the keys read last.
+            log.warning("accounts file unreadable, keeping the keys read before", error=str(error))
+            return
+        self._from_file = {
+            key.sha256.encode(): Identity(account.name, account.role, key.id)
+            for account in loaded.values()
+            for key in account.active_keys()
+        }
+
+    def headers(self, identity: Identity) -> list[tuple[bytes, bytes]]:
+        if identity not in self._headers:
+            self._headers[identity] = identity.headers()
+        return self._headers[identity]
+
+    def __len__(self) -> int:
+        self._reload_if_changed()
+        return len(self.fixed) + len(self._from_file)
+
+    def identify(self, key: str) -> Identity | None:
+        self._reload_if_changed()
+        digest = accounts.key_digest(key).encode()
+        found = None
+        # Every stored hash compared in constant time, none skipped: how long the check takes says
+        # nothing about which key, or how much of one, matched.
+        for known, identity in (*self._from_file.items(), *self.fixed.items()):
+            if hmac.compare_digest(known, digest):
+                found = identity
+        return found
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        detail,
+        headers={"WWW-Authenticate": f'apikey header="{gateway.API_KEY_HEADER}"'},
+    )
+
+
+class KeyCheckMiddleware:
+    """Pure ASGI: refuses a request its key does not allow (401/403 problem details) before the
+    service reads it, and names the caller to the service as the gateway does."""
+
+    def __init__(self, app: ASGIApp, keyring: Keyring | None) -> None:
+        self.app = app
+        self.keyring = keyring  # None: nothing is checked (`fountain serve --no-auth`)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key = None
+        headers = []
+        for name, value in scope["headers"]:
+            if name == API_KEY_HEADER:
+                key = value.decode("latin-1")
+            elif not name.startswith(IDENTITY_HEADER_PREFIXES):
+                headers.append((name, value))
+        if self.keyring is None:
+            await self.app({**scope, "headers": headers}, receive, send)
+            return
+        root = scope.get("root_path", "")
+        path = scope["path"].removeprefix(root) if root and scope["path"].startswith(root) else scope["path"]
+        groups = gateway.access_groups(path, scope["method"])
+        if groups is None:
+            await self.app({**scope, "headers": headers}, receive, send)
+            return
+        identity = self.keyring.identify(key) if key else None
+        if identity is None:
+            # Unknown and revoked keys get the same answer: nothing tells which.
+            detail = (
+                "The API key is not valid."
+                if key
+                else f"This request needs an API key in the `{gateway.API_KEY_HEADER}` header."
+            )
+            await problem_response(Request(scope), _unauthorized(detail))(scope, receive, send)
+            return
+        if identity.role not in groups:
+            forbidden = Problem(
+                403,
+                "forbidden",
+                "Forbidden",
+                f"Role {identity.role} may not {scope['method']} here; it needs one of: {', '.join(groups)}.",
+            )
+            await problem_response(Request(scope), forbidden)(scope, receive, send)
+            return
+        headers += self.keyring.headers(identity)
+        await self.app({**scope, "headers": headers}, receive, send)

@@ -1,0 +1,239 @@
+"""`fountain accounts` and the key check of `fountain serve`: keys stored hashed, rotation and
+revocation that take effect at once, 401/403 as Kong answers them, the caller named to the service
+and a forged identity never passed on."""
+
+import json
+import re
+import stat
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
+from typer.testing import CliRunner
+
+from fountain_cli import accounts, gateway, registry, servers
+from fountain_cli.host_dispatch import HostDispatcher
+from fountain_cli.key_check import KeyCheckMiddleware, Keyring
+from fountain_cli.main import app
+from fountain_cli.servers import with_key_check
+from fountain_common.settings import Settings, get_settings
+from tests.in_process import service_app
+
+runner = CliRunner()
+SEQUENCE_HOST = registry.load_service("central_sequence").host
+
+
+@pytest.fixture
+def accounts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "state" / "accounts.json"
+    monkeypatch.setenv("FOUNTAIN_ACCOUNTS_FILE", str(path))
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def fountain(*args: str) -> str:
+    result = runner.invoke(app, ["accounts", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def printed_key(output: str) -> str:
+    keys = re.findall(r"^[A-Za-z0-9_-]{43}$", output, re.MULTILINE)
+    assert len(keys) == 1, output
+    return keys[0]
+
+
+def key_ids(path: Path, name: str) -> list[tuple[str, bool]]:
+    document = json.loads(path.read_text())
+    (account,) = [a for a in document["accounts"] if a["name"] == name]
+    return [(k["id"], k["revoked"] is None) for k in account["keys"]]
+
+
+def test_accounts_round_trip_keeps_only_hashes(accounts_file: Path) -> None:
+    first = printed_key(fountain("add", "alice", "--role", "writer"))
+    reader = printed_key(fountain("add", "bob", "--role", "reader"))
+    text = accounts_file.read_text()
+    assert first not in text and reader not in text
+    assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600
+    left = [p.name for p in accounts_file.parent.iterdir() if p != accounts_file]
+    assert left == [".accounts.json.lock"], "a temporary file was left"
+
+    second = printed_key(fountain("key", "alice"))
+    assert [active for _, active in key_ids(accounts_file, "alice")] == [True, True]
+    third = printed_key(fountain("key", "alice", "--revoke-old"))
+    assert [active for _, active in key_ids(accounts_file, "alice")] == [False, False, True]
+    assert len({first, second, third}) == 3
+
+    listing = fountain("list")
+    assert "alice  writer" in listing and "bob  reader" in listing
+    for key_id, _ in key_ids(accounts_file, "alice"):
+        assert key_id in listing
+    assert all(key not in listing for key in (first, second, third, reader))
+
+    (bob_key,) = key_ids(accounts_file, "bob")
+    fountain("revoke", "bob", "--key-id", bob_key[0])
+    assert key_ids(accounts_file, "bob") == [(bob_key[0], False)]
+    fountain("remove", "bob")
+    assert "bob" not in fountain("list")
+
+
+def test_changes_made_at_once_are_all_kept(accounts_file: Path) -> None:
+    names = [f"writer-{n}" for n in range(12)]
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        keys = list(pool.map(lambda name: accounts.add_account(accounts_file, name, "writer"), names))
+    stored = accounts.load(accounts_file)
+    assert sorted(stored) == sorted(names)
+    assert {stored[name].keys[0].sha256 for name in names} == {accounts.key_digest(key) for key in keys}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "alice", "--role", "owner"], "role 'owner' is not one of reader, writer, admin"),
+        (["add", "Alice Smith"], "account name 'Alice Smith' must be"),
+        (["add", "alice"], "account 'alice' exists already"),
+        (["key", "carol"], "no account 'carol' (accounts: alice)"),
+        (["revoke", "alice", "--key-id", "feedbeef"], "account 'alice' has no key 'feedbeef'"),
+        (["remove", "carol"], "no account 'carol'"),
+    ],
+)
+def test_accounts_errors_are_clear(accounts_file: Path, args: list[str], message: str) -> None:
+    fountain("add", "alice")
+    before = accounts_file.read_text()
+    result = runner.invoke(app, ["accounts", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert accounts_file.read_text() == before
+
+
+def test_an_unreadable_accounts_file_is_reported(accounts_file: Path) -> None:
+    accounts_file.parent.mkdir(parents=True)
+    accounts_file.write_text("alice:writer\n")
+    result = runner.invoke(app, ["accounts", "list"])
+    assert result.exit_code == 2 and "is not an accounts file" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["add"], ["key"], ["revoke"], ["remove"], ["list"]])
+def test_accounts_help_has_examples(command: list[str]) -> None:
+    result = runner.invoke(app, ["accounts", *command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_gateway_new_key_still_prints_a_key_gateway_consumers_takes() -> None:
+    result = runner.invoke(app, ["gateway", "new-key"])
+    key = result.output.strip()
+    assert gateway.parse_consumers(f"ci:admin:{key}") == [gateway.Consumer("ci", "admin", key)]
+
+
+@pytest.fixture
+async def served(
+    accounts_file: Path, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, Keyring]]:
+    """Central Sequence as `fountain serve` runs it, with keys checked: the accounts file and one
+    consumer of GATEWAY_CONSUMERS."""
+    keyring = Keyring(accounts_file, gateway.parse_consumers(f"ci:writer:{'c' * 43}"))
+    dispatcher = HostDispatcher(
+        {SEQUENCE_HOST: with_key_check(service_app("central_sequence", settings, engine), keyring)}
+    )
+    transport = httpx.ASGITransport(app=dispatcher)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers={"Host": SEQUENCE_HOST}) as http:
+        yield http, keyring
+
+
+async def test_keys_are_checked_as_the_gateway_checks_them(served: tuple[httpx.AsyncClient, Keyring]) -> None:
+    http, _ = served
+    writer = printed_key(fountain("add", "alice", "--role", "writer"))
+    reader = printed_key(fountain("add", "bob", "--role", "reader"))
+    admin = printed_key(fountain("add", "root", "--role", "admin"))
+    scope = {"scope": "auth-test", "elementType": "line", "elementId": 1}
+
+    missing = await http.post("/v2/scopes/auth-test/elements", json=scope)
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.headers["www-authenticate"].startswith("apikey")
+    unknown = await http.post("/v2/scopes/auth-test/elements", json=scope, headers={"apikey": "x" * 43})
+    assert unknown.status_code == 401
+
+    forbidden = await http.post("/v2/scopes/auth-test/elements", json=scope, headers={"apikey": reader})
+    assert forbidden.status_code == 403
+    assert "reader" in forbidden.json()["detail"]
+    listed = await http.get("/v2/scopes", headers={"apikey": reader})
+    assert listed.status_code == 200
+
+    for key in (writer, admin, "c" * 43):
+        numbered = await http.post(
+            "/v1/sequence", json={"elementType": "script", "elementId": 5}, headers={"apikey": key}
+        )
+        assert numbered.status_code in (200, 201), numbered.text  # 200: numbered before, the same number
+
+    for open_path in ("/health", "/ready", "/docs", "/openapi.json"):
+        assert (await http.get(open_path)).status_code == 200, open_path
+
+
+async def test_rotated_out_and_revoked_keys_are_refused_at_once(served: tuple[httpx.AsyncClient, Keyring]) -> None:
+    http, _ = served
+    old = printed_key(fountain("add", "alice"))
+    assert (await http.get("/v2/scopes", headers={"apikey": old})).status_code == 200
+    new = printed_key(fountain("key", "alice", "--revoke-old"))
+    refused = await http.get("/v2/scopes", headers={"apikey": old})
+    unknown = await http.get("/v2/scopes", headers={"apikey": "y" * 43})
+    assert refused.status_code == unknown.status_code == 401
+    assert refused.json()["detail"] == unknown.json()["detail"], "the answer tells a revoked key from an unknown one"
+    assert (await http.get("/v2/scopes", headers={"apikey": new})).status_code == 200
+    fountain("revoke", "alice")
+    assert (await http.get("/v2/scopes", headers={"apikey": new})).status_code == 401
+
+
+async def _echo_headers(scope: Scope, receive: Receive, send: Send) -> None:
+    """What a service behind the check receives: its request headers, as JSON."""
+    body = json.dumps({name.decode(): value.decode() for name, value in scope["headers"]}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def test_the_service_learns_the_caller_and_never_a_forged_identity(accounts_file: Path) -> None:
+    key = printed_key(fountain("add", "alice", "--role", "writer"))
+    (key_id, _), *_ = key_ids(accounts_file, "alice")
+    forged = {
+        "X-Consumer-Username": "root",
+        "X-Consumer-ID": "00000000-0000-0000-0000-000000000000",
+        "X-Consumer-Custom-ID": "root",
+        "X-Credential-Identifier": "stolen",
+        "X-Anonymous-Consumer": "false",
+    }
+    checked = httpx.ASGITransport(app=KeyCheckMiddleware(_echo_headers, Keyring(accounts_file)))
+    async with httpx.AsyncClient(transport=checked, base_url="http://test") as http:
+        received = (await http.post("/v2/anything", headers={"apikey": key, **forged})).json()
+        assert received["x-consumer-username"] == "alice"
+        assert received["x-credential-identifier"] == key_id
+        assert received["x-consumer-id"] != forged["X-Consumer-ID"]
+        assert "x-consumer-custom-id" not in received and "x-anonymous-consumer" not in received
+        assert "apikey" not in received, "the key was passed on to the service"
+        # An open path checks nothing, and passes no client-made identity either.
+        received = (await http.get("/health", headers=forged)).json()
+        assert not [name for name in received if name.startswith(("x-consumer", "x-credential", "x-anonymous"))]
+
+    unchecked = httpx.ASGITransport(app=KeyCheckMiddleware(_echo_headers, None))  # --no-auth
+    async with httpx.AsyncClient(transport=unchecked, base_url="http://test") as http:
+        received = (await http.post("/v2/anything", headers=forged)).json()
+        assert not [name for name in received if name.startswith(("x-consumer", "x-credential", "x-anonymous"))]
+
+
+async def test_each_worker_of_one_service_checks_keys_unless_behind_the_gateway(
+    accounts_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fountain serve NAME --workers N`: uvicorn builds the app in each worker from the factory's name."""
+    key = printed_key(fountain("add", "alice", "--role", "reader"))
+    checked = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.KEYS))()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=checked), base_url="http://test") as http:
+        assert (await http.get("/v2/scopes")).status_code == 401
+        assert (await http.post("/v1/sequence", json={}, headers={"apikey": key})).status_code == 403
+    behind_gateway = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.GATEWAY))()
+    assert not [m for m in behind_gateway.user_middleware if m.cls is KeyCheckMiddleware]
+    unchecked = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.NONE))()
+    assert [m.kwargs for m in unchecked.user_middleware if m.cls is KeyCheckMiddleware] == [{"keyring": None}]
