@@ -3,7 +3,7 @@ limit for the same SQL (pgbench), on a fresh embedded PostgreSQL.
 
 One run:
   1. starts an embedded PostgreSQL in a new temporary folder, migrates it, and starts ONE service
-     process (`fountain serve central_sequence --no-migrate`, log level WARNING);
+     process (`fountain serve central_sequence --no-migrate --no-auth`, log level WARNING);
   2. for each number of concurrent clients (1, 8, 32 by default), after a short warm-up, alternates
      `--repeats` times: wrk sending `POST /v1/sequence` for a new element each request, then pgbench
      running the service's allocation statement (batching._NUMBER_BATCH) for one new element each

@@ -3,7 +3,7 @@ at 1 and 32 clients, through one service process on a fresh embedded PostgreSQL.
 
 One run, per service:
   1. starts an embedded PostgreSQL in a new temporary folder, migrates the service, and starts ONE
-     service process (`fountain serve <service> --no-migrate`, log level WARNING);
+     service process (`fountain serve <service> --no-migrate --no-auth`, log level WARNING);
   2. seeds `--seed` resources through the service's own /v2 POST, so reads hit a table of that size;
   3. for each mix (read-heavy, write-heavy) and client count, after a warm-up, runs wrk `--repeats`
      times for `--duration` seconds. Each request is drawn from the mix: a page of the list

@@ -366,10 +366,10 @@ def migrate_and_serve(
         raise RuntimeError(f"migration failed:\n{migrate.stdout}\n{migrate.stderr}")
     port = free_port()
     log = workdir / f"{service}.log"
-    print(f"[setup] fountain serve {service} --port {port} --no-migrate ...", flush=True)
+    print(f"[setup] fountain serve {service} --port {port} --no-migrate --no-auth ...", flush=True)
     with log.open("wb") as service_log:
         process = children.start(
-            [fountain, "serve", service, "--port", str(port), "--no-migrate"],
+            [fountain, "serve", service, "--port", str(port), "--no-migrate", "--no-auth"],
             env=env,
             cwd=ROOT,
             stdout=service_log,

@@ -4,7 +4,7 @@ one run on one fresh embedded PostgreSQL.
 
 One run:
   1. starts an embedded PostgreSQL in a new temporary folder, migrates Character Management and starts
-     ONE service process (`fountain serve character --no-migrate`, log level WARNING), as crud.py does;
+     ONE service process (`fountain serve character --no-migrate --no-auth`, log level WARNING), as crud.py does;
   2. seeds `--seed` characters through the service's own POST /v2/characters, then VACUUM ANALYZE and
      CHECKPOINT: from then on the table only is read;
   3. starts the minimal app (bench/minimal_read_app.py) under the same uvicorn settings (one worker,
@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
                 "repeats": args.repeats,
                 "seeded": len(ids),
                 "request": f"GET {PATH}/<random seeded id>",
-                "service_command": f"fountain serve {RESOURCE.service} --port {service_port} --no-migrate",
+                "service_command": f"fountain serve {RESOURCE.service} --port {service_port} --no-migrate --no-auth",
                 "minimal_command": f"python bench/minimal_read_app.py --port {minimal_port}",
                 "service_pool": pool,
                 "minimal_pool": {"min_size": pool["pool_size"], "max_size": pool["pool_size"]},

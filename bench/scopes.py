@@ -2,7 +2,7 @@
 and whether writers of different stories wait on each other.
 
 One run, on a fresh embedded PostgreSQL with ONE Central Sequence process (`fountain serve
-central_sequence --no-migrate`, log level WARNING):
+central_sequence --no-migrate --no-auth`, log level WARNING):
   1. for each system size (10^4, 10^5 and 10^6 elements by default), fills the database up to that
      many elements, in stories of 200 (scopes story-1, story-2, ...), then with one client:
      - inserts a new element at position 1 of a random story (`POST /v2/scopes/{story}/elements`

@@ -137,7 +137,7 @@ def start_services(database: Database, workdir: Path, children: Children) -> tup
         log = workdir / f"{name}.log"
         with log.open("wb") as out:
             process = children.start(
-                [fountain, "serve", name, "--port", str(ports[name]), "--no-migrate"],
+                [fountain, "serve", name, "--port", str(ports[name]), "--no-migrate", "--no-auth"],
                 env=env,
                 cwd=ROOT,
                 stdout=out,
