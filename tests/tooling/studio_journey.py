@@ -17,6 +17,9 @@ import httpx
 import pytest
 import yaml
 
+from tests.service_processes import free_port
+from tests.tooling.fake_model import fake_model
+
 WAIT_MS = 30_000  # a wait for the page or a scaffold to finish, not a limit on how fast they are
 SCAFFOLD_WAIT_MS = 120_000
 
@@ -84,6 +87,8 @@ OVERFLOWING_TEXT = """[...document.querySelectorAll("#er-svg g.entity")].flatMap
     .map((text) => `${group.dataset.table}: ${text.textContent}`);
 })"""
 
+PAGE_WIDER_THAN_WINDOW = "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+
 
 class StudioPage(Protocol):
     """What the journey does on the page; each `expect_*` waits until it holds (or fails the test)."""
@@ -101,6 +106,9 @@ class StudioPage(Protocol):
     async def expect_count(self, target: Target, count: int) -> None: ...
     async def expect_attribute(self, target: Target, name: str, value: str) -> None: ...
     async def expect_focused(self, target: Target) -> None: ...
+    async def expect_visible(self, target: Target, visible: bool) -> None: ...
+    async def expect_enabled(self, target: Target, enabled: bool) -> None: ...
+    async def press_on_focused(self, key: Key) -> None: ...
     async def left(self, target: Target) -> float: ...
     async def evaluate(self, expression: str) -> Any:
         """A JavaScript expression's value in the page."""
@@ -193,6 +201,8 @@ async def build_check_save_and_scaffold(page: StudioPage, url: str, root: Path, 
     lefts = [await page.left(css(f'#er-svg g.entity[data-table="{t}"] rect.box')) for t in ("author", "book", "review")]
     assert lefts == sorted(lefts), f"parents left of children: {lefts}"
     assert await page.evaluate(OVERFLOWING_TEXT) == [], "each field's text fits in its table's box"
+    # Laid out for 1280x800: three tables, their fields and the drawing fit the window's width.
+    assert await page.evaluate(PAGE_WIDER_THAN_WINDOW) is False, "the page scrolls sideways"
     # It follows each edit: a required reference is || on the parent's side, a unique one o| on the child's.
     await page.set_checked(label("Nullable (review.book_id)"), False)
     await page.expect_attribute(to_review, "data-cardinality", "||--o{")
@@ -232,3 +242,47 @@ async def build_check_save_and_scaffold(page: StudioPage, url: str, root: Path, 
     spec = yaml.safe_load((root / "specs" / "reading.yaml").read_text())
     assert {"/v1/author", "/v1/book", "/v1/review"} <= set(spec["paths"])
     assert (root / "services" / "reading" / "generated").is_dir()
+
+
+async def assist_proposes_and_an_accepted_proposal_is_an_edit(page: StudioPage, root: Path, folder: Path) -> None:
+    """The AI assist asked from the keyboard: an invalid proposal shown and rejected, a valid one
+    accepted with Enter (the focus is on Accept) and saved."""
+    # Tables of their own: the scaffold journey before may have taken author, book and review.
+    shelf = {"fields": {"id": {"type": "uuid", "primaryKey": True}, "label": {"type": "string"}}}
+    schema = folder / "shelves.json"
+    schema.write_text(json.dumps({"entities": {"shelf": shelf}}))
+    invalid = {"entities": {"shelf": {"fields": {**shelf["fields"], "label": {"type": "money"}}}}}
+    proposal = {"entities": {"shelf": {"fields": {**shelf["fields"], "note": {"type": "text"}}}}}
+    with fake_model() as model:
+        environment = {"FOUNTAIN_STUDIO_AI_URL": model.url, "FOUNTAIN_STUDIO_AI_MODEL": "tiny-model"}
+        port = free_port()
+        with running(root, ["studio", str(schema), "--port", str(port)], environment, "/api/schema", port) as url:
+            await page.goto(url)
+            instruction = label("Describe a change")
+            await page.expect_visible(instruction, True)
+
+            model.content = json.dumps(invalid)
+            await page.fill(instruction, "make labels money")
+            await page.press(instruction, "Enter")
+            await page.expect_text(css("#proposal"), "/entities/shelf/fields/label/type")
+            await page.expect_enabled(button("Accept"), False)
+            await page.click(button("Reject"))
+            await page.expect_text(css("#proposal"), "nothing changed")
+
+            model.content = json.dumps(proposal)
+            await page.fill(instruction, "add a note to shelves")
+            await page.press(instruction, "Enter")
+            await page.expect_text(css("#proposal-changes"), 'field shelf.note added: {"type": "text"}', exact=True)
+            await page.expect_focused(button("Accept"))
+            await page.press_on_focused("Enter")
+            await page.expect_value(css("#t0-f2-name"), "note")
+            await page.expect_text(css("#problems"), NO_PROBLEMS, exact=True)
+            await page.click(button("Save schema.json"))
+            await page.expect_text(css("#result"), f"Saved {schema}.")
+    assert json.loads(schema.read_text()) == proposal
+
+
+async def assist_box_is_hidden_without_an_endpoint(page: StudioPage, url: str) -> None:
+    await page.goto(url)
+    await page.expect_text(css("#file"), "Save writes")
+    await page.expect_visible(label("Describe a change"), False)

@@ -15,12 +15,13 @@ from playwright.async_api import Browser, Locator, Page, Route, async_playwright
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
 from tests.tooling.conftest import INPUTS, commit_all, run_in
-from tests.tooling.fake_model import fake_model
 from tests.tooling.studio_journey import (
     SCAFFOLD_WAIT_MS,
     WAIT_MS,
     Key,
     Target,
+    assist_box_is_hidden_without_an_endpoint,
+    assist_proposes_and_an_accepted_proposal_is_an_edit,
     build_check_save_and_scaffold,
     running,
 )
@@ -116,6 +117,21 @@ class PlaywrightStudioPage:
     async def expect_focused(self, target: Target) -> None:
         await expect(self.find(target)).to_be_focused()
 
+    async def expect_visible(self, target: Target, visible: bool) -> None:
+        if visible:
+            await expect(self.find(target)).to_be_visible()
+        else:
+            await expect(self.find(target)).to_be_hidden()
+
+    async def expect_enabled(self, target: Target, enabled: bool) -> None:
+        if enabled:
+            await expect(self.find(target)).to_be_enabled()
+        else:
+            await expect(self.find(target)).to_be_disabled()
+
+    async def press_on_focused(self, key: Key) -> None:
+        await self.page.keyboard.press(key)
+
     async def evaluate(self, expression: str) -> Any:
         return await self.page.evaluate(f"() => ({expression})")
 
@@ -154,48 +170,12 @@ async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit(
     studio: tuple[str, Path, Path], page: Page, tmp_path: Path
 ) -> None:
     _, root, _ = studio
-    # Tables of their own: the scaffold test before may have taken author, book and review.
-    shelf = {"fields": {"id": {"type": "uuid", "primaryKey": True}, "label": {"type": "string"}}}
-    schema = tmp_path / "shelves.json"
-    schema.write_text(json.dumps({"entities": {"shelf": shelf}}))
-    invalid = {"entities": {"shelf": {"fields": {**shelf["fields"], "label": {"type": "money"}}}}}
-    proposal = {"entities": {"shelf": {"fields": {**shelf["fields"], "note": {"type": "text"}}}}}
-    with fake_model() as model:
-        environment = {"FOUNTAIN_STUDIO_AI_URL": model.url, "FOUNTAIN_STUDIO_AI_MODEL": "tiny-model"}
-        port = free_port()
-        with running(root, ["studio", str(schema), "--port", str(port)], environment, "/api/schema", port) as url:
-            await page.goto(url)
-            instruction = page.get_by_label("Describe a change")
-            await expect(instruction).to_be_visible()
-
-            model.content = json.dumps(invalid)
-            await instruction.fill("make labels money")
-            await instruction.press("Enter")
-            await expect(page.locator("#proposal")).to_contain_text("/entities/shelf/fields/label/type")
-            await expect(page.get_by_role("button", name="Accept")).to_be_disabled()
-            await page.get_by_role("button", name="Reject").click()
-            await expect(page.locator("#proposal")).to_contain_text("nothing changed")
-
-            model.content = json.dumps(proposal)
-            await instruction.fill("add a note to shelves")
-            await instruction.press("Enter")
-            await expect(page.locator("#proposal-changes")).to_have_text('field shelf.note added: {"type": "text"}')
-            await expect(page.get_by_role("button", name="Accept")).to_be_focused()
-            await page.keyboard.press("Enter")
-            await expect(page.locator("#t0-f2-name")).to_have_value("note")
-            await expect(page.locator("#problems")).to_have_text(
-                "No problems: this schema can be saved and scaffolded."
-            )
-            await page.get_by_role("button", name="Save schema.json").click()
-            await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
-    assert json.loads(schema.read_text()) == proposal
+    await assist_proposes_and_an_accepted_proposal_is_an_edit(PlaywrightStudioPage(page), root, tmp_path)
 
 
 async def test_the_assist_box_is_hidden_when_no_endpoint_is_set(studio: tuple[str, Path, Path], page: Page) -> None:
     url, _, _ = studio
-    await page.goto(url)
-    await expect(page.locator("#file")).to_contain_text("Save writes")
-    await expect(page.get_by_label("Describe a change")).to_be_hidden()
+    await assist_box_is_hidden_without_an_endpoint(PlaywrightStudioPage(page), url)
 
 
 async def test_a_service_s_next_migration_is_previewed_and_a_drop_written_only_when_ticked(

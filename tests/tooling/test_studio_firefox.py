@@ -14,7 +14,14 @@ from marionette_driver.errors import ElementNotInteractableException, StaleEleme
 from marionette_driver.keys import Keys
 from marionette_driver.marionette import Marionette, WebElement
 
-from tests.tooling.studio_journey import WAIT_MS, Key, Target, build_check_save_and_scaffold
+from tests.tooling.studio_journey import (
+    WAIT_MS,
+    Key,
+    Target,
+    assist_box_is_hidden_without_an_endpoint,
+    assist_proposes_and_an_accepted_proposal_is_an_edit,
+    build_check_save_and_scaffold,
+)
 
 # A browser, a studio process and a scaffold: about 30 s.
 pytestmark = pytest.mark.slow
@@ -52,6 +59,7 @@ switch (what) {
   case "checked": return found.map((node) => node.checked);
   case "attribute": return found.map((node) => node.getAttribute(name));
   case "focused": return found.map((node) => node === document.activeElement);
+  case "enabled": return found.map((node) => !node.disabled);
   case "left": return found.map((node) => node.getBoundingClientRect().x);
 }
 """
@@ -164,6 +172,26 @@ class FirefoxStudioPage:
     async def expect_focused(self, target: Target) -> None:
         self.wait(target, "focused", lambda seen: seen == [True])
 
+    async def expect_visible(self, target: Target, visible: bool) -> None:
+        # As Playwright's: a control not on the page at all is hidden too.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            try:
+                shown = [element.is_displayed() for element in self.observe(target, "elements")]
+            except StaleElementException:
+                shown = None
+            if shown is not None and (shown == [True] if visible else not any(shown)):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"{target.kind} {target.value!r}: displayed is {shown!r}")
+            time.sleep(0.05)
+
+    async def expect_enabled(self, target: Target, enabled: bool) -> None:
+        self.wait(target, "enabled", lambda seen: seen == [enabled])
+
+    async def press_on_focused(self, key: Key) -> None:
+        self.client.execute_script("return document.activeElement").send_keys(KEYS[key])
+
     async def evaluate(self, expression: str) -> Any:
         return self.client.execute_script(f"return ({expression});")
 
@@ -201,3 +229,17 @@ async def test_build_check_save_and_scaffold_three_tables_in_firefox(
 ) -> None:
     url, root, schema = studio
     await build_check_save_and_scaffold(page, url, root, schema)
+
+
+async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit_in_firefox(
+    studio: tuple[str, Path, Path], page: FirefoxStudioPage, tmp_path: Path
+) -> None:
+    _, root, _ = studio
+    await assist_proposes_and_an_accepted_proposal_is_an_edit(page, root, tmp_path)
+
+
+async def test_the_assist_box_is_hidden_when_no_endpoint_is_set_in_firefox(
+    studio: tuple[str, Path, Path], page: FirefoxStudioPage
+) -> None:
+    url, _, _ = studio
+    await assist_box_is_hidden_without_an_endpoint(page, url)
