@@ -3,6 +3,7 @@ through Playwright, Firefox through Marionette): a three-table schema built by t
 bad name shown as the scaffold words it and nothing written, the ER diagram drawn, then saved and
 scaffolded into a copy of the repository."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -286,3 +287,49 @@ async def assist_box_is_hidden_without_an_endpoint(page: StudioPage, url: str) -
     await page.goto(url)
     await page.expect_text(css("#file"), "Save writes")
     await page.expect_visible(label("Describe a change"), False)
+
+
+async def numeric_precision_and_fields_unique_together(page: StudioPage, root: Path, folder: Path) -> None:
+    """A numeric field's precision and scale and a table's fields unique together, edited and saved."""
+    schema = folder / "items.json"
+    fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "numeric"}}
+    fields |= {"code": {"type": "string"}, "maker": {"type": "string"}}
+    schema.write_text(json.dumps({"entities": {"item": {"fields": fields}}}))
+    port = free_port()
+    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
+        await page.goto(url)
+        await page.fill(label("Scale (item.price)"), "4")
+        await page.expect_text(css("#problems"), "scale needs a precision at least as large")
+        await page.fill(label("Precision (item.price)"), "10")
+        await page.fill(label("Scale (item.price)"), "2")
+        await page.fill(label("Unique together"), "code, maker")
+        await page.press(label("Unique together"), "Enter")
+        await page.expect_count(label("Fields unique together (item)"), 1)
+        await page.expect_text(
+            css("#t0-uniques li"), "unique (code, maker) Remove unique (code, maker) of item", exact=True
+        )
+        await page.expect_text(css("#problems"), NO_PROBLEMS, exact=True)
+        await page.click(tab("ER diagram"))
+        await page.expect_text(css('#er-svg text[data-field="maker"]'), "UK")
+        await page.click(tab("DDL"))
+        await page.expect_text(css("#preview"), "UNIQUE (code, maker)")
+        await page.expect_text(css("#preview"), "price NUMERIC(10, 2)")
+        await page.click(button("Save schema.json"))
+        await page.expect_text(css("#result"), f"Saved {schema}.")
+        saved = json.loads(schema.read_text())["entities"]["item"]
+        assert saved["unique"] == [["code", "maker"]]
+        assert saved["fields"]["price"] == {"type": "numeric", "precision": 10, "scale": 2}
+
+        # A field removed takes its group with it, as the database would; a group is removed by its button.
+        await page.click(button("Remove field maker"))
+        await page.expect_count(label("Fields unique together (item)"), 0)
+        await page.fill(label("Unique together"), "code")
+        await page.press(label("Unique together"), "Enter")
+        await page.click(button("Remove unique (code) of item"))
+        await page.expect_count(label("Fields unique together (item)"), 0)
+        await page.click(button("Save schema.json"))
+        # Waited for without blocking the event loop, which passes on the page's requests in Chromium.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while "unique" in (saved := json.loads(schema.read_text())["entities"]["item"]):
+            assert time.monotonic() < deadline, f"the group is still saved: {saved}"
+            await asyncio.sleep(0.05)

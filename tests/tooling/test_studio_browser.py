@@ -23,6 +23,7 @@ from tests.tooling.studio_journey import (
     assist_box_is_hidden_without_an_endpoint,
     assist_proposes_and_an_accepted_proposal_is_an_edit,
     build_check_save_and_scaffold,
+    numeric_precision_and_fields_unique_together,
     running,
 )
 
@@ -215,41 +216,4 @@ async def test_numeric_precision_and_fields_unique_together_are_edited_on_the_pa
     studio: tuple[str, Path, Path], page: Page, tmp_path: Path
 ) -> None:
     _, root, _ = studio
-    schema = tmp_path / "items.json"
-    fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "numeric"}}
-    fields |= {"code": {"type": "string"}, "maker": {"type": "string"}}
-    schema.write_text(json.dumps({"entities": {"item": {"fields": fields}}}))
-    port = free_port()
-    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
-        await page.goto(url)
-        await page.get_by_label("Scale (item.price)").fill("4")
-        await expect(page.locator("#problems")).to_contain_text("scale needs a precision at least as large")
-        await page.get_by_label("Precision (item.price)").fill("10")
-        await page.get_by_label("Scale (item.price)").fill("2")
-        await page.get_by_label("Unique together").fill("code, maker")
-        await page.get_by_label("Unique together").press("Enter")
-        await expect(page.get_by_label("Fields unique together (item)").get_by_role("listitem")).to_have_text(
-            "unique (code, maker) Remove unique (code, maker) of item"
-        )
-        await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
-        await page.get_by_role("tab", name="ER diagram").click()
-        await expect(page.locator('#er-svg text[data-field="maker"]')).to_contain_text("UK")
-        await page.get_by_role("tab", name="DDL").click()
-        await expect(page.locator("#preview")).to_contain_text("UNIQUE (code, maker)")
-        await expect(page.locator("#preview")).to_contain_text("price NUMERIC(10, 2)")
-        await page.get_by_role("button", name="Save schema.json").click()
-        await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
-        saved = json.loads(schema.read_text())["entities"]["item"]
-        assert saved["unique"] == [["code", "maker"]]
-        assert saved["fields"]["price"] == {"type": "numeric", "precision": 10, "scale": 2}
-
-        # A field removed takes its group with it, as the database would; a group is removed by its button.
-        await page.get_by_role("button", name="Remove field maker").click()
-        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
-        await page.get_by_label("Unique together").fill("code")
-        await page.get_by_label("Unique together").press("Enter")
-        await page.get_by_role("button", name="Remove unique (code) of item").click()
-        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
-        async with page.expect_response("**/api/save"):
-            await page.get_by_role("button", name="Save schema.json").click()
-        assert "unique" not in json.loads(schema.read_text())["entities"]["item"]
+    await numeric_precision_and_fields_unique_together(PlaywrightStudioPage(page), root, tmp_path)

@@ -20,6 +20,7 @@ from tests.tooling.studio_journey import (
     assist_box_is_hidden_without_an_endpoint,
     assist_proposes_and_an_accepted_proposal_is_an_edit,
     build_check_save_and_scaffold,
+    numeric_precision_and_fields_unique_together,
 )
 
 with warnings.catch_warnings():
@@ -250,3 +251,10 @@ async def test_the_assist_box_is_hidden_when_no_endpoint_is_set_in_firefox(
 ) -> None:
     url, _, _ = studio
     await assist_box_is_hidden_without_an_endpoint(page, url)
+
+
+async def test_numeric_precision_and_fields_unique_together_are_edited_on_the_page_in_firefox(
+    studio: tuple[str, Path, Path], page: FirefoxStudioPage, tmp_path: Path
+) -> None:
+    _, root, _ = studio
+    await numeric_precision_and_fields_unique_together(page, root, tmp_path)
