@@ -72,7 +72,8 @@ switch (what) {
 }
 """
 
-# Installed once the page has loaded: what the page threw and what it asked for.
+# Installed once the page has loaded, what the page throws from then on (an error while it loads
+# leaves it without the controls the journey waits for).
 WATCH = """
 window.studioErrors = [];
 window.addEventListener("error", (event) => window.studioErrors.push(String(event.message)));
@@ -93,11 +94,19 @@ class FirefoxStudioPage:
         found: list[Any] = self.client.execute_script(FIND, script_args=[target.kind, target.value, what, name])
         return found
 
-    def wait(self, target: Target, what: str, holds: Callable[[list[Any]], bool], *, timeout_ms: int = WAIT_MS) -> None:
+    def wait(
+        self,
+        target: Target,
+        what: str,
+        holds: Callable[[list[Any]], bool],
+        *,
+        name: str = "",
+        timeout_ms: int = WAIT_MS,
+    ) -> None:
         deadline = time.monotonic() + timeout_ms / 1000
-        while not holds(seen := self.observe(target, what)):
+        while not holds(seen := self.observe(target, what, name)):
             if time.monotonic() > deadline:
-                pytest.fail(f"{target.kind} {target.value!r}: {what} is {seen!r}")
+                pytest.fail(f"{target.kind} {target.value!r}: {what} {name} is {seen!r}")
             time.sleep(0.05)
 
     def act(self, target: Target, action: Callable[[WebElement], None]) -> None:
@@ -116,7 +125,7 @@ class FirefoxStudioPage:
 
     def errors(self) -> list[str]:
         errors: list[str] = self.client.execute_script(
-            "return window.studioErrors ?? ['the page was left']", sandbox=None
+            "return window.studioErrors ?? ['the page was reloaded or left']", sandbox=None
         )
         return errors
 
@@ -171,11 +180,7 @@ class FirefoxStudioPage:
         self.wait(target, "elements", lambda seen: len(seen) == count)
 
     async def expect_attribute(self, target: Target, name: str, value: str) -> None:
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while (seen := self.observe(target, "attribute", name)) != [value]:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{target.kind} {target.value!r}: {name} is {seen!r}, not {value!r}")
-            time.sleep(0.05)
+        self.wait(target, "attribute", lambda seen: seen == [value], name=name)
 
     async def expect_focused(self, target: Target) -> None:
         self.wait(target, "focused", lambda seen: seen == [True])
