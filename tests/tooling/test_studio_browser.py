@@ -1,6 +1,6 @@
 """`fountain studio` in a real browser (Debian's Chromium, headless, driven by Playwright; any request
-off this machine is refused). The key journey is shared with the Firefox test (studio_journey.py);
-the AI assist, the migration and the unique groups are checked here."""
+off this machine is refused). The journeys of studio_journey.py are walked in Firefox too
+(test_studio_firefox.py); here also the scaffolded service is served, and a migration written."""
 
 import json
 from collections.abc import AsyncIterator, Callable
