@@ -75,7 +75,7 @@ test: install deploy-tools validate check-generated lint typecheck lint-imports 
 gateway: install  ## Regenerate kong/kong.yml and docker-compose.yml (make codegen does it too)
 	$(BIN)/fountain gateway
 
-deploy-tools:  ## Install Debian's docker-compose, promtool and chromium when missing (tests check docker-compose.yml, deploy/monitoring/ and the docs pages)
+deploy-tools:  ## Install Debian's docker-compose, promtool, chromium and firefox-esr when missing (tests check docker-compose.yml, deploy/monitoring/, the docs pages and the studio)
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  echo "Installing docker-compose (Debian package) to check docker-compose.yml"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
@@ -88,6 +88,10 @@ deploy-tools:  ## Install Debian's docker-compose, promtool and chromium when mi
 	  echo "Installing chromium (Debian package) to render /docs and /redoc in the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	} || { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }
+	@test -x /usr/bin/firefox-esr || { \
+	  echo "Installing firefox-esr (Debian package) to check the schema studio in Firefox too"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr >/dev/null; \
+	} || { echo "firefox-esr is missing and could not be installed: run 'apt-get install firefox-esr' as root" >&2; exit 1; }
 
 test-realdata: install  ## The big real-data tests (screenplays, sample database schemas) left out of make test
 	$(BIN)/pytest -n $(TEST_WORKERS) -m realdata; status=$$?; [ $$status -eq 5 ] && echo "no realdata tests collected" >&2; exit $$status

@@ -4,12 +4,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fountain_common.service import REPO_ROOT
+from tests.service_processes import free_port
+from tests.tooling.studio_journey import running
 
 INPUTS = Path(__file__).parent / "inputs"
 GIT = ["git", "-c", "user.name=FountainAI tests", "-c", "user.email=tests@fountain.coach", "-c", "commit.gpgsign=false"]
@@ -64,3 +66,16 @@ def repository_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Pa
         return copy_repository(Path(tmp_path_factory.mktemp("repo")))
 
     return make
+
+
+@pytest.fixture(scope="module")
+def studio(
+    repository_copy: Callable[[], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path, Path]]:
+    """`fountain studio` run in a copy of the repository, on a schema.json not yet written: its URL,
+    the copy and the schema's path (one per test module, so each browser's journey has its own)."""
+    root = repository_copy()
+    schema = tmp_path_factory.mktemp("studio") / "schema.json"
+    port = free_port()
+    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
+        yield url, root, schema

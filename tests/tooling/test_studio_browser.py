@@ -1,78 +1,39 @@
-"""`fountain studio` in a real browser (Debian's Chromium, headless; any request off this machine is
-refused): a three-table schema built by typing and clicking, a bad name shown as the scaffold words
-it and nothing written, then saved and scaffolded into a copy of the repository."""
+"""`fountain studio` in a real browser (Debian's Chromium, headless, driven by Playwright; any request
+off this machine is refused). The journeys of studio_journey.py are walked in Firefox too
+(test_studio_firefox.py); here also the scaffolded service is served, and a migration written."""
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import yaml
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, Route, async_playwright, expect
 
 from fountain_common.embedded_postgres import embedded_url
 from tests.service_processes import free_port
 from tests.tooling.conftest import INPUTS, commit_all, run_in
-from tests.tooling.fake_model import fake_model
+from tests.tooling.studio_journey import (
+    SCAFFOLD_WAIT_MS,
+    WAIT_MS,
+    Key,
+    Target,
+    assist_box_is_hidden_without_an_endpoint,
+    assist_proposes_and_an_accepted_proposal_is_an_edit,
+    build_check_save_and_scaffold,
+    numeric_precision_and_fields_unique_together,
+    running,
+)
 
 # A browser, a studio process, a scaffold and the scaffolded service run: about 30 s.
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-WAIT_MS = 30_000  # a wait for the page or a scaffold to finish, not a limit on how fast they are
-SCAFFOLD_WAIT_MS = 120_000
 # Assertions wait as long as actions do (Playwright's own default is 5 s): on a loaded machine the
 # studio's previews, which run the scaffold's pipeline, may take longer than that to come back.
 expect.set_options(timeout=WAIT_MS)
-
-
-@contextmanager
-def running(root: Path, args: list[str], env: dict[str, str], ready: str, port: int) -> Iterator[str]:
-    """`fountain ARGS` in the repository copy until it answers `ready`; its base URL."""
-    environment = {k: v for k, v in os.environ.items() if k != "FOUNTAIN_DATABASE_URL"}
-    environment |= {"PYTHONPATH": str(root), **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fountain_cli.main", *args],
-        cwd=root,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + ready).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"`fountain {' '.join(args)}` did not answer {ready} within a minute")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def studio(
-    repository_copy: Callable[[], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path, Path]]:
-    """`fountain studio` run in a copy of the repository, on a schema.json not yet written."""
-    root = repository_copy()
-    schema = tmp_path_factory.mktemp("studio") / "schema.json"
-    port = free_port()
-    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
-        yield url, root, schema
 
 
 @pytest.fixture(scope="module")
@@ -108,131 +69,84 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     assert errors == [], errors
 
 
-async def add_table(page: Page, index: int, name: str, fields: list[tuple[str, str]]) -> None:
-    """A table added from the keyboard: its name and Enter, then each field's name, type and Enter."""
-    await page.get_by_label("New table").fill(name)
-    await page.get_by_label("New table").press("Enter")
-    await expect(page.locator(f"#t{index}-heading")).to_have_text(f"Table {name}")
-    await expect(page.locator(f"#t{index}-new-field")).to_be_focused()
-    for number, (field, kind) in enumerate(fields):
-        await page.locator(f"#t{index}-new-type").select_option(kind)
-        await page.locator(f"#t{index}-new-field").fill(field)
-        await page.locator(f"#t{index}-new-field").press("Enter")
-        await expect(page.locator(f"#t{index}-f{number}-name")).to_have_value(field)
+class PlaywrightStudioPage:
+    """The shared journey's steps on a Playwright page: controls found as a user names them."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def find(self, target: Target) -> Locator:
+        if target.kind == "label":
+            return self.page.get_by_label(target.value, exact=True)
+        if target.kind in ("button", "tab"):
+            return self.page.get_by_role(target.kind, name=target.value, exact=True)
+        return self.page.locator(target.value)
+
+    async def goto(self, url: str) -> None:
+        await self.page.goto(url)
+
+    async def fill(self, target: Target, text: str) -> None:
+        await self.find(target).fill(text)
+
+    async def press(self, target: Target, key: Key) -> None:
+        await self.find(target).press(key)
+
+    async def click(self, target: Target) -> None:
+        await self.find(target).click()
+
+    async def select(self, target: Target, value: str) -> None:
+        await self.find(target).select_option(value)
+
+    async def set_checked(self, target: Target, checked: bool) -> None:
+        await self.find(target).set_checked(checked)
+
+    async def expect_text(self, target: Target, text: str, *, exact: bool = False, timeout_ms: int = WAIT_MS) -> None:
+        if exact:
+            await expect(self.find(target)).to_have_text(text, timeout=timeout_ms)
+        else:
+            await expect(self.find(target)).to_contain_text(text, timeout=timeout_ms)
+
+    async def expect_value(self, target: Target, value: str) -> None:
+        await expect(self.find(target)).to_have_value(value)
+
+    async def expect_count(self, target: Target, count: int) -> None:
+        await expect(self.find(target)).to_have_count(count)
+
+    async def expect_attribute(self, target: Target, name: str, value: str) -> None:
+        await expect(self.find(target)).to_have_attribute(name, value)
+
+    async def expect_focused(self, target: Target) -> None:
+        await expect(self.find(target)).to_be_focused()
+
+    async def expect_visible(self, target: Target, visible: bool) -> None:
+        if visible:
+            await expect(self.find(target)).to_be_visible()
+        else:
+            await expect(self.find(target)).to_be_hidden()
+
+    async def expect_enabled(self, target: Target, enabled: bool) -> None:
+        if enabled:
+            await expect(self.find(target)).to_be_enabled()
+        else:
+            await expect(self.find(target)).to_be_disabled()
+
+    async def press_on_focused(self, key: Key) -> None:
+        await self.page.keyboard.press(key)
+
+    async def evaluate(self, expression: str) -> Any:
+        return await self.page.evaluate(f"() => ({expression})")
+
+    async def left(self, target: Target) -> float:
+        box = await self.find(target).bounding_box()
+        assert box is not None, f"{target} is not drawn"
+        return box["x"]
 
 
 async def test_build_check_save_and_scaffold_three_tables(
     studio: tuple[str, Path, Path], page: Page, postgres_dir: Path
 ) -> None:
     url, root, schema = studio
-    await page.goto(url)
-    await expect(page.locator("#file")).to_contain_text(str(schema))
-
-    await add_table(page, 0, "author", [("id", "uuid"), ("name", "string")])
-    await page.get_by_label("Maximum length (author.name)").fill("200")
-    await page.get_by_label("Primary key (author.id)").check()
-    await page.get_by_label("Nullable (author.name)").uncheck()
-    await page.get_by_label("Unique (author.name)").check()
-    await add_table(page, 1, "book", [("id", "uuid"), ("author_id", "uuid"), ("title", "text"), ("pages", "integer")])
-    await page.get_by_label("Primary key (book.id)").check()
-    await page.get_by_label("References (book.author_id)").select_option("author")
-    await page.get_by_label("Default (book.pages)").fill("100")
-    await page.get_by_label("Default (book.title)").fill("Untitled")
-    await add_table(page, 2, "review", [("id", "bigserial"), ("book_id", "uuid"), ("mood", "enum")])
-    await page.get_by_label("Primary key (review.id)").check()
-    await page.get_by_label("References (review.book_id)").select_option("book")
-    await expect(page.locator("#problems")).to_contain_text(
-        "at /entities/review/fields/mood: an enum field lists its values, and only an enum field does"
-    )
-    await page.get_by_label("Enum values, separated by commas (review.mood)").fill("good, bad")
-
-    # A table and a field removed, a referenced table renamed: its references follow.
-    await add_table(page, 3, "scratch", [("id", "uuid")])
-    await page.get_by_role("button", name="Remove table scratch").click()
-    await expect(page.locator("#t3-heading")).to_have_count(0)
-    await page.get_by_role("button", name="Remove field pages").click()
-    await expect(page.get_by_label("Default (book.pages)")).to_have_count(0)
-    await page.locator("#t0-name").fill("writer")
-    await page.locator("#t0-name").press("Tab")
-    await expect(page.get_by_label("References (book.author_id)")).to_have_value("writer")
-    await page.locator("#t0-name").fill("author")
-    await page.locator("#t0-name").press("Tab")
-    await expect(page.get_by_label("References (book.author_id)")).to_have_value("author")
-    await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
-    await expect(page.locator("#preview")).to_contain_text("/v1/review:")
-
-    # A bad name: the scaffold's own words, and neither Save nor Scaffold writes anything.
-    await page.locator("#t2-name").fill("Bad Review")
-    await expect(page.locator("#problems")).to_contain_text("'Bad Review' is not a valid name")
-    await expect(page.locator("#preview")).to_have_text("The preview follows once the problems listed are fixed.")
-    await page.get_by_role("button", name="Save schema.json").click()
-    await expect(page.locator("#result")).to_contain_text("Nothing was written")
-    await page.get_by_label("Service name").fill("reading")
-    await page.get_by_role("button", name="Scaffold service").click()
-    await expect(page.locator("#result")).to_contain_text("Nothing was written")
-    assert not schema.exists()
-    assert not (root / "services" / "reading").exists()
-
-    await page.locator("#t2-name").fill("review")
-    await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
-    await page.get_by_role("tab", name="DDL").click()
-    await page.get_by_label("Dialect").select_option("sqlite")
-    await expect(page.locator("#preview")).to_contain_text("CREATE TABLE review")
-    await page.get_by_role("tab", name="ER diagram").click()
-    await expect(page.locator("#preview")).to_contain_text('book |o--o{ review : "book_id"')
-    # The same diagram drawn: a box per table, keys marked, a line per reference with its cardinality.
-    drawing = page.locator("#er-svg")
-    await expect(drawing.locator("g.entity")).to_have_count(3)
-    await expect(drawing.locator('g.entity[data-table="book"] text[data-field="author_id"]')).to_contain_text("FK")
-    await expect(drawing.locator('g.entity[data-table="author"] text[data-field="id"]')).to_contain_text("PK")
-    to_review = drawing.locator('g.relation-group[data-child="review"]')
-    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
-    await expect(to_review).to_have_attribute("data-parent", "book")
-    await expect(drawing.locator('g.relation-group[data-child="book"]')).to_have_attribute("data-parent", "author")
-    boxes = [
-        await drawing.locator(f'g.entity[data-table="{t}"] rect.box').bounding_box()
-        for t in ("author", "book", "review")
-    ]
-    assert [box["x"] for box in boxes if box] == sorted(box["x"] for box in boxes if box), "parents left of children"
-    # It follows each edit: a required reference is || on the parent's side, a unique one o| on the child's.
-    await page.get_by_label("Nullable (review.book_id)").uncheck()
-    await expect(to_review).to_have_attribute("data-cardinality", "||--o{")
-    await page.get_by_label("Unique (review.book_id)").check()
-    await expect(to_review).to_have_attribute("data-cardinality", "||--o|")
-    await expect(page.locator("#preview")).to_contain_text('book ||--o| review : "book_id"')
-    await page.get_by_label("Unique (review.book_id)").uncheck()
-    await page.get_by_label("Nullable (review.book_id)").check()
-    await expect(to_review).to_have_attribute("data-cardinality", "|o--o{")
-    await add_table(page, 3, "loan", [("id", "uuid"), ("book_id", "uuid")])
-    await page.get_by_label("References (loan.book_id)").select_option("book")
-    await expect(drawing.locator("g.entity")).to_have_count(4)
-    await expect(drawing.locator('g.relation-group[data-child="loan"]')).to_have_attribute("data-parent", "book")
-    await page.get_by_role("button", name="Remove table loan").click()
-    await expect(drawing.locator("g.entity")).to_have_count(3)
-    await expect(drawing.locator("g.relation-group")).to_have_count(2)
-
-    await page.get_by_role("button", name="Save schema.json").click()
-    await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
-    saved = json.loads(schema.read_text())
-    assert list(saved["entities"]) == ["author", "book", "review"]
-    assert saved["entities"]["book"]["fields"]["author_id"] == {"type": "uuid", "references": "author"}
-    assert saved["entities"]["book"]["fields"]["title"] == {"type": "text", "default": "Untitled"}
-    assert list(saved["entities"]["book"]["fields"]) == ["id", "author_id", "title"]
-    assert saved["entities"]["author"]["fields"]["name"] == {
-        "type": "string",
-        "maxLength": 200,
-        "required": True,
-        "unique": True,
-    }
-    assert saved["entities"]["review"]["fields"]["mood"] == {"type": "enum", "values": ["good", "bad"]}
-
-    await page.get_by_role("button", name="Scaffold service").click()
-    await expect(page.locator("#result")).to_contain_text(
-        "Service reading created: tables author, book, review", timeout=SCAFFOLD_WAIT_MS
-    )
-    spec = yaml.safe_load((root / "specs" / "reading.yaml").read_text())
-    assert {"/v1/author", "/v1/book", "/v1/review"} <= set(spec["paths"])
-    assert (root / "services" / "reading" / "generated").is_dir()
+    await build_check_save_and_scaffold(PlaywrightStudioPage(page), url, root, schema)
 
     # The scaffolded service, migrated and served, takes and gives back rows of the tables built.
     database = {"FOUNTAIN_DATABASE_URL": embedded_url(postgres_dir, "fountain_studio")}
@@ -257,48 +171,12 @@ async def test_the_ai_assist_proposes_and_an_accepted_proposal_is_an_edit(
     studio: tuple[str, Path, Path], page: Page, tmp_path: Path
 ) -> None:
     _, root, _ = studio
-    # Tables of their own: the scaffold test before may have taken author, book and review.
-    shelf = {"fields": {"id": {"type": "uuid", "primaryKey": True}, "label": {"type": "string"}}}
-    schema = tmp_path / "shelves.json"
-    schema.write_text(json.dumps({"entities": {"shelf": shelf}}))
-    invalid = {"entities": {"shelf": {"fields": {**shelf["fields"], "label": {"type": "money"}}}}}
-    proposal = {"entities": {"shelf": {"fields": {**shelf["fields"], "note": {"type": "text"}}}}}
-    with fake_model() as model:
-        environment = {"FOUNTAIN_STUDIO_AI_URL": model.url, "FOUNTAIN_STUDIO_AI_MODEL": "tiny-model"}
-        port = free_port()
-        with running(root, ["studio", str(schema), "--port", str(port)], environment, "/api/schema", port) as url:
-            await page.goto(url)
-            instruction = page.get_by_label("Describe a change")
-            await expect(instruction).to_be_visible()
-
-            model.content = json.dumps(invalid)
-            await instruction.fill("make labels money")
-            await instruction.press("Enter")
-            await expect(page.locator("#proposal")).to_contain_text("/entities/shelf/fields/label/type")
-            await expect(page.get_by_role("button", name="Accept")).to_be_disabled()
-            await page.get_by_role("button", name="Reject").click()
-            await expect(page.locator("#proposal")).to_contain_text("nothing changed")
-
-            model.content = json.dumps(proposal)
-            await instruction.fill("add a note to shelves")
-            await instruction.press("Enter")
-            await expect(page.locator("#proposal-changes")).to_have_text('field shelf.note added: {"type": "text"}')
-            await expect(page.get_by_role("button", name="Accept")).to_be_focused()
-            await page.keyboard.press("Enter")
-            await expect(page.locator("#t0-f2-name")).to_have_value("note")
-            await expect(page.locator("#problems")).to_have_text(
-                "No problems: this schema can be saved and scaffolded."
-            )
-            await page.get_by_role("button", name="Save schema.json").click()
-            await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
-    assert json.loads(schema.read_text()) == proposal
+    await assist_proposes_and_an_accepted_proposal_is_an_edit(PlaywrightStudioPage(page), root, tmp_path)
 
 
 async def test_the_assist_box_is_hidden_when_no_endpoint_is_set(studio: tuple[str, Path, Path], page: Page) -> None:
     url, _, _ = studio
-    await page.goto(url)
-    await expect(page.locator("#file")).to_contain_text("Save writes")
-    await expect(page.get_by_label("Describe a change")).to_be_hidden()
+    await assist_box_is_hidden_without_an_endpoint(PlaywrightStudioPage(page), url)
 
 
 async def test_a_service_s_next_migration_is_previewed_and_a_drop_written_only_when_ticked(
@@ -338,41 +216,4 @@ async def test_numeric_precision_and_fields_unique_together_are_edited_on_the_pa
     studio: tuple[str, Path, Path], page: Page, tmp_path: Path
 ) -> None:
     _, root, _ = studio
-    schema = tmp_path / "items.json"
-    fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "numeric"}}
-    fields |= {"code": {"type": "string"}, "maker": {"type": "string"}}
-    schema.write_text(json.dumps({"entities": {"item": {"fields": fields}}}))
-    port = free_port()
-    with running(root, ["studio", str(schema), "--port", str(port)], {}, "/api/schema", port) as url:
-        await page.goto(url)
-        await page.get_by_label("Scale (item.price)").fill("4")
-        await expect(page.locator("#problems")).to_contain_text("scale needs a precision at least as large")
-        await page.get_by_label("Precision (item.price)").fill("10")
-        await page.get_by_label("Scale (item.price)").fill("2")
-        await page.get_by_label("Unique together").fill("code, maker")
-        await page.get_by_label("Unique together").press("Enter")
-        await expect(page.get_by_label("Fields unique together (item)").get_by_role("listitem")).to_have_text(
-            "unique (code, maker) Remove unique (code, maker) of item"
-        )
-        await expect(page.locator("#problems")).to_have_text("No problems: this schema can be saved and scaffolded.")
-        await page.get_by_role("tab", name="ER diagram").click()
-        await expect(page.locator('#er-svg text[data-field="maker"]')).to_contain_text("UK")
-        await page.get_by_role("tab", name="DDL").click()
-        await expect(page.locator("#preview")).to_contain_text("UNIQUE (code, maker)")
-        await expect(page.locator("#preview")).to_contain_text("price NUMERIC(10, 2)")
-        await page.get_by_role("button", name="Save schema.json").click()
-        await expect(page.locator("#result")).to_contain_text(f"Saved {schema}.")
-        saved = json.loads(schema.read_text())["entities"]["item"]
-        assert saved["unique"] == [["code", "maker"]]
-        assert saved["fields"]["price"] == {"type": "numeric", "precision": 10, "scale": 2}
-
-        # A field removed takes its group with it, as the database would; a group is removed by its button.
-        await page.get_by_role("button", name="Remove field maker").click()
-        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
-        await page.get_by_label("Unique together").fill("code")
-        await page.get_by_label("Unique together").press("Enter")
-        await page.get_by_role("button", name="Remove unique (code) of item").click()
-        await expect(page.get_by_label("Fields unique together (item)")).to_have_count(0)
-        async with page.expect_response("**/api/save"):
-            await page.get_by_role("button", name="Save schema.json").click()
-        assert "unique" not in json.loads(schema.read_text())["entities"]["item"]
+    await numeric_precision_and_fields_unique_together(PlaywrightStudioPage(page), root, tmp_path)
