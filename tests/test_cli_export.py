@@ -19,7 +19,7 @@ from screenplain.types import Dialog, Slug
 from typer.testing import CliRunner
 
 from fountain_cli.main import app
-from fountain_cli.servers import all_services_app
+from fountain_cli.servers import Auth, all_services_app
 from fountain_common.http_server import server_options
 from fountain_common.settings import get_settings
 from tests.service_processes import free_port
@@ -36,7 +36,9 @@ def url(database_url: str) -> Iterator[str]:
         # The services call each other through the server itself, as `fountain serve` has them do.
         env.setenv("FOUNTAIN_GATEWAY_URL", address)
         get_settings.cache_clear()
-        server = uvicorn.Server(uvicorn.Config(all_services_app(), host="127.0.0.1", port=port, **server_options()))
+        # As `make run` serves them: on loopback, without key checks (`fountain serve --no-auth`).
+        app = all_services_app(Auth.NONE)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **server_options()))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
