@@ -509,13 +509,13 @@ function checkList(table, id) {
     edited();
   };
   const row = (check, c) => el("li", {},
-    el("label", { for: `${id}-check-${c}-sql` }, "CHECK "),
+    el("span", { "aria-hidden": "true" }, "CHECK "),
     el("input", {
       type: "text", id: `${id}-check-${c}-sql`, value: check.sql || "", class: "check-sql",
       "aria-label": `Check condition ${c + 1} (${table.name})`,
       oninput: (e) => { check.sql = e.target.value; edited(); },
     }),
-    el("label", { for: `${id}-check-${c}-name` }, " name "),
+    el("span", { "aria-hidden": "true" }, " name "),
     el("input", {
       type: "text", id: `${id}-check-${c}-name`, value: check.name || "", placeholder: "(PostgreSQL's)",
       "aria-label": `Check name ${c + 1} (${table.name})`,
