@@ -23,7 +23,7 @@ from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import CheckConstraint, Column, MetaData, text, types
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from fountain_cli.scaffold.model import Schema
 from fountain_cli.scaffold.pipeline import (
@@ -241,11 +241,11 @@ def _condition(definition: str) -> str:
 
 def add_checks(
     bind: Connection, service: str, metadata: MetaData, script: ops.MigrationScript
-) -> list[tuple[str, bool]]:
+) -> tuple[list[tuple[str, bool]], list[str]]:
     """Alembic's autogenerate does not compare CHECK constraints: those of the tables the database has
     and the schema keeps are compared here by name, and a condition by PostgreSQL's own text of it. A
     check gone is dropped first (before a column it names), a new one added last; the downgrade does
-    the reverse. Answers the steps, in words."""
+    the reverse. Answers the steps, in words, and the problems: a condition PostgreSQL refuses."""
     upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
     assert upgrade is not None and downgrade is not None
     found = bind.execute(
@@ -269,26 +269,33 @@ def add_checks(
     }
     kept = tables & {table.name for table in metadata.tables.values()}
     declared = {key: sql for key, sql in _declared_checks(metadata).items() if key[0] in kept}
-    # The declared conditions as PostgreSQL writes them back, from a copy of each table that is undone.
+    # Each declared condition as PostgreSQL writes it back, from a copy of its table that is undone:
+    # one PostgreSQL refuses (a field compared with a value of another type) is a problem here.
     written: dict[tuple[str, str], str] = {}
-    same_name = [key for key in declared if key in existing]
-    if same_name:
+    problems: list[str] = []
+    for table, name in declared:
+        probe = f"studio_probe_{table}"[:63]
         savepoint = bind.begin_nested()
         try:
-            for table, name in same_name:
-                probe = f"studio_probe_{table}"[:63]
-                bind.execute(text(f'CREATE TEMP TABLE "{probe}" (LIKE "{service}"."{table}")'))
-                bind.execute(text(f'ALTER TABLE "{probe}" ADD CONSTRAINT "{name}" CHECK ({declared[(table, name)]})'))
-                written[(table, name)] = bind.execute(
-                    text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"),
-                    {"t": f'"{probe}"'},
-                ).scalar_one()
-                bind.execute(text(f'DROP TABLE "{probe}"'))
+            bind.execute(text(f'CREATE TEMP TABLE "{probe}" (LIKE "{service}"."{table}")'))
+            bind.execute(text(f'ALTER TABLE "{probe}" ADD CONSTRAINT "{name}" CHECK ({declared[(table, name)]})'))
+            written[(table, name)] = bind.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = CAST(:t AS regclass) AND contype = 'c'"
+                ),
+                {"t": f'"{probe}"'},
+            ).scalar_one()
+        except DBAPIError as error:
+            reason = str(getattr(error.orig, "args", [error])[0]).splitlines()[0]
+            problems.append(f"table {table}: check {name}: PostgreSQL refuses it: {reason}")
         finally:
             savepoint.rollback()
     gone = [key for key in existing if key[0] in kept and (key not in declared or written.get(key) != existing[key])]
     new = sorted(key for key in declared if key not in existing or written.get(key) != existing[key])
     steps: list[tuple[str, bool]] = []
+    if problems:
+        return steps, problems
     for table, name in gone:
         upgrade.ops.insert(0, ops.DropConstraintOp(name, table, type_="check", schema=service))
         downgrade.ops.append(
@@ -304,7 +311,7 @@ def add_checks(
                 False,
             )
         )
-    return steps
+    return steps, problems
 
 
 def preview(
@@ -334,8 +341,9 @@ def preview(
                 upgrade = directives[0].upgrade_ops
                 changes = list(_walk(upgrade.ops)) if upgrade is not None else []
                 described.extend(describe(o) for o in changes)
-                checks = add_checks(context.bind, service, metadata, directives[0])
+                checks, check_problems = add_checks(context.bind, service, metadata, directives[0])
                 described.extend(checks)
+                refused.extend(check_problems)
                 found = context.bind.execute(
                     text(
                         "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "

@@ -311,6 +311,13 @@ def test_an_added_check_is_migrated_and_refuses_rows_and_a_removed_one_is_droppe
         # A condition the API cannot say as a bound: the database itself refuses the row.
         entities["book"]["checks"] = [{"sql": "pages <> 13", "name": "unlucky"}, {"sql": "length(title) > 0"}]
 
+    # A condition the parser reads but PostgreSQL refuses for the table's types: said, nothing planned.
+    mistyped = edited(lambda entities: entities["book"].update(checks=[{"sql": "title > 3"}]))
+    assert studio_of.put("/api/schema", json=mistyped).json() == {"problems": []}
+    refused = studio_of.post("/api/migration/preview")
+    assert refused.status_code == 422
+    assert refused.json()["problems"][0].startswith("table book: check book_title_check: PostgreSQL refuses it: ")
+
     assert studio_of.put("/api/schema", json=edited(change)).json() == {"problems": []}
     plan = studio_of.post("/api/migration/preview").json()
     assert [s for s in plan["steps"] if "check" in s] == [
