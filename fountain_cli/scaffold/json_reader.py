@@ -5,8 +5,20 @@ import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from pglast import ast
+from pglast.enums.parsenodes import A_Expr_Kind
 
-from fountain_cli.scaffold.model import Column, ColumnType, ForeignKey, Schema, SchemaError, Table
+from fountain_cli.scaffold.model import (
+    Check,
+    Column,
+    ColumnType,
+    ForeignKey,
+    Schema,
+    SchemaError,
+    Table,
+    check_name,
+)
+from fountain_cli.scaffold.sql_reader import carry_bound, check_columns, check_text, read_check
 
 FIELD_TYPES = {
     "smallint": "smallint",
@@ -66,6 +78,24 @@ FORMAT: dict[str, Any] = {
                         "type": "array",
                         "description": "Unique constraints over several fields.",
                         "items": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    },
+                    "checks": {
+                        "type": "array",
+                        "description": "CHECK constraints: a condition on the fields of one row.",
+                        "items": {
+                            "type": "object",
+                            "required": ["sql"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "sql": {"type": "string", "minLength": 1, "description": "e.g. price >= 0"},
+                                "name": {
+                                    "type": "string",
+                                    "pattern": "^[a-z_][a-z0-9_]*$",
+                                    "maxLength": 63,
+                                    "description": "The constraint's name; PostgreSQL's own when left out.",
+                                },
+                            },
+                        },
                     },
                 },
             },
@@ -219,7 +249,54 @@ def _table(name: str, entity: dict[str, Any], origin: str, problems: list[str]) 
         for field_name in fields:
             if field_name not in entity["fields"]:
                 problems.append(f"{origin}: at /entities/{name}/unique/{index}: {field_name!r} is not a field")
+    _checks(table, entity.get("checks", []), f"{origin}: at /entities/{name}/checks", problems)
     return table
+
+
+# Operators whose result is a value, not true or false: a condition is not made of one alone.
+VALUE_OPERATORS = {"+", "-", "*", "/", "%", "^", "||", "->", "->>", "#>", "#>>"}
+
+
+def _checks(table: Table, declared: list[dict[str, str]], at: str, problems: list[str]) -> None:
+    """Each condition parsed as PostgreSQL would, naming only the table's fields; the bounds it implies
+    carried to the API as for SQL input."""
+    columns = {c.name: c for c in table.columns}
+    given = [d["name"] for d in declared if "name" in d]
+    for index, check in enumerate(declared):
+        where = f"{at}/{index}"
+        if "name" in check and given.count(check["name"]) > 1:
+            problems.append(f"{where}/name: {check['name']!r} names two checks of the table")
+        try:
+            expr = read_check(check["sql"])
+        except ValueError as error:
+            problems.append(f"{where}/sql: {check['sql']!r}: {error}")
+            continue
+        # `item.price` is the table's own field too, as PostgreSQL reads it.
+        names = [n.removeprefix(f"{table.name}.") for n in check_columns(expr)]
+        unknown = [n for n in names if n not in columns]
+        for unknown_name in unknown:
+            problems.append(f"{where}/sql: {unknown_name!r} is not a field of {table.name}")
+        if unknown:
+            continue
+        if not _is_condition(expr, columns):
+            problems.append(f"{where}/sql: {check['sql']!r} is not a condition (true or false)")
+            continue
+        taken = given + [c.name for c in table.checks if c.name]
+        table.checks.append(Check(check_text(expr), check.get("name") or check_name(table.name, names, taken)))
+        carry_bound(table, expr)
+
+
+def _is_condition(expr: Any, columns: dict[str, Column]) -> bool:
+    """False for what is plainly a value: a constant other than true or false, a field not boolean, or
+    arithmetic; PostgreSQL judges the rest when the migration runs."""
+    if isinstance(expr, ast.A_Const):
+        return hasattr(expr.val, "boolval")
+    if isinstance(expr, ast.ColumnRef):
+        column = columns.get(check_columns(expr)[0].split(".")[-1])
+        return column is not None and column.type.name == "boolean" and not column.type.array
+    if isinstance(expr, ast.A_Expr) and expr.kind == A_Expr_Kind.AEXPR_OP and expr.name:
+        return expr.name[-1].sval not in VALUE_OPERATORS
+    return True
 
 
 def resolve_references(schema: Schema) -> None:

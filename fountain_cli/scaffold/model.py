@@ -155,6 +155,17 @@ class Check:
     name: str | None = None
 
 
+def check_name(table: str, columns: list[str], taken: list[str]) -> str:
+    """PostgreSQL's own name for an unnamed CHECK (`<table>_<column>_check` when it names one column,
+    `<table>_check` otherwise, numbered past the names taken), so the tables and the database agree."""
+    base = f"{table}_{columns[0]}_check" if len(columns) == 1 else f"{table}_check"
+    name, number = base, 0
+    while name in taken:
+        number += 1
+        name = f"{base}{number}"
+    return name
+
+
 @dataclass
 class Table:
     name: str

@@ -186,6 +186,46 @@ def _default(node: Any) -> str:
     return re.sub(r"nextval\(CAST\(('[^']+') AS regclass\)\)", r"nextval(\1::regclass)", _deparse(node))
 
 
+def read_check(sql: str) -> Any:
+    """A CHECK's condition, as schema.json gives it, parsed; ValueError saying why it is not one."""
+    try:
+        statements = parse_sql(f"ALTER TABLE probe ADD CHECK ({sql})")
+    except ParseError as error:
+        raise ValueError(f"SQL syntax error: {error.args[0]}") from error
+    # One condition only: text such as `a > 0) NOT VALID, ADD CHECK (true` parses, as something else.
+    stmt: Any = statements[0].stmt if len(statements) == 1 else None
+    commands = stmt.cmds or () if isinstance(stmt, ast.AlterTableStmt) else ()
+    constraint = commands[0].def_ if len(commands) == 1 else None
+    if (
+        not isinstance(constraint, ast.Constraint)
+        or constraint.contype != ConstrType.CONSTR_CHECK
+        or constraint.skip_validation
+        or constraint.is_no_inherit
+    ):
+        raise ValueError("not a single condition")
+    for node in _nodes(constraint.raw_expr):
+        if isinstance(node, ast.SubLink):
+            raise ValueError("a CHECK cannot hold a subquery")
+        if isinstance(node, ast.ParamRef):
+            raise ValueError("a CHECK cannot hold a parameter ($n)")
+    return constraint.raw_expr
+
+
+def check_text(expr: Any) -> str:
+    return _deparse(expr)
+
+
+def check_columns(expr: Any) -> list[str]:
+    """The columns a condition names, each once, in order (a qualified name as written, dotted)."""
+    found: list[str] = []
+    for node in _nodes(expr):
+        if isinstance(node, ast.ColumnRef):
+            name = ".".join(_names(node.fields)) or "*"
+            if name not in found:
+                found.append(name)
+    return found
+
+
 def _names(nodes: Any) -> list[str]:
     return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
 
@@ -431,7 +471,7 @@ class _Reader:
             probe = Table(name, columns=[Column("value", self.domains[name])])
             for constraint in stmt.constraints or ():
                 if constraint.contype == ConstrType.CONSTR_CHECK:
-                    _carry_bound(probe, constraint.raw_expr)
+                    carry_bound(probe, constraint.raw_expr)
             self.domain_bounds[name] = probe.columns[0].bounds
         self.carry(raw, "domain", f'DOMAIN IF EXISTS "{name}"')
 
@@ -532,7 +572,7 @@ class _Reader:
             else:
                 self.fail(f"table {relation.relname}: {type(element).__name__} is not supported")
         for expression in checks:
-            _carry_bound(table, expression)
+            carry_bound(table, expression)
         self.carry(raw, "table", f'TABLE IF EXISTS "{table.name}"')
 
     def on_AlterTableStmt(self, raw: Any, stmt: Any) -> None:
@@ -568,7 +608,7 @@ class _Reader:
                 self.fail(f"ALTER TABLE {name}: {kind.name.removeprefix('AT_')} is not carried")
         if table:
             for expression in checks:
-                _carry_bound(table, expression)
+                carry_bound(table, expression)
         self.carry(raw, "other")
 
     # --- tables -----------------------------------------------------------------------------------
@@ -729,12 +769,12 @@ def _statement_name(stmt: Any) -> str:
     return " ".join(words).upper()
 
 
-def _carry_bound(table: Table, expr: Any) -> None:
+def carry_bound(table: Table, expr: Any) -> None:
     """`n >= 0`, `0 < n`, `length(s) <= 200` and the like (joined by AND) become JSON Schema bounds
     of the column."""
     if isinstance(expr, ast.BoolExpr) and expr.boolop == BoolExprType.AND_EXPR:
         for argument in expr.args or ():
-            _carry_bound(table, argument)
+            carry_bound(table, argument)
         return
     if not isinstance(expr, ast.A_Expr) or expr.kind != 0 or not expr.name:
         return

@@ -81,7 +81,8 @@ def _entity(table: Table, left_out: list[str]) -> dict[str, Any]:
             field["onUpdate"] = fk.on_update.lower()
         if fk.deferrable:
             field["deferrable"] = True
-    left_out += [f"table {table.name}: CHECK ({check.sql})" for check in table.checks]
+    if table.checks:
+        entity["checks"] = [{"sql": c.sql, **({"name": c.name} if c.name else {})} for c in table.checks]
     left_out += [f"table {table.name}: index {index.name}" for index in table.indexes]
     return entity
 

@@ -21,8 +21,9 @@ from typing import Any
 from alembic import command
 from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Column, text, types
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import CheckConstraint, Column, MetaData, text, types
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from fountain_cli.scaffold.model import Schema
 from fountain_cli.scaffold.pipeline import (
@@ -223,6 +224,96 @@ def add_enum_types(script: ops.MigrationScript, existing: set[str]) -> tuple[lis
     return [f"create enum type {name} ({', '.join(labels)})" for name, labels in new.items()], problems
 
 
+def _declared_checks(metadata: MetaData) -> dict[tuple[str, str], str]:
+    """(table, name) -> condition of each CHECK the edited tables declare (the scaffold names them all)."""
+    return {
+        (table.name, constraint.name): str(constraint.sqltext)
+        for table in metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint) and isinstance(constraint.name, str)
+    }
+
+
+def _condition(definition: str) -> str:
+    """pg_get_constraintdef's `CHECK ((price >= 0))` -> `(price >= 0)`."""
+    return definition.removesuffix(" NOT VALID").removeprefix("CHECK (").removesuffix(")")
+
+
+def add_checks(
+    bind: Connection, service: str, metadata: MetaData, script: ops.MigrationScript
+) -> tuple[list[tuple[str, bool]], list[str]]:
+    """Alembic's autogenerate does not compare CHECK constraints: those of the tables the database has
+    and the schema keeps are compared here by name, and a condition by PostgreSQL's own text of it. A
+    check gone is dropped first (before a column it names), a new one added last; the downgrade does
+    the reverse. Answers the steps, in words, and the problems: a condition PostgreSQL refuses."""
+    upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
+    assert upgrade is not None and downgrade is not None
+    found = bind.execute(
+        text(
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+            "JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND k.contype = 'c' ORDER BY c.relname, k.conname"
+        ),
+        {"schema": service},
+    )
+    existing = {(table, name): definition for table, name, definition in found}
+    tables = {
+        row[0]
+        for row in bind.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+            ),
+            {"schema": service},
+        )
+    }
+    kept = tables & {table.name for table in metadata.tables.values()}
+    declared = {key: sql for key, sql in _declared_checks(metadata).items() if key[0] in kept}
+    # Each declared condition as PostgreSQL writes it back, from a copy of its table that is undone:
+    # one PostgreSQL refuses (a field compared with a value of another type) is a problem here.
+    written: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+    for table, name in declared:
+        probe = f"studio_probe_{table}"[:63]
+        savepoint = bind.begin_nested()
+        try:
+            bind.execute(text(f'CREATE TEMP TABLE "{probe}" (LIKE "{service}"."{table}")'))
+            bind.execute(text(f'ALTER TABLE "{probe}" ADD CONSTRAINT "{name}" CHECK ({declared[(table, name)]})'))
+            written[(table, name)] = bind.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = CAST(:t AS regclass) AND contype = 'c'"
+                ),
+                {"t": f'"{probe}"'},
+            ).scalar_one()
+        except DBAPIError as error:
+            reason = str(getattr(error.orig, "args", [error])[0]).splitlines()[0]
+            problems.append(f"table {table}: check {name}: PostgreSQL refuses it: {reason}")
+        finally:
+            savepoint.rollback()
+    gone = [key for key in existing if key[0] in kept and (key not in declared or written.get(key) != existing[key])]
+    new = sorted(key for key in declared if key not in existing or written.get(key) != existing[key])
+    steps: list[tuple[str, bool]] = []
+    if problems:
+        return steps, problems
+    for table, name in gone:
+        upgrade.ops.insert(0, ops.DropConstraintOp(name, table, type_="check", schema=service))
+        downgrade.ops.append(
+            ops.CreateCheckConstraintOp(name, table, _condition(existing[(table, name)]), schema=service)
+        )
+        steps.append((f"drop check {name} of {table}: {_condition(existing[(table, name)])}", False))
+    for table, name in new:
+        upgrade.ops.append(ops.CreateCheckConstraintOp(name, table, declared[(table, name)], schema=service))
+        downgrade.ops.insert(0, ops.DropConstraintOp(name, table, type_="check", schema=service))
+        steps.append(
+            (
+                f"add check {name} on {table}: {declared[(table, name)]} (a row that breaks it fails the migration)",
+                False,
+            )
+        )
+    return steps, problems
+
+
 def preview(
     root: Path, service: str, document: Any, scratch: ScratchDatabase, message: str | None = None
 ) -> MigrationPlan:
@@ -250,6 +341,9 @@ def preview(
                 upgrade = directives[0].upgrade_ops
                 changes = list(_walk(upgrade.ops)) if upgrade is not None else []
                 described.extend(describe(o) for o in changes)
+                checks, check_problems = add_checks(context.bind, service, metadata, directives[0])
+                described.extend(checks)
+                refused.extend(check_problems)
                 found = context.bind.execute(
                     text(
                         "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
@@ -257,11 +351,11 @@ def preview(
                     ),
                     {"schema": service},
                 )
-                if changes:
+                if changes or checks:
                     created, problems = add_enum_types(directives[0], {row[0] for row in found})
                     described[:0] = [(words, False) for words in created]
                     refused.extend(problems)
-                if not changes or refused:
+                if not (changes or checks) or refused:
                     directives.clear()  # nothing to write
                 elif message is None:
                     directives[0].message = _summary([words for words, _ in described])

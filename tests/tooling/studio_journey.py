@@ -290,7 +290,7 @@ async def assist_box_is_hidden_without_an_endpoint(page: StudioPage, url: str) -
 
 
 async def numeric_precision_and_fields_unique_together(page: StudioPage, root: Path, folder: Path) -> None:
-    """A numeric field's precision and scale and a table's fields unique together, edited and saved."""
+    """A numeric field's precision and scale, a table's fields unique together and a check, edited and saved."""
     schema = folder / "items.json"
     fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "numeric"}}
     fields |= {"code": {"type": "string"}, "maker": {"type": "string"}}
@@ -314,10 +314,19 @@ async def numeric_precision_and_fields_unique_together(page: StudioPage, root: P
         await page.click(tab("DDL"))
         await page.expect_text(css("#preview"), "UNIQUE (code, maker)")
         await page.expect_text(css("#preview"), "price NUMERIC(10, 2)")
+        # A check: its problem shown as it is typed, then fixed and named.
+        await page.fill(label("New check"), "price >")
+        await page.press(label("New check"), "Enter")
+        await page.expect_text(css("#problems"), "at /entities/item/checks/0/sql: 'price >': SQL syntax error")
+        await page.fill(label("Check condition 1 (item)"), "price >= 0")
+        await page.fill(label("Check name 1 (item)"), "price_not_negative")
+        await page.expect_text(css("#problems"), NO_PROBLEMS, exact=True)
+        await page.expect_text(css("#preview"), "CONSTRAINT price_not_negative CHECK (price >= 0)")
         await page.click(button("Save schema.json"))
         await page.expect_text(css("#result"), f"Saved {schema}.")
         saved = json.loads(schema.read_text())["entities"]["item"]
         assert saved["unique"] == [["code", "maker"]]
+        assert saved["checks"] == [{"sql": "price >= 0", "name": "price_not_negative"}]
         assert saved["fields"]["price"] == {"type": "numeric", "precision": 10, "scale": 2}
 
         # A field removed takes its group with it, as the database would; a group is removed by its button.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -291,7 +292,41 @@ BAD_INPUTS = [
         '{"entities": {"a": {"fields": {"id": {"type": "uuid", "primaryKey": true}, "n": {"type": "integer", "default": "x"}}}}}',
         "at /entities/a/fields/n/default: 'x' is not a integer",
     ),
+    (
+        "checksql.json",
+        '{"entities": {"a": {"fields": {"id": {"type": "uuid", "primaryKey": true}, "n": {"type": "integer"}},'
+        ' "checks": [{"sql": "n >= 0 AND"}]}}}',
+        "at /entities/a/checks/0/sql: 'n >= 0 AND': SQL syntax error",
+    ),
+    (
+        "checkfield.json",
+        '{"entities": {"a": {"fields": {"id": {"type": "uuid", "primaryKey": true}, "n": {"type": "integer"}},'
+        ' "checks": [{"sql": "n >= 0"}, {"sql": "m < 3"}]}}}',
+        "at /entities/a/checks/1/sql: 'm' is not a field of a",
+    ),
+    (
+        "checkvalue.json",
+        '{"entities": {"a": {"fields": {"id": {"type": "uuid", "primaryKey": true}, "n": {"type": "integer"}},'
+        ' "checks": [{"sql": "n + 1"}]}}}',
+        "at /entities/a/checks/0/sql: 'n + 1' is not a condition (true or false)",
+    ),
 ]
+
+
+def test_checks_of_schema_json_reach_the_migration_the_tables_and_the_spec(clean_copy: Path, tmp_path: Path) -> None:
+    source = tmp_path / "priced.json"
+    fields = {"id": {"type": "uuid", "primaryKey": True}, "price": {"type": "integer"}, "sale": {"type": "integer"}}
+    checks = [{"sql": "price >= 0"}, {"sql": "sale <= price", "name": "sale_not_dearer"}]
+    source.write_text(json.dumps({"entities": {"item": {"fields": fields, "checks": checks}}}))
+    planned = plan(clean_copy, "priced", source, "json")
+    files = {str(path): text for path, text in planned.files.items()}
+    migration = files["services/priced/migrations/0001_initial_tables.py"]
+    assert "CONSTRAINT item_price_check CHECK (price >= 0)" in migration
+    assert "CONSTRAINT sale_not_dearer CHECK (sale <= price)" in migration
+    tables = files["services/priced/tables.py"]
+    assert "CheckConstraint('price >= 0', name='item_price_check')" in tables
+    spec = yaml.safe_load(files["specs/priced.yaml"])
+    assert spec["components"]["schemas"]["ItemCreate"]["properties"]["price"]["minimum"] == 0
 
 
 @pytest.fixture(scope="module")

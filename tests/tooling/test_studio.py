@@ -218,12 +218,40 @@ def test_a_sql_file_opens_as_schema_json_saved_beside_it(tmp_path: Path, root: P
             assert list(entities[table.name]["fields"]) == [c.name for c in table.columns]
             for name in table.primary_key:
                 assert entities[table.name]["fields"][name]["primaryKey"] is True
-        carried = sum(len(t.checks) for t in from_sql.tables)
-        assert sum("CHECK" in line for line in answer["leftOut"]) == carried
+        # Its CHECKs are carried as the tables' checks, named as the SQL named them.
+        assert not [line for line in answer["leftOut"] if "CHECK" in line]
+        assert entities["customer"]["checks"] == [{"sql": "credit >= 0"}]
+        assert entities["purchase"]["checks"] == [{"sql": "length(note) < 500", "name": "purchase_note_short"}]
         assert answer["problems"] == [], answer["problems"]
         assert client.post("/api/save").status_code == 200
     assert json.loads((tmp_path / "shop.schema.json").read_text()) == answer["document"]
     assert source.read_text() == (INPUTS / "shop.sql").read_text()
+    # Read back as schema.json, the checks are the SQL's, with PostgreSQL's name for the unnamed one.
+    saved = read_input(tmp_path / "shop.schema.json", "json")
+    assert [(c.sql, c.name) for t in saved.tables for c in t.checks] == [
+        ("credit >= 0", "customer_credit_check"),
+        ("length(note) < 500", "purchase_note_short"),
+    ]
+    assert saved.table("customer").column("credit").bounds == {"minimum": 0}
+
+
+def test_a_check_is_edited_with_its_problems_reported_as_typed(library: tuple[TestClient, Path]) -> None:
+    client, source = library
+    document = json.loads(json.dumps(LIBRARY))
+    checks = document["entities"]["book"]["checks"] = [{"sql": "pages >"}]
+    assert client.put("/api/schema", json=document).json()["problems"] == [
+        "library.json: at /entities/book/checks/0/sql: 'pages >': SQL syntax error: syntax error at or near \")\""
+    ]
+    checks[0] = {"sql": "pagez > 0"}
+    assert client.put("/api/schema", json=document).json()["problems"] == [
+        "library.json: at /entities/book/checks/0/sql: 'pagez' is not a field of book"
+    ]
+    checks[0] = {"sql": "pages > 0", "name": "some_pages"}
+    assert client.put("/api/schema", json=document).json()["problems"] == []
+    ddl = client.get("/api/preview/ddl?service=books&dialect=postgresql").text
+    assert "CONSTRAINT some_pages CHECK (pages > 0)" in ddl
+    assert client.post("/api/save").status_code == 200
+    assert json.loads(source.read_text())["entities"]["book"]["checks"] == [{"sql": "pages > 0", "name": "some_pages"}]
 
 
 def test_scaffold_writes_the_service_and_refuses_a_taken_name(library: tuple[TestClient, Path], root: Path) -> None:

@@ -276,3 +276,77 @@ def test_a_field_made_required_is_a_drop_only_without_a_default() -> None:
         "book", "pages", existing_type=Integer(), modify_nullable=False, existing_server_default="0"
     )
     assert describe(defaulted) == ("make column book.pages required", False)
+
+
+SERVE_CHECKED_ROW = textwrap.dedent(
+    """
+    import asyncio, json, os
+    import httpx
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from fountain_cli import registry
+    from fountain_common.app import create_service_app
+    from fountain_common.settings import Settings
+
+    async def main() -> None:
+        url = os.environ["FOUNTAIN_DATABASE_URL"]
+        engine = create_async_engine(url)
+        app = create_service_app(registry.load_service("shelf"), settings=Settings(database_url=url), engine=engine)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            author = (await client.post("/v1/author", json={"name": "Ada", "active": True})).json()
+            book = {"authorId": author["id"], "title": "Notes", "pages": 13}
+            refused = await client.post("/v1/book", json=book)
+            kept = await client.post("/v1/book", json={**book, "pages": 12})
+            print(json.dumps([refused.status_code, refused.json()["detail"], kept.status_code]))
+        await engine.dispose()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_an_added_check_is_migrated_and_refuses_rows_and_a_removed_one_is_dropped(
+    scaffolded: Path, studio_of: TestClient, postgres_dir: Path
+) -> None:
+    def change(entities: dict[str, Any]) -> None:
+        # A condition the API cannot say as a bound: the database itself refuses the row.
+        entities["book"]["checks"] = [{"sql": "pages <> 13", "name": "unlucky"}, {"sql": "length(title) > 0"}]
+
+    # A condition the parser reads but PostgreSQL refuses for the table's types: said, nothing planned.
+    mistyped = edited(lambda entities: entities["book"].update(checks=[{"sql": "title > 3"}]))
+    assert studio_of.put("/api/schema", json=mistyped).json() == {"problems": []}
+    refused = studio_of.post("/api/migration/preview")
+    assert refused.status_code == 422
+    assert refused.json()["problems"][0].startswith("table book: check book_title_check: PostgreSQL refuses it: ")
+
+    assert studio_of.put("/api/schema", json=edited(change)).json() == {"problems": []}
+    plan = studio_of.post("/api/migration/preview").json()
+    assert [s for s in plan["steps"] if "check" in s] == [
+        "add check book_title_check on book: length(title) > 0 (a row that breaks it fails the migration)",
+        "add check unlucky on book: pages <> 13 (a row that breaks it fails the migration)",
+    ]
+    assert 'op.create_check_constraint("unlucky", "book", "pages <> 13", schema="shelf")' in plan["script"]
+    assert studio_of.post("/api/migration/write", json={}).status_code == 200
+    commit_all(scaffolded, "the checks")
+    url = embedded_url(postgres_dir, "studio_migration_checks")
+    upgrade(scaffolded, url)
+    served = run_in(scaffolded, "-c", SERVE_CHECKED_ROW, env={"FOUNTAIN_DATABASE_URL": url})
+    assert served.returncode == 0, served.stdout + served.stderr
+    status, detail, kept_status = json.loads(served.stdout.splitlines()[-1])
+    assert (status, kept_status) == (400, 201)
+    assert detail.startswith("The book row breaks a rule of its table"), detail
+
+    # Nothing more to migrate; then one check removed and the other's condition changed.
+    assert studio_of.post("/api/migration/preview").status_code == 422
+    kept = {"sql": "length(title) > 1", "name": "book_title_check"}
+    studio_of.put("/api/schema", json=edited(lambda entities: entities["book"].update(checks=[kept])))
+    plan = studio_of.post("/api/migration/preview").json()
+    assert plan["steps"] == [
+        "drop check book_title_check of book: (length(title) > 0)",
+        "drop check unlucky of book: (pages <> 13)",
+        "add check book_title_check on book: length(title) > 1 (a row that breaks it fails the migration)",
+    ]
+    assert 'op.drop_constraint("unlucky", "book", schema="shelf", type_="check")' in plan["script"]
+    assert studio_of.post("/api/migration/write", json={}).status_code == 200
+    upgrade(scaffolded, url)
+    down = run_in(scaffolded, "-m", "fountain_cli.main", "db", "downgrade", SERVICE, env={"FOUNTAIN_DATABASE_URL": url})
+    assert down.returncode == 0, down.stdout + down.stderr

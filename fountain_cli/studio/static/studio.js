@@ -495,6 +495,59 @@ function tableCard(table, t) {
     ),
     addField,
     uniqueTogether(table, id),
+    checkList(table, id),
+  );
+}
+
+// CHECK constraints (schema.json's "checks": [{sql, name?}, ...]): each condition and its name edited
+// in place, removed, or added; the server reports a condition it cannot read as it is typed.
+function checkList(table, id) {
+  const checks = Array.isArray(table.extra.checks) ? table.extra.checks : [];
+  const setChecks = (next) => {
+    if (next.length) table.extra.checks = next;
+    else delete table.extra.checks;
+    edited();
+  };
+  const row = (check, c) => el("li", {},
+    el("span", { "aria-hidden": "true" }, "CHECK "),
+    el("input", {
+      type: "text", id: `${id}-check-${c}-sql`, value: check.sql || "", class: "check-sql",
+      "aria-label": `Check condition ${c + 1} (${table.name})`,
+      oninput: (e) => { check.sql = e.target.value; edited(); },
+    }),
+    el("span", { "aria-hidden": "true" }, " name "),
+    el("input", {
+      type: "text", id: `${id}-check-${c}-name`, value: check.name || "", placeholder: "(PostgreSQL's)",
+      "aria-label": `Check name ${c + 1} (${table.name})`,
+      oninput: (e) => {
+        if (e.target.value.trim()) check.name = e.target.value.trim();
+        else delete check.name;
+        edited();
+      },
+    }),
+    " ",
+    el("button", {
+      type: "button", id: `${id}-check-${c}-remove`,
+      onclick: () => { setChecks(checks.filter((_, i) => i !== c)); rerender(`${id}-check-new`); },
+    }, "Remove", el("span", { class: "visually-hidden" }, ` check ${c + 1} of ${table.name}`)));
+  return el("div", { class: "checks" },
+    checks.length ? el("ul", { id: `${id}-checks`, "aria-label": `Checks (${table.name})` }, ...checks.map(row)) : "",
+    el("form", {
+      class: "add-check",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const sql = $(`${id}-check-new`).value.trim();
+        if (!sql) return;
+        setChecks([...checks, { sql }]);
+        rerender(`${id}-check-new`);
+      },
+    },
+      el("label", { for: `${id}-check-new` }, "New check "),
+      el("input", { type: "text", id: `${id}-check-new`, autocomplete: "off", placeholder: "price >= 0" }),
+      " ",
+      el("button", { type: "submit", id: `${id}-check-add` }, "Add check",
+        el("span", { class: "visually-hidden" }, ` to ${table.name}`)),
+    ),
   );
 }
 
