@@ -190,6 +190,23 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    if auth is Auth.GATEWAY and not settings.gateway_secret:
+        typer.secho(
+            "--behind-gateway trusts the caller the gateway names only with the gateway's proof: set "
+            "FOUNTAIN_GATEWAY_SECRET to the GATEWAY_SECRET `fountain gateway render` gave Kong "
+            "(make one with `fountain gateway new-key`).",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if auth is Auth.NONE and settings.gateway_secret:
+        typer.secho(
+            "--no-auth names no caller, so services with FOUNTAIN_GATEWAY_SECRET would refuse every request: "
+            "unset FOUNTAIN_GATEWAY_SECRET to serve without checks.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     keyring = None
     if auth is Auth.KEYS:
         try:
@@ -217,6 +234,11 @@ def serve(
                 err=True,
             )
             raise typer.Exit(2)
+    if auth is Auth.KEYS and not settings.gateway_secret:
+        # The key check proves to the services, with a secret of this process (and its workers),
+        # that it named the caller; they then check the caller's role against their spec.
+        os.environ["FOUNTAIN_GATEWAY_SECRET"] = gateway.new_api_key()
+        get_settings.cache_clear()
     listen = port or (8080 if service is None else registry.load_service(service).port)
     busy = busy_port_message(host, listen, service)
     if busy:  # said before the database starts and the migrations run
