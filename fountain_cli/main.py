@@ -150,14 +150,17 @@ def serve(
         typer.Option(
             "--behind-gateway",
             help="Kong in front checks the keys and names the caller in X-Consumer-* headers, which are passed on "
-            "(the Docker Compose deployment). Never publish such a port: whoever reaches it is trusted.",
+            "(the Docker Compose deployment) and believed only with Kong's proof, X-Fountain-Gateway equal to "
+            "FOUNTAIN_GATEWAY_SECRET (required). Publish no such port.",
         ),
     ] = False,
 ) -> None:
     """Serve one service, or all five in one process routed by Host header exactly as the gateway routes.
 
-    Every /v1 and /v2 request needs an API key in the `apikey` header, with the role Kong's routes
-    require (reader: GET; writer and admin: every method); /health, /ready and the docs are open.
+    Every /v1 and /v2 request needs an API key in the `apikey` header, with the role the specs and
+    Kong's routes require (reader: GET; writer and admin: every method); /health, /ready and the docs
+    are open. The services check the role again, trusting the caller this server names with a secret
+    of its own (FOUNTAIN_GATEWAY_SECRET, made at start unless set).
     Keys come from `fountain accounts` and from GATEWAY_CONSUMERS (name:role:key): with neither,
     the server refuses to start. All five also answer under a path prefix (/character/docs);
     / lists them, for a browser. A port in use is reported before anything starts.

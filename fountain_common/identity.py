@@ -14,7 +14,7 @@ the operation, and calls to other services act for it (fountain_common/upstream.
 """
 
 import hmac
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from starlette.types import Scope
@@ -76,13 +76,13 @@ def current_caller() -> Caller | None:
     return _CALLER.get()
 
 
-def set_caller(caller: Caller | None) -> object:
+def set_caller(caller: Caller | None) -> Token[Caller | None]:
     """Make `caller` the current one; give the returned token to `reset_caller` when the request ends."""
     return _CALLER.set(caller)
 
 
-def reset_caller(token: object) -> None:
-    _CALLER.reset(token)  # type: ignore[arg-type]
+def reset_caller(token: Token[Caller | None]) -> None:
+    _CALLER.reset(token)
 
 
 def unauthorized(detail: str) -> Problem:
