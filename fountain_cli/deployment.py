@@ -24,6 +24,8 @@ DATABASE_USER = "fountain"
 DATABASE_NAME = "fountain"
 PASSWORD = "${POSTGRES_PASSWORD:?Set POSTGRES_PASSWORD (see .env.example)}"
 CONSUMERS = "${GATEWAY_CONSUMERS:?Set GATEWAY_CONSUMERS to name:role:key entries (see .env.example)}"
+# Kong proves to the services that it named the caller; both get the same secret.
+GATEWAY_SECRET = "${GATEWAY_SECRET:?Set GATEWAY_SECRET (fountain gateway new-key; see .env.example)}"
 
 # Kong reads the configuration `gateway-config` renders into this volume.
 DECLARATIVE_DIR = "/kong/declarative"
@@ -37,6 +39,7 @@ KONG_STATUS_PORT = 8100
 COMPOSE_SETTINGS = {
     "database_url": f"postgresql://{DATABASE_USER}:{PASSWORD}@postgres:5432/{DATABASE_NAME}",
     "data_dir": "/tmp/fountain",  # only used by the embedded PostgreSQL, which compose never starts
+    "gateway_secret": GATEWAY_SECRET,
 }
 
 
@@ -116,7 +119,7 @@ def compose_config() -> dict[str, Any]:
             "image": IMAGE,
             "build": {"context": "."},
             "command": ["fountain", "gateway", "render", "--output", f"{DECLARATIVE_DIR}/kong.yml"],
-            "environment": {"GATEWAY_CONSUMERS": CONSUMERS},
+            "environment": {"GATEWAY_CONSUMERS": CONSUMERS, "GATEWAY_SECRET": GATEWAY_SECRET},
             "volumes": [f"gateway-config:{DECLARATIVE_DIR}"],
             "restart": "no",
         },

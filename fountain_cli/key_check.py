@@ -6,7 +6,13 @@ accounts file's keys (fountain_cli/accounts.py, read again whenever the file cha
 is refused at once) and the consumers of GATEWAY_CONSUMERS. Then, as Kong's key-auth plugin does, the
 key is removed from the request and the consumer is named to the service in X-Consumer-ID,
 X-Consumer-Username and X-Credential-Identifier; any such header the client sent is dropped first,
-so a forged identity never reaches a service.
+so a forged identity never reaches a service. The caller's role goes in X-Consumer-Groups, as Kong's
+acl plugin sends it, and the proof that the gateway named the caller in X-Fountain-Gateway (the
+server's FOUNTAIN_GATEWAY_SECRET): the services check both against their spec (fountain_common/identity.py).
+
+In the all-in-one server the services call each other through this same check. Such a call carries
+the proof and the identity of the request it serves: the identity is passed on as it is, so the
+called service acts for the original caller, never with more rights.
 """
 
 import hmac
@@ -20,11 +26,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fountain_cli import accounts, gateway
+from fountain_common import identity as caller_identity
 from fountain_common.problems import Problem, problem_response
 
 API_KEY_HEADER = gateway.API_KEY_HEADER.encode()
 # What Kong's key-auth and ACL plugins tell the upstream service; a client may set none of them.
 IDENTITY_HEADER_PREFIXES = (b"x-consumer-", b"x-credential-", b"x-anonymous-", b"x-authenticated-")
+PROOF_HEADER = caller_identity.PROOF_HEADER.lower().encode()
 # Kong names a consumer by a UUID; here one derived from the name, the same in every process.
 CONSUMER_NAMESPACE = uuid.UUID("6f1c1d3e-6a47-4b8e-9c55-0f7f3b1d2a90")
 INTERNAL_CONSUMER = "fountain-serve"
@@ -43,6 +51,7 @@ class Identity:
             (b"x-consumer-id", str(uuid.uuid5(CONSUMER_NAMESPACE, self.name)).encode()),
             (b"x-consumer-username", self.name.encode()),
             (b"x-credential-identifier", self.key_id.encode()),
+            (caller_identity.GROUPS_HEADER.lower().encode(), self.role.encode()),
         ]
 
 
@@ -108,34 +117,41 @@ class Keyring:
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(
-        401,
-        "unauthorized",
-        "Unauthorized",
-        detail,
-        headers={"WWW-Authenticate": f'apikey header="{gateway.API_KEY_HEADER}"'},
-    )
+    return caller_identity.unauthorized(detail)
 
 
 class KeyCheckMiddleware:
     """Pure ASGI: refuses a request its key does not allow (401/403 problem details) before the
     service reads it, and names the caller to the service as the gateway does."""
 
-    def __init__(self, app: ASGIApp, keyring: Keyring | None) -> None:
+    def __init__(self, app: ASGIApp, keyring: Keyring | None, secret: str | None = None) -> None:
         self.app = app
         self.keyring = keyring  # None: nothing is checked (`fountain serve --no-auth`)
+        # The services' FOUNTAIN_GATEWAY_SECRET: sent as the proof beside the identity it names.
+        self.proof = [(PROOF_HEADER, secret.encode())] if secret else []
+        self.secret = secret.encode() if secret else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         key = None
+        proof = None
         headers = []
+        forwarded = []
         for name, value in scope["headers"]:
             if name == API_KEY_HEADER:
                 key = value.decode("latin-1")
-            elif not name.startswith(IDENTITY_HEADER_PREFIXES):
+            elif name == PROOF_HEADER:
+                proof = value
+            elif name.startswith(IDENTITY_HEADER_PREFIXES):
+                forwarded.append((name, value))
+            else:
                 headers.append((name, value))
+        if self.secret is not None and forwarded and caller_identity.proof_is_valid(proof, self.secret):
+            # A service of this process calling another for the caller it serves: already checked.
+            await self.app({**scope, "headers": headers + forwarded + self.proof}, receive, send)
+            return
         if self.keyring is None:
             await self.app({**scope, "headers": headers}, receive, send)
             return
@@ -156,13 +172,9 @@ class KeyCheckMiddleware:
             await problem_response(Request(scope), _unauthorized(detail))(scope, receive, send)
             return
         if identity.role not in groups:
-            forbidden = Problem(
-                403,
-                "forbidden",
-                "Forbidden",
-                f"Role {identity.role} may not {scope['method']} here; it needs one of: {', '.join(groups)}.",
-            )
+            forbidden = caller_identity.forbidden(identity.role, scope["method"], groups)
             await problem_response(Request(scope), forbidden)(scope, receive, send)
             return
         headers += self.keyring.headers(identity)
+        headers += self.proof
         await self.app({**scope, "headers": headers}, receive, send)

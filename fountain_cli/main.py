@@ -150,14 +150,17 @@ def serve(
         typer.Option(
             "--behind-gateway",
             help="Kong in front checks the keys and names the caller in X-Consumer-* headers, which are passed on "
-            "(the Docker Compose deployment). Never publish such a port: whoever reaches it is trusted.",
+            "(the Docker Compose deployment) and believed only with Kong's proof, X-Fountain-Gateway equal to "
+            "FOUNTAIN_GATEWAY_SECRET (required). Publish no such port.",
         ),
     ] = False,
 ) -> None:
     """Serve one service, or all five in one process routed by Host header exactly as the gateway routes.
 
-    Every /v1 and /v2 request needs an API key in the `apikey` header, with the role Kong's routes
-    require (reader: GET; writer and admin: every method); /health, /ready and the docs are open.
+    Every /v1 and /v2 request needs an API key in the `apikey` header, with the role the specs and
+    Kong's routes require (reader: GET; writer and admin: every method); /health, /ready and the docs
+    are open. The services check the role again, trusting the caller this server names with a secret
+    of its own (FOUNTAIN_GATEWAY_SECRET, made at start unless set).
     Keys come from `fountain accounts` and from GATEWAY_CONSUMERS (name:role:key): with neither,
     the server refuses to start. All five also answer under a path prefix (/character/docs);
     / lists them, for a browser. A port in use is reported before anything starts.
@@ -190,6 +193,23 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    if auth is Auth.GATEWAY and not settings.gateway_secret:
+        typer.secho(
+            "--behind-gateway trusts the caller the gateway names only with the gateway's proof: set "
+            "FOUNTAIN_GATEWAY_SECRET to the GATEWAY_SECRET `fountain gateway render` gave Kong "
+            "(make one with `fountain gateway new-key`).",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if auth is Auth.NONE and settings.gateway_secret:
+        typer.secho(
+            "--no-auth names no caller, so services with FOUNTAIN_GATEWAY_SECRET would refuse every request: "
+            "unset FOUNTAIN_GATEWAY_SECRET to serve without checks.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     keyring = None
     if auth is Auth.KEYS:
         try:
@@ -217,6 +237,11 @@ def serve(
                 err=True,
             )
             raise typer.Exit(2)
+    if auth is Auth.KEYS and not settings.gateway_secret:
+        # The key check proves to the services, with a secret of this process (and its workers),
+        # that it named the caller; they then check the caller's role against their spec.
+        os.environ["FOUNTAIN_GATEWAY_SECRET"] = gateway.new_api_key()
+        get_settings.cache_clear()
     listen = port or (8080 if service is None else registry.load_service(service).port)
     busy = busy_port_message(host, listen, service)
     if busy:  # said before the database starts and the migrations run

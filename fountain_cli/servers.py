@@ -55,7 +55,10 @@ def with_key_check(app: FastAPI, keyring: Keyring | None) -> FastAPI:
         ),
         0,
     )
-    app.user_middleware.insert(position, Middleware(KeyCheckMiddleware, keyring=keyring))
+    # With FOUNTAIN_GATEWAY_SECRET, the check proves to the services that it named the caller.
+    secret = app.state.settings.gateway_secret
+    options = {"secret": secret} if secret else {}
+    app.user_middleware.insert(position, Middleware(KeyCheckMiddleware, keyring=keyring, **options))
     return app
 
 
@@ -64,7 +67,11 @@ def announcement(auth: Auth) -> tuple[str, bool]:
     if auth is Auth.NONE:
         return "--no-auth: NO API KEY IS CHECKED. Anyone on this machine may read, change and delete everything.", True
     if auth is Auth.GATEWAY:
-        return "--behind-gateway: the gateway in front checks keys; its X-Consumer-* headers are trusted.", False
+        return (
+            "--behind-gateway: the gateway in front checks keys; its X-Consumer-* headers are trusted with the "
+            "proof of FOUNTAIN_GATEWAY_SECRET in X-Fountain-Gateway.",
+            False,
+        )
     return "API keys are checked: send one in the `apikey` header (fountain accounts add NAME --role writer).", False
 
 

@@ -12,7 +12,10 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
   takes a body declares 413 (a body over FOUNTAIN_MAX_BODY_BYTES), and a text/plain body 415;
 - /v2: errors are application/problem+json; every POST accepts Idempotency-Key; every property of a
   response schema is required; every list is paginated (limit, offset, {items, total, limit, offset});
-  property and parameter names are camelCase.
+  property and parameter names are camelCase;
+- a spec with the `apiKey` security scheme declares `security` on every operation: none (`[]`) on the
+  probes, and on every other operation the roles the gateway admits for its method as the scheme's
+  scopes (`gateway.access_groups`: Kong's routes and `fountain serve` check the same), with 401 and 403.
 """
 
 import re
@@ -86,6 +89,7 @@ class SpecChecker:
         if not str(self.spec.get("openapi", "")).startswith("3.1"):
             self.fail("document", "must be OpenAPI 3.1")
         self.check_servers()
+        secured = "apiKey" in self.spec.get("components", {}).get("securitySchemes", {})
         seen: dict[str, str] = {}
         for path, item in self.spec.get("paths", {}).items():
             if path not in PROBES and not path.startswith(("/v1/", "/v2/")):
@@ -94,7 +98,28 @@ class SpecChecker:
                 if method in item:
                     self.check_operation(path, method, item, item[method], seen)
                     self.check_operation_examples(path, method, item[method])
+                    if secured:
+                        self.check_security(path, method, item[method])
         return self.findings
+
+    def check_security(self, path: str, method: str, op: dict[str, Any]) -> None:
+        from fountain_cli.gateway import access_groups
+
+        where = f"{method.upper()} {path} ({op.get('operationId', 'no operationId')})"
+        if "security" not in op:
+            self.fail(where, "security is missing (the roles that may call it, or [] for an open probe)")
+            return
+        groups = access_groups(path, method)
+        if groups is None:
+            if op["security"] != []:
+                self.fail(where, "an open probe declares security: []")
+            return
+        expected = [{"apiKey": list(groups)}]
+        if op["security"] != expected:
+            self.fail(where, f"security must be {expected}, the roles the gateway admits for {method.upper()}")
+        for code in ("401", "403"):
+            if code not in op.get("responses", {}):
+                self.fail(where, f"must declare a {code} response")
 
     def check_operation_examples(self, path: str, method: str, op: dict[str, Any]) -> None:
         where = f"{method.upper()} {path} ({op.get('operationId', 'no operationId')})"

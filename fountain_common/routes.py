@@ -144,6 +144,9 @@ class Route:
     omit_null: bool = False  # optional fields without a value are left out instead of sent as null
     omit_unset: bool = False  # fields the operation did not set are left out (a read's select=)
     csv: bool = False  # also answers text/csv, to a client whose Accept prefers it (a list's items)
+    # The roles the spec's `security` admits (checked by SpecRoute when FOUNTAIN_GATEWAY_SECRET is
+    # set, fountain_common/identity.py); None: open to anyone (the probes).
+    roles: tuple[str, ...] | None = None
 
     # --- the request ------------------------------------------------------------------------------
     def check_query(self, request: Request) -> None:

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=None, description="A gateway routing by Host header, for services without their own URL."
     )
     gateway_api_key: str | None = Field(default=None, description="Key sent as `apikey` to the gateway.")
+    gateway_secret: str | None = Field(
+        default=None,
+        description="Secret the gateway sends in X-Fountain-Gateway to prove the caller it names (X-Consumer-*) "
+        "is checked. Set: every secured operation needs that proof and a role its spec admits (401/403). "
+        "Unset: nothing is checked.",
+    )
     upstream_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     upstream_retries: int = Field(default=2, ge=0, le=5, description="Retries of a repeatable upstream request.")
 

@@ -13,23 +13,29 @@ with two costs of FastAPI's request handling taken off the common case.
   it does not take as is, and the request goes through FastAPI's own handling unchanged, which
   answers it (and its 422s) exactly as before. tests/test_spec_route.py checks that every value it
   accepts is the value FastAPI would have given.
+
+Before either, a route whose operation admits only some roles (its `security` in the spec, bound by
+`bind_routes`) checks the caller the gateway named, when the service has FOUNTAIN_GATEWAY_SECRET:
+401/403 before anything of the request is read (fountain_common/identity.py).
 """
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+from fountain_common.identity import authorize, reset_caller, set_caller
 from fountain_common.request_limits import INTEGER_TEXT
+from fountain_common.routes import Route
 
 _SHAPE = "fountain.path_shape"  # scope key: (path, its shape), computed once a request
 _INVALID = object()  # a value a parameter does not take as it is
@@ -218,6 +224,7 @@ class SpecRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
         self.shape = _route_shape(self.path)
         self.reader = ParameterReader.of(self)
+        self.roles: tuple[str, ...] | None = None  # set by bind_routes from the spec
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if self.shape is not None and scope["type"] == "http" and _request_shape(scope) != self.shape:
@@ -225,6 +232,17 @@ class SpecRoute(APIRoute):
         return super().matches(scope)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.roles is not None and (secret := scope["app"].state.settings.gateway_secret):
+            # A refusal (a Problem) goes to the app's handlers, as every Problem of a route does.
+            token = set_caller(authorize(scope, self.roles, secret))
+            try:
+                await self._handle(scope, receive, send)
+            finally:
+                reset_caller(token)
+            return
+        await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.reader is not None and self.methods and scope["method"] in self.methods:
             arguments = self.reader.read(scope)
             if arguments is not None:
@@ -233,3 +251,11 @@ class SpecRoute(APIRoute):
                 await response(scope, receive, send)
                 return
         await super().handle(scope, receive, send)
+
+
+def bind_routes(router: APIRouter, routes: Mapping[str, Route]) -> None:
+    """Give each SpecRoute of `router` what the spec says of its operation (`routes`, by operationId)
+    that the route checks itself: the roles it admits."""
+    for route in router.routes:
+        if isinstance(route, SpecRoute) and (spec := routes.get(route.operation_id or "")) is not None:
+            route.roles = spec.roles

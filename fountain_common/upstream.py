@@ -16,6 +16,10 @@ Services call each other through typed clients generated from the called service
 (services/<caller>/generated/clients/): `Upstreams.call` sends their typed arguments and checks the
 answer against the spec's models, so a body that breaks the contract is a 502 naming the upstream,
 and a 4xx is an `UpstreamRefused` the caller may catch where it means something (404: no such id).
+
+A call acts for the caller of the request it serves: with FOUNTAIN_GATEWAY_SECRET set, it carries
+that caller's identity and roles as the gateway named them, with the proof, never a broader role;
+so a reader calling Story Factory is a reader in Core Script too (fountain_common/identity.py).
 """
 
 import time
@@ -31,6 +35,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from fountain_common.identity import PROOF_HEADER, current_caller
 from fountain_common.metrics import record_upstream
 from fountain_common.observability import REQUEST_ID_HEADER, current_request_id
 from fountain_common.problems import Problem
@@ -182,6 +187,10 @@ class Upstreams:
         service = upstream_service(service_name)
         base_url, extra_headers = self.address(service)
         all_headers = {**extra_headers, **(headers or {})}
+        caller = current_caller()
+        if caller is not None and self.settings.gateway_secret:
+            all_headers.update(caller.headers())
+            all_headers[PROOF_HEADER] = self.settings.gateway_secret
         request_id = request_id or current_request_id()
         if request_id:
             all_headers[REQUEST_ID_HEADER] = request_id

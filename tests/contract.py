@@ -7,6 +7,7 @@ them per module) and passes its own reset, which knows what "empty" means for it
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -15,7 +16,9 @@ from hypothesis.stateful import run_state_machine_as_test
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from fountain_cli import registry
+from fountain_cli import gateway, registry
+from fountain_cli.key_check import Keyring
+from fountain_cli.servers import with_key_check
 from fountain_common.app import create_service_app
 from fountain_common.settings import Settings
 from tests import in_process
@@ -24,16 +27,33 @@ Reset = Callable[[AsyncEngine], Awaitable[None]]
 QUIET = list(HealthCheck)  # in-process calls to a database are slow for hypothesis' taste, and fine
 
 
+# The key schemathesis sends (the spec's apiKey scheme), an admin's: every operation admits it.
+CONTRACT_KEY = gateway.new_api_key()
+
+
 def served_schema(service_name: str, database_url: str, spec: dict[str, Any] | None = None) -> schemathesis.BaseSchema:
-    """The service's spec (or `spec`, a trimmed copy of it), answered by the service's app. Its calls
-    to other services reach the real ones, in-process."""
+    """The service's spec (or `spec`, a trimmed copy of it), answered by the service's app as a client
+    reaches it: behind the key check of `fountain serve`, which names the caller to the service with
+    the proof of FOUNTAIN_GATEWAY_SECRET, so the service checks the caller's role too. Every request
+    carries an admin's key; schemathesis also tries each operation without it and with a wrong one.
+    Its calls to other services reach the real ones, in-process, acting for the same caller."""
     service = registry.load_service(service_name)
     loaded = schemathesis.openapi.from_dict(spec) if spec else schemathesis.openapi.from_path(str(service.spec_path))
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=database_url, gateway_secret=gateway.new_api_key())
     # The app creates its own engine at startup, on the event loop schemathesis serves it from; the
     # services it calls share one that opens a connection per use, so any event loop can use it.
     upstreams = in_process.gateway(settings, create_async_engine(database_url, poolclass=NullPool))
-    loaded.app = create_service_app(service, settings=settings, upstream_transport=upstreams)
+    keyring = Keyring(Path("/nonexistent/accounts.json"), [gateway.Consumer("contract", gateway.ADMIN, CONTRACT_KEY)])
+    loaded.app = with_key_check(create_service_app(service, settings=settings, upstream_transport=upstreams), keyring)
+
+    @loaded.auth()
+    class ApiKey:
+        def get(self, case: schemathesis.Case, context: Any) -> str:
+            return CONTRACT_KEY
+
+        def set(self, case: schemathesis.Case, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), gateway.API_KEY_HEADER: data}
+
     return loaded
 
 

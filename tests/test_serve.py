@@ -61,3 +61,50 @@ async def test_one_service_alone_without_checks_on_loopback(engine, database_url
             assert response.headers["x-request-id"]
             echoed = await http.get("/health", headers={"X-Request-ID": "trace-me"})
             assert echoed.headers["x-request-id"] == "trace-me"
+
+
+async def test_all_services_act_for_the_caller_of_the_key(engine, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The key check names the caller to the services with the server's own proof; Story Factory then
+    reads Core Script as that caller, and a forged identity sent past the check is refused."""
+    await reset_numbering(engine)
+    accounts_file = tmp_path / "accounts.json"
+    reader_key = accounts.add_account(accounts_file, "dashboard", gateway.READER)
+    writer_key = accounts.add_account(accounts_file, "ada", gateway.WRITER)
+    stories = {"Host": registry.load_service("story_factory").host}
+    screenplay = {**stories, "Content-Type": "text/plain; charset=utf-8"}
+    text = "Title: Through the server\n\nINT. ROOM - DAY\n\nA door opens.\n"
+    env = {"FOUNTAIN_ACCOUNTS_FILE": str(accounts_file)}
+    with serve([], database_url, host_header=stories["Host"], auth=[], env=env) as (url,):
+        async with httpx.AsyncClient(base_url=url) as http:
+            imported = await http.post("/v2/stories", content=text, headers={**screenplay, "apikey": writer_key})
+            assert imported.status_code == 201, imported.text
+            story = f"/v2/stories/{imported.json()['scriptId']}"
+            read = await http.get(story, headers={**stories, "apikey": reader_key})
+            assert read.status_code == 200, read.text
+            refused = await http.post("/v2/stories", content=text, headers={**screenplay, "apikey": reader_key})
+            assert refused.status_code == 403
+            forged = {
+                **stories,
+                "X-Fountain-Gateway": "a guess",
+                "X-Consumer-Username": "ada",
+                "X-Consumer-ID": "1",
+                "X-Consumer-Groups": "admin",
+            }
+            assert (await http.get(story, headers=forged)).status_code == 401
+            as_more_than_reader = {**forged, "apikey": reader_key}
+            assert (await http.post("/v2/stories", content=text, headers=as_more_than_reader)).status_code == 403
+
+
+async def test_one_service_behind_the_gateway_trusts_only_its_proof(engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    await reset_numbering(engine)
+    secret = gateway.new_api_key()
+    env = {"FOUNTAIN_GATEWAY_SECRET": secret}
+    named = {"X-Consumer-Username": "ci", "X-Consumer-ID": "1", "X-Consumer-Groups": "writer"}
+    body = {"elementType": "script", "elementId": 1}
+    with serve(["central_sequence"], database_url, auth=["--behind-gateway"], env=env) as (url,):
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.post("/v1/sequence", json=body, headers=named)).status_code == 401
+            proven = {**named, "X-Fountain-Gateway": secret}
+            numbered = await http.post("/v1/sequence", json=body, headers=proven)
+            assert (numbered.status_code, numbered.json()) == (201, {"sequenceNumber": 1})
+            assert (await http.get("/health")).status_code == 200

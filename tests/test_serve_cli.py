@@ -35,7 +35,11 @@ def port_taken() -> Iterator[int]:
 
 
 def _environment_without_database(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FOUNTAIN_DATABASE_URL", "GATEWAY_CONSUMERS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FOUNTAIN_DATABASE_URL", "GATEWAY_CONSUMERS", "FOUNTAIN_GATEWAY_SECRET")
+    }
     return {**env, "FOUNTAIN_DATA_DIR": str(data_dir), "FOUNTAIN_ACCOUNTS_FILE": str(data_dir.parent / "accounts.json")}
 
 
@@ -64,6 +68,14 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path, host: str) -> None:
     result = _serve("--no-auth", "--host", host, "--port", str(free_port()), data_dir=data_dir)
     assert result.returncode == 2
     assert f"only on this machine: --host 127.0.0.1, ::1 or localhost, not {host}" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_behind_the_gateway_needs_the_gateways_secret(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    result = _serve("central_sequence", "--behind-gateway", "--port", str(free_port()), data_dir=data_dir)
+    assert result.returncode == 2
+    assert "FOUNTAIN_GATEWAY_SECRET" in result.stderr and "fountain gateway new-key" in result.stderr
     assert not data_dir.exists()
 
 

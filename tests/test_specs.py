@@ -1,6 +1,7 @@
 """`fountain validate`: every spec keeps the rules, and a spec that breaks one is named with the
 operation at fault."""
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import yaml
 
 from fountain_cli import registry
 from fountain_cli.spec_rules import check_spec
+from fountain_common.routes import Route
 
 
 @pytest.mark.parametrize("service", registry.service_names())
@@ -45,6 +47,14 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         post["requestBody"]["content"] = {"text/plain; charset=utf-8": {"schema": {"type": "string"}, "example": "a"}}
     elif change == "text body not a string":
         post["requestBody"]["content"] = {"text/plain": {"schema": {"type": "object"}, "example": "a"}}
+    elif change == "no security":
+        del post["security"]
+    elif change == "reader may write":
+        post["security"] = [{"apiKey": ["reader", "writer", "admin"]}]
+    elif change == "no 403":
+        del post["responses"]["403"]
+    elif change == "secured probe":
+        spec["paths"]["/health"]["get"]["security"] = [{"apiKey": ["reader"]}]
     elif change == "scope that may be missing":
         del spec["components"]["parameters"]["ScopePath"]["x-fountain-every-value-exists"]
     path = tmp_path / "central_sequence.yaml"
@@ -88,8 +98,33 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
             "POST /v2/scopes/{scope}/elements (createElement): a text/plain request body's schema must be a string",
         ),
         ("scope that may be missing", "GET /v2/scopes/{scope}/elements (listElements): must declare a 404 response"),
+        ("no security", "POST /v2/scopes/{scope}/elements (createElement): security is missing"),
+        (
+            "reader may write",
+            "POST /v2/scopes/{scope}/elements (createElement): security must be [{'apiKey': ['writer', 'admin']}]",
+        ),
+        ("no 403", "POST /v2/scopes/{scope}/elements (createElement): must declare a 403 response"),
+        ("secured probe", "GET /health (getHealth): an open probe declares security: []"),
     ],
 )
 def test_a_broken_rule_is_named_with_file_and_operation(tmp_path: Path, change: str, expected: str) -> None:
     findings = broken_copy(tmp_path, change)
     assert any(expected in finding and finding.startswith("central_sequence.yaml: ") for finding in findings), findings
+
+
+@pytest.mark.parametrize("service", registry.service_names())
+def test_every_operation_declares_the_roles_the_gateway_admits(service: str) -> None:
+    """One source of truth: the roles a route checks (from the spec) are the ones Kong's routes and
+    `fountain serve`'s key check admit (gateway.access_groups), for every operation of every service."""
+    from fountain_cli.gateway import access_groups, spec_operations
+    from fountain_common.identity import ROLES
+
+    definition = registry.load_service(service)
+    module = importlib.import_module(f"services.{service}.generated.api")
+    routes = {value.operation_id: value for value in vars(module).values() if isinstance(value, Route)}
+    operations = spec_operations(definition)
+    assert {operation.operation_id for operation in operations} == set(routes)
+    for operation in operations:
+        assert routes[operation.operation_id].roles == access_groups(operation.path, operation.method), operation
+    secured = [routes[o.operation_id].roles for o in operations if routes[o.operation_id].roles is not None]
+    assert secured and all(set(roles) <= set(ROLES) for roles in secured)

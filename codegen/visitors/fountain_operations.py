@@ -170,6 +170,21 @@ def _responses(spec: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]
     return responses
 
 
+def _roles(spec: dict[str, Any], operation: dict[str, Any]) -> list[str] | None:
+    """The roles an operation admits: the scopes of its security requirements (the spec's own
+    `security` when it declares none), each role once; None when the operation is open to anyone."""
+    requirements = operation.get("security", spec.get("security"))
+    if not requirements:
+        return None
+    roles: list[str] = []
+    for requirement in requirements:
+        if not requirement:  # `{}`: no credentials needed
+            return None
+        for scopes in requirement.values():
+            roles.extend(scope for scope in scopes if scope not in roles)
+    return roles
+
+
 def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     operations = []
     for path, path_item in spec.get("paths", {}).items():
@@ -229,6 +244,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "query": sorted(p["alias"] for p in parameters if p["location"] == "Query"),
                     "operation_parameters": [p for p in parameters if not p["for_route_only"]],
                     "constant": _snake(raw["operationId"]).upper(),
+                    "roles": _roles(spec, raw),
                 }
             )
     return operations

@@ -125,6 +125,9 @@ class Outcome:
     route: Route | None = None
     upstream_url: str | None = None
     consumer: str | None = None
+    # The headers the service receives (lower-case names): what the client sent, less the key, with
+    # the consumer named by key-auth and acl, after the request-transformer plugins.
+    upstream_headers: dict[str, str] = field(default_factory=dict)
 
 
 def _consumer_by_key(config: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -180,4 +183,32 @@ def handle(
         route,
         f"{upstream.scheme}://{upstream.netloc}{base}{forwarded}",
         consumer["username"] if consumer else None,
+        _upstream_headers(config, route, headers, consumer),
     )
+
+
+def _upstream_headers(
+    config: dict[str, Any], route: Route, headers: dict[str, str], consumer: dict[str, Any] | None
+) -> dict[str, str]:
+    sent = dict(headers)
+    if consumer is not None:
+        # key-auth replaces whatever the client said about the consumer, and hides the key.
+        sent = {k: v for k, v in sent.items() if not k.startswith(("x-consumer-", "x-credential-"))}
+        if route.plugins.get("key-auth", {}).get("hide_credentials"):
+            for name in route.plugins["key-auth"].get("key_names", ["apikey"]):
+                sent.pop(name.lower(), None)
+        sent["x-consumer-id"] = consumer.get("id", f"uuid-of-{consumer['username']}")
+        sent["x-consumer-username"] = consumer["username"]
+        acl = route.plugins.get("acl")
+        if acl is not None and not acl.get("hide_groups_header", False):
+            sent["x-consumer-groups"] = ", ".join(group["group"] for group in consumer.get("acls", []))
+    transformers = [p.get("config", {}) for p in config.get("plugins", []) if p["name"] == "request-transformer"]
+    transformers += [route.plugins["request-transformer"]] if "request-transformer" in route.plugins else []
+    for transformer in transformers:
+        # Kong's order: remove, rename, replace, add (only when absent), append.
+        for name in transformer.get("remove", {}).get("headers", []):
+            sent.pop(name.lower(), None)
+        for entry in transformer.get("add", {}).get("headers", []):
+            name, _, value = entry.partition(":")
+            sent.setdefault(name.lower(), value)
+    return sent

@@ -52,7 +52,11 @@ def _config(docker_compose: str, tmp_path: Path, env: dict[str, str], *args: str
     )
 
 
-REQUIRED = {"POSTGRES_PASSWORD": "s3cretpassword", "GATEWAY_CONSUMERS": "ci:writer:" + "k" * 40}
+REQUIRED = {
+    "POSTGRES_PASSWORD": "s3cretpassword",
+    "GATEWAY_CONSUMERS": "ci:writer:" + "k" * 40,
+    "GATEWAY_SECRET": "g" * 43,
+}
 
 
 def test_compose_file_is_valid(docker_compose: str, tmp_path: Path) -> None:
@@ -67,6 +71,10 @@ def test_resolved_compose_file_carries_the_secrets_from_the_environment(docker_c
     url = resolved["services"]["character"]["environment"]["FOUNTAIN_DATABASE_URL"]
     assert url == "postgresql://fountain:s3cretpassword@postgres:5432/fountain"
     assert resolved["services"]["gateway-config"]["environment"]["GATEWAY_CONSUMERS"] == REQUIRED["GATEWAY_CONSUMERS"]
+    # Kong's configuration and every service get the same proof secret.
+    assert resolved["services"]["gateway-config"]["environment"]["GATEWAY_SECRET"] == REQUIRED["GATEWAY_SECRET"]
+    for name in API_SERVICES:
+        assert resolved["services"][name]["environment"]["FOUNTAIN_GATEWAY_SECRET"] == REQUIRED["GATEWAY_SECRET"]
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))

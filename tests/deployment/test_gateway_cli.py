@@ -45,10 +45,38 @@ def test_gateway_rewrites_a_stale_file(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert gateway.write_generated() == []
 
 
-def _render(tmp_path: Path, consumers: str) -> tuple[int, str, Path]:
+def _render(tmp_path: Path, consumers: str, secret: str | None = None) -> tuple[int, str, Path]:
     output = tmp_path / "declarative" / "kong.yml"
-    result = runner.invoke(app, ["gateway", "render", "--output", str(output)], env={"GATEWAY_CONSUMERS": consumers})
+    env = {"GATEWAY_CONSUMERS": consumers, "GATEWAY_SECRET": secret}
+    result = runner.invoke(app, ["gateway", "render", "--output", str(output)], env=env)
     return result.exit_code, result.output, output
+
+
+def test_render_adds_the_proof_header_from_gateway_secret(tmp_path: Path) -> None:
+    secret = "p" * 43
+    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}", secret)
+    assert code == 0, output
+    assert "requests carry X-Fountain-Gateway" in output
+    config = yaml.safe_load(path.read_text())
+    sent = handle(config, "character.fountain.coach", "GET", "/v1/characters", {"apikey": WRITER_KEY})
+    assert sent.upstream_headers["x-fountain-gateway"] == secret
+    assert sent.upstream_headers["x-consumer-groups"] == "writer"
+    # Open probes get the proof too, but no identity: the probes check none.
+    probe = handle(config, "character.fountain.coach", "GET", "/health", {"X-Fountain-Gateway": "forged"})
+    assert probe.upstream_headers["x-fountain-gateway"] == secret
+
+
+def test_render_without_gateway_secret_adds_no_proof(tmp_path: Path) -> None:
+    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}")
+    assert code == 0, output
+    assert "no GATEWAY_SECRET" in output
+    assert "request-transformer" not in path.read_text()
+
+
+def test_render_refuses_a_short_gateway_secret(tmp_path: Path) -> None:
+    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}", "short")
+    assert code == 2 and "GATEWAY_SECRET must be 32 to 128 characters" in output
+    assert not path.exists()
 
 
 def test_render_adds_consumers_that_kong_authorises_by_role(tmp_path: Path) -> None:

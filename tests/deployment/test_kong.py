@@ -26,6 +26,7 @@ UNKNOWN_HOST = "unknown.fountain.coach"
 WRITER_KEY = "w" * 40
 READER_KEY = "r" * 40
 CONSUMERS = [gateway.Consumer("ci", "writer", WRITER_KEY), gateway.Consumer("dashboard", "reader", READER_KEY)]
+GATEWAY_SECRET = "s" * 43
 
 # Fields of the plugins' Kong 3.x schemas (a misspelt field makes Kong refuse the whole file).
 PLUGIN_FIELDS = {
@@ -59,6 +60,7 @@ PLUGIN_FIELDS = {
         "redis",
     },
     "correlation-id": {"header_name", "generator", "echo_downstream"},
+    "request-transformer": {"http_method", "remove", "rename", "replace", "add", "append"},
     "prometheus": {
         "per_consumer",
         "status_code_metrics",
@@ -77,8 +79,9 @@ def committed() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def deployed(committed: dict[str, Any]) -> dict[str, Any]:
-    """The configuration Kong loads: the committed file plus the consumers of the deployment."""
-    return gateway.with_consumers(committed, CONSUMERS)
+    """The configuration Kong loads: the committed file plus the consumers and the proof header of
+    the deployment."""
+    return gateway.with_gateway_proof(gateway.with_consumers(committed, CONSUMERS), GATEWAY_SECRET)
 
 
 def _declared_templates() -> dict[str, dict[str, set[str]]]:
@@ -398,3 +401,39 @@ def test_each_service_balances_over_its_replicas_and_checks_their_health(committ
         assert active["healthy"]["interval"] > 0 and active["unhealthy"]["interval"] > 0
         passive = upstream["healthchecks"]["passive"]["unhealthy"]
         assert passive["tcp_failures"] > 0 and passive["http_failures"] == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "method", "status"),
+    [(WRITER_KEY, "POST", 201), (READER_KEY, "GET", 200), (READER_KEY, "POST", 403)],
+)
+def test_a_service_trusts_the_caller_kong_names(deployed: dict[str, Any], key: str, method: str, status: int) -> None:
+    """What Kong forwards (the key hidden, the consumer and its role named, the proof added) is what a
+    service with the same secret admits, and the role its spec gives the operation decides."""
+    from starlette.types import Scope
+
+    from fountain_common.identity import PROOF_HEADER, authorize
+    from fountain_common.problems import Problem
+
+    outcome = handle(deployed, "character.fountain.coach", method, "/v2/characters", {"apikey": key})
+    assert outcome.status == 200 or (method, status) == ("POST", 403)
+    if outcome.status != 200:
+        return  # Kong refuses a reader's POST itself
+    headers = outcome.upstream_headers
+    assert "apikey" not in headers and headers[PROOF_HEADER.lower()] == GATEWAY_SECRET
+    scope: Scope = {"method": method, "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    roles = gateway.access_groups("/v2/characters", method)
+    assert roles is not None
+    caller = authorize(scope, roles, GATEWAY_SECRET)
+    assert caller.username == outcome.consumer
+    # A service whose roles are stricter than Kong's still refuses (the spec is what it checks).
+    with pytest.raises(Problem) as refused:
+        authorize(scope, ("admin",), GATEWAY_SECRET)
+    assert refused.value.status == 403
+
+
+def test_a_client_cannot_send_the_proof_through_kong(deployed: dict[str, Any]) -> None:
+    forged = {"apikey": READER_KEY, "X-Fountain-Gateway": "guess", "X-Consumer-Groups": "admin"}
+    outcome = handle(deployed, "character.fountain.coach", "GET", "/v2/characters", forged)
+    assert outcome.upstream_headers["x-fountain-gateway"] == GATEWAY_SECRET
+    assert outcome.upstream_headers["x-consumer-groups"] == "reader"

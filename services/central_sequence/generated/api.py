@@ -8,8 +8,10 @@ subclasses `Operations`, whose methods receive their parameters, body and connec
 their result (or a `Reply` carrying a status, Location or ETag). Each route does the rest, as the
 spec declares it: refuses unknown query parameters, opens the connection (a plain read, a snapshot,
 or a write transaction run again on deadlock), claims the Idempotency-Key and replays it, and
-answers the status, headers and body. An operation the implementation does not override answers
-501 problem+json.
+answers the status, headers and body. With FOUNTAIN_GATEWAY_SECRET set, the caller the gateway
+names must hold a role the operation's `security` admits (fountain_common/identity.py), or the route
+answers 401/403 before reading the request. An operation the implementation does not override
+answers 501 problem+json.
 """
 
 from typing import List, Literal, Optional, Set, Union
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
-from fountain_common.spec_route import SpecRoute
+from fountain_common.spec_route import SpecRoute, bind_routes
 
 from .models import (
     Element,
@@ -231,6 +233,10 @@ GENERATE_SEQUENCE_NUMBER = Route(
     status=201,
     body=TypeAdapter(SequenceResponse),
     connection="none",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 REORDER_ELEMENTS = Route(
@@ -238,6 +244,10 @@ REORDER_ELEMENTS = Route(
     status=200,
     body=TypeAdapter(SuccessResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_VERSION = Route(
@@ -245,6 +255,10 @@ CREATE_VERSION = Route(
     status=201,
     body=TypeAdapter(VersionResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SCOPES = Route(
@@ -253,12 +267,21 @@ LIST_SCOPES = Route(
     body=TypeAdapter(ScopePage),
     query=frozenset(["limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_SCOPE = Route(
     "deleteScope",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_ELEMENTS = Route(
@@ -267,6 +290,11 @@ LIST_ELEMENTS = Route(
     body=TypeAdapter(ElementPage),
     query=frozenset(["elementType", "fromSequence", "limit", "offset", "toSequence"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_ELEMENT = Route(
@@ -275,6 +303,10 @@ CREATE_ELEMENT = Route(
     body=TypeAdapter(Element),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 APPEND_ELEMENTS = Route(
@@ -283,6 +315,10 @@ APPEND_ELEMENTS = Route(
     body=TypeAdapter(ElementList),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_ELEMENT = Route(
@@ -290,12 +326,21 @@ GET_ELEMENT = Route(
     status=200,
     body=TypeAdapter(Element),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_ELEMENT = Route(
     "deleteElement",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 MOVE_ELEMENT = Route(
@@ -304,6 +349,10 @@ MOVE_ELEMENT = Route(
     body=TypeAdapter(Element),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_ELEMENT_VERSIONS = Route(
@@ -312,6 +361,11 @@ LIST_ELEMENT_VERSIONS = Route(
     body=TypeAdapter(VersionPage),
     query=frozenset(["limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_ELEMENT_VERSION = Route(
@@ -320,6 +374,10 @@ CREATE_ELEMENT_VERSION = Route(
     body=TypeAdapter(Version),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_ELEMENT_VERSION = Route(
@@ -327,6 +385,11 @@ GET_ELEMENT_VERSION = Route(
     status=200,
     body=TypeAdapter(Version),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 APPLY_REORDER = Route(
@@ -335,6 +398,10 @@ APPLY_REORDER = Route(
     body=TypeAdapter(ElementList),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 
@@ -929,6 +996,28 @@ def build_router() -> APIRouter:
             body=body,
         )
 
+    bind_routes(
+        router,
+        {
+            "getHealth": GET_HEALTH,
+            "getReadiness": GET_READINESS,
+            "generateSequenceNumber": GENERATE_SEQUENCE_NUMBER,
+            "reorderElements": REORDER_ELEMENTS,
+            "createVersion": CREATE_VERSION,
+            "listScopes": LIST_SCOPES,
+            "deleteScope": DELETE_SCOPE,
+            "listElements": LIST_ELEMENTS,
+            "createElement": CREATE_ELEMENT,
+            "appendElements": APPEND_ELEMENTS,
+            "getElement": GET_ELEMENT,
+            "deleteElement": DELETE_ELEMENT,
+            "moveElement": MOVE_ELEMENT,
+            "listElementVersions": LIST_ELEMENT_VERSIONS,
+            "createElementVersion": CREATE_ELEMENT_VERSION,
+            "getElementVersion": GET_ELEMENT_VERSION,
+            "applyReorder": APPLY_REORDER,
+        },
+    )
     return router
 
 

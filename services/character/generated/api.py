@@ -8,8 +8,10 @@ subclasses `Operations`, whose methods receive their parameters, body and connec
 their result (or a `Reply` carrying a status, Location or ETag). Each route does the rest, as the
 spec declares it: refuses unknown query parameters, opens the connection (a plain read, a snapshot,
 or a write transaction run again on deadlock), claims the Idempotency-Key and replays it, and
-answers the status, headers and body. An operation the implementation does not override answers
-501 problem+json.
+answers the status, headers and body. With FOUNTAIN_GATEWAY_SECRET set, the caller the gateway
+names must hold a role the operation's `security` admits (fountain_common/identity.py), or the route
+answers 401/403 before reading the request. An operation the implementation does not override
+answers 501 problem+json.
 """
 
 from typing import List, Literal, Optional, Set, Union
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
-from fountain_common.spec_route import SpecRoute
+from fountain_common.spec_route import SpecRoute, bind_routes
 
 from .models import (
     Action,
@@ -547,6 +549,11 @@ LIST_CHARACTERS = Route(
     status=200,
     body=TypeAdapter(List[Character]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_CHARACTER = Route(
@@ -554,6 +561,10 @@ CREATE_CHARACTER = Route(
     status=201,
     body=TypeAdapter(Character),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_CHARACTER_PARAPHRASES = Route(
@@ -561,6 +572,11 @@ LIST_CHARACTER_PARAPHRASES = Route(
     status=200,
     body=TypeAdapter(List[Paraphrase]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_CHARACTER_PARAPHRASE = Route(
@@ -568,6 +584,10 @@ CREATE_CHARACTER_PARAPHRASE = Route(
     status=201,
     body=TypeAdapter(Paraphrase),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_ACTIONS = Route(
@@ -575,6 +595,11 @@ LIST_ACTIONS = Route(
     status=200,
     body=TypeAdapter(List[Action]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_ACTION = Route(
@@ -582,6 +607,10 @@ CREATE_ACTION = Route(
     status=201,
     body=TypeAdapter(Action),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_ACTION_PARAPHRASES = Route(
@@ -589,6 +618,11 @@ LIST_ACTION_PARAPHRASES = Route(
     status=200,
     body=TypeAdapter(List[Paraphrase]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_ACTION_PARAPHRASE = Route(
@@ -596,6 +630,10 @@ CREATE_ACTION_PARAPHRASE = Route(
     status=201,
     body=TypeAdapter(Paraphrase),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SPOKEN_WORDS = Route(
@@ -603,6 +641,11 @@ LIST_SPOKEN_WORDS = Route(
     status=200,
     body=TypeAdapter(List[SpokenWord]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_SPOKEN_WORD = Route(
@@ -610,6 +653,10 @@ CREATE_SPOKEN_WORD = Route(
     status=201,
     body=TypeAdapter(SpokenWord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SPOKEN_WORD_PARAPHRASES = Route(
@@ -617,6 +664,11 @@ LIST_SPOKEN_WORD_PARAPHRASES = Route(
     status=200,
     body=TypeAdapter(List[Paraphrase]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_SPOKEN_WORD_PARAPHRASE = Route(
@@ -624,6 +676,10 @@ CREATE_SPOKEN_WORD_PARAPHRASE = Route(
     status=201,
     body=TypeAdapter(Paraphrase),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_CHARACTERS = Route(
@@ -632,6 +688,11 @@ SEARCH_CHARACTERS = Route(
     body=TypeAdapter(CharacterPage),
     query=frozenset(["ids", "limit", "nameContains", "offset", "sort"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_CHARACTER = Route(
@@ -640,6 +701,10 @@ ADD_CHARACTER = Route(
     body=TypeAdapter(CharacterRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_CHARACTER = Route(
@@ -647,12 +712,21 @@ GET_CHARACTER = Route(
     status=200,
     body=TypeAdapter(CharacterRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_CHARACTER = Route(
     "deleteCharacter",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_CHARACTER = Route(
@@ -660,6 +734,10 @@ UPDATE_CHARACTER = Route(
     status=200,
     body=TypeAdapter(CharacterRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_CHARACTER_PARAPHRASES = Route(
@@ -668,6 +746,11 @@ SEARCH_CHARACTER_PARAPHRASES = Route(
     body=TypeAdapter(ParaphrasePage),
     query=frozenset(["ids", "limit", "offset", "sort", "textContains"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_CHARACTER_PARAPHRASE = Route(
@@ -676,6 +759,10 @@ ADD_CHARACTER_PARAPHRASE = Route(
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_CHARACTER_PARAPHRASE = Route(
@@ -683,12 +770,21 @@ GET_CHARACTER_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_CHARACTER_PARAPHRASE = Route(
     "deleteCharacterParaphrase",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_CHARACTER_PARAPHRASE = Route(
@@ -696,6 +792,10 @@ UPDATE_CHARACTER_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_BATCH = Route(
@@ -704,6 +804,10 @@ ADD_BATCH = Route(
     body=TypeAdapter(BatchCreated),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_BATCH = Route(
@@ -711,6 +815,10 @@ DELETE_BATCH = Route(
     status=204,
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_ACTIONS = Route(
@@ -719,6 +827,11 @@ SEARCH_ACTIONS = Route(
     body=TypeAdapter(ActionPage),
     query=frozenset(["descriptionContains", "ids", "limit", "offset", "sort"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_ACTION = Route(
@@ -727,6 +840,10 @@ ADD_ACTION = Route(
     body=TypeAdapter(ActionRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_ACTION = Route(
@@ -734,12 +851,21 @@ GET_ACTION = Route(
     status=200,
     body=TypeAdapter(ActionRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_ACTION = Route(
     "deleteAction",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_ACTION = Route(
@@ -747,6 +873,10 @@ UPDATE_ACTION = Route(
     status=200,
     body=TypeAdapter(ActionRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_ACTION_PARAPHRASES = Route(
@@ -755,6 +885,11 @@ SEARCH_ACTION_PARAPHRASES = Route(
     body=TypeAdapter(ParaphrasePage),
     query=frozenset(["ids", "limit", "offset", "sort", "textContains"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_ACTION_PARAPHRASE = Route(
@@ -763,6 +898,10 @@ ADD_ACTION_PARAPHRASE = Route(
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_ACTION_PARAPHRASE = Route(
@@ -770,12 +909,21 @@ GET_ACTION_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_ACTION_PARAPHRASE = Route(
     "deleteActionParaphrase",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_ACTION_PARAPHRASE = Route(
@@ -783,6 +931,10 @@ UPDATE_ACTION_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_SPOKEN_WORDS = Route(
@@ -791,6 +943,11 @@ SEARCH_SPOKEN_WORDS = Route(
     body=TypeAdapter(SpokenWordPage),
     query=frozenset(["ids", "limit", "offset", "sort", "textContains"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_SPOKEN_WORD = Route(
@@ -799,6 +956,10 @@ ADD_SPOKEN_WORD = Route(
     body=TypeAdapter(SpokenWordRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SPOKEN_WORD = Route(
@@ -806,12 +967,21 @@ GET_SPOKEN_WORD = Route(
     status=200,
     body=TypeAdapter(SpokenWordRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_SPOKEN_WORD = Route(
     "deleteSpokenWord",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_SPOKEN_WORD = Route(
@@ -819,6 +989,10 @@ UPDATE_SPOKEN_WORD = Route(
     status=200,
     body=TypeAdapter(SpokenWordRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_SPOKEN_WORD_PARAPHRASES = Route(
@@ -827,6 +1001,11 @@ SEARCH_SPOKEN_WORD_PARAPHRASES = Route(
     body=TypeAdapter(ParaphrasePage),
     query=frozenset(["ids", "limit", "offset", "sort", "textContains"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_SPOKEN_WORD_PARAPHRASE = Route(
@@ -835,6 +1014,10 @@ ADD_SPOKEN_WORD_PARAPHRASE = Route(
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SPOKEN_WORD_PARAPHRASE = Route(
@@ -842,12 +1025,21 @@ GET_SPOKEN_WORD_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_SPOKEN_WORD_PARAPHRASE = Route(
     "deleteSpokenWordParaphrase",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_SPOKEN_WORD_PARAPHRASE = Route(
@@ -855,6 +1047,10 @@ UPDATE_SPOKEN_WORD_PARAPHRASE = Route(
     status=200,
     body=TypeAdapter(ParaphraseRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 
@@ -2246,6 +2442,57 @@ def build_router() -> APIRouter:
             if_match=if_match,
         )
 
+    bind_routes(
+        router,
+        {
+            "getHealth": GET_HEALTH,
+            "getReadiness": GET_READINESS,
+            "listCharacters": LIST_CHARACTERS,
+            "createCharacter": CREATE_CHARACTER,
+            "listCharacterParaphrases": LIST_CHARACTER_PARAPHRASES,
+            "createCharacterParaphrase": CREATE_CHARACTER_PARAPHRASE,
+            "listActions": LIST_ACTIONS,
+            "createAction": CREATE_ACTION,
+            "listActionParaphrases": LIST_ACTION_PARAPHRASES,
+            "createActionParaphrase": CREATE_ACTION_PARAPHRASE,
+            "listSpokenWords": LIST_SPOKEN_WORDS,
+            "createSpokenWord": CREATE_SPOKEN_WORD,
+            "listSpokenWordParaphrases": LIST_SPOKEN_WORD_PARAPHRASES,
+            "createSpokenWordParaphrase": CREATE_SPOKEN_WORD_PARAPHRASE,
+            "searchCharacters": SEARCH_CHARACTERS,
+            "addCharacter": ADD_CHARACTER,
+            "getCharacter": GET_CHARACTER,
+            "deleteCharacter": DELETE_CHARACTER,
+            "updateCharacter": UPDATE_CHARACTER,
+            "searchCharacterParaphrases": SEARCH_CHARACTER_PARAPHRASES,
+            "addCharacterParaphrase": ADD_CHARACTER_PARAPHRASE,
+            "getCharacterParaphrase": GET_CHARACTER_PARAPHRASE,
+            "deleteCharacterParaphrase": DELETE_CHARACTER_PARAPHRASE,
+            "updateCharacterParaphrase": UPDATE_CHARACTER_PARAPHRASE,
+            "addBatch": ADD_BATCH,
+            "deleteBatch": DELETE_BATCH,
+            "searchActions": SEARCH_ACTIONS,
+            "addAction": ADD_ACTION,
+            "getAction": GET_ACTION,
+            "deleteAction": DELETE_ACTION,
+            "updateAction": UPDATE_ACTION,
+            "searchActionParaphrases": SEARCH_ACTION_PARAPHRASES,
+            "addActionParaphrase": ADD_ACTION_PARAPHRASE,
+            "getActionParaphrase": GET_ACTION_PARAPHRASE,
+            "deleteActionParaphrase": DELETE_ACTION_PARAPHRASE,
+            "updateActionParaphrase": UPDATE_ACTION_PARAPHRASE,
+            "searchSpokenWords": SEARCH_SPOKEN_WORDS,
+            "addSpokenWord": ADD_SPOKEN_WORD,
+            "getSpokenWord": GET_SPOKEN_WORD,
+            "deleteSpokenWord": DELETE_SPOKEN_WORD,
+            "updateSpokenWord": UPDATE_SPOKEN_WORD,
+            "searchSpokenWordParaphrases": SEARCH_SPOKEN_WORD_PARAPHRASES,
+            "addSpokenWordParaphrase": ADD_SPOKEN_WORD_PARAPHRASE,
+            "getSpokenWordParaphrase": GET_SPOKEN_WORD_PARAPHRASE,
+            "deleteSpokenWordParaphrase": DELETE_SPOKEN_WORD_PARAPHRASE,
+            "updateSpokenWordParaphrase": UPDATE_SPOKEN_WORD_PARAPHRASE,
+        },
+    )
     return router
 
 

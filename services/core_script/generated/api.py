@@ -8,8 +8,10 @@ subclasses `Operations`, whose methods receive their parameters, body and connec
 their result (or a `Reply` carrying a status, Location or ETag). Each route does the rest, as the
 spec declares it: refuses unknown query parameters, opens the connection (a plain read, a snapshot,
 or a write transaction run again on deadlock), claims the Idempotency-Key and replays it, and
-answers the status, headers and body. An operation the implementation does not override answers
-501 problem+json.
+answers the status, headers and body. With FOUNTAIN_GATEWAY_SECRET set, the caller the gateway
+names must hold a role the operation's `security` admits (fountain_common/identity.py), or the route
+answers 401/403 before reading the request. An operation the implementation does not override
+answers 501 problem+json.
 """
 
 from typing import List, Literal, Optional, Set, Union
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
-from fountain_common.spec_route import SpecRoute
+from fountain_common.spec_route import SpecRoute, bind_routes
 
 from .models import (
     HealthStatus,
@@ -353,6 +355,11 @@ LIST_SCRIPTS = Route(
     status=200,
     body=TypeAdapter(List[Script]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_SCRIPT = Route(
@@ -360,6 +367,10 @@ CREATE_SCRIPT = Route(
     status=201,
     body=TypeAdapter(ScriptResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_SCRIPT = Route(
@@ -367,6 +378,10 @@ UPDATE_SCRIPT = Route(
     status=200,
     body=TypeAdapter(ScriptResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_SECTION_HEADING = Route(
@@ -374,6 +389,10 @@ ADD_SECTION_HEADING = Route(
     status=201,
     body=TypeAdapter(SectionHeadingResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_SECTION_HEADING = Route(
@@ -381,6 +400,10 @@ UPDATE_SECTION_HEADING = Route(
     status=200,
     body=TypeAdapter(SectionHeadingResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 REORDER_SECTION_HEADINGS = Route(
@@ -388,6 +411,10 @@ REORDER_SECTION_HEADINGS = Route(
     status=200,
     body=TypeAdapter(SuccessResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 SEARCH_SCRIPTS = Route(
@@ -396,6 +423,11 @@ SEARCH_SCRIPTS = Route(
     body=TypeAdapter(ScriptPage),
     query=frozenset(["ids", "limit", "offset", "titleContains"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_SCRIPT = Route(
@@ -404,6 +436,10 @@ ADD_SCRIPT = Route(
     body=TypeAdapter(ScriptRecord),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SCRIPT = Route(
@@ -411,12 +447,21 @@ GET_SCRIPT = Route(
     status=200,
     body=TypeAdapter(ScriptRecord),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_SCRIPT = Route(
     "deleteScript",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 EDIT_SCRIPT = Route(
@@ -424,6 +469,10 @@ EDIT_SCRIPT = Route(
     status=200,
     body=TypeAdapter(ScriptRecord),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SCRIPT_CONTENT = Route(
@@ -431,6 +480,11 @@ GET_SCRIPT_CONTENT = Route(
     status=200,
     body=TypeAdapter(ScriptContent),
     connection="snapshot",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SCRIPT_LINES = Route(
@@ -439,6 +493,11 @@ LIST_SCRIPT_LINES = Route(
     body=TypeAdapter(StoryLinePage),
     query=frozenset(["limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SECTIONS = Route(
@@ -447,6 +506,11 @@ LIST_SECTIONS = Route(
     body=TypeAdapter(SectionPage),
     query=frozenset(["limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_SECTION = Route(
@@ -455,6 +519,10 @@ ADD_SECTION = Route(
     body=TypeAdapter(Section),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 APPEND_SECTIONS = Route(
@@ -463,6 +531,10 @@ APPEND_SECTIONS = Route(
     body=TypeAdapter(SectionBatchResult),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SECTION = Route(
@@ -470,12 +542,21 @@ GET_SECTION = Route(
     status=200,
     body=TypeAdapter(Section),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_SECTION = Route(
     "deleteSection",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 EDIT_SECTION = Route(
@@ -483,6 +564,10 @@ EDIT_SECTION = Route(
     status=200,
     body=TypeAdapter(Section),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 MOVE_SECTION = Route(
@@ -491,6 +576,10 @@ MOVE_SECTION = Route(
     body=TypeAdapter(Section),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_LINES = Route(
@@ -499,6 +588,11 @@ LIST_LINES = Route(
     body=TypeAdapter(StoryLinePage),
     query=frozenset(["limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 ADD_LINE = Route(
@@ -507,6 +601,10 @@ ADD_LINE = Route(
     body=TypeAdapter(StoryLine),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_LINE = Route(
@@ -514,12 +612,21 @@ GET_LINE = Route(
     status=200,
     body=TypeAdapter(StoryLine),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_LINE = Route(
     "deleteLine",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 EDIT_LINE = Route(
@@ -527,6 +634,10 @@ EDIT_LINE = Route(
     status=200,
     body=TypeAdapter(StoryLine),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 MOVE_LINE = Route(
@@ -535,6 +646,10 @@ MOVE_LINE = Route(
     body=TypeAdapter(StoryLine),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 
@@ -1329,6 +1444,39 @@ def build_router() -> APIRouter:
             if_match=if_match,
         )
 
+    bind_routes(
+        router,
+        {
+            "getHealth": GET_HEALTH,
+            "getReadiness": GET_READINESS,
+            "listScripts": LIST_SCRIPTS,
+            "createScript": CREATE_SCRIPT,
+            "updateScript": UPDATE_SCRIPT,
+            "addSectionHeading": ADD_SECTION_HEADING,
+            "updateSectionHeading": UPDATE_SECTION_HEADING,
+            "reorderSectionHeadings": REORDER_SECTION_HEADINGS,
+            "searchScripts": SEARCH_SCRIPTS,
+            "addScript": ADD_SCRIPT,
+            "getScript": GET_SCRIPT,
+            "deleteScript": DELETE_SCRIPT,
+            "editScript": EDIT_SCRIPT,
+            "getScriptContent": GET_SCRIPT_CONTENT,
+            "listScriptLines": LIST_SCRIPT_LINES,
+            "listSections": LIST_SECTIONS,
+            "addSection": ADD_SECTION,
+            "appendSections": APPEND_SECTIONS,
+            "getSection": GET_SECTION,
+            "deleteSection": DELETE_SECTION,
+            "editSection": EDIT_SECTION,
+            "moveSection": MOVE_SECTION,
+            "listLines": LIST_LINES,
+            "addLine": ADD_LINE,
+            "getLine": GET_LINE,
+            "deleteLine": DELETE_LINE,
+            "editLine": EDIT_LINE,
+            "moveLine": MOVE_LINE,
+        },
+    )
     return router
 
 

@@ -8,8 +8,10 @@ subclasses `Operations`, whose methods receive their parameters, body and connec
 their result (or a `Reply` carrying a status, Location or ETag). Each route does the rest, as the
 spec declares it: refuses unknown query parameters, opens the connection (a plain read, a snapshot,
 or a write transaction run again on deadlock), claims the Idempotency-Key and replays it, and
-answers the status, headers and body. An operation the implementation does not override answers
-501 problem+json.
+answers the status, headers and body. With FOUNTAIN_GATEWAY_SECRET set, the caller the gateway
+names must hold a role the operation's `security` admits (fountain_common/identity.py), or the route
+answers 401/403 before reading the request. An operation the implementation does not override
+answers 501 problem+json.
 """
 
 from typing import List, Literal, Optional, Set, Union
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
-from fountain_common.spec_route import SpecRoute
+from fountain_common.spec_route import SpecRoute, bind_routes
 
 from .models import (
     Context,
@@ -214,6 +216,11 @@ LIST_SESSIONS = Route(
     status=200,
     body=TypeAdapter(List[Session]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_SESSION = Route(
@@ -221,6 +228,10 @@ CREATE_SESSION = Route(
     status=201,
     body=TypeAdapter(SessionResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_SESSION = Route(
@@ -228,6 +239,10 @@ UPDATE_SESSION = Route(
     status=200,
     body=TypeAdapter(SessionResponse),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_SESSION_CONTEXT = Route(
@@ -235,6 +250,11 @@ GET_SESSION_CONTEXT = Route(
     status=200,
     body=TypeAdapter(SessionContextResponse),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_USER_SESSIONS = Route(
@@ -243,6 +263,11 @@ LIST_USER_SESSIONS = Route(
     body=TypeAdapter(UserSessionPage),
     query=frozenset(["limit", "offset", "userId"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_USER_SESSION = Route(
@@ -251,6 +276,10 @@ CREATE_USER_SESSION = Route(
     body=TypeAdapter(UserSession),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_USER_SESSION = Route(
@@ -258,12 +287,21 @@ GET_USER_SESSION = Route(
     status=200,
     body=TypeAdapter(UserSession),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_USER_SESSION = Route(
     "deleteUserSession",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_USER_SESSION = Route(
@@ -271,6 +309,10 @@ UPDATE_USER_SESSION = Route(
     status=200,
     body=TypeAdapter(UserSession),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_SESSION_CONTEXTS = Route(
@@ -279,6 +321,11 @@ LIST_SESSION_CONTEXTS = Route(
     body=TypeAdapter(ContextPage),
     query=frozenset(["characterId", "limit", "offset"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 CREATE_CONTEXT = Route(
@@ -287,6 +334,10 @@ CREATE_CONTEXT = Route(
     body=TypeAdapter(Context),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_CONTEXTS = Route(
@@ -295,6 +346,11 @@ LIST_CONTEXTS = Route(
     body=TypeAdapter(ContextPage),
     query=frozenset(["characterId", "contextId", "limit", "offset", "sessionId"]),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_CONTEXT = Route(
@@ -302,12 +358,21 @@ GET_CONTEXT = Route(
     status=200,
     body=TypeAdapter(Context),
     connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 DELETE_CONTEXT = Route(
     "deleteContext",
     status=204,
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 UPDATE_CONTEXT = Route(
@@ -315,6 +380,10 @@ UPDATE_CONTEXT = Route(
     status=200,
     body=TypeAdapter(Context),
     connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 
@@ -777,6 +846,28 @@ def build_router() -> APIRouter:
             if_match=if_match,
         )
 
+    bind_routes(
+        router,
+        {
+            "getHealth": GET_HEALTH,
+            "getReadiness": GET_READINESS,
+            "listSessions": LIST_SESSIONS,
+            "createSession": CREATE_SESSION,
+            "updateSession": UPDATE_SESSION,
+            "getSessionContext": GET_SESSION_CONTEXT,
+            "listUserSessions": LIST_USER_SESSIONS,
+            "createUserSession": CREATE_USER_SESSION,
+            "getUserSession": GET_USER_SESSION,
+            "deleteUserSession": DELETE_USER_SESSION,
+            "updateUserSession": UPDATE_USER_SESSION,
+            "listSessionContexts": LIST_SESSION_CONTEXTS,
+            "createContext": CREATE_CONTEXT,
+            "listContexts": LIST_CONTEXTS,
+            "getContext": GET_CONTEXT,
+            "deleteContext": DELETE_CONTEXT,
+            "updateContext": UPDATE_CONTEXT,
+        },
+    )
     return router
 
 

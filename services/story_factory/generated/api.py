@@ -8,8 +8,10 @@ subclasses `Operations`, whose methods receive their parameters, body and connec
 their result (or a `Reply` carrying a status, Location or ETag). Each route does the rest, as the
 spec declares it: refuses unknown query parameters, opens the connection (a plain read, a snapshot,
 or a write transaction run again on deadlock), claims the Idempotency-Key and replays it, and
-answers the status, headers and body. An operation the implementation does not override answers
-501 problem+json.
+answers the status, headers and body. With FOUNTAIN_GATEWAY_SECRET set, the caller the gateway
+names must hold a role the operation's `security` admits (fountain_common/identity.py), or the route
+answers 401/403 before reading the request. An operation the implementation does not override
+answers 501 problem+json.
 """
 
 from typing import List, Literal, Optional, Set, Union
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.operations import ServiceOperations
 from fountain_common.problems import not_implemented
 from fountain_common.routes import Reply, Route
-from fountain_common.spec_route import SpecRoute
+from fountain_common.spec_route import SpecRoute, bind_routes
 
 from .models import (
     FullStory,
@@ -147,6 +149,11 @@ GET_FULL_STORY = Route(
     query=frozenset(["scriptId"]),
     connection="none",
     omit_null=True,
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_SEQUENCES = Route(
@@ -156,6 +163,11 @@ GET_STORY_SEQUENCES = Route(
     query=frozenset(["endSequence", "scriptId", "startSequence"]),
     connection="none",
     omit_null=True,
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 IMPORT_STORY = Route(
@@ -164,6 +176,10 @@ IMPORT_STORY = Route(
     body=TypeAdapter(StoryImport),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY = Route(
@@ -172,6 +188,11 @@ GET_STORY = Route(
     body=TypeAdapter(Story),
     query=frozenset(["fromSequence", "toSequence"]),
     connection="none",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_FOUNTAIN = Route(
@@ -181,6 +202,11 @@ GET_STORY_FOUNTAIN = Route(
     query=frozenset(["fromSequence", "toSequence"]),
     connection="none",
     text=True,
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_FDX = Route(
@@ -190,6 +216,11 @@ GET_STORY_FDX = Route(
     connection="none",
     text=True,
     media_type="application/xml; charset=utf-8",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_HTML = Route(
@@ -199,6 +230,11 @@ GET_STORY_HTML = Route(
     connection="none",
     text=True,
     media_type="text/html; charset=utf-8",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_PDF = Route(
@@ -208,6 +244,11 @@ GET_STORY_PDF = Route(
     connection="none",
     text=True,
     media_type="application/pdf",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 GET_STORY_STATISTICS = Route(
@@ -215,6 +256,11 @@ GET_STORY_STATISTICS = Route(
     status=200,
     body=TypeAdapter(StoryStatistics),
     connection="none",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 LIST_STORY_SCENES = Route(
@@ -222,6 +268,11 @@ LIST_STORY_SCENES = Route(
     status=200,
     body=TypeAdapter(SceneList),
     connection="none",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
 )
 
 
@@ -489,6 +540,23 @@ def build_router() -> APIRouter:
         )
         return LIST_STORY_SCENES.respond(result)
 
+    bind_routes(
+        router,
+        {
+            "getHealth": GET_HEALTH,
+            "getReadiness": GET_READINESS,
+            "getFullStory": GET_FULL_STORY,
+            "getStorySequences": GET_STORY_SEQUENCES,
+            "importStory": IMPORT_STORY,
+            "getStory": GET_STORY,
+            "getStoryFountain": GET_STORY_FOUNTAIN,
+            "getStoryFdx": GET_STORY_FDX,
+            "getStoryHtml": GET_STORY_HTML,
+            "getStoryPdf": GET_STORY_PDF,
+            "getStoryStatistics": GET_STORY_STATISTICS,
+            "listStoryScenes": LIST_STORY_SCENES,
+        },
+    )
     return router
 
 
