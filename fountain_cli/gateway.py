@@ -377,11 +377,12 @@ def with_consumers(config: dict[str, Any], consumers: list[Consumer]) -> dict[st
 def with_gateway_proof(config: dict[str, Any], secret: str) -> dict[str, Any]:
     """A copy of `config` whose every request reaches the services with the shared secret in
     X-Fountain-Gateway, the proof that the X-Consumer-* headers beside it come from Kong. Whatever
-    the client sent in that header is removed first (request-transformer removes before it adds)."""
+    the client sent in that header, or in X-Fountain-Acting-For (which only a service may send), is
+    removed first (request-transformer removes before it adds)."""
     transformer = {
         "name": "request-transformer",
         "config": {
-            "remove": {"headers": [identity.PROOF_HEADER]},
+            "remove": {"headers": [identity.PROOF_HEADER, identity.ACTING_FOR_HEADER]},
             "add": {"headers": [f"{identity.PROOF_HEADER}:{secret}"]},
         },
     }

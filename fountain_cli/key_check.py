@@ -31,7 +31,13 @@ from fountain_common.problems import Problem, problem_response
 
 API_KEY_HEADER = gateway.API_KEY_HEADER.encode()
 # What Kong's key-auth and ACL plugins tell the upstream service; a client may set none of them.
-IDENTITY_HEADER_PREFIXES = (b"x-consumer-", b"x-credential-", b"x-anonymous-", b"x-authenticated-")
+IDENTITY_HEADER_PREFIXES = (
+    b"x-consumer-",
+    b"x-credential-",
+    b"x-anonymous-",
+    b"x-authenticated-",
+    caller_identity.ACTING_FOR_HEADER.lower().encode(),
+)
 PROOF_HEADER = caller_identity.PROOF_HEADER.lower().encode()
 # Kong names a consumer by a UUID; here one derived from the name, the same in every process.
 CONSUMER_NAMESPACE = uuid.UUID("6f1c1d3e-6a47-4b8e-9c55-0f7f3b1d2a90")

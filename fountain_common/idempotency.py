@@ -4,6 +4,8 @@ The key is claimed in the same transaction as the operation it guards, so a resp
 if and only if the operation committed. A concurrent retry with the same key waits on the claim and
 then replays; the same key with a different request is 422; a key whose first attempt failed may be
 used again. Keys are kept for `idempotency_ttl_hours`; each new key purges up to 100 expired ones.
+Each caller has keys of its own (`caller_key`): the same key sent by two accounts is two requests,
+and nobody is answered what another account's request got.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.identity import current_caller
 from fountain_common.problems import Problem
 
 
@@ -50,6 +53,15 @@ def fingerprint(
         payload = [item.model_dump(mode="json") for item in body]
     canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def caller_key(key: str) -> str:
+    """The stored form of a client's key: the key itself when no identity is checked, else a digest of
+    the caller's name and the key (of a fixed length, so a key of any allowed length fits)."""
+    caller = current_caller()
+    if caller is None:
+        return key
+    return "caller:" + hashlib.sha256(f"{caller.username}\0{key}".encode()).hexdigest()
 
 
 def _purge_expired(table: Table, key: str, ttl_hours: int) -> Any:

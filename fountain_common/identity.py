@@ -35,12 +35,16 @@ CONSUMER_ID_HEADER = "X-Consumer-ID"
 CONSUMER_USERNAME_HEADER = "X-Consumer-Username"
 CREDENTIAL_HEADER = "X-Credential-Identifier"
 GROUPS_HEADER = "X-Consumer-Groups"  # Kong's acl plugin: the consumer's groups, comma separated
+# Set only by a service calling another for a caller it let into someone else's work (a script shared
+# with the caller): whose work the call is in. Never from a client: the gateway removes it.
+ACTING_FOR_HEADER = "X-Fountain-Acting-For"
 
 _PROOF = PROOF_HEADER.lower().encode()
 _CONSUMER_ID = CONSUMER_ID_HEADER.lower().encode()
 _USERNAME = CONSUMER_USERNAME_HEADER.lower().encode()
 _CREDENTIAL = CREDENTIAL_HEADER.lower().encode()
 _GROUPS = GROUPS_HEADER.lower().encode()
+_ACTING_FOR = ACTING_FOR_HEADER.lower().encode()
 
 
 def roles_for_method(method: str) -> tuple[str, ...]:
@@ -56,15 +60,30 @@ class Caller:
     username: str
     credential: str
     roles: tuple[str, ...]
+    # The account whose work this request is in, when it is not the caller's own ("" when it is):
+    # set by a service that checked the caller may work there (fountain_common/ownership.py).
+    acting_for: str = ""
+
+    @property
+    def owner(self) -> str:
+        """The account whose rows this request reads, and to whom the rows it makes belong."""
+        return self.acting_for or self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
 
     def headers(self) -> dict[str, str]:
         """The identity headers naming this caller to another service (with the proof added by the sender)."""
-        return {
+        headers = {
             CONSUMER_ID_HEADER: self.consumer_id,
             CONSUMER_USERNAME_HEADER: self.username,
             CREDENTIAL_HEADER: self.credential,
             GROUPS_HEADER: ", ".join(self.roles),
         }
+        if self.acting_for:
+            headers[ACTING_FOR_HEADER] = self.acting_for
+        return headers
 
 
 _CALLER: ContextVar[Caller | None] = ContextVar("fountain_caller", default=None)
@@ -107,7 +126,7 @@ def proof_is_valid(sent: bytes | None, secret: bytes) -> bool:
 def authorize(scope: Scope, roles: tuple[str, ...], secret: str) -> Caller:
     """The caller of the request in `scope` when the gateway's proof is right and the caller holds one
     of `roles`; otherwise a 401 or 403 Problem. The answer does not say whether a proof was sent."""
-    proof = consumer_id = username = credential = groups = None
+    proof = consumer_id = username = credential = groups = acting_for = None
     for name, value in scope["headers"]:
         if name == _PROOF:
             proof = value
@@ -119,6 +138,8 @@ def authorize(scope: Scope, roles: tuple[str, ...], secret: str) -> Caller:
             credential = value
         elif name == _GROUPS:
             groups = value
+        elif name == _ACTING_FOR:
+            acting_for = value
     if not proof_is_valid(proof, secret.encode()):
         raise unauthorized(f"This request needs an API key in the `{API_KEY_HEADER}` header, checked by the gateway.")
     if not (consumer_id or username):
@@ -131,4 +152,5 @@ def authorize(scope: Scope, roles: tuple[str, ...], secret: str) -> Caller:
         username=(username or b"").decode("latin-1"),
         credential=(credential or b"").decode("latin-1"),
         roles=held,
+        acting_for=(acting_for or b"").decode("latin-1"),
     )

@@ -41,7 +41,7 @@ from fountain_common.database import (
     sqlstate,
 )
 from fountain_common.id_lists import parse_id_list
-from fountain_common.idempotency import claim, fingerprint, record
+from fountain_common.idempotency import caller_key, claim, fingerprint, record
 from fountain_common.metrics import record_replay
 from fountain_common.problems import Problem, invalid
 from fountain_common.request_limits import decode_utf8
@@ -279,6 +279,7 @@ class Route:
     ) -> Response:
         table: Table | None = None
         if self.idempotency and idempotency_key is not None:
+            idempotency_key = caller_key(idempotency_key)
             service = request.app.state.service
             table = service.metadata.tables[f"{service.schema}.idempotency_keys"]
             stored = await claim(
