@@ -27,6 +27,9 @@ from fountain_common.observability import configure_logging
 from fountain_common.settings import Settings
 from tests import in_process
 
+# The fixtures of services that check identities (secured, secured_client), for any test module.
+pytest_plugins = ["tests.identities"]
+
 
 class _CurrentStderr:
     """sys.stderr as it is when a line is logged: pytest (and mutmut, which runs pytest several times
