@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fountain_common.identity import current_caller, reset_caller, set_caller
 from fountain_common.routes import on_rollback
 from fountain_common.upstream import UpstreamRefused, Upstreams
 
@@ -76,15 +77,19 @@ async def delete_scope(central_sequence: CentralSequenceClient, scope: str) -> N
 def undo_on_rollback(conn: AsyncConnection, script_id: int, what: str, undo: Callable[[], Awaitable[None]]) -> None:
     """Should the transaction finally fail, run `undo` against the Central Sequence Service (best
     effort: its failure is logged; the next heading added to the script finds the numbers differ and
-    rebuilds the scope).
+    rebuilds the scope), for the caller the change was made for (the script's owner's scope).
     Registered before the call, not after: its answer may be lost once the change was made."""
+    caller = current_caller()  # the undo runs after the operation, outside its `acting_for`
 
     async def run() -> None:
+        token = set_caller(caller)
         try:
             await undo()
             log.warning("section_change_undone", script_id=script_id, change=what)
         except Exception as error:  # the transaction's own error is what the client gets
             log.error("section_change_undo_failed", script_id=script_id, change=what, error=repr(error))
+        finally:
+            reset_caller(token)
 
     on_rollback(conn, run)
 

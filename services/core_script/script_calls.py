@@ -18,6 +18,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fountain_common.database import transaction_apart
+from fountain_common.idempotency import caller_key
 from fountain_common.routes import idempotency_key_of, on_rollback
 from fountain_common.upstream import Upstreams
 
@@ -38,7 +39,10 @@ async def _catalogue_number(upstreams: Upstreams, script_id: int) -> int:
 
 
 async def insert_script(conn: AsyncConnection, upstreams: Upstreams, fields: Mapping[str, Any]) -> RowMapping:
-    key = idempotency_key_of(conn)
+    """A new script of the caller's (`owner_of_new_rows`): its calls to the Central Sequence Service
+    are the caller's own, so its numbers and scope are in the namespace of the script's owner."""
+    sent = idempotency_key_of(conn)
+    key = None if sent is None else caller_key(sent)  # two accounts' same key: two creates
     async with transaction_apart(conn.engine, upstreams.settings) as apart:  # committed before the calls
         script_id = await store.reserve_script_id(apart, key)
     if key is None:  # no retry can come back for it: a create that fails and lives to say so drops it
@@ -92,7 +96,8 @@ async def sweep_abandoned_creates(engine: AsyncEngine, upstreams: Upstreams) -> 
 
 
 async def delete_script(conn: AsyncConnection, upstreams: Upstreams, script_id: int, if_match: str | None) -> None:
-    """The script with its headings and lines, and its scope in the Central Sequence Service."""
+    """The script with its headings and lines, its shares, and its scope in the Central Sequence
+    Service (call it acting for the script's owner: access.py)."""
     script = await store.get_script(conn, script_id, lock=True)
     headings = await store.lock_headings(conn, script_id)
     await store.delete_script(conn, script_id, if_match)

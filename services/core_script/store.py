@@ -11,16 +11,18 @@ headings without gaps; the deferrable unique constraints back this up.
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import Select, and_, func, literal_column, null, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
 from fountain_common.id_lists import one_of
+from fountain_common.identity import current_caller
+from fountain_common.ownership import owner_of_new_rows
 from fountain_common.problems import invalid, not_found
 
-from .tables import script_reservations, scripts, section_headings
+from .tables import script_reservations, script_shares, scripts, section_headings
 
 SCRIPT_COLUMNS = (
     scripts.c.id,
@@ -33,6 +35,7 @@ SCRIPT_COLUMNS = (
     scripts.c.sequence_number,
     scripts.c.sections_scoped,
     scripts.c.title_page,
+    scripts.c.owner,
     scripts.c.revision,
 )
 HEADING_COLUMNS = (
@@ -102,7 +105,7 @@ async def next_abandoned_reservation(conn: AsyncConnection, ttl_hours: int) -> t
 async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, Any], number: int) -> RowMapping:
     inserted = await conn.execute(
         scripts.insert()
-        .values(id=script_id, sequence_number=number, sections_scoped=True, **fields)
+        .values(id=script_id, sequence_number=number, sections_scoped=True, owner=owner_of_new_rows(), **fields)
         .returning(*SCRIPT_COLUMNS)
     )
     return inserted.mappings().one()
@@ -147,7 +150,20 @@ async def mark_scoped(conn: AsyncConnection, script_id: int) -> None:
 
 
 def scripts_query(ids: Collection[int] | None = None, title_contains: str | None = None) -> Select[Any]:
-    query = select(*SCRIPT_COLUMNS).order_by(scripts.c.id)
+    """The scripts the caller may reach by ascending id: its own and those shared with it (every one
+    for an admin, and with no identity checked), each with the role it is shared with the caller as
+    (`shared_as`, null when it is not)."""
+    caller = current_caller()
+    if caller is None or caller.is_admin:
+        query = select(*SCRIPT_COLUMNS, null().label("shared_as"))
+    else:
+        shared = and_(script_shares.c.script_id == scripts.c.id, script_shares.c.account == caller.username)
+        query = (
+            select(*SCRIPT_COLUMNS, script_shares.c.role.label("shared_as"))
+            .select_from(scripts.outerjoin(script_shares, shared))
+            .where(or_(scripts.c.owner == caller.owner, script_shares.c.role.is_not(None)))
+        )
+    query = query.order_by(scripts.c.id)
     if ids is not None:
         query = query.where(one_of(scripts.c.id, ids))
     if title_contains is not None:
@@ -281,3 +297,37 @@ def moved_numbers(headings: list[RowMapping], heading_id: int, position: int) ->
     order.insert(position - 1, heading_id)
     current = {int(h["id"]): int(h["sequence_number"]) for h in headings}
     return {hid: number for hid, number in zip(order, numbers, strict=True) if current[hid] != number}
+
+
+# --- shares --------------------------------------------------------------------------------------
+def shares_query(script_id: int) -> Select[Any]:
+    return (
+        select(script_shares.c.account, script_shares.c.role)
+        .where(script_shares.c.script_id == script_id)
+        .order_by(script_shares.c.account)
+    )
+
+
+async def put_share(conn: AsyncConnection, script_id: int, account: str, role: str) -> bool:
+    """Share the script with `account` as `role`, or give an existing share that role; answers whether
+    the share is new."""
+    statement: Any = (
+        insert(script_shares)
+        .values(script_id=script_id, account=account, role=role)
+        .on_conflict_do_update(
+            index_elements=[script_shares.c.script_id, script_shares.c.account],
+            set_={"role": role, "updated_at": func.now()},
+        )
+        .returning(literal_column("xmax = 0").label("created"))  # no older row version: inserted
+    )
+    return bool((await conn.execute(statement)).scalar_one())
+
+
+async def delete_share(conn: AsyncConnection, script_id: int, account: str) -> bool:
+    """Stop sharing the script with `account`; answers whether it was shared with it."""
+    deleted = await conn.execute(
+        script_shares.delete()
+        .where(script_shares.c.script_id == script_id, script_shares.c.account == account)
+        .returning(script_shares.c.account)
+    )
+    return deleted.first() is not None

@@ -2,7 +2,8 @@
 
 The bounds of the spec are repeated as constraints, so the database refuses what the API refuses.
 A script owns its section headings and story lines (ON DELETE CASCADE); a line's heading must belong
-to the line's script (a foreign key over both columns).
+to the line's script (a foreign key over both columns). A script belongs to an account (`owner`), and
+its headings and lines with it; the accounts it is shared with are in `script_shares`.
 """
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from fountain_common.idempotency import idempotency_table
+from fountain_common.ownership import OWNER_MAX_LENGTH
 
 SCHEMA = "core_script"
 metadata = MetaData(schema=SCHEMA)
@@ -109,6 +111,8 @@ scripts = Table(
     Column("sections_scoped", Boolean, nullable=False, server_default=false()),
     # The title page: [{"key", "value"}, ...] in the order written.
     Column("title_page", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    # The account the script belongs to ('' for none: fountain_common/ownership.py).
+    Column("owner", String(OWNER_MAX_LENGTH), nullable=False, server_default=""),
     *_tracking(),
     CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX_LENGTH}", name="scripts_title_length"),
     CheckConstraint(f"char_length(author) <= {AUTHOR_MAX_LENGTH}", name="scripts_author_length"),
@@ -119,6 +123,25 @@ scripts = Table(
         name="scripts_file_path_length",
     ),
     CheckConstraint("sequence_number >= 1", name="scripts_sequence_number_positive"),
+    # An account's scripts in id order.
+    Index("scripts_owner_idx", "owner", "id"),
+)
+
+SHARE_ROLES = ("reader", "writer")
+
+# The accounts a script is shared with, besides its owner: a reader reads it, a writer reads and
+# changes it (not its shares).
+script_shares = Table(
+    "script_shares",
+    metadata,
+    Column("script_id", BigInteger, ForeignKey(scripts.c.id, ondelete="CASCADE"), primary_key=True),
+    Column("account", String(OWNER_MAX_LENGTH), primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"role IN {SHARE_ROLES!r}", name="script_shares_role"),
+    # The scripts shared with an account (its lists).
+    Index("script_shares_account_idx", "account", "script_id"),
 )
 
 section_headings = Table(

@@ -1,11 +1,13 @@
 """Core Script Management /v1: the upstream contract's scripts and section headings, numbered by the
-Central Sequence Service (script_calls.py, section_calls.py), over the same tables as /v2 (store.py)."""
+Central Sequence Service (script_calls.py, section_calls.py), over the same tables as /v2 (store.py),
+with the same rules of who may reach a script (access.py)."""
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.problems import invalid, not_found
 
 from . import store
+from .access import script_access
 from .bodies import refuse_nulls, script_fields
 from .generated.api import Operations
 from .generated.models import (
@@ -49,14 +51,18 @@ class CoreScriptV1(Operations):
     async def update_script(
         self, conn: AsyncConnection, *, script_id: int, body: ScriptUpdateRequest
     ) -> ScriptResponse:
-        row = await store.update_script(conn, script_id, script_fields(body))
+        fields = script_fields(body)
+        await script_access(conn, script_id, write=True)
+        row = await store.update_script(conn, script_id, fields)
         return ScriptResponse(scriptId=row["id"], sequenceNumber=row["sequence_number"])
 
     async def add_section_heading(
         self, conn: AsyncConnection, *, script_id: int, body: SectionHeadingRequest
     ) -> SectionHeadingResponse:
         refuse_nulls(body)
-        row = await insert_heading(conn, self.upstreams, script_id, body.title)
+        access = await script_access(conn, script_id, write=True)
+        with access.acting():
+            row = await insert_heading(conn, self.upstreams, script_id, body.title)
         return SectionHeadingResponse(
             headingId=row["id"], scriptId=row["script_id"], sequenceNumber=row["sequence_number"]
         )
@@ -65,6 +71,7 @@ class CoreScriptV1(Operations):
         self, conn: AsyncConnection, *, script_id: int, heading_id: int, body: SectionHeadingUpdateRequest
     ) -> SectionHeadingResponse:
         refuse_nulls(body)
+        await script_access(conn, script_id, write=True)
         row = await store.rename_heading(conn, script_id, heading_id, body.title)
         return SectionHeadingResponse(
             headingId=row["id"], scriptId=row["script_id"], sequenceNumber=row["sequence_number"]
@@ -78,14 +85,18 @@ class CoreScriptV1(Operations):
             if item.headingId in wanted:
                 raise invalid(f"Section heading {item.headingId} is listed more than once.")
             wanted[item.headingId] = item.newSequence
-        held = {int(h["id"]): int(h["sequence_number"]) for h in await lock_headings(conn, self.upstreams, script_id)}
-        if missing := [hid for hid in wanted if hid not in held]:
-            raise not_found(f"Script {script_id} has no section heading {', '.join(map(str, missing[:10]))}.")
-        if sorted(held[hid] for hid in wanted) != sorted(wanted.values()):
-            raise invalid(
-                "The new numbers must be a permutation of the numbers the listed section headings hold now "
-                f"({_preview(sorted(held[hid] for hid in wanted))}); got {_preview(sorted(wanted.values()))}."
-            )
-        changes = {hid: number for hid, number in wanted.items() if held[hid] != number}
-        await renumber_headings(conn, self.upstreams, script_id, changes, {hid: held[hid] for hid in changes})
+        access = await script_access(conn, script_id, write=True)
+        with access.acting():
+            held = {
+                int(h["id"]): int(h["sequence_number"]) for h in await lock_headings(conn, self.upstreams, script_id)
+            }
+            if missing := [hid for hid in wanted if hid not in held]:
+                raise not_found(f"Script {script_id} has no section heading {', '.join(map(str, missing[:10]))}.")
+            if sorted(held[hid] for hid in wanted) != sorted(wanted.values()):
+                raise invalid(
+                    "The new numbers must be a permutation of the numbers the listed section headings hold now "
+                    f"({_preview(sorted(held[hid] for hid in wanted))}); got {_preview(sorted(wanted.values()))}."
+                )
+            changes = {hid: number for hid, number in wanted.items() if held[hid] != number}
+            await renumber_headings(conn, self.upstreams, script_id, changes, {hid: held[hid] for hid in changes})
         return SuccessResponse(message="Reorder successful.")

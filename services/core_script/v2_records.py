@@ -9,10 +9,11 @@ from sqlalchemy.engine import RowMapping
 from typing_extensions import TypedDict
 
 from .elements import joined_extensions
-from .generated.models import Orchestration, ScriptRecord, Section, StoryLine, TitlePage, TitlePageEntry
+from .generated.models import Orchestration, ScriptAccess, ScriptRecord, Section, StoryLine, TitlePage, TitlePageEntry
 
 
-def script_record(row: RowMapping) -> ScriptRecord:
+def script_record(row: RowMapping, access: str) -> ScriptRecord:
+    """The /v2 script of a row, with what the caller may do with it (access.py)."""
     return ScriptRecord(
         scriptId=row["id"],
         title=row["title"],
@@ -26,6 +27,8 @@ def script_record(row: RowMapping) -> ScriptRecord:
         titlePage=TitlePage(root=[TitlePageEntry(**entry) for entry in row["title_page"]]),
         sequenceNumber=row["sequence_number"],
         revision=row["revision"],
+        owner=row["owner"],
+        access=ScriptAccess(access),
     )
 
 

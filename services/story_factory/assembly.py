@@ -2,8 +2,8 @@
 
 Two round trips on the critical path, whatever the story's length:
 1. Core Script's `GET /v2/scripts/{scriptId}/content`: the script, its sections and every line, in one
-   consistent snapshot.
-2. Every part the lines name, read by id lists, all at once: characters, actions and spoken words from
+   consistent snapshot (404 unless the caller may read the script).
+2. Every part the lines name, read by id lists, all at once, for the script's owner: characters, actions and spoken words from
    Character Management (up to 500 ids a request) and contexts from Session and Context (up to 100).
    A 1,000-line story naming 1,000 distinct parts of each kind takes 1 + 2 + 2 + 2 + 10 requests.
 
@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, TypeVar
 
+from fountain_common.ownership import acting_for
 from fountain_common.problems import not_found
 from fountain_common.upstream import UpstreamRefused, Upstreams
 
@@ -345,10 +346,14 @@ def _story_line(placed: PlacedLine) -> StoryLine:
 
 
 async def read_layout(upstreams: Upstreams, script_id: int) -> Layout:
-    """The story's layout, read from the services that own its parts (two round trips)."""
+    """The story's layout, read from the services that own its parts (two round trips). Core Script
+    answers only a script the caller may read (its own, one shared with it, or any for an admin); its
+    parts are then read for the script's owner, with no more than reading rights, so an account the
+    script is shared with sees the parts it names and nothing else of the owner's."""
     content = await read_script_content(upstreams, script_id)
     lines = [line for _, section_lines in story_lines(content) for line in section_lines]
-    parts = await read_parts(upstreams, lines)
+    with acting_for(content.script.owner, write=False):
+        parts = await read_parts(upstreams, lines)
     return place(content, parts)
 
 

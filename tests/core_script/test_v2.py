@@ -86,7 +86,16 @@ async def test_script_create_read_edit_and_v1_view(client: httpx.AsyncClient) ->
     created = await client.post("/v2/scripts", json=ROMEO)
     assert created.status_code == 201
     assert created.headers["location"] == "/v2/scripts/1" and created.headers["etag"] == '"1"'
-    assert created.json() == {"scriptId": 1, **ROMEO, "titlePage": [], "sequenceNumber": 1, "revision": 1}
+    assert created.json() == {
+        "scriptId": 1,
+        **ROMEO,
+        "titlePage": [],
+        "sequenceNumber": 1,
+        "revision": 1,
+        # With no identity checked, a script belongs to no account and every caller may do everything.
+        "owner": "",
+        "access": "owner",
+    }
     fetched = await client.get("/v2/scripts/1")
     assert fetched.json() == created.json() and fetched.headers["etag"] == '"1"'
     edited = await client.patch(

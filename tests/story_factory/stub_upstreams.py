@@ -209,6 +209,8 @@ def script_content(
             "titlePage": [],
             "sequenceNumber": 1,
             "revision": 1,
+            "owner": "",
+            "access": "owner",
         },
         "sections": answer_sections,
     }

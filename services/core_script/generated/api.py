@@ -50,6 +50,9 @@ from .models import (
     SectionMove,
     SectionPage,
     SectionPatch,
+    Share,
+    SharePage,
+    ShareUpdate,
     StoryLine,
     StoryLinePage,
     SuccessResponse,
@@ -217,6 +220,38 @@ class Operations(ServiceOperations):
     ) -> Union[SectionBatchResult, Reply[SectionBatchResult]]:
         """appendSections: Append many section headings with their lines"""
         raise not_implemented("appendSections")
+
+    async def list_shares(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        limit: int,
+        offset: int,
+    ) -> Union[SharePage, Reply[SharePage]]:
+        """listShares: List the accounts a script is shared with"""
+        raise not_implemented("listShares")
+
+    async def share_script(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        account: str,
+        body: ShareUpdate,
+    ) -> Union[Share, Reply[Share]]:
+        """shareScript: Share a script with an account"""
+        raise not_implemented("shareScript")
+
+    async def unshare_script(
+        self,
+        conn: AsyncConnection,
+        *,
+        script_id: int,
+        account: str,
+    ) -> Union[None, Reply[None]]:
+        """unshareScript: Stop sharing a script with an account"""
+        raise not_implemented("unshareScript")
 
     async def get_section(
         self,
@@ -531,6 +566,40 @@ APPEND_SECTIONS = Route(
     body=TypeAdapter(SectionBatchResult),
     connection="write",
     idempotency=True,
+    roles=(
+        "writer",
+        "admin",
+    ),
+)
+
+LIST_SHARES = Route(
+    "listShares",
+    status=200,
+    body=TypeAdapter(SharePage),
+    query=frozenset(["limit", "offset"]),
+    connection="read",
+    roles=(
+        "reader",
+        "writer",
+        "admin",
+    ),
+)
+
+SHARE_SCRIPT = Route(
+    "shareScript",
+    status=200,
+    body=TypeAdapter(Share),
+    connection="write",
+    roles=(
+        "writer",
+        "admin",
+    ),
+)
+
+UNSHARE_SCRIPT = Route(
+    "unshareScript",
+    status=204,
+    connection="write",
     roles=(
         "writer",
         "admin",
@@ -1130,6 +1199,97 @@ def build_router() -> APIRouter:
         )
 
     @router.get(
+        "/v2/scripts/{scriptId}/shares",
+        operation_id="listShares",
+        summary='List the accounts a script is shared with',
+        description='The accounts the script is shared with and their roles, by account name, one page at a time. Only its owner and admins see them: an account it is shared with gets 403, anyone else 404.',
+        tags=["v2"],
+    )
+    async def list_shares(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        limit: int = Query(50, alias='limit', ge=1, le=500),
+        offset: int = Query(0, alias='offset', ge=0, le=2147483647),
+    ) -> Response:
+        LIST_SHARES.check_query(request)
+        operations: Operations = request.app.state.operations
+        conn = await LIST_SHARES.connect(request)
+        try:
+            result = await operations.list_shares(
+                conn,
+                script_id=script_id,
+                limit=limit,
+                offset=offset,
+            )
+        finally:
+            await LIST_SHARES.disconnect(conn)
+        return LIST_SHARES.respond(result)
+
+    @router.put(
+        "/v2/scripts/{scriptId}/shares/{account}",
+        operation_id="shareScript",
+        summary='Share a script with an account',
+        description='Lets the account read the script (reader) or read and change it (writer), through every route of this service and Story Factory. 201 for a new share, 200 for a changed (or unchanged) one. Only the owner and admins share; the owner itself is 422.',
+        tags=["v2"],
+    )
+    async def share_script(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        account: str = Path(
+            ...,
+            alias='account',
+            min_length=1,
+            max_length=64,
+            pattern='^[a-z0-9][a-z0-9._-]{0,63}$',
+        ),
+        body: ShareUpdate,
+    ) -> Response:
+        SHARE_SCRIPT.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await SHARE_SCRIPT.write(
+            request,
+            lambda conn: operations.share_script(
+                conn,
+                script_id=script_id,
+                account=account,
+                body=body,
+            ),
+            body=body,
+        )
+
+    @router.delete(
+        "/v2/scripts/{scriptId}/shares/{account}",
+        operation_id="unshareScript",
+        summary='Stop sharing a script with an account',
+        description='The account no longer reaches the script (404 for it from now on). Only the owner and admins unshare; 404 when the script is not shared with the account.',
+        tags=["v2"],
+    )
+    async def unshare_script(
+        request: Request,
+        *,
+        script_id: int = Path(..., alias='scriptId', ge=1, le=9223372036854775807),
+        account: str = Path(
+            ...,
+            alias='account',
+            min_length=1,
+            max_length=64,
+            pattern='^[a-z0-9][a-z0-9._-]{0,63}$',
+        ),
+    ) -> Response:
+        UNSHARE_SCRIPT.check_query(request)
+        operations: Operations = request.app.state.operations
+        return await UNSHARE_SCRIPT.write(
+            request,
+            lambda conn: operations.unshare_script(
+                conn,
+                script_id=script_id,
+                account=account,
+            ),
+        )
+
+    @router.get(
         "/v2/scripts/{scriptId}/sections/{headingId}",
         operation_id="getSection",
         summary='Read one section heading',
@@ -1465,6 +1625,9 @@ def build_router() -> APIRouter:
             "listSections": LIST_SECTIONS,
             "addSection": ADD_SECTION,
             "appendSections": APPEND_SECTIONS,
+            "listShares": LIST_SHARES,
+            "shareScript": SHARE_SCRIPT,
+            "unshareScript": UNSHARE_SCRIPT,
             "getSection": GET_SECTION,
             "deleteSection": DELETE_SECTION,
             "editSection": EDIT_SECTION,
@@ -1499,6 +1662,9 @@ OPERATION_IDS: List[str] = [
     "listSections",
     "addSection",
     "appendSections",
+    "listShares",
+    "shareScript",
+    "unshareScript",
     "getSection",
     "deleteSection",
     "editSection",

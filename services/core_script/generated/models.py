@@ -187,6 +187,40 @@ class OrchestrationPatch(BaseModel):
     ] = None
 
 
+class ScriptAccess(Enum):
+    owner = 'owner'
+    admin = 'admin'
+    writer = 'writer'
+    reader = 'reader'
+
+
+class ShareRole(Enum):
+    reader = 'reader'
+    writer = 'writer'
+
+
+class Share(BaseModel):
+    account: Annotated[
+        StrictStr,
+        Field(max_length=64, min_length=1, pattern='^[a-z0-9][a-z0-9._-]{0,63}$'),
+    ]
+    role: ShareRole
+
+
+class ShareUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: ShareRole
+
+
+class SharePage(BaseModel):
+    items: List[Share]
+    total: Annotated[JsonInt, Field(ge=0)]
+    limit: JsonInt
+    offset: JsonInt
+
+
 class TitlePageEntry(BaseModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -763,6 +797,14 @@ class ScriptRecord(BaseModel):
             le=9223372036854775807,
         ),
     ]
+    owner: Annotated[
+        StrictStr,
+        Field(
+            description='The account the script belongs to; empty when it belongs to no account (made with no identity checked).',
+            max_length=64,
+        ),
+    ]
+    access: ScriptAccess
 
 
 class ScriptCreate(BaseModel):

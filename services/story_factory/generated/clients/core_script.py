@@ -36,6 +36,9 @@ from .core_script_models import (
     SectionMove,
     SectionPage,
     SectionPatch,
+    Share,
+    SharePage,
+    ShareUpdate,
     StoryLine,
     StoryLinePage,
     SuccessResponse,
@@ -63,6 +66,9 @@ _LIST_SCRIPT_LINES: TypeAdapter[StoryLinePage] = TypeAdapter(StoryLinePage)
 _LIST_SECTIONS: TypeAdapter[SectionPage] = TypeAdapter(SectionPage)
 _ADD_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
 _APPEND_SECTIONS: TypeAdapter[SectionBatchResult] = TypeAdapter(SectionBatchResult)
+_LIST_SHARES: TypeAdapter[SharePage] = TypeAdapter(SharePage)
+_SHARE_SCRIPT: TypeAdapter[Share] = TypeAdapter(Share)
+_UNSHARE_SCRIPT: TypeAdapter[None] = TypeAdapter(None)
 _GET_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
 _DELETE_SECTION: TypeAdapter[None] = TypeAdapter(None)
 _EDIT_SECTION: TypeAdapter[Section] = TypeAdapter(Section)
@@ -412,6 +418,72 @@ class CoreScriptClient:
                 "Idempotency-Key": idempotency_key,
             },
             body=body,
+            idempotent=idempotent,
+        )
+
+    async def list_shares(
+        self,
+        *,
+        script_id: int,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        idempotent: Optional[bool] = None,
+    ) -> SharePage:
+        """listShares: List the accounts a script is shared with"""
+        return await self._upstreams.call(
+            SERVICE,
+            "GET",
+            "/v2/scripts/{scriptId}/shares",
+            _LIST_SHARES,
+            path_params={
+                "scriptId": script_id,
+            },
+            params={
+                "limit": limit,
+                "offset": offset,
+            },
+            idempotent=idempotent,
+        )
+
+    async def share_script(
+        self,
+        *,
+        script_id: int,
+        account: str,
+        body: ShareUpdate,
+        idempotent: Optional[bool] = None,
+    ) -> Share:
+        """shareScript: Share a script with an account"""
+        return await self._upstreams.call(
+            SERVICE,
+            "PUT",
+            "/v2/scripts/{scriptId}/shares/{account}",
+            _SHARE_SCRIPT,
+            path_params={
+                "scriptId": script_id,
+                "account": account,
+            },
+            body=body,
+            idempotent=idempotent,
+        )
+
+    async def unshare_script(
+        self,
+        *,
+        script_id: int,
+        account: str,
+        idempotent: Optional[bool] = None,
+    ) -> None:
+        """unshareScript: Stop sharing a script with an account"""
+        return await self._upstreams.call(
+            SERVICE,
+            "DELETE",
+            "/v2/scripts/{scriptId}/shares/{account}",
+            _UNSHARE_SCRIPT,
+            path_params={
+                "scriptId": script_id,
+                "account": account,
+            },
             idempotent=idempotent,
         )
 
