@@ -76,9 +76,14 @@ async def test_roles_decide_what_a_caller_may_do(secured_client: ClientFor, engi
     assert refused.status_code == 403
     read = await scripts.get("/v2/scripts", headers=caller("dana", "reader"))
     assert read.status_code == 200
-    assert [item["title"] for item in read.json()["items"]] == ["By a writer", "By an admin"]
+    assert read.json()["items"] == []  # a reader may list; it has no script of its own
+    listed = await scripts.get("/v2/scripts", headers=caller("root", "admin"))
+    assert [item["title"] for item in listed.json()["items"]] == ["By a writer", "By an admin"]
     # A caller with several groups (Kong lists each): one admitted role is enough.
-    several = await scripts.delete(f"/v2/scripts/{written.json()['scriptId']}", headers=caller("eve", "reader, writer"))
+    eve = caller("eve", "reader, writer")
+    own = await scripts.post("/v2/scripts", json={"title": "By eve"}, headers=eve)
+    assert own.status_code == 201
+    several = await scripts.delete(f"/v2/scripts/{own.json()['scriptId']}", headers=eve)
     assert several.status_code == 204
     # A group that is no role of the spec admits nothing.
     unknown = await scripts.get("/v2/scripts", headers=caller("zed", "owner"))
@@ -101,6 +106,10 @@ async def test_story_factory_calls_the_other_services_for_its_caller(
         assert request.headers["x-consumer-groups"] == "writer"
         assert request.headers[PROOF_HEADER] == SECRET
     script_id = imported.json()["scriptId"]
+    shared = await secured_client("core_script").put(
+        f"/v2/scripts/{script_id}/shares/dana", json={"role": "reader"}, headers=caller("ada", "writer")
+    )
+    assert shared.status_code == 201, shared.text
     between_services.requests.clear()
     read = await stories.get(f"/v2/stories/{script_id}", headers=caller("dana", "reader"))
     assert read.status_code == 200, read.text
