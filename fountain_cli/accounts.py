@@ -313,6 +313,44 @@ def remove_command(name: NameArg) -> None:
     typer.echo(f"Account {name} removed.")
 
 
+@accounts_app.command("claim")
+def claim_command(
+    name: NameArg,
+    from_account: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Take the rows of this account instead of those belonging to no account.",
+            show_default=False,
+        ),
+    ] = "",
+) -> None:
+    """Give rows to an account: those that belong to no account (made before accounts existed, or by
+    `fountain serve --no-auth`), or another account's with --from.
+
+    Every service's rows move in one transaction: all of them or none. Example: fountain accounts claim alice
+    """
+    from fountain_cli.db import database_errors_reported
+    from fountain_cli.ownership_transfer import TransferRefused, run_transfer
+    from fountain_common.database import async_database_url
+
+    for account_name in (name, from_account) if from_account else (name,):
+        if not gateway.CONSUMER_NAME.match(account_name):
+            _fail(AccountError(f"{account_name!r} is not an account name (1-64 lower-case letters, digits, . _ -)"))
+    if from_account == name:
+        _fail(AccountError(f"the rows of {name!r} are {name!r}'s already"))
+    try:
+        with database_errors_reported("accounts claim"):
+            moved = run_transfer(async_database_url(get_settings()), name, from_account)
+    except TransferRefused as error:
+        typer.secho(f"Error: nothing was moved: {error}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    source = f"of {from_account}" if from_account else "belonging to no account"
+    for entry in moved:
+        typer.echo(f"{entry.table}: {entry.rows} row(s)")
+    typer.echo(f"{sum(entry.rows for entry in moved)} row(s) {source} now belong to {name}.")
+
+
 @accounts_app.command("list")
 def list_command() -> None:
     """Names, roles and key ids with their dates (never the keys, which are not kept).

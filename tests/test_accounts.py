@@ -4,8 +4,9 @@ and a forged identity never passed on."""
 
 import json
 import re
+import secrets
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from fountain_cli.key_check import KeyCheckMiddleware, Keyring
 from fountain_cli.main import app
 from fountain_cli.servers import with_key_check
 from fountain_common.settings import Settings, get_settings
+from tests.identities import caller
 from tests.in_process import service_app
 
 runner = CliRunner()
@@ -237,3 +239,48 @@ async def test_each_worker_of_one_service_checks_keys_unless_behind_the_gateway(
     assert not [m for m in behind_gateway.user_middleware if m.cls is KeyCheckMiddleware]
     unchecked = getattr(servers, servers.one_service_app_factory("central_sequence", servers.Auth.NONE))()
     assert [m.kwargs for m in unchecked.user_middleware if m.cls is KeyCheckMiddleware] == [{"keyring": None}]
+
+
+async def test_claim_gives_rows_of_no_account_to_one(
+    client_for: Callable[[str], httpx.AsyncClient],
+    secured_client: Callable[[str], httpx.AsyncClient],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows made with no identity checked belong to no account: hidden from other accounts until one
+    claims them; --from moves one account's rows to another; a move the database refuses moves nothing."""
+    run = secrets.token_hex(3)
+    claimer, heir = f"claimer-{run}", f"heir-{run}"
+    unowned = await client_for("character").post("/v2/characters", json={"name": "Nobody's", "description": "x"})
+    path = f"/v2/characters/{unowned.json()['characterId']}"
+    characters = secured_client("character")
+    assert (await characters.get(path, headers=caller(claimer, "writer"))).status_code == 404
+    monkeypatch.setenv("FOUNTAIN_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        # The claimer numbers in a scope "default" of its own, so moving the unowned "default" to it
+        # would make two of one name: refused, and nothing at all is moved.
+        await client_for("central_sequence").post("/v1/sequence", json={"elementType": "script", "elementId": 1})
+        sequence = secured_client("central_sequence")
+        numbered = await sequence.post(
+            "/v1/sequence", json={"elementType": "script", "elementId": 1}, headers=caller(claimer, "writer")
+        )
+        assert numbered.status_code == 201, numbered.text
+        refused = runner.invoke(app, ["accounts", "claim", claimer])
+        assert refused.exit_code == 1, refused.output
+        assert "nothing was moved" in refused.output and "central_sequence.scopes" in refused.output
+        assert (await characters.get(path, headers=caller(claimer, "writer"))).status_code == 404
+
+        moved = runner.invoke(app, ["accounts", "claim", heir])
+        assert moved.exit_code == 0, moved.output
+        assert re.search(r"character\.characters: [1-9]\d* row\(s\)", moved.output)
+        assert (await characters.get(path, headers=caller(heir, "writer"))).status_code == 200
+        successor = f"successor-{run}"
+        handed_on = runner.invoke(app, ["accounts", "claim", successor, "--from", heir])
+        assert handed_on.exit_code == 0, handed_on.output
+        assert (await characters.get(path, headers=caller(heir, "writer"))).status_code == 404
+        assert (await characters.get(path, headers=caller(successor, "writer"))).status_code == 200
+        bad = runner.invoke(app, ["accounts", "claim", "Not A Name"])
+        assert bad.exit_code == 2 and "not an account name" in bad.output
+    finally:
+        get_settings.cache_clear()
