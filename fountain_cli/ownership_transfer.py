@@ -31,10 +31,7 @@ class TransferRefused(Exception):
 def owned_tables() -> list[Table]:
     """Every table of every service with an `owner` column, in the services' order."""
     return [
-        table
-        for service in registry.all_services()
-        for table in service.metadata.sorted_tables
-        if "owner" in table.c
+        table for service in registry.all_services() for table in service.metadata.sorted_tables if "owner" in table.c
     ]
 
 
