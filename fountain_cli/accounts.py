@@ -428,8 +428,10 @@ def token_command(
         tokens.role_of(name, accounts_path(), _environment_consumers())
         path = tokens.key_path()
         key, made = tokens.signing_key(path)
-    except (tokens.TokenError, gateway.ConsumerError) as error:
-        _fail(AccountError(str(error)))
+    except tokens.TokenError as error:
+        _fail(error)
+    except gateway.ConsumerError as error:
+        _fail(AccountError(f"{gateway.CONSUMERS_VARIABLE}: {error}"))
     if made:
         typer.echo(f"Made the token signing key {path} (mode 0600; back it up with the accounts file).", err=True)
     typer.echo(f"Token of {name}, valid for {ttl.strip()} (shown once; send it as `Authorization: Bearer <token>`):")
@@ -454,7 +456,7 @@ def token_key_command(
     try:
         key, made = tokens.signing_key(path, rotate=rotate)
     except tokens.TokenError as error:
-        _fail(AccountError(str(error)))
+        _fail(error)
     if pem:
         typer.echo(tokens.public_pem(key), nl=False)
         return

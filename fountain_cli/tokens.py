@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -44,9 +45,10 @@ REQUIRED_CLAIMS = ["iss", "sub", "iat", "exp", "jti"]
 _TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+log = structlog.get_logger("fountain.tokens")
 
 
-class TokenError(ValueError):
+class TokenError(accounts.AccountError):
     """A token that cannot be issued (bad ttl, unknown account, unreadable key file)."""
 
 
@@ -193,9 +195,9 @@ class TokenVerifier:
         self.path = path
         self._state: tuple[int, int, int] | None = None
         self._public: rsa.RSAPublicKey | None = None
-        self._reload_if_changed()
+        self._reload_if_changed(serving=False)
 
-    def _reload_if_changed(self) -> None:
+    def _reload_if_changed(self, serving: bool = True) -> None:
         try:
             status = os.stat(self.path)
             state: tuple[int, int, int] | None = (status.st_ino, status.st_mtime_ns, status.st_size)
@@ -204,15 +206,19 @@ class TokenVerifier:
         if state == self._state:
             return
         self._state = state
-        key = read_key(self.path) if state is not None else None
+        try:
+            key = read_key(self.path) if state is not None else None
+        except TokenError as error:
+            if not serving:
+                raise
+            # Broken while serving (by hand: rotation replaces it in one step): keep the key read last.
+            log.warning("token signing key unreadable, keeping the key read before", error=str(error))
+            return
         self._public = key.public_key() if key is not None else None
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a genuine, unexpired token; raises TokenRefused."""
-        try:
-            self._reload_if_changed()
-        except TokenError as error:
-            raise TokenRefused("The token is not valid.") from error
+        self._reload_if_changed()
         if self._public is None:
             raise TokenRefused("The token is not valid.")
         try:
