@@ -321,7 +321,9 @@ def revoke_command(
 ) -> None:
     """Revoke keys of an account: a running `fountain serve` refuses them at once.
 
-    Without --key-id, every key of the account and every token issued to it until now.
+    Without --key-id: every key of the account, and every token issued to it
+    until now.
+
     Example: fountain accounts revoke alice --key-id 3f9a61c2
     """
     try:
@@ -387,7 +389,7 @@ def claim_command(
 
 @accounts_app.command("list")
 def list_command() -> None:
-    """Names, roles and key ids with their dates (never the keys, which are not kept).
+    """Names, roles, key ids with their dates, and since when tokens are accepted (never a key or a token).
 
     Example: fountain accounts list
     """
@@ -401,6 +403,8 @@ def list_command() -> None:
         return
     for account in sorted(accounts.values(), key=lambda a: a.name):
         typer.echo(f"{account.name}  {account.role}")
+        if account.tokens_revoked:
+            typer.echo(f"  tokens accepted if issued after {account.tokens_revoked}")
         for key in account.keys:
             state = f"revoked {key.revoked}" if key.revoked else "active"
             typer.echo(f"  key {key.id}  created {key.created}  {state}")
@@ -416,9 +420,11 @@ def token_command(
 ) -> None:
     """Print a signed token (JWT) for an account, once: send it as `Authorization: Bearer <token>`.
 
-    The account is one of the accounts file or of GATEWAY_CONSUMERS; the token says who, the role is
-    the account's at each request. The signing key (FOUNTAIN_TOKEN_KEY_FILE, by default beside the
-    accounts file) is made on first use. `fountain accounts revoke NAME` ends every token issued before.
+    The account is one of the accounts file or of GATEWAY_CONSUMERS. The token
+    says who; the role is the account's, at each request. The signing key
+    (FOUNTAIN_TOKEN_KEY_FILE, by default beside the accounts file) is made on
+    first use. `fountain accounts revoke NAME` ends every token issued before.
+
     Example: fountain accounts token alice --ttl 15m
     """
     from fountain_cli import tokens
@@ -447,7 +453,9 @@ def token_key_command(
 ) -> None:
     """Show the public half of the token signing key (made when there is none), or rotate it.
 
-    Kong checks tokens with it: put the line it prints into .env as GATEWAY_TOKEN_PUBLIC_KEY.
+    Kong checks tokens with it: put the line it prints into .env
+    (GATEWAY_TOKEN_PUBLIC_KEY=...).
+
     Example: fountain accounts token-key --rotate
     """
     from fountain_cli import tokens

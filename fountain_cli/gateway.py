@@ -480,8 +480,9 @@ def render(
 ) -> None:
     """Write Kong's configuration with the consumers of GATEWAY_CONSUMERS (name:role:key, role reader, writer or admin).
 
-    With GATEWAY_TOKEN_PUBLIC_KEY set (`fountain accounts token-key` prints it), each consumer may also
-    send a token of `fountain accounts token NAME` signed by the deployment's key, in `Authorization: Bearer`.
+    With GATEWAY_TOKEN_PUBLIC_KEY set (`fountain accounts token-key` prints it),
+    each consumer may also send a token (`fountain accounts token NAME`) in
+    `Authorization: Bearer`.
 
     With GATEWAY_SECRET set, every request Kong forwards carries it in X-Fountain-Gateway: the proof
     services with the same FOUNTAIN_GATEWAY_SECRET ask for before they trust the caller Kong names.
