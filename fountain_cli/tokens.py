@@ -36,13 +36,12 @@ from fountain_common.settings import Settings, get_settings
 ALGORITHM = gateway.TOKEN_ALGORITHM
 KEY_FILE_NAME = "token-signing-key.pem"
 KEY_BITS = 2048
-DEFAULT_TTL = "1h"
 # A token cannot be revoked alone, only with every other token of its account: keep them short-lived.
 MAX_TTL = timedelta(seconds=gateway.TOKEN_MAX_SECONDS)
 # Clocks of the machine that signs and the one that checks may differ a little.
 LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ["iss", "sub", "iat", "exp", "jti"]
-_TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_TTL = re.compile(r"^\s*(-?\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 log = structlog.get_logger("fountain.tokens")
@@ -62,12 +61,12 @@ def parse_ttl(text: str) -> timedelta:
     match = _TTL.match(text)
     if not match:
         raise TokenError(f"ttl {text!r} is not a duration such as 90s, 15m, 1h or 7d")
-    ttl = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    if ttl <= timedelta(0):
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
         raise TokenError(f"ttl {text!r} must be longer than 0")
-    if ttl > MAX_TTL:
+    if seconds > MAX_TTL.total_seconds():
         raise TokenError(f"ttl {text!r} is longer than the maximum, {MAX_TTL.days}d")
-    return ttl
+    return timedelta(seconds=seconds)
 
 
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:

@@ -338,8 +338,10 @@ def test_the_token_key_file_setting_is_used(
     ("args", "message"),
     [
         (["token", "alice", "--ttl", "0"], "ttl '0' must be longer than 0"),
-        (["token", "alice", "--ttl", "-5m"], "ttl '-5m' is not a duration"),
+        (["token", "alice", "--ttl", "-5m"], "ttl '-5m' must be longer than 0"),
+        (["token", "alice", "--ttl", "1.5h"], "ttl '1.5h' is not a duration such as 90s, 15m, 1h or 7d"),
         (["token", "alice", "--ttl", "31d"], "longer than the maximum, 30d"),
+        (["token", "alice", "--ttl", "9" * 30 + "d"], "longer than the maximum, 30d"),
         (["token", "alice", "--ttl", "soon"], "ttl 'soon' is not a duration"),
         (["token", "carol"], "no account 'carol' (accounts: alice)"),
     ],
