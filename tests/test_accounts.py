@@ -2,6 +2,7 @@
 revocation that take effect at once, 401/403 as Kong answers them, the caller named to the service
 and a forged identity never passed on."""
 
+import asyncio
 import json
 import re
 import secrets
@@ -270,21 +271,21 @@ async def test_claim_gives_rows_of_no_account_to_one(
             "/v1/sequence", json={"elementType": "script", "elementId": 1}, headers=caller(claimer, "writer")
         )
         assert numbered.status_code == 201, numbered.text
-        refused = runner.invoke(app, ["accounts", "claim", claimer])
+        refused = await asyncio.to_thread(runner.invoke, app, ["accounts", "claim", claimer])
         assert refused.exit_code == 1, refused.output
         assert "nothing was moved" in refused.output and "central_sequence.scopes" in refused.output
         assert (await characters.get(path, headers=caller(claimer, "writer"))).status_code == 404
 
-        moved = runner.invoke(app, ["accounts", "claim", heir])
+        moved = await asyncio.to_thread(runner.invoke, app, ["accounts", "claim", heir])
         assert moved.exit_code == 0, moved.output
         assert re.search(r"character\.characters: [1-9]\d* row\(s\)", moved.output)
         assert (await characters.get(path, headers=caller(heir, "writer"))).status_code == 200
         successor = f"successor-{run}"
-        handed_on = runner.invoke(app, ["accounts", "claim", successor, "--from", heir])
+        handed_on = await asyncio.to_thread(runner.invoke, app, ["accounts", "claim", successor, "--from", heir])
         assert handed_on.exit_code == 0, handed_on.output
         assert (await characters.get(path, headers=caller(heir, "writer"))).status_code == 404
         assert (await characters.get(path, headers=caller(successor, "writer"))).status_code == 200
-        bad = runner.invoke(app, ["accounts", "claim", "Not A Name"])
+        bad = await asyncio.to_thread(runner.invoke, app, ["accounts", "claim", "Not A Name"])
         assert bad.exit_code == 2 and "not an account name" in bad.output
     finally:
         get_settings.cache_clear()
