@@ -303,7 +303,8 @@ def pgbench_script() -> str:
 
     statement = textwrap.dedent(_NUMBER_BATCH.text).strip()
     statement = statement.replace(":types", "ARRAY[:element_type_value]").replace(":ids", "ARRAY[:eid]")
-    statement = statement.replace(":scope", "'default'")  # /v1 numbers in the scope `default`
+    # /v1 numbers in the scope `default`, of no account when the service checks no identity (--no-auth)
+    statement = statement.replace(":scope", "'default'").replace(":owner", "''")
     return (
         "-- One allocation per transaction: the service's statement (batching._NUMBER_BATCH) for one element.\n"
         "\\set n :n + 1\n"
@@ -512,7 +513,7 @@ def run(args: argparse.Namespace) -> int:
             int(v or 0)
             for v in sql(
                 "SELECT count(*), max(sequence_number), count(DISTINCT sequence_number), min(sequence_number), "
-                "(SELECT last_value FROM central_sequence.scopes WHERE name = 'default') "
+                "(SELECT last_value FROM central_sequence.scopes WHERE owner = '' AND name = 'default') "
                 "FROM central_sequence.elements"
             ).split("|")
         )

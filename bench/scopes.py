@@ -75,7 +75,7 @@ PGBENCH_INSERT = """\
 \\set n :n + 1
 \\set eid :client_id * 100000000 + :n
 BEGIN;
-SELECT id AS sid, last_value AS last FROM central_sequence.scopes WHERE name = 'story-' || CAST(:story AS text) FOR UPDATE \\gset
+SELECT id AS sid, last_value AS last FROM central_sequence.scopes WHERE owner = '' AND name = 'story-' || CAST(:story AS text) FOR UPDATE \\gset
 SELECT id FROM central_sequence.elements WHERE scope_id = :sid AND element_type = 'pgbench' AND element_id = :eid;
 UPDATE central_sequence.elements SET sequence_number = sequence_number + 1, revision = revision + 1, updated_at = now()
   WHERE scope_id = :sid AND sequence_number BETWEEN 1 AND :last;

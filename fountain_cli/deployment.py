@@ -26,6 +26,8 @@ PASSWORD = "${POSTGRES_PASSWORD:?Set POSTGRES_PASSWORD (see .env.example)}"
 CONSUMERS = "${GATEWAY_CONSUMERS:?Set GATEWAY_CONSUMERS to name:role:key entries (see .env.example)}"
 # Kong proves to the services that it named the caller; both get the same secret.
 GATEWAY_SECRET = "${GATEWAY_SECRET:?Set GATEWAY_SECRET (fountain gateway new-key; see .env.example)}"
+# Optional: without it Kong accepts keys only, no token (`fountain accounts token-key` prints it).
+TOKEN_PUBLIC_KEY = "${GATEWAY_TOKEN_PUBLIC_KEY:-}"
 
 # Kong reads the configuration `gateway-config` renders into this volume.
 DECLARATIVE_DIR = "/kong/declarative"
@@ -119,7 +121,11 @@ def compose_config() -> dict[str, Any]:
             "image": IMAGE,
             "build": {"context": "."},
             "command": ["fountain", "gateway", "render", "--output", f"{DECLARATIVE_DIR}/kong.yml"],
-            "environment": {"GATEWAY_CONSUMERS": CONSUMERS, "GATEWAY_SECRET": GATEWAY_SECRET},
+            "environment": {
+                "GATEWAY_CONSUMERS": CONSUMERS,
+                "GATEWAY_SECRET": GATEWAY_SECRET,
+                "GATEWAY_TOKEN_PUBLIC_KEY": TOKEN_PUBLIC_KEY,
+            },
             "volumes": [f"gateway-config:{DECLARATIVE_DIR}"],
             "restart": "no",
         },

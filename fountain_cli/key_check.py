@@ -3,8 +3,11 @@
 Which requests need a key and which roles they admit is `gateway.access_groups`, the answer
 kong/kong.yml is generated from. The key comes in the `apikey` header; it is looked up among the
 accounts file's keys (fountain_cli/accounts.py, read again whenever the file changes, so a revoked key
-is refused at once) and the consumers of GATEWAY_CONSUMERS. Then, as Kong's key-auth plugin does, the
-key is removed from the request and the consumer is named to the service in X-Consumer-ID,
+is refused at once) and the consumers of GATEWAY_CONSUMERS. A token (`Authorization: Bearer <jwt>`,
+fountain_cli/tokens.py) is the other way in, as Kong's jwt plugin beside key-auth: signed by the
+deployment's token signing key, unexpired, of a known account and issued after its tokens were last
+revoked; the role is the account's. Then, as Kong's key-auth plugin does, the key (or token) is
+removed from the request and the consumer is named to the service in X-Consumer-ID,
 X-Consumer-Username and X-Credential-Identifier; any such header the client sent is dropped first,
 so a forged identity never reaches a service. The caller's role goes in X-Consumer-Groups, as Kong's
 acl plugin sends it, and the proof that the gateway named the caller in X-Fountain-Gateway (the
@@ -25,11 +28,16 @@ import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fountain_cli import accounts, gateway
+from fountain_cli import accounts, gateway, tokens
 from fountain_common import identity as caller_identity
 from fountain_common.problems import Problem, problem_response
 
 API_KEY_HEADER = gateway.API_KEY_HEADER.encode()
+AUTHORIZATION_HEADER = b"authorization"
+TOKEN_CREDENTIAL = "token:"  # X-Credential-Identifier of a token's caller: token:<jti>
+# Both ways in, as RFC 7235 lists several challenges: a key in `apikey`, or a bearer token.
+CHALLENGES = f'apikey header="{gateway.API_KEY_HEADER}", Bearer realm="fountain"'
+BAD_TOKEN_CHALLENGE = CHALLENGES + ', error="invalid_token"'
 # What Kong's key-auth and ACL plugins tell the upstream service; a client may set none of them.
 IDENTITY_HEADER_PREFIXES = (
     b"x-consumer-",
@@ -65,13 +73,23 @@ class Keyring:
     """Every key `fountain serve` accepts, by SHA-256: the accounts file's active keys (reloaded when
     the file changes) and the consumers given in GATEWAY_CONSUMERS or added by the server itself."""
 
-    def __init__(self, accounts_file: Path, consumers: list[gateway.Consumer] | None = None) -> None:
+    def __init__(
+        self,
+        accounts_file: Path,
+        consumers: list[gateway.Consumer] | None = None,
+        token_key_file: Path | None = None,
+    ) -> None:
         self.accounts_file = accounts_file
         self.fixed: dict[bytes, Identity] = {}
+        # Tokens of GATEWAY_CONSUMERS names are accepted too (Kong gives each of them a jwt credential).
+        self.consumer_roles: dict[str, str] = {}
         for consumer in consumers or []:
             self.add(consumer, key_id=f"{gateway.CONSUMERS_VARIABLE}:{consumer.name}")
+            self.consumer_roles[consumer.name] = consumer.role
+        self.tokens = tokens.TokenVerifier(token_key_file or accounts_file.parent / tokens.KEY_FILE_NAME)
         self._file_state: tuple[int, int, int] | None = None
         self._from_file: dict[bytes, Identity] = {}
+        self._accounts: dict[str, accounts.Account] = {}
         self._headers: dict[Identity, list[tuple[bytes, bytes]]] = {}
         self._reload_if_changed(serving=False)
 
@@ -100,6 +118,7 @@ class Keyring:
             for account in loaded.values()
             for key in account.active_keys()
         }
+        self._accounts = loaded
 
     def headers(self, identity: Identity) -> list[tuple[bytes, bytes]]:
         if identity not in self._headers:
@@ -121,9 +140,33 @@ class Keyring:
                 found = identity
         return found
 
+    def identify_token(self, token: str) -> Identity:
+        """The caller a token names; raises tokens.TokenRefused. The role is the account's now, and a
+        token of a removed account, or issued before the account's tokens were revoked, is refused."""
+        claims = self.tokens.verify(token)
+        self._reload_if_changed()
+        account = self._accounts.get(claims.name)
+        if account is not None:
+            if claims.issued_at <= account.tokens_revoked_at():
+                raise tokens.TokenRefused("The token is not valid.")
+            role = account.role
+        elif claims.name in self.consumer_roles:
+            role = self.consumer_roles[claims.name]
+        else:
+            raise tokens.TokenRefused("The token is not valid.")
+        return Identity(claims.name, role, f"{TOKEN_CREDENTIAL}{claims.token_id}")
 
-def _unauthorized(detail: str) -> Problem:
-    return caller_identity.unauthorized(detail)
+
+def _unauthorized(detail: str, challenges: str = CHALLENGES) -> Problem:
+    problem = caller_identity.unauthorized(detail)
+    problem.headers["WWW-Authenticate"] = challenges
+    return problem
+
+
+def _bearer_token(value: bytes) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for any other scheme."""
+    scheme, _, token = value.decode("latin-1").strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 class KeyCheckMiddleware:
@@ -142,12 +185,15 @@ class KeyCheckMiddleware:
             await self.app(scope, receive, send)
             return
         key = None
+        token = None
         proof = None
         headers = []
         forwarded = []
         for name, value in scope["headers"]:
             if name == API_KEY_HEADER:
                 key = value.decode("latin-1")
+            elif name == AUTHORIZATION_HEADER and (bearer := _bearer_token(value)) is not None:
+                token = bearer  # the credential, hidden from the service as the key is
             elif name == PROOF_HEADER:
                 proof = value
             elif name.startswith(IDENTITY_HEADER_PREFIXES):
@@ -167,20 +213,37 @@ class KeyCheckMiddleware:
         if groups is None:
             await self.app({**scope, "headers": headers}, receive, send)
             return
-        identity = self.keyring.identify(key) if key else None
+        identity = None
+        refused = None
+        if token:
+            try:
+                identity = self.keyring.identify_token(token)
+            except tokens.TokenRefused as error:
+                refused = error
+        if identity is None and key:
+            identity = self.keyring.identify(key)
         if identity is None:
-            # Unknown and revoked keys get the same answer: nothing tells which.
-            detail = (
-                "The API key is not valid."
-                if key
-                else f"This request needs an API key in the `{gateway.API_KEY_HEADER}` header."
-            )
-            await problem_response(Request(scope), _unauthorized(detail))(scope, receive, send)
+            # Unknown and revoked keys (and tokens) get the same answer: nothing tells which.
+            if refused is not None and not key:
+                problem = _unauthorized(refused.detail, BAD_TOKEN_CHALLENGE)
+            elif refused is not None:
+                problem = _unauthorized("Neither the API key nor the token is valid.", BAD_TOKEN_CHALLENGE)
+            elif key:
+                problem = _unauthorized("The API key is not valid.")
+            else:
+                problem = _unauthorized(
+                    f"This request needs an API key in the `{gateway.API_KEY_HEADER}` header "
+                    "or a token in `Authorization: Bearer <token>`."
+                )
+            await problem_response(Request(scope), problem)(scope, receive, send)
             return
         if identity.role not in groups:
             forbidden = caller_identity.forbidden(identity.role, scope["method"], groups)
             await problem_response(Request(scope), forbidden)(scope, receive, send)
             return
-        headers += self.keyring.headers(identity)
+        # A token's identity names the token, one of many: not worth keeping.
+        headers += (
+            identity.headers() if identity.key_id.startswith(TOKEN_CREDENTIAL) else self.keyring.headers(identity)
+        )
         headers += self.proof
         await self.app({**scope, "headers": headers}, receive, send)

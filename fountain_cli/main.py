@@ -215,7 +215,7 @@ def serve(
         try:
             keyring = keyring_from_environment(settings)
         except (AccountError, gateway.ConsumerError) as error:
-            typer.secho(f"Cannot read the API keys: {error}.", fg="red", err=True)
+            typer.secho(f"Cannot read the API keys or the token signing key: {error}.", fg="red", err=True)
             raise typer.Exit(2) from error
         if not len(keyring):
             typer.secho(

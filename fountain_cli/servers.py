@@ -8,7 +8,7 @@ from typing import cast
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from fountain_cli import accounts, gateway, registry
+from fountain_cli import accounts, gateway, registry, tokens
 from fountain_cli.host_dispatch import HostDispatcher
 from fountain_cli.key_check import KeyCheckMiddleware, Keyring
 from fountain_common.app import create_service_app
@@ -41,7 +41,7 @@ def keyring_from_environment(settings: Settings | None = None) -> Keyring:
     """The keys of the accounts file and of GATEWAY_CONSUMERS; raises AccountError or ConsumerError."""
     consumers_text = os.environ.get(gateway.CONSUMERS_VARIABLE, "")
     consumers = gateway.parse_consumers(consumers_text) if consumers_text.strip() else []
-    return Keyring(accounts.accounts_path(settings), consumers)
+    return Keyring(accounts.accounts_path(settings), consumers, tokens.key_path(settings))
 
 
 def with_key_check(app: FastAPI, keyring: Keyring | None) -> FastAPI:
@@ -72,7 +72,11 @@ def announcement(auth: Auth) -> tuple[str, bool]:
             "proof of FOUNTAIN_GATEWAY_SECRET in X-Fountain-Gateway.",
             False,
         )
-    return "API keys are checked: send one in the `apikey` header (fountain accounts add NAME --role writer).", False
+    return (
+        "API keys and tokens are checked: send a key in the `apikey` header (fountain accounts add NAME --role "
+        "writer) or a token in `Authorization: Bearer` (fountain accounts token NAME).",
+        False,
+    )
 
 
 def _guarded(app: FastAPI, auth: Auth, keyring: Keyring | None) -> FastAPI:

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
         description="Accounts and hashed API keys `fountain serve` checks (`fountain accounts`). "
         "Unset: accounts.json under data_dir.",
     )
+    token_key_file: Path | None = Field(
+        default=None,
+        description="Private RSA key signing the tokens of `fountain accounts token` (made on first use, "
+        "mode 0600). Unset: token-signing-key.pem beside the accounts file.",
+    )
     database_name: str = Field(default="fountain", description="Database used on the embedded server.")
     # At most 30 connections a process, as many as 20 + 10 overflow gave, but kept once opened:
     # overflow connections are opened for a request and closed after it, which under a steady load

@@ -162,3 +162,27 @@ def test_scopes_refuse_to_merge_when_versions_would_be_lost(postgres_dir: Path) 
     with pytest.raises(DBAPIError, match="cannot merge the numbering scopes"):
         command.downgrade(central, "0001")
     assert _run(url, "SELECT count(*) FROM central_sequence.scopes")[0] == [(2,)]  # nothing changed
+
+
+def test_scopes_get_owners_and_one_namespace_again_only_without_clashing_names(postgres_dir: Path) -> None:
+    url = embedded_url(postgres_dir, "fountain_scope_owners")
+    central = alembic_config(registry.load_service("central_sequence"), url)
+    command.upgrade(central, "0002")
+    _run(url, "INSERT INTO central_sequence.scopes (name, last_value) VALUES ('script-1', 0)")
+    command.upgrade(central, "head")
+    # The scopes there were belong to no account: a deployment without identities sees no change.
+    assert _run(url, "SELECT owner, name FROM central_sequence.scopes ORDER BY id")[0] == [
+        ("", "default"),
+        ("", "script-1"),
+    ]
+    _run(url, "INSERT INTO central_sequence.scopes (owner, name) VALUES ('alice', 'default'), ('alice', 'story')")
+    with pytest.raises(DBAPIError, match="several accounts hold a scope named default"):
+        command.downgrade(central, "0002")
+    assert _run(url, "SELECT count(*) FROM central_sequence.scopes")[0] == [(4,)]  # nothing changed
+    _run(url, "DELETE FROM central_sequence.scopes WHERE owner = 'alice' AND name = 'default'")
+    command.downgrade(central, "0002")
+    assert _run(url, "SELECT name FROM central_sequence.scopes ORDER BY id")[0] == [
+        ("default",),
+        ("script-1",),
+        ("story",),
+    ]

@@ -3,6 +3,7 @@ transition, centered text, page break, note, lyrics, section, synopsis), heading
 through Core Script /v2 against the real services in-process, read back from Story Factory as a story
 and as Fountain, the Fountain parsed by an independent parser (screenplain)."""
 
+import asyncio
 import io
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
@@ -505,6 +506,10 @@ async def test_the_story_as_final_draft_html_and_pdf(world: World, client_for: C
     assert "Brick & Steel" in reader.pages[0].extract_text()
     for expected in ("EXT. BRICK'S PATIO - DAY", "STEEL (O.S.)", "Cold as ice.", "CUT TO:", "THE END"):
         assert expected in text
+    # Its ETag is strong: a later read of the unchanged story is the same bytes (no new creation time).
+    await asyncio.sleep(1.1)
+    again = await stories.get(f"/v2/stories/{script_id}/pdf")
+    assert (again.content, again.headers["etag"]) == (pdf.content, pdf.headers["etag"])
     assert (await stories.get("/v2/stories/987654/pdf")).status_code == 404
 
 

@@ -1,13 +1,17 @@
 """`fountain serve`: all five services in one process, dispatched by Host header as the gateway
 does, checking API keys; and one service alone."""
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fountain_cli import accounts, gateway, registry
+from fountain_cli import accounts, gateway, registry, tokens
 from tests.central_sequence.conftest import reset_numbering
 from tests.service_processes import serve
+from tests.tokens import hs256_signed, unsigned
 
 
 async def test_all_services_answer_on_one_port_by_host(engine, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +112,48 @@ async def test_one_service_behind_the_gateway_trusts_only_its_proof(engine, data
             numbered = await http.post("/v1/sequence", json=body, headers=proven)
             assert (numbered.status_code, numbered.json()) == (201, {"sequenceNumber": 1})
             assert (await http.get("/health")).status_code == 200
+
+
+async def test_tokens_log_in_as_keys_do(engine, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`fountain serve` takes `Authorization: Bearer <token>` of `fountain accounts token` beside
+    `apikey`, and refuses the tokens it must, while it runs."""
+    await reset_numbering(engine)
+    accounts_file = tmp_path / "accounts.json"
+    accounts.add_account(accounts_file, "ada", gateway.WRITER)
+    accounts.add_account(accounts_file, "dashboard", gateway.READER)
+    key_file = tmp_path / "signing.pem"
+    key, _ = tokens.signing_key(key_file)
+    writer, reader = (tokens.issue(key, name, timedelta(minutes=10)) for name in ("ada", "dashboard"))
+    claims = {"iss": "ada", "sub": "ada", "iat": time.time(), "exp": int(time.time()) + 600, "jti": "t1"}
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    refused = {
+        "expired": tokens.issue(key, "ada", timedelta(minutes=1), now=time.time() - 3600),
+        "wrong signature": tokens.issue(forger, "ada", timedelta(minutes=10)),
+        "alg none": unsigned(claims),
+        "HS256 with the public key": hs256_signed(claims, tokens.public_pem(key).encode()),
+    }
+    env = {"FOUNTAIN_ACCOUNTS_FILE": str(accounts_file), "FOUNTAIN_TOKEN_KEY_FILE": str(key_file)}
+    sequence = {"Host": "centralsequence.fountain.coach"}
+    body = {"elementType": "script", "elementId": 3}
+
+    def bearer(token: str) -> dict[str, str]:
+        return {**sequence, "Authorization": f"Bearer {token}"}
+
+    with serve([], database_url, host_header=sequence["Host"], auth=[], env=env) as (url,):
+        async with httpx.AsyncClient(base_url=url) as http:
+            numbered = await http.post("/v1/sequence", json=body, headers=bearer(writer))
+            assert (numbered.status_code, numbered.json()) == (201, {"sequenceNumber": 1})
+            assert (await http.get("/v2/scopes", headers=bearer(reader))).status_code == 200
+            assert (await http.post("/v1/sequence", json=body, headers=bearer(reader))).status_code == 403
+            for what, token in refused.items():
+                answer = await http.get("/v2/scopes", headers=bearer(token))
+                assert answer.status_code == 401, what
+                assert "Bearer" in answer.headers["www-authenticate"], what
+            expired = await http.get("/v2/scopes", headers=bearer(refused["expired"]))
+            assert "expired" in expired.json()["detail"]
+            # The accounts file and the key file change while the server runs: at once.
+            accounts.revoke(accounts_file, "dashboard")
+            assert (await http.get("/v2/scopes", headers=bearer(reader))).status_code == 401
+            assert (await http.get("/v2/scopes", headers=bearer(writer))).status_code == 200
+            tokens.signing_key(key_file, rotate=True)
+            assert (await http.get("/v2/scopes", headers=bearer(writer))).status_code == 401

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from fountain_cli import accounts
 from fountain_cli.main import app
 from fountain_cli.ports import busy_port_message
 from fountain_common.service import REPO_ROOT
@@ -60,6 +61,17 @@ def test_serve_refuses_to_start_when_no_key_could_call_it(tmp_path: Path) -> Non
     assert "No account has an active API key" in result.stderr
     assert "fountain accounts add NAME --role writer" in result.stderr and "--no-auth" in result.stderr
     assert not data_dir.exists(), "the embedded PostgreSQL was started for a server that cannot be called"
+
+
+def test_serve_refuses_to_start_with_a_broken_token_signing_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "embedded-postgres"
+    (tmp_path / "token-signing-key.pem").write_text("-----BEGIN PRIVATE KEY-----\nbroken\n")
+    accounts.add_account(tmp_path / "accounts.json", "alice", "writer")
+    result = _serve("--port", str(free_port()), data_dir=data_dir)
+    assert result.returncode == 2
+    assert "token-signing-key.pem is not an unencrypted PEM private key" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data_dir.exists()
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "example.com"])

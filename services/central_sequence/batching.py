@@ -4,8 +4,9 @@ Every new number takes the lock of its scope's row, so under load the requests o
 that lock one commit after another. Instead, each service process keeps one numberer per scope, which
 gathers the requests that arrive while a statement is running and numbers them all with the next one:
 one lock, one commit, one round trip for the whole batch. A single request is numbered at once.
-Numberers of different scopes run side by side and lock different rows. The invariants are those of
-store.py: PostgreSQL, not this process, guarantees them.
+Numberers of different scopes run side by side and lock different rows. A numberer is one account's
+scope (the namespace is part of its key), so requests of two accounts are never numbered together.
+The invariants are those of store.py: PostgreSQL, not this process, guarantees them.
 """
 
 import asyncio
@@ -13,14 +14,12 @@ import weakref
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.database import autocommit
 
-from .store import ElementKey
-from .tables import scopes
+from .store import ElementKey, create_scope
 
 MAX_BATCH = 500
 
@@ -35,7 +34,7 @@ _NUMBER_BATCH = text(
         SELECT t.element_type, t.element_id, t.ord
         FROM unnest(CAST(:types AS varchar[]), CAST(:ids AS bigint[])) WITH ORDINALITY AS t(element_type, element_id, ord)
     ), scope AS (
-        SELECT id FROM central_sequence.scopes WHERE name = :scope
+        SELECT id FROM central_sequence.scopes WHERE owner = :owner AND name = :scope
     ), looked_up AS (
         -- A subquery per element, not a join: it stays an index lookup even in a plan chosen while
         -- the table was empty (prepared statements keep their plan).
@@ -71,11 +70,13 @@ class _Waiting:
 
 
 class BatchNumberer:
-    """One per engine (so per process) and scope: a queue of numbering requests and one worker
-    draining it."""
+    """One per engine (so per process) and scope of an account: a queue of numbering requests and one
+    worker draining it. The worker runs in the context of whichever request started it, so the
+    account is given here, never read from the current caller."""
 
-    def __init__(self, engine: AsyncEngine, scope: str) -> None:
+    def __init__(self, engine: AsyncEngine, owner: str, scope: str) -> None:
         self.engine = engine
+        self.owner = owner
         self.scope = scope
         self.pending: dict[ElementKey, _Waiting] = {}
         self.worker: asyncio.Task[None] | None = None
@@ -94,8 +95,8 @@ class BatchNumberer:
         finally:
             # An idle scope keeps no numberer: a system holds many scopes, each used now and then.
             by_scope = _numberers.get(self.engine, {})
-            if not self.pending and by_scope.get(self.scope) is self:
-                del by_scope[self.scope]
+            if not self.pending and by_scope.get((self.owner, self.scope)) is self:
+                del by_scope[self.owner, self.scope]
 
     async def _drain_batches(self) -> None:
         while self.pending:
@@ -117,15 +118,18 @@ class BatchNumberer:
                         future.set_result((number, created and position == 0))
 
     async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
-        params = {"scope": self.scope, "types": [k.element_type for k in keys], "ids": [k.element_id for k in keys]}
+        params = {
+            "owner": self.owner,
+            "scope": self.scope,
+            "types": [k.element_type for k in keys],
+            "ids": [k.element_id for k in keys],
+        }
         for attempt in range(1, 4):
             try:
                 async with autocommit(self.engine) as conn:
                     rows = (await conn.execute(_NUMBER_BATCH, params)).all()
                     if len(rows) < len(keys):  # the scope is new: nothing was numbered
-                        await conn.execute(
-                            pg_insert(scopes).values(name=self.scope).on_conflict_do_nothing(index_elements=["name"])
-                        )
+                        await conn.execute(create_scope(self.owner, self.scope))
                         rows = (await conn.execute(_NUMBER_BATCH, params)).all()
                 return {keys[row.ord - 1]: (int(row.sequence_number), bool(row.created)) for row in rows}
             except IntegrityError:
@@ -135,11 +139,12 @@ class BatchNumberer:
         raise AssertionError("unreachable")
 
 
-_numberers: "weakref.WeakKeyDictionary[AsyncEngine, dict[str, BatchNumberer]]" = weakref.WeakKeyDictionary()
+_numberers: "weakref.WeakKeyDictionary[AsyncEngine, dict[tuple[str, str], BatchNumberer]]" = weakref.WeakKeyDictionary()
 
 
-def numberer_for(engine: AsyncEngine, scope: str) -> BatchNumberer:
+def numberer_for(engine: AsyncEngine, owner: str, scope: str) -> BatchNumberer:
+    """The numberer of `owner`'s scope named `scope` in this process."""
     by_scope = _numberers.setdefault(engine, {})
-    if scope not in by_scope:
-        by_scope[scope] = BatchNumberer(engine, scope)
-    return by_scope[scope]
+    if (owner, scope) not in by_scope:
+        by_scope[owner, scope] = BatchNumberer(engine, owner, scope)
+    return by_scope[owner, scope]

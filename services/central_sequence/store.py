@@ -7,6 +7,10 @@ the scope's row first, so numbering within a scope is serialised by PostgreSQL i
 scopes are never waited on; the deferrable unique constraint on (scope, sequence_number) backs the
 invariant up. Every shift touches the rows of one scope only, through that constraint's index, so its
 cost grows with the scope, not with the system.
+
+A scope's name is looked up in the namespace of the account the request acts for (`namespace()`), for
+every caller, admins included: a scope of another account is never reached, it simply is not there.
+With no identity checked, every name is in the namespace of no account, as before accounts.
 """
 
 from collections.abc import Iterable
@@ -20,6 +24,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
+from fountain_common.ownership import owner_of_new_rows
 from fountain_common.pagination import Page, fetch_page
 from fountain_common.problems import conflict, invalid, not_found
 
@@ -54,15 +59,32 @@ ELEMENT_COLUMNS = (
     elements.c.updated_at,
 )
 
-_SCOPE_ROW = select(scopes.c.id, scopes.c.last_value).where(scopes.c.name == bindparam("scope")).with_for_update()
+
+def namespace() -> str:
+    """The account whose scopes this request names: the one the caller acts for (an admin's own too),
+    or no account when no identity is checked. It also owns the scopes the request creates."""
+    return owner_of_new_rows()
+
+
+_SCOPE_ROW = (
+    select(scopes.c.id, scopes.c.last_value)
+    .where(scopes.c.owner == bindparam("owner"), scopes.c.name == bindparam("scope"))
+    .with_for_update()
+)
+
+
+def create_scope(owner: str, scope: str) -> Any:
+    """The statement creating a scope, empty; nothing when it exists already."""
+    return pg_insert(scopes).values(owner=owner, name=scope).on_conflict_do_nothing(index_elements=["owner", "name"])
 
 
 async def lock_scope(conn: AsyncConnection, scope: str, *, create: bool = False) -> LockedScope | None:
     """Take the scope's numbering lock. A scope never used is None, or created empty with `create`."""
-    row = (await conn.execute(_SCOPE_ROW, {"scope": scope})).first()
+    params = {"owner": namespace(), "scope": scope}
+    row = (await conn.execute(_SCOPE_ROW, params)).first()
     if row is None and create:
-        await conn.execute(pg_insert(scopes).values(name=scope).on_conflict_do_nothing(index_elements=["name"]))
-        row = (await conn.execute(_SCOPE_ROW, {"scope": scope})).first()
+        await conn.execute(create_scope(params["owner"], scope))
+        row = (await conn.execute(_SCOPE_ROW, params)).first()
     return None if row is None else LockedScope(int(row.id), int(row.last_value))
 
 
@@ -72,7 +94,8 @@ async def _set_last(conn: AsyncConnection, scope: LockedScope, last: int) -> Non
 
 def _in_scope(scope: str) -> Any:
     """The WHERE clause naming a scope by name, for queries that select from elements alone."""
-    return elements.c.scope_id == select(scopes.c.id).where(scopes.c.name == scope).scalar_subquery()
+    scope_id = select(scopes.c.id).where(scopes.c.owner == namespace(), scopes.c.name == scope).scalar_subquery()
+    return elements.c.scope_id == scope_id
 
 
 async def find(conn: AsyncConnection, scope: str, key: ElementKey, *, lock: bool = False) -> RowMapping | None:
@@ -328,10 +351,11 @@ def list_query(scope: str, element_type: str | None, from_sequence: int | None, 
 
 
 def scopes_query() -> Select[Any]:
-    """The scopes that hold elements, by name, with how many (their last number: they are gapless)."""
+    """The scopes of the request's account that hold elements, by name, with how many (their last
+    number: they are gapless)."""
     return (
         select(scopes.c.name.label("scope"), scopes.c.last_value.label("elements"))
-        .where(scopes.c.last_value > 0)
+        .where(scopes.c.owner == namespace(), scopes.c.last_value > 0)
         .order_by(scopes.c.name)
     )
 

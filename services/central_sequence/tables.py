@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from fountain_common.idempotency import idempotency_table
+from fountain_common.ownership import OWNER_MAX_LENGTH, UNOWNED
 
 SCHEMA = "central_sequence"
 metadata = MetaData(schema=SCHEMA)
@@ -23,19 +24,24 @@ metadata = MetaData(schema=SCHEMA)
 # One row per scope (typically one story): the last number handed out in it, which is also how many
 # elements it holds. Every change to a scope's numbering locks its row first, which serialises
 # numbering within the scope across all service processes and keeps its numbers gapless, while
-# other scopes go on undisturbed.
+# other scopes go on undisturbed. Scope names are per account: each account (`owner`) has a namespace
+# of its own, so two accounts may each number in a `default` or a `script-1`. Elements and their
+# versions belong to their scope's account.
 scopes = Table(
     "scopes",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("owner", String(OWNER_MAX_LENGTH), nullable=False, server_default=UNOWNED),
     Column("name", String(128), nullable=False),
     Column("last_value", BigInteger, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("name", name="scopes_name_key"),
+    # Also the index of an account's scopes in the order they are listed (by name).
+    UniqueConstraint("owner", "name", name="scopes_owner_name_key"),
     CheckConstraint("last_value >= 0", name="scopes_last_value_not_negative"),
 )
 
-# The scope /v1 numbers in; the migration to scopes put every element numbered before into it.
+# The scope /v1 numbers in (each account its own); the migration to scopes put every element
+# numbered before into it.
 DEFAULT_SCOPE = "default"
 
 elements = Table(

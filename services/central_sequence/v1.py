@@ -1,6 +1,6 @@
 """Central Sequence /v1: the upstream contract's numbering, reordering and versions, over the same
 rows and rules as /v2 (store.py). The contract knows no scopes: /v1 numbers in the scope named
-`default`, which /v2 reads as /v2/scopes/default/elements."""
+`default` (each account its own), which /v2 reads as /v2/scopes/default/elements."""
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +25,7 @@ class CentralSequenceV1(Operations):
     async def generate_sequence_number(self, *, body: SequenceRequest) -> Reply[SequenceResponse]:
         # No connection of the request's own (x-fountain-connection: none): the numberer of this
         # engine numbers concurrent requests together, each batch in one autocommitted statement.
-        number, created = await numberer_for(self.engine, DEFAULT_SCOPE).number(
+        number, created = await numberer_for(self.engine, store.namespace(), DEFAULT_SCOPE).number(
             ElementKey(body.elementType, body.elementId)
         )
         return Reply(SequenceResponse(sequenceNumber=number), status=201 if created else 200)

@@ -3,6 +3,10 @@
 The three parent kinds have the same shape (an id, their own text fields, a revision and
 timestamps) and each owns paraphrases through its own foreign key column of `paraphrases`; a
 `Parent` names the table and column of one kind, so every query is written once for all three.
+
+Each parent row belongs to an account (`owner`); its paraphrases belong to it too. A caller reads,
+lists and changes only the rows it may touch (fountain_common/ownership.py): any other row is
+answered exactly as a missing one, and lists leave it out.
 """
 
 from collections.abc import Collection
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fountain_common.database import PreparedRead, Row
 from fountain_common.etags import check_etag
 from fountain_common.id_lists import one_of
+from fountain_common.ownership import may_touch, owner_of_new_rows, restrict, visible
 from fountain_common.problems import not_found
 
 from .tables import actions, characters, paraphrases, spoken_words
@@ -69,26 +74,31 @@ def _filtered(
 def list_query(
     parent: Parent, *, ids: Collection[int] | None = None, contains: str | None = None, sort: str = "id"
 ) -> Select[Any]:
-    query = _filtered(select(parent.table), parent.table, ids, parent.search_column, contains)
+    query = restrict(select(parent.table), parent.table.c.owner)
+    query = _filtered(query, parent.table, ids, parent.search_column, contains)
     return _ordered(query, parent.sort_columns, sort, parent.table.c.id)
 
 
 async def insert(conn: AsyncConnection, parent: Parent, values: dict[str, Any]) -> RowMapping:
-    return (await conn.execute(parent.table.insert().values(**values).returning(*parent.table.c))).mappings().one()
+    statement = parent.table.insert().values(**values, owner=owner_of_new_rows()).returning(*parent.table.c)
+    return (await conn.execute(statement)).mappings().one()
 
 
 async def insert_many(conn: AsyncConnection, parent: Parent, values: list[dict[str, Any]]) -> list[RowMapping]:
     """Insert every row in one statement; the rows come back in the order given."""
     if not values:
         return []
+    owner = owner_of_new_rows()
     statement = parent.table.insert().returning(*parent.table.c, sort_by_parameter_order=True)
-    return list((await conn.execute(statement, values)).mappings().all())
+    return list((await conn.execute(statement, [{**row, "owner": owner} for row in values])).mappings().all())
 
 
 async def delete_many(conn: AsyncConnection, parent: Parent, ids: Collection[int]) -> None:
-    """Delete the rows with these ids (their paraphrases go with them); missing ids are skipped."""
+    """Delete the rows with these ids (their paraphrases go with them); missing ids, and those of rows
+    the caller may not touch, are skipped."""
     if ids:
-        await conn.execute(delete(parent.table).where(parent.table.c.id.in_(list(ids))))
+        table = parent.table
+        await conn.execute(delete(table).where(table.c.id.in_(list(ids)), visible(table.c.owner)))
 
 
 @cache
@@ -103,10 +113,12 @@ def _by_id(table: Table, lock: str | None) -> PreparedRead:
 
 
 async def get(conn: AsyncConnection, parent: Parent, item_id: int, *, lock: str | None = None) -> Row:
-    """The row, or 404. `lock="update"` locks it for a change; `"key share"` only keeps it from being
-    deleted (what adding a paraphrase needs)."""
+    """The row, or 404 (also when the caller may not touch it: the same answer, so another account's
+    ids stay unknown). `lock="update"` locks it for a change; `"key share"` only keeps it from being
+    deleted (what adding a paraphrase needs). Every paraphrase route reads its parent here first."""
     row = await _by_id(parent.table, lock).first(conn, id=item_id)
-    if row is None:
+    # Checked after the fetch: the prepared read stays one statement for every caller.
+    if row is None or not may_touch(row["owner"]):
         raise not_found(f"{parent.label} {item_id} not found.")
     return row
 

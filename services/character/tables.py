@@ -1,9 +1,10 @@
 """The Character Management Service's tables, all in its own PostgreSQL schema `character`.
 
-Characters, actions and spoken words are independent lists. A paraphrase belongs to exactly one of
+Characters, actions and spoken words are independent lists, each row belonging to an account
+(`owner`, fountain_common/ownership.py). A paraphrase belongs to exactly one of
 them: the paraphrases table has one nullable foreign key per parent kind and a CHECK that exactly one
 is set, so the database itself refuses an orphan or a paraphrase of two parents, and deleting a
-parent deletes its paraphrases (ON DELETE CASCADE). Lengths match the spec's maxLength/minLength.
+parent deletes its paraphrases (ON DELETE CASCADE); a paraphrase belongs to its parent's owner. Lengths match the spec's maxLength/minLength.
 """
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
 )
 
 from fountain_common.idempotency import idempotency_table
+from fountain_common.ownership import OWNER_MAX_LENGTH, UNOWNED
 
 SCHEMA = "character"
 metadata = MetaData(schema=SCHEMA)
@@ -37,6 +39,11 @@ def _change_tracking() -> list[Column[object]]:
     ]
 
 
+def _owner() -> Column[str]:
+    """Whose row it is; rows made before ownership, or with no identity checked, belong to no account."""
+    return Column("owner", String(OWNER_MAX_LENGTH), nullable=False, server_default=UNOWNED)
+
+
 characters = Table(
     "characters",
     metadata,
@@ -44,7 +51,9 @@ characters = Table(
     Column("name", String(NAME_LENGTH), nullable=False),
     Column("description", String(TEXT_LENGTH), nullable=False),
     *_change_tracking(),
+    _owner(),
     CheckConstraint("char_length(name) >= 1", name="characters_name_not_empty"),
+    Index("characters_owner_id_idx", "owner", "id"),  # one account's rows in id order
 )
 
 actions = Table(
@@ -53,7 +62,9 @@ actions = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("description", String(TEXT_LENGTH), nullable=False),
     *_change_tracking(),
+    _owner(),
     CheckConstraint("char_length(description) >= 1", name="actions_description_not_empty"),
+    Index("actions_owner_id_idx", "owner", "id"),  # one account's rows in id order
 )
 
 spoken_words = Table(
@@ -62,7 +73,9 @@ spoken_words = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("text", String(TEXT_LENGTH), nullable=False),
     *_change_tracking(),
+    _owner(),
     CheckConstraint("char_length(text) >= 1", name="spoken_words_text_not_empty"),
+    Index("spoken_words_owner_id_idx", "owner", "id"),  # one account's rows in id order
 )
 
 paraphrases = Table(

@@ -3,6 +3,10 @@
 Every change bumps the row's `revision` (its /v2 ETag) in the same statement that makes it, and only
 when something really changed. Writes guarded by If-Match lock the row first (SELECT ... FOR UPDATE),
 so of two writers holding the same ETag one wins and the other sees the new revision and gets 412.
+
+A session belongs to the account that made it (`owner`), its contexts with it. A caller reaches only
+its account's sessions and their contexts (admins all, and everyone when no identity is checked); any
+other is answered exactly as a missing one, and lists leave it out.
 """
 
 from collections.abc import Iterable, Mapping
@@ -16,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fountain_common.etags import check_etag
 from fountain_common.id_lists import one_of
+from fountain_common.ownership import may_touch, owner_of_new_rows, restrict, sees_every_row, visible
 from fountain_common.problems import Problem, conflict, invalid, not_found
 
 from .tables import DATA_KEY_MAX_LENGTH, DATA_MAX_KEYS, contexts, sessions
 
 SESSION_COLUMNS = (
     sessions.c.id,
+    sessions.c.owner,
     sessions.c.user_id,
     sessions.c.context,
     sessions.c.revision,
@@ -40,9 +46,15 @@ CONTEXT_COLUMNS = (
 
 
 # --- sessions -----------------------------------------------------------------------------------
+def session_not_found(session_id: int) -> Problem:
+    return not_found(f"Session {session_id} not found.")
+
+
 async def insert_session(conn: AsyncConnection, user_id: int, context: str) -> RowMapping:
     inserted = await conn.execute(
-        sessions.insert().values(user_id=user_id, context=context).returning(*SESSION_COLUMNS)
+        sessions.insert()
+        .values(owner=owner_of_new_rows(), user_id=user_id, context=context)
+        .returning(*SESSION_COLUMNS)
     )
     return inserted.mappings().one()
 
@@ -52,8 +64,8 @@ async def get_session(conn: AsyncConnection, session_id: int, *, lock: bool = Fa
     if lock:
         query = query.with_for_update()
     row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        raise not_found(f"Session {session_id} not found.")
+    if row is None or not may_touch(row["owner"]):
+        raise session_not_found(session_id)
     return row
 
 
@@ -64,7 +76,7 @@ async def set_session_context(conn: AsyncConnection, session_id: int, context: s
     changed = sessions.c.context != context
     updated = await conn.execute(
         sessions.update()
-        .where(sessions.c.id == session_id)
+        .where(sessions.c.id == session_id, visible(sessions.c.owner))
         .values(
             context=context,
             revision=case((changed, sessions.c.revision + 1), else_=sessions.c.revision),
@@ -74,7 +86,7 @@ async def set_session_context(conn: AsyncConnection, session_id: int, context: s
     )
     row = updated.mappings().first()
     if row is None:
-        raise not_found(f"Session {session_id} not found.")
+        raise session_not_found(session_id)
     return row
 
 
@@ -103,7 +115,7 @@ async def delete_session(conn: AsyncConnection, session_id: int, if_match: str |
 
 
 def sessions_query(user_id: int | None = None) -> Select[Any]:
-    query = select(*SESSION_COLUMNS).order_by(sessions.c.id)
+    query = restrict(select(*SESSION_COLUMNS).order_by(sessions.c.id), sessions.c.owner)
     if user_id is not None:
         query = query.where(sessions.c.user_id == user_id)
     return query
@@ -115,9 +127,12 @@ async def insert_context(
 ) -> RowMapping:
     """One context per (session, character): a second one is 409, also when two requests race."""
     # FOR KEY SHARE keeps the session from being deleted until this transaction ends.
-    found = await conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update(key_share=True))
-    if found.first() is None:
-        raise not_found(f"Session {session_id} not found.")
+    found = await conn.execute(
+        select(sessions.c.owner).where(sessions.c.id == session_id).with_for_update(key_share=True)
+    )
+    owner = found.scalar_one_or_none()
+    if owner is None or not may_touch(owner):
+        raise session_not_found(session_id)
     inserted = await conn.execute(
         insert(contexts)
         .values(session_id=session_id, character_id=character_id, data=dict(data))
@@ -136,11 +151,16 @@ async def insert_context(
 
 
 async def get_context(conn: AsyncConnection, context_id: int, *, lock: bool = False) -> RowMapping:
-    query = select(*CONTEXT_COLUMNS).where(contexts.c.id == context_id)
+    """A context with its session's owner (`owner`), whose account it belongs to."""
+    query = (
+        select(*CONTEXT_COLUMNS, sessions.c.owner)
+        .select_from(contexts.join(sessions, sessions.c.id == contexts.c.session_id))
+        .where(contexts.c.id == context_id)
+    )
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=contexts)
     row = (await conn.execute(query)).mappings().first()
-    if row is None:
+    if row is None or not may_touch(row["owner"]):
         raise not_found(f"Context {context_id} not found.")
     return row
 
@@ -215,6 +235,8 @@ def contexts_query(
     context_ids: Iterable[int] | None = None,
 ) -> Select[Any]:
     query = select(*CONTEXT_COLUMNS).order_by(contexts.c.id)
+    if not sees_every_row():  # a context is its session's account's
+        query = query.join(sessions, sessions.c.id == contexts.c.session_id).where(visible(sessions.c.owner))
     if session_id is not None:
         query = query.where(contexts.c.session_id == session_id)
     if character_ids is not None:

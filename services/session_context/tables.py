@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     MetaData,
+    String,
     Table,
     Text,
     UniqueConstraint,
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from fountain_common.idempotency import idempotency_table
+from fountain_common.ownership import OWNER_MAX_LENGTH, UNOWNED
 
 SCHEMA = "session_context"
 metadata = MetaData(schema=SCHEMA)
@@ -31,10 +33,13 @@ DATA_MAX_KEYS = 100
 DATA_KEY_MAX_LENGTH = 200
 DATA_VALUE_MAX_LENGTH = 4000
 
+# `owner` is the account the session belongs to (fountain_common/ownership.py); `user_id` is a number
+# the /v1 contract lets the client choose, which says nothing about who may read the session.
 sessions = Table(
     "sessions",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("owner", String(OWNER_MAX_LENGTH), nullable=False, server_default=UNOWNED),
     Column("user_id", BigInteger, nullable=False),
     # The one text context of a session: what /v1 reads and writes, and /v2 shows as `context`.
     Column("context", Text, nullable=False, server_default=""),
@@ -45,10 +50,12 @@ sessions = Table(
     CheckConstraint("user_id >= 1", name="sessions_user_id_positive"),
     CheckConstraint(f"char_length(context) <= {CONTEXT_MAX_LENGTH}", name="sessions_context_length"),
     Index("sessions_user_id_idx", "user_id", "id"),
+    Index("sessions_owner_idx", "owner", "id"),
 )
 
 # The context of one character in one session (Story Factory's Context). Deleting a session deletes
-# its contexts (ON DELETE CASCADE), so no context outlives its session.
+# its contexts (ON DELETE CASCADE), so no context outlives its session. A context belongs to its
+# session's account.
 contexts = Table(
     "contexts",
     metadata,

@@ -16,6 +16,7 @@ import asyncio
 import io
 import xml.etree.ElementTree as ElementTree
 
+from reportlab import rl_config
 from screenplain.export import fdx, html, pdf
 from screenplain.parsers import fountain as fountain_parser
 from screenplain.richstring import parse_emphasis
@@ -105,6 +106,11 @@ def to_html(screenplay: str) -> str:
     out = io.StringIO()
     html.convert(_parsed(screenplay), out)
     return out.getvalue()
+
+
+# The same screenplay makes the same PDF, byte for byte (no creation date or random document id), as
+# its strong ETag promises.
+rl_config.invariant = 1
 
 
 def _pdf(screenplay: str) -> bytes:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fountain_common.ownership import UNOWNED
 from services.central_sequence import batching
 from services.central_sequence.batching import BatchNumberer, numberer_for
 from services.central_sequence.store import ElementKey
@@ -27,8 +28,8 @@ def keys(count: int) -> list[ElementKey]:
 class Recording(BatchNumberer):
     """A numberer that records the keys of each statement it runs."""
 
-    def __init__(self, engine: AsyncEngine, scope: str = "default") -> None:
-        super().__init__(engine, scope)
+    def __init__(self, engine: AsyncEngine, scope: str = "default", owner: str = UNOWNED) -> None:
+        super().__init__(engine, owner, scope)
         self.batches: list[list[ElementKey]] = []
 
     async def _number_batch(self, keys: list[ElementKey]) -> dict[ElementKey, tuple[int, bool]]:
@@ -71,7 +72,7 @@ async def test_a_batch_holds_at_most_max_batch_elements(engine: AsyncEngine, mon
 async def test_two_numberers_racing_on_the_same_elements_agree(engine: AsyncEngine) -> None:
     """Two processes' numberers: one statement loses on the unique key, runs again and reads the
     numbers the other gave."""
-    left, right = BatchNumberer(engine, "default"), BatchNumberer(engine, "default")
+    left, right = BatchNumberer(engine, UNOWNED, "default"), BatchNumberer(engine, UNOWNED, "default")
     shared = keys(40)
     answers = await asyncio.gather(*(n.number(key) for key in shared for n in (left, right)))
     by_key = [answers[2 * i : 2 * i + 2] for i in range(len(shared))]
@@ -94,10 +95,12 @@ async def test_a_failed_statement_fails_every_request_of_its_batch_and_the_next_
     assert await numberer.number(good[1]) == (first + 1, True)  # nothing of the failed batch stayed
 
 
-def test_one_numberer_per_engine_and_scope(engine: AsyncEngine) -> None:
-    assert numberer_for(engine, "default") is numberer_for(engine, "default")
-    assert numberer_for(engine, "default").engine is engine
-    assert numberer_for(engine, "story-1") is not numberer_for(engine, "default")
+def test_one_numberer_per_engine_and_scope_of_an_account(engine: AsyncEngine) -> None:
+    assert numberer_for(engine, UNOWNED, "default") is numberer_for(engine, UNOWNED, "default")
+    assert numberer_for(engine, UNOWNED, "default").engine is engine
+    assert numberer_for(engine, UNOWNED, "story-1") is not numberer_for(engine, UNOWNED, "default")
+    assert numberer_for(engine, "alice", "default") is not numberer_for(engine, "bob", "default")
+    assert numberer_for(engine, "alice", "default").owner == "alice"
 
 
 async def test_scopes_are_numbered_apart_and_a_new_scope_is_created(engine: AsyncEngine) -> None:
@@ -108,6 +111,15 @@ async def test_scopes_are_numbered_apart_and_a_new_scope_is_created(engine: Asyn
     answers = await asyncio.gather(in_story.number(first), in_story.number(second), in_default.number(first))
     assert answers[0] == (1, True) and answers[1] == (2, True)  # a scope of its own numbers from 1
     assert answers[2][1]  # the same element is another element in another scope
+
+
+async def test_two_accounts_scopes_of_one_name_are_numbered_apart(engine: AsyncEngine) -> None:
+    story = f"story-{uuid.uuid4().hex[:12]}"
+    alices, bobs = Recording(engine, story, owner="alice"), Recording(engine, story, owner="bob")
+    first, second = keys(2)
+    answers = await asyncio.gather(alices.number(first), bobs.number(first), alices.number(second))
+    assert answers == [(1, True), (1, True), (2, True)]
+    assert await bobs.number(second) == (2, True)  # bob's scope never saw alice's second element
 
 
 class EnqueuesDuringItsFirstBatch(Recording):

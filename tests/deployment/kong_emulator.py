@@ -1,6 +1,12 @@
 """What Kong does with a request, for a declarative configuration: which route takes it (host,
-method, path prefix or regex, priority), whether key-auth and acl let it through, and which
+method, path prefix or regex, priority), whether jwt, key-auth and acl let it through, and which
 upstream URL it is proxied to. Kong itself cannot run in the test environment.
+
+Authentication follows Kong's plugins: jwt runs before key-auth (priority 1450, then 1250). An auth
+plugin with `anonymous` set lets a request it cannot authenticate go on as that consumer (with no
+credential), and skips its own check when an earlier plugin already authenticated one: a key or a
+token, either. acl answers 401 to a consumer without credential outside its groups (Kong >= 2.0),
+403 to an authenticated one.
 
 Route choice follows Kong's router: a route matches when each field it sets matches; of the
 matching routes, those with more matching fields win, then regex paths over prefix paths, then the
@@ -10,9 +16,12 @@ by creation order): the emulator refuses them so that a test fails.
 
 import functools
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import jwt
 
 
 class AmbiguousRoute(AssertionError):
@@ -130,11 +139,92 @@ class Outcome:
     upstream_headers: dict[str, str] = field(default_factory=dict)
 
 
-def _consumer_by_key(config: dict[str, Any], key: str) -> dict[str, Any] | None:
+def _consumer_by_key(config: dict[str, Any], key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     for consumer in config.get("consumers", []):
-        if any(credential["key"] == key for credential in consumer.get("keyauth_credentials", [])):
-            return consumer
+        for credential in consumer.get("keyauth_credentials", []):
+            if credential["key"] == key:
+                return consumer, credential
     return None
+
+
+def _key_auth(
+    config: dict[str, Any], conf: dict[str, Any], headers: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    key_names = conf.get("key_names", ["apikey"])
+    key = next((headers[name.lower()] for name in key_names if name.lower() in headers), None)
+    return _consumer_by_key(config, key) if key is not None else None
+
+
+def _jwt_auth(
+    config: dict[str, Any], conf: dict[str, Any], headers: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Kong's jwt plugin: the token of a `Bearer` header, the credential whose key is the token's
+    key claim, the header's `alg` equal to the credential's algorithm, the signature checked with
+    its key (rsa_public_key for RS*, secret for HS*), then claims_to_verify (no leeway) and
+    maximum_expiration."""
+    assert not conf.get("uri_param_names") and not conf.get("cookie_names"), "only header tokens are emulated"
+    token = None
+    for name in conf.get("header_names", ["authorization"]):
+        match = re.match(r"\s*[Bb]earer\s+(.+)", headers.get(name.lower(), ""))
+        if match:
+            token = match.group(1)
+    if token is None:
+        return None
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    claim_name = conf.get("key_claim_name", "iss")
+    secret_key = claims.get(claim_name) or header.get(claim_name)
+    found = next(
+        (
+            (consumer, credential)
+            for consumer in config.get("consumers", [])
+            for credential in consumer.get("jwt_secrets", [])
+            if credential["key"] == secret_key
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    consumer, credential = found
+    algorithm = credential.get("algorithm", "HS256")
+    if header.get("alg") != algorithm:
+        return None
+    verifying_key = credential["secret"] if algorithm.startswith("HS") else credential["rsa_public_key"]
+    to_verify = conf.get("claims_to_verify") or []
+    try:
+        jwt.decode(
+            token,
+            verifying_key,
+            algorithms=[algorithm],
+            options={
+                "verify_exp": "exp" in to_verify,
+                "verify_nbf": "nbf" in to_verify,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,
+                "require": list(to_verify),
+            },
+        )
+    except jwt.PyJWTError:
+        return None
+    maximum = conf.get("maximum_expiration", 0)
+    if maximum and claims["exp"] - time.time() > maximum:
+        return None
+    return consumer, credential
+
+
+_AUTHENTICATORS = {"jwt": _jwt_auth, "key-auth": _key_auth}  # in Kong's order of priority
+
+
+def _consumer_named(config: dict[str, Any], reference: str) -> dict[str, Any]:
+    """`anonymous` names a consumer by id or username (Kong 3.x); Kong answers 500 when none exists."""
+    for consumer in config.get("consumers", []):
+        if reference in (consumer.get("id"), consumer.get("username")):
+            return consumer
+    raise AssertionError(f"anonymous consumer {reference!r} does not exist: Kong would answer 500")
 
 
 def handle(
@@ -153,13 +243,20 @@ def handle(
     if route is None:
         return Outcome(404)
     consumer = None
-    if "key-auth" in route.plugins:
-        key_names = route.plugins["key-auth"].get("key_names", ["apikey"])
-        key = next((headers[name.lower()] for name in key_names if name.lower() in headers), None)
-        if key is None:
-            return Outcome(401, route)
-        consumer = _consumer_by_key(config, key)
-        if consumer is None:
+    credential = None
+    plugin_used = None
+    for plugin, authenticate in _AUTHENTICATORS.items():
+        if plugin not in route.plugins:
+            continue
+        conf = route.plugins[plugin]
+        if conf.get("anonymous") and credential is not None:
+            continue  # a logical OR between auth plugins, and one already authenticated the consumer
+        found = authenticate(config, conf, headers)
+        if found is not None:
+            (consumer, credential), plugin_used = found, plugin
+        elif conf.get("anonymous"):
+            consumer = _consumer_named(config, conf["anonymous"])
+        else:
             return Outcome(401, route)
     if "acl" in route.plugins:
         if consumer is None:
@@ -168,7 +265,11 @@ def handle(
         allow = set(route.plugins["acl"].get("allow", []))
         deny = set(route.plugins["acl"].get("deny", []))
         if (allow and not groups & allow) or groups & deny:
+            if credential is None:
+                return Outcome(401, route)  # anonymous: nothing authenticated it
             return Outcome(403, route, consumer=consumer["username"])
+    elif consumer is not None and credential is None:
+        raise AssertionError(f"route {route.name}: an anonymous consumer would reach the service")
     upstream = urlsplit(route.service_url)
     forwarded = path
     if route.strip_path:
@@ -183,22 +284,33 @@ def handle(
         route,
         f"{upstream.scheme}://{upstream.netloc}{base}{forwarded}",
         consumer["username"] if consumer else None,
-        _upstream_headers(config, route, headers, consumer),
+        _upstream_headers(config, route, headers, consumer, credential, plugin_used),
     )
 
 
 def _upstream_headers(
-    config: dict[str, Any], route: Route, headers: dict[str, str], consumer: dict[str, Any] | None
+    config: dict[str, Any],
+    route: Route,
+    headers: dict[str, str],
+    consumer: dict[str, Any] | None,
+    credential: dict[str, Any] | None = None,
+    plugin_used: str | None = None,
 ) -> dict[str, str]:
     sent = dict(headers)
     if consumer is not None:
-        # key-auth replaces whatever the client said about the consumer, and hides the key.
+        # key-auth and jwt replace whatever the client said about the consumer; key-auth hides the key
+        # (jwt has no such option: the token goes on unless a request-transformer removes it).
         sent = {k: v for k, v in sent.items() if not k.startswith(("x-consumer-", "x-credential-"))}
-        if route.plugins.get("key-auth", {}).get("hide_credentials"):
+        if plugin_used == "key-auth" and route.plugins["key-auth"].get("hide_credentials"):
             for name in route.plugins["key-auth"].get("key_names", ["apikey"]):
                 sent.pop(name.lower(), None)
         sent["x-consumer-id"] = consumer.get("id", f"uuid-of-{consumer['username']}")
         sent["x-consumer-username"] = consumer["username"]
+        if credential is not None:
+            # jwt names the credential by its key (the token's `iss`), key-auth by its id.
+            sent["x-credential-identifier"] = (
+                credential["key"] if plugin_used == "jwt" else credential.get("id", f"id-of-{consumer['username']}")
+            )
         acl = route.plugins.get("acl")
         if acl is not None and not acl.get("hide_groups_header", False):
             sent["x-consumer-groups"] = ", ".join(group["group"] for group in consumer.get("acls", []))

@@ -2,13 +2,14 @@
 configuration with the consumers of GATEWAY_CONSUMERS."""
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from fountain_cli import gateway
+from fountain_cli import gateway, tokens
 from fountain_cli.main import app
 from tests.deployment.kong_emulator import handle, service_url
 
@@ -45,9 +46,11 @@ def test_gateway_rewrites_a_stale_file(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert gateway.write_generated() == []
 
 
-def _render(tmp_path: Path, consumers: str, secret: str | None = None) -> tuple[int, str, Path]:
+def _render(
+    tmp_path: Path, consumers: str, secret: str | None = None, token_public_key: str | None = None
+) -> tuple[int, str, Path]:
     output = tmp_path / "declarative" / "kong.yml"
-    env = {"GATEWAY_CONSUMERS": consumers, "GATEWAY_SECRET": secret}
+    env = {"GATEWAY_CONSUMERS": consumers, "GATEWAY_SECRET": secret, "GATEWAY_TOKEN_PUBLIC_KEY": token_public_key}
     result = runner.invoke(app, ["gateway", "render", "--output", str(output)], env=env)
     return result.exit_code, result.output, output
 
@@ -172,3 +175,33 @@ def test_an_unversioned_path_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(type(character), "spec_path", property(lambda self: spec))
     with pytest.raises(ValueError, match="path /characters is neither versioned"):
         gateway.kong_config()
+
+
+def test_render_lets_consumers_in_with_tokens_of_the_deployment_s_key(tmp_path: Path) -> None:
+    """The one-line public key `fountain accounts token-key` prints is what render takes."""
+    key, _ = tokens.signing_key(tmp_path / "signing.pem")
+    code, output, path = _render(
+        tmp_path, f"ci:writer:{WRITER_KEY} dashboard:reader:{READER_KEY}", "p" * 43, tokens.public_key_line(key)
+    )
+    assert code == 0, output
+    assert "tokens accepted" in output
+    config = yaml.safe_load(path.read_text())
+    host, path_ = "character.fountain.coach", "/v1/characters"
+
+    def bearer(name: str, signing_key: tokens.rsa.RSAPrivateKey = key) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.issue(signing_key, name, timedelta(minutes=5))}"}
+
+    assert handle(config, host, "POST", path_, bearer("ci")).status == 200
+    assert handle(config, host, "POST", path_, bearer("dashboard")).status == 403
+    other = tokens.rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert handle(config, host, "GET", path_, bearer("ci", other)).status == 401
+    # Without the public key: keys only.
+    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}", "p" * 43)
+    assert code == 0 and "keys only" in output
+    assert handle(yaml.safe_load(path.read_text()), host, "POST", path_, bearer("ci")).status == 401
+
+
+def test_render_refuses_a_public_key_that_is_none(tmp_path: Path) -> None:
+    code, output, path = _render(tmp_path, f"ci:writer:{WRITER_KEY}", "p" * 43, "not a key")
+    assert code == 2 and "GATEWAY_TOKEN_PUBLIC_KEY: not a public key" in output
+    assert not path.exists()

@@ -6,16 +6,21 @@ stripped path and a loosened access rule."""
 import copy
 import json
 import re
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jwt
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fountain_cli import deployment, gateway, registry
+from fountain_cli import deployment, gateway, registry, tokens
 from fountain_common.observability import REQUEST_ID_HEADER
 from tests.deployment.kong_emulator import AmbiguousRoute, handle, routes_of
+from tests.tokens import hs256_signed
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "kong_declarative.schema.json").read_text())
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -27,6 +32,9 @@ WRITER_KEY = "w" * 40
 READER_KEY = "r" * 40
 CONSUMERS = [gateway.Consumer("ci", "writer", WRITER_KEY), gateway.Consumer("dashboard", "reader", READER_KEY)]
 GATEWAY_SECRET = "s" * 43
+# The deployment's token signing key, and a key nobody deployed (a forger's).
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+FORGED_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 # Fields of the plugins' Kong 3.x schemas (a misspelt field makes Kong refuse the whole file).
 PLUGIN_FIELDS = {
@@ -38,6 +46,18 @@ PLUGIN_FIELDS = {
         "key_in_query",
         "key_in_body",
         "run_on_preflight",
+        "realm",
+    },
+    "jwt": {
+        "uri_param_names",
+        "cookie_names",
+        "header_names",
+        "key_claim_name",
+        "secret_is_base64",
+        "claims_to_verify",
+        "anonymous",
+        "run_on_preflight",
+        "maximum_expiration",
         "realm",
     },
     "acl": {"allow", "deny", "hide_groups_header", "always_use_authenticated_groups", "include_consumer_groups"},
@@ -81,7 +101,8 @@ def committed() -> dict[str, Any]:
 def deployed(committed: dict[str, Any]) -> dict[str, Any]:
     """The configuration Kong loads: the committed file plus the consumers and the proof header of
     the deployment."""
-    return gateway.with_gateway_proof(gateway.with_consumers(committed, CONSUMERS), GATEWAY_SECRET)
+    public_key = tokens.public_pem(SIGNING_KEY)
+    return gateway.with_gateway_proof(gateway.with_consumers(committed, CONSUMERS, public_key), GATEWAY_SECRET)
 
 
 def _declared_templates() -> dict[str, dict[str, set[str]]]:
@@ -235,9 +256,13 @@ def test_routes_by_host_version_prefix_and_access_class(committed: dict[str, Any
                 assert path in ("~/health$", "~/ready$") and not plugins
                 continue
             assert re.match(r"^~/v[12]/", path), path
-            assert set(plugins) == {"key-auth", "acl"}
+            assert set(plugins) == {"jwt", "key-auth", "acl"}
             assert plugins["key-auth"]["key_names"] == ["apikey"]
             assert plugins["key-auth"]["key_in_query"] is False
+            # Either a key or a token: both fall back on a consumer the acl admits nowhere.
+            assert plugins["key-auth"]["anonymous"] == plugins["jwt"]["anonymous"] == gateway.ANONYMOUS_CONSUMER
+            assert plugins["jwt"]["key_claim_name"] == "iss" and plugins["jwt"]["claims_to_verify"] == ["exp"]
+            assert plugins["jwt"]["uri_param_names"] == [] and plugins["jwt"]["cookie_names"] == []
             if route["name"].endswith(".read"):
                 assert set(route["methods"]) <= READ_METHODS
                 assert sorted(plugins["acl"]["allow"]) == ["admin", "reader", "writer"]
@@ -271,11 +296,20 @@ def test_plugin_fields_exist_in_kong(deployed: dict[str, Any]) -> None:
         assert set(plugin["config"]) <= PLUGIN_FIELDS[plugin["name"]], plugin
 
 
-def test_deployed_consumers_have_a_key_and_one_role(deployed: dict[str, Any]) -> None:
-    assert deployed["consumers"] == [
-        {"username": "ci", "keyauth_credentials": [{"key": WRITER_KEY}], "acls": [{"group": "writer"}]},
-        {"username": "dashboard", "keyauth_credentials": [{"key": READER_KEY}], "acls": [{"group": "reader"}]},
-    ]
+def test_deployed_consumers_have_a_key_a_token_credential_and_one_role(deployed: dict[str, Any]) -> None:
+    public_key = tokens.public_pem(SIGNING_KEY)
+    consumers = {c["username"]: c for c in deployed["consumers"]}
+    assert sorted(consumers) == [gateway.ANONYMOUS_CONSUMER, "ci", "dashboard"]
+    for name, key, role in (("ci", WRITER_KEY, "writer"), ("dashboard", READER_KEY, "reader")):
+        assert consumers[name]["keyauth_credentials"] == [{"key": key}]
+        assert consumers[name]["acls"] == [{"group": role}]
+        (credential,) = consumers[name]["jwt_secrets"]
+        assert (credential["key"], credential["algorithm"], credential["rsa_public_key"]) == (name, "RS256", public_key)
+    # Never let in: no credential of its own, in no group.
+    assert consumers[gateway.ANONYMOUS_CONSUMER] == {"username": gateway.ANONYMOUS_CONSUMER}
+    # Without a public key, no token credential: keys only.
+    committed = {k: v for k, v in deployed.items() if k != "consumers"}
+    assert not any("jwt_secrets" in c for c in gateway.with_consumers(committed, CONSUMERS)["consumers"])
 
 
 def test_no_key_is_committed(committed: dict[str, Any]) -> None:
@@ -437,3 +471,77 @@ def test_a_client_cannot_send_the_proof_through_kong(deployed: dict[str, Any]) -
     outcome = handle(deployed, "character.fountain.coach", "GET", "/v2/characters", forged)
     assert outcome.upstream_headers["x-fountain-gateway"] == GATEWAY_SECRET
     assert outcome.upstream_headers["x-consumer-groups"] == "reader"
+
+
+def _token(name: str, key: rsa.RSAPrivateKey = SIGNING_KEY, ttl: int = 600, issued: float | None = None) -> str:
+    return tokens.issue(key, name, timedelta(seconds=ttl), now=issued)
+
+
+CHARACTERS = ("character.fountain.coach", "/v2/characters")
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "method", "status", "consumer"),
+    [
+        (_bearer(_token("ci")), "POST", 200, "ci"),
+        (_bearer(_token("dashboard")), "GET", 200, "dashboard"),
+        (_bearer(_token("dashboard")), "POST", 403, "dashboard"),
+        # A valid key is enough beside a token that is not valid, and the other way round.
+        ({**_bearer(_token("ci", FORGED_KEY)), "apikey": READER_KEY}, "GET", 200, "dashboard"),
+        ({**_bearer(_token("ci")), "apikey": "x" * 40}, "POST", 200, "ci"),
+        # Neither: refused as a request without credentials, 401 (not the acl's 403).
+        ({}, "GET", 401, None),
+        (_bearer(_token("ci", FORGED_KEY)), "GET", 401, None),
+        (_bearer(_token("ci", issued=time.time() - 7200)), "GET", 401, None),
+        (_bearer(_token("nobody")), "GET", 401, None),
+        ({**_bearer(_token("ci", FORGED_KEY)), "apikey": "x" * 40}, "GET", 401, None),
+        ({"Authorization": "Basic Y2k6c2VjcmV0"}, "GET", 401, None),
+    ],
+    ids=[
+        "writer-token",
+        "reader-token-read",
+        "reader-token-write",
+        "key-beside-forged-token",
+        "token-beside-wrong-key",
+        "neither",
+        "forged-signature",
+        "expired",
+        "unknown-iss",
+        "forged-token-and-wrong-key",
+        "other-scheme",
+    ],
+)
+def test_a_key_or_a_token_lets_a_consumer_in(
+    deployed: dict[str, Any], headers: dict[str, str], method: str, status: int, consumer: str | None
+) -> None:
+    outcome = handle(deployed, *CHARACTERS[:1], method, CHARACTERS[1], headers)
+    assert outcome.status == status
+    assert outcome.consumer == consumer
+    if status == 200:
+        # The service learns who, with the role and the proof, and never sees the token.
+        sent = outcome.upstream_headers
+        assert sent["x-consumer-username"] == consumer
+        assert sent["x-consumer-groups"] == {"ci": "writer", "dashboard": "reader"}[consumer]
+        assert sent["x-fountain-gateway"] == GATEWAY_SECRET
+        assert "authorization" not in sent
+
+
+def test_tokens_kong_refuses_however_they_are_made(deployed: dict[str, Any]) -> None:
+    """`alg: none`, HS256 signed with the public key as the secret, a token longer than the longest
+    `fountain accounts token` makes, and one without `exp`: all 401."""
+    claims = {"iss": "ci", "sub": "ci", "iat": int(time.time()), "exp": int(time.time()) + 600, "jti": "x"}
+    public_pem = tokens.public_pem(SIGNING_KEY).encode()
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    header, payload, _ = jwt.encode(claims, SIGNING_KEY, algorithm="RS256").split(".")
+    hmac_signed = hs256_signed(claims, public_pem)
+    too_long = _token("ci", ttl=gateway.TOKEN_MAX_SECONDS + 3600)
+    no_exp = jwt.encode({k: v for k, v in claims.items() if k != "exp"}, SIGNING_KEY, algorithm="RS256")
+    for token in (unsigned, f"{header}.{payload}.", hmac_signed, too_long, no_exp):
+        assert handle(deployed, CHARACTERS[0], "GET", CHARACTERS[1], _bearer(token)).status == 401, token
+    # The same claims, signed as they should be, pass: the refusals above are the tokens' doing.
+    good = jwt.encode(claims, SIGNING_KEY, algorithm="RS256")
+    assert handle(deployed, CHARACTERS[0], "GET", CHARACTERS[1], _bearer(good)).status == 200

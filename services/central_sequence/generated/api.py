@@ -508,7 +508,7 @@ def build_router() -> APIRouter:
         "/v2/scopes",
         operation_id="listScopes",
         summary='List the scopes',
-        description='Lists the scopes that hold elements, by name, with how many elements each holds.',
+        description="Lists the caller's account's scopes that hold elements, by name, with how many elements each holds.",
         tags=["v2"],
     )
     async def list_scopes(

@@ -1755,7 +1755,7 @@ def build_router() -> APIRouter:
         "/v2/batches/delete",
         operation_id="deleteBatch",
         summary='Delete many characters, actions and spoken words at once',
-        description='Deletes the characters, actions and spoken words named, with their paraphrases, in one transaction; ids that do not exist are skipped, so a retry is harmless. Undoes an addBatch.',
+        description="Deletes the characters, actions and spoken words named, with their paraphrases, in one transaction; ids that do not exist, or name another account's items, are skipped, so a retry is harmless. Undoes an addBatch.",
         tags=["v2"],
     )
     async def delete_batch(
