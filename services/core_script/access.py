@@ -3,7 +3,8 @@
 - An admin, and the script's owner (`caller.owner`), do everything with it, sharing included; so does
   every caller when the service checks no identity.
 - An account the script is shared with (by its username, `script_shares`) reads it as a reader, and
-  reads and changes it as a writer, but never sees or changes its shares (403: it knows the script).
+  reads and changes it as a writer, but never deletes it or sees or changes its shares (403: it
+  knows the script).
 - Anyone else is answered as if the script did not exist (404, the same message), so nobody learns
   another account's script ids. A reader share's write is 403.
 
@@ -91,21 +92,19 @@ class Access:
 
 
 async def script_access(
-    conn: AsyncConnection, script_id: int, *, write: bool = False, share: bool = False, lock: bool = False
+    conn: AsyncConnection, script_id: int, *, write: bool = False, owners_only: str = "", lock: bool = False
 ) -> Access:
-    """The script, if the caller may reach it for what it asks: to read, to `write` it, or to see or
-    change its shares (`share`). 404 when it may not reach it at all (or there is no such script),
-    403 when it may read it but not do that."""
+    """The script, if the caller may reach it for what it asks: to read, to `write` it, or to do what
+    only its owner and admins may (`owners_only` says what, for the 403). 404 when it may not reach it
+    at all (or there is no such script), 403 when it may read it but not do that."""
     row = await store.get_script(conn, script_id, lock=lock)
     level = level_without_share(row["owner"]) or await shared_role(conn, script_id)
     if level is None:
         raise not_found(f"Script {script_id} not found.")
     caller = current_caller()
     name = caller.username if caller is not None else ""
-    if share and level in (READER, WRITER):
-        raise forbidden(
-            f"Script {script_id} is shared with {name}; only its owner and admins see and change its shares."
-        )
+    if owners_only and level in (READER, WRITER):
+        raise forbidden(f"Script {script_id} is shared with {name}; only its owner and admins {owners_only}.")
     if write and level == READER:
         raise forbidden(f"Script {script_id} is shared with {name} for reading only; changing it needs a writer share.")
     return Access(row, level)

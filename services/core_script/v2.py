@@ -56,6 +56,9 @@ from .v2_records import (
     section_url,
 )
 
+# What only a script's owner and admins may do, as the 403 of an account it is shared with says.
+SHARING = "see and change its shares"
+
 
 class CoreScriptV2(Operations):
     # --- scripts -----------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ class CoreScriptV2(Operations):
         return Reply(script_record(row, access.level), etag=etag(row))
 
     async def delete_script(self, conn: AsyncConnection, *, script_id: int, if_match: Optional[str]) -> None:
-        access = await script_access(conn, script_id, write=True)
+        access = await script_access(conn, script_id, write=True, owners_only="delete it")
         with access.acting():
             await delete_script(conn, self.upstreams, script_id, if_match)
 
@@ -327,7 +330,7 @@ class CoreScriptV2(Operations):
 
     # --- shares ------------------------------------------------------------------------------------
     async def list_shares(self, conn: AsyncConnection, *, script_id: int, limit: int, offset: int) -> SharePage:
-        await script_access(conn, script_id, share=True)
+        await script_access(conn, script_id, owners_only=SHARING)
         page = await fetch_page(conn, store.shares_query(script_id), limit=limit, offset=offset)
         items = [Share(account=r["account"], role=r["role"]) for r in page.rows]
         return SharePage(items=items, total=page.total, limit=limit, offset=offset)
@@ -335,7 +338,7 @@ class CoreScriptV2(Operations):
     async def share_script(
         self, conn: AsyncConnection, *, script_id: int, account: str, body: ShareUpdate
     ) -> Reply[Share]:
-        access = await script_access(conn, script_id, share=True)
+        access = await script_access(conn, script_id, owners_only=SHARING)
         if account == access.owner:
             message = f"{account} owns script {script_id}; a script is shared with other accounts."
             raise invalid(message, [{"location": "path.account", "message": message}])
@@ -346,6 +349,6 @@ class CoreScriptV2(Operations):
         return Reply(share)
 
     async def unshare_script(self, conn: AsyncConnection, *, script_id: int, account: str) -> None:
-        await script_access(conn, script_id, share=True)
+        await script_access(conn, script_id, owners_only=SHARING)
         if not await store.delete_share(conn, script_id, account):
             raise not_found(f"Script {script_id} is not shared with {account}.")

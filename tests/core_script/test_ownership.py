@@ -203,13 +203,16 @@ async def test_sharing_lets_an_account_read_then_write_until_it_is_unshared(
     assert {"elementType": "section", "elementId": added["headingId"], "sequenceNumber": added["sequenceNumber"]} in [
         {key: item[key] for key in ("elementType", "elementId", "sequenceNumber")} for item in elements.json()["items"]
     ]
+    # Writing is not owning: a writer share neither deletes the script nor sees or changes its shares.
     for method, path, body in (
         ("GET", f"{script}/shares", None),
         ("PUT", f"{script}/shares/carol", {"role": "reader"}),
         ("DELETE", f"{script}/shares/bob", None),
+        ("DELETE", script, None),
     ):
         refused = await scripts.request(method, path, json=body, headers=BOB)
         assert refused.status_code == 403, (method, path, refused.text)
+    assert (await scripts.get(script, headers=ALICE)).status_code == 200
     shares = (await scripts.get(f"{script}/shares", headers=ALICE)).json()
     assert (shares["items"], shares["total"]) == ([{"account": "bob", "role": "writer"}], 1)
 
