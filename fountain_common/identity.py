@@ -60,14 +60,15 @@ class Caller:
     username: str
     credential: str
     roles: tuple[str, ...]
-    # The account whose work this request is in, when it is not the caller's own ("" when it is):
-    # set by a service that checked the caller may work there (fountain_common/ownership.py).
-    acting_for: str = ""
+    # The account whose work this request is in, when it is not the caller's own (None when it is;
+    # "" for the rows of no account): set by a service that checked the caller may work there
+    # (fountain_common/ownership.py).
+    acting_for: str | None = None
 
     @property
     def owner(self) -> str:
         """The account whose rows this request reads, and to whom the rows it makes belong."""
-        return self.acting_for or self.username
+        return self.username if self.acting_for is None else self.acting_for
 
     @property
     def is_admin(self) -> bool:
@@ -81,7 +82,7 @@ class Caller:
             CREDENTIAL_HEADER: self.credential,
             GROUPS_HEADER: ", ".join(self.roles),
         }
-        if self.acting_for:
+        if self.acting_for is not None:
             headers[ACTING_FOR_HEADER] = self.acting_for
         return headers
 
@@ -152,5 +153,5 @@ def authorize(scope: Scope, roles: tuple[str, ...], secret: str) -> Caller:
         username=(username or b"").decode("latin-1"),
         credential=(credential or b"").decode("latin-1"),
         roles=held,
-        acting_for=(acting_for or b"").decode("latin-1"),
+        acting_for=None if acting_for is None else acting_for.decode("latin-1"),
     )

@@ -72,7 +72,7 @@ def acting_for(owner: str, *, write: bool) -> Iterator[None]:
         yield
         return
     roles = caller.roles if write or caller.is_admin else (READER,)
-    token = set_caller(replace(caller, acting_for="" if owner == caller.username else owner, roles=roles))
+    token = set_caller(replace(caller, acting_for=None if owner == caller.username else owner, roles=roles))
     try:
         yield
     finally:

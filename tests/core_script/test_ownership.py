@@ -300,3 +300,27 @@ async def test_one_idempotency_key_from_two_accounts_makes_two_scripts(scripts: 
     replayed = await scripts.post("/v2/scripts", json={"title": "One"}, headers={**ALICE, **key})
     assert replayed.json()["scriptId"] == alices["scriptId"]
     assert (await scripts.get("/v2/scripts", headers=ROOT)).json()["total"] == 2
+
+
+async def test_an_admin_works_on_a_script_of_no_account_in_its_scope(
+    scripts: httpx.AsyncClient, client_for: ClientFor, secured_client: ClientFor, between_services: Recorder
+) -> None:
+    """A script made with no identity checked belongs to no account; an admin changing it numbers in
+    that script's own scope (of no account), not in a new one of the admin's."""
+    made = await client_for("core_script").post("/v2/scripts", json={"title": "Before accounts"})
+    script_id = _created(made)["scriptId"]
+    between_services.requests.clear()
+    heading = _created(await scripts.post(f"/v2/scripts/{script_id}/sections", json={"title": "I"}, headers=ROOT))
+    assert heading["sequenceNumber"] == 2
+    assert between_services.requests
+    for request in between_services.requests:
+        assert request.headers[ACTING_FOR_HEADER] == ""
+    elements = await client_for("central_sequence").get(f"/v2/scopes/script-{script_id}/elements")
+    assert [(e["elementType"], e["sequenceNumber"]) for e in elements.json()["items"]] == [
+        ("script", 1),
+        ("section", 2),
+    ]
+    in_admins_own = await secured_client("central_sequence").get(
+        f"/v2/scopes/script-{script_id}/elements", headers=ROOT
+    )
+    assert in_admins_own.json()["items"] == []
