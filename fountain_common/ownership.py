@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, true
 
-from fountain_common.identity import READER, current_caller, reset_caller, set_caller
+from fountain_common.identity import ADMIN, READER, Caller, current_caller, reset_caller, set_caller
 
 UNOWNED = ""
 OWNER_MAX_LENGTH = 64  # an account name (fountain_cli/accounts.py) fits
@@ -73,6 +73,18 @@ def acting_for(owner: str, *, write: bool) -> Iterator[None]:
         return
     roles = caller.roles if write or caller.is_admin else (READER,)
     token = set_caller(replace(caller, acting_for=None if owner == caller.username else owner, roles=roles))
+    try:
+        yield
+    finally:
+        reset_caller(token)
+
+
+@contextmanager
+def operator_acting_for(owner: str, *, tool: str) -> Iterator[None]:
+    """For an operator's tool run outside any request (`fountain sweep`): within the block, calls to
+    the services are the tool's, as an admin, in `owner`'s work. Whoever runs the tool holds the
+    gateway's secret already, which is all a service trusts."""
+    token = set_caller(Caller(consumer_id=tool, username=tool, credential=tool, roles=(ADMIN,), acting_for=owner))
     try:
         yield
     finally:

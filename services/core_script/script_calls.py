@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fountain_common.database import transaction_apart
 from fountain_common.idempotency import caller_key
+from fountain_common.ownership import operator_acting_for
 from fountain_common.routes import idempotency_key_of, on_rollback
 from fountain_common.upstream import Upstreams
 
@@ -83,10 +84,11 @@ async def sweep_abandoned_creates(engine: AsyncEngine, upstreams: Upstreams) -> 
             found = await store.next_abandoned_reservation(conn, upstreams.settings.idempotency_ttl_hours)
             if found is None:
                 return swept
-            script_id, made = found
+            script_id, owner, made = found
             # A reservation is deleted with the script's insert; a script that exists keeps its scope.
             if not made:
-                await delete_scope(central_sequence, scope_of(script_id))
+                with operator_acting_for(owner, tool="fountain-sweep"):  # the scope is in its owner's namespace
+                    await delete_scope(central_sequence, scope_of(script_id))
             await store.release_reservation(conn, script_id)
         log.warning("abandoned_script_create_swept", script_id=script_id, made=made)
         swept.append(

@@ -75,7 +75,7 @@ async def reserve_script_id(conn: AsyncConnection, idempotency_key: str | None) 
             return int(script_id)
     reserved = await conn.execute(
         insert(script_reservations)
-        .values(script_id=await next_script_id(conn), idempotency_key=idempotency_key)
+        .values(script_id=await next_script_id(conn), idempotency_key=idempotency_key, owner=owner_of_new_rows())
         .on_conflict_do_update(index_elements=["idempotency_key"], set_={"attempted_at": func.now()})
         .returning(script_reservations.c.script_id)
     )
@@ -86,12 +86,17 @@ async def release_reservation(conn: AsyncConnection, script_id: int) -> None:
     await conn.execute(script_reservations.delete().where(script_reservations.c.script_id == script_id))
 
 
-async def next_abandoned_reservation(conn: AsyncConnection, ttl_hours: int) -> tuple[int, bool] | None:
+async def next_abandoned_reservation(conn: AsyncConnection, ttl_hours: int) -> tuple[int, str, bool] | None:
     """A reservation whose last attempt is older than `ttl_hours`, locked (one a sweep elsewhere holds
-    is skipped), and whether its script exists; None when there is none left."""
+    is skipped): its script id, whose script it would be, and whether it exists; None when there is
+    none left."""
     row = (
         await conn.execute(
-            select(script_reservations.c.script_id, scripts.c.id.is_not(None).label("made"))
+            select(
+                script_reservations.c.script_id,
+                script_reservations.c.owner,
+                scripts.c.id.is_not(None).label("made"),
+            )
             .outerjoin(scripts, scripts.c.id == script_reservations.c.script_id)
             .where(script_reservations.c.attempted_at < func.now() - text(f"interval '{int(ttl_hours)} hours'"))
             .order_by(script_reservations.c.attempted_at)
@@ -99,7 +104,7 @@ async def next_abandoned_reservation(conn: AsyncConnection, ttl_hours: int) -> t
             .with_for_update(of=script_reservations, skip_locked=True)
         )
     ).first()
-    return None if row is None else (int(row.script_id), bool(row.made))
+    return None if row is None else (int(row.script_id), str(row.owner), bool(row.made))
 
 
 async def insert_script(conn: AsyncConnection, script_id: int, fields: Mapping[str, Any], number: int) -> RowMapping:

@@ -237,6 +237,8 @@ script_reservations = Table(
     metadata,
     Column("script_id", BigInteger, primary_key=True),
     Column("idempotency_key", String(255), nullable=True, unique=True),  # none for a create sent without
+    # Whose script it would be: its scope is in that account's namespace, where a sweep deletes it.
+    Column("owner", String(OWNER_MAX_LENGTH), nullable=False, server_default=""),
     Column("attempted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("script_reservations_attempted_at_idx", "attempted_at"),
     comment="Ids of scripts whose create began and has not committed.",

@@ -7,9 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.identity import ACTING_FOR_HEADER
+from fountain_common.settings import Settings
+from fountain_common.upstream import Upstreams
+from services.core_script.script_calls import sweep_abandoned_creates
 from tests.core_script.conftest import count_rows, reset_scripts
 from tests.identities import ClientFor, Recorder, caller
 
@@ -324,3 +328,28 @@ async def test_an_admin_works_on_a_script_of_no_account_in_its_scope(
         f"/v2/scopes/script-{script_id}/elements", headers=ROOT
     )
     assert in_admins_own.json()["items"] == []
+
+
+async def test_a_sweep_deletes_an_abandoned_scope_where_its_owner_has_it(
+    secured: Settings, secured_client: ClientFor, between_services: Recorder, engine: AsyncEngine
+) -> None:
+    """A create of alice's that died after opening its scope (in alice's namespace) and was never
+    retried: the sweep, with identities checked, deletes that scope and leaves bob's of the same name."""
+    sequence = secured_client("central_sequence")
+    abandoned = 880_001
+    scope = f"/v2/scopes/script-{abandoned}/elements"
+    for who in (ALICE, BOB):
+        opened = await sequence.post(scope, json={"elementType": "script", "elementId": abandoned}, headers=who)
+        assert opened.status_code == 201, opened.text
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO core_script.script_reservations (script_id, owner, attempted_at)"
+                " VALUES (:id, 'alice', now() - interval '25 hours')"
+            ),
+            {"id": abandoned},
+        )
+    swept = await sweep_abandoned_creates(engine, Upstreams(secured, between_services))
+    assert swept == [f"script {abandoned}: never created; scope script-{abandoned} deleted"]
+    assert (await sequence.get(scope, headers=ALICE)).json()["items"] == []
+    assert [e["elementId"] for e in (await sequence.get(scope, headers=BOB)).json()["items"]] == [abandoned]

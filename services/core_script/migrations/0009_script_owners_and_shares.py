@@ -2,7 +2,8 @@
 
 Upgrade: every script belongs to an account (`owner`); the scripts that exist get '' (no account:
 with identities checked only admins reach them until `fountain accounts claim` hands them over).
-A table of the accounts each script is shared with, as reader or writer (empty).
+A table of the accounts each script is shared with, as reader or writer (empty). A reservation of a
+script being created names its owner too (whose namespace its scope is in).
 
 Downgrade: drops the shares and the owners; every script is everybody's again.
 
@@ -29,6 +30,11 @@ def upgrade() -> None:
         "scripts", sa.Column("owner", sa.String(length=64), server_default="", nullable=False), schema=SCHEMA
     )
     op.create_index("scripts_owner_idx", "scripts", ["owner", "id"], unique=False, schema=SCHEMA)
+    op.add_column(
+        "script_reservations",
+        sa.Column("owner", sa.String(length=64), server_default="", nullable=False),
+        schema=SCHEMA,
+    )
     op.create_table(
         "script_shares",
         sa.Column("script_id", sa.BigInteger(), nullable=False),
@@ -49,5 +55,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("script_shares_account_idx", table_name="script_shares", schema=SCHEMA)
     op.drop_table("script_shares", schema=SCHEMA)
+    op.drop_column("script_reservations", "owner", schema=SCHEMA)
     op.drop_index("scripts_owner_idx", table_name="scripts", schema=SCHEMA)
     op.drop_column("scripts", "owner", schema=SCHEMA)
