@@ -69,7 +69,8 @@ async def test_one_service_alone_without_checks_on_loopback(engine, database_url
 
 async def test_all_services_act_for_the_caller_of_the_key(engine, database_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The key check names the caller to the services with the server's own proof; Story Factory then
-    reads Core Script as that caller, and a forged identity sent past the check is refused."""
+    reads Core Script as that caller (a reader, of the story shared with it), and a forged identity
+    sent past the check is refused."""
     await reset_numbering(engine)
     accounts_file = tmp_path / "accounts.json"
     reader_key = accounts.add_account(accounts_file, "dashboard", gateway.READER)
@@ -83,6 +84,14 @@ async def test_all_services_act_for_the_caller_of_the_key(engine, database_url: 
             imported = await http.post("/v2/stories", content=text, headers={**screenplay, "apikey": writer_key})
             assert imported.status_code == 201, imported.text
             story = f"/v2/stories/{imported.json()['scriptId']}"
+            # ada's story is hers until she shares it.
+            assert (await http.get(story, headers={**stories, "apikey": reader_key})).status_code == 404
+            shared = await http.put(
+                f"/v2/scripts/{imported.json()['scriptId']}/shares/dashboard",
+                json={"role": "reader"},
+                headers={"Host": registry.load_service("core_script").host, "apikey": writer_key},
+            )
+            assert shared.status_code == 201, shared.text
             read = await http.get(story, headers={**stories, "apikey": reader_key})
             assert read.status_code == 200, read.text
             refused = await http.post("/v2/stories", content=text, headers={**screenplay, "apikey": reader_key})
