@@ -13,6 +13,10 @@ One run:
      (POST /v2/characters with its own Idempotency-Key), a list page of 50 (GET /v2/characters) and a
      read by id (GET /v2/characters/{id} of a random seeded id);
   4. prints each kind's median CPU per request over the rounds, in µs.
+
+With --as-account every request comes as the gateway names a writer (X-Consumer-* headers with the
+proof of FOUNTAIN_GATEWAY_SECRET, which the app then has): the path of a deployment checking keys,
+where each route checks the caller and each row's owner (docs/accounts.md).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 Scope = dict[str, Any]
+GATEWAY_SECRET = "bench-secret"
+# Set by --as-account: the gateway's headers naming the caller, sent with every request.
+IDENTITY: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def request_scope(
@@ -50,7 +57,7 @@ def request_scope(
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"character.fountain.coach"), (b"accept", b"*/*"), *headers],
+        "headers": [(b"host", b"character.fountain.coach"), (b"accept", b"*/*"), *IDENTITY, *headers],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 80),
     }
@@ -150,7 +157,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each kind (default: 5)")
     parser.add_argument("--requests", type=int, default=300, help="requests of each kind per round (default: 300)")
     parser.add_argument("--seed", type=int, default=300, help="characters created first (default: 300)")
+    parser.add_argument(
+        "--as-account",
+        action="store_true",
+        help="requests come from a writer account, as through the gateway (identity and ownership checked)",
+    )
     args = parser.parse_args()
+    if args.as_account:
+        global IDENTITY
+        os.environ["FOUNTAIN_GATEWAY_SECRET"] = GATEWAY_SECRET
+        IDENTITY = (
+            (b"x-fountain-gateway", GATEWAY_SECRET.encode()),
+            (b"x-consumer-id", b"id-of-bench"),
+            (b"x-consumer-username", b"bench"),
+            (b"x-credential-identifier", b"key-of-bench"),
+            (b"x-consumer-groups", b"writer"),
+        )
     prepare_database()
     cpu = asyncio.run(measure(args.rounds, args.requests, args.seed))
     print("\nCPU per request of this process, median of the rounds:")
