@@ -15,7 +15,8 @@ Every finding names the file and the operation at fault. The rules (docs/spec-co
   property and parameter names are camelCase;
 - a spec with the `apiKey` security scheme declares `security` on every operation: none (`[]`) on the
   probes, and on every other operation the roles the gateway admits for its method as the scheme's
-  scopes (`gateway.access_groups`: Kong's routes and `fountain serve` check the same), with 401 and 403.
+  scopes (`gateway.access_groups`: Kong's routes and `fountain serve` check the same), with 401 and 403;
+  with the `bearerAuth` scheme too (a token), each operation admits the same roles through either.
 """
 
 import re
@@ -115,6 +116,8 @@ class SpecChecker:
                 self.fail(where, "an open probe declares security: []")
             return
         expected = [{"apiKey": list(groups)}]
+        if "bearerAuth" in self.spec.get("components", {}).get("securitySchemes", {}):
+            expected.append({"bearerAuth": list(groups)})  # a token admits the same roles as a key
         if op["security"] != expected:
             self.fail(where, f"security must be {expected}, the roles the gateway admits for {method.upper()}")
         for code in ("401", "403"):

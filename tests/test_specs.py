@@ -50,7 +50,9 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
     elif change == "no security":
         del post["security"]
     elif change == "reader may write":
-        post["security"] = [{"apiKey": ["reader", "writer", "admin"]}]
+        post["security"] = [{"apiKey": ["reader", "writer", "admin"]}, {"bearerAuth": ["reader", "writer", "admin"]}]
+    elif change == "a token admits more than a key":
+        post["security"] = [{"apiKey": ["writer", "admin"]}, {"bearerAuth": ["reader", "writer", "admin"]}]
     elif change == "no 403":
         del post["responses"]["403"]
     elif change == "secured probe":
@@ -101,7 +103,13 @@ def broken_copy(tmp_path: Path, change: str) -> list[str]:
         ("no security", "POST /v2/scopes/{scope}/elements (createElement): security is missing"),
         (
             "reader may write",
-            "POST /v2/scopes/{scope}/elements (createElement): security must be [{'apiKey': ['writer', 'admin']}]",
+            "POST /v2/scopes/{scope}/elements (createElement): security must be [{'apiKey': ['writer', 'admin']}, "
+            "{'bearerAuth': ['writer', 'admin']}]",
+        ),
+        (
+            "a token admits more than a key",
+            "POST /v2/scopes/{scope}/elements (createElement): security must be [{'apiKey': ['writer', 'admin']}, "
+            "{'bearerAuth': ['writer', 'admin']}]",
         ),
         ("no 403", "POST /v2/scopes/{scope}/elements (createElement): must declare a 403 response"),
         ("secured probe", "GET /health (getHealth): an open probe declares security: []"),

@@ -1003,7 +1003,7 @@ def build_router() -> APIRouter:
         "/v2/scripts/{scriptId}",
         operation_id="deleteScript",
         summary='Delete a script with its sections and lines',
-        description="Deletes the script, every section heading and every story line of it, and its numbering scope in the Central Sequence Service. With If-Match, a stale ETag is 412 and nothing is deleted; a Central Sequence failure is 502/504 and nothing is deleted. Only the script's owner and admins delete it: an account it is shared with (even as writer) gets 403.",
+        description='Deletes the script with its section headings, story lines and numbering scope. A stale If-Match is 412, a Central Sequence failure 502/504, and nothing is deleted. Only its owner and admins delete it: an account it is shared with (even as writer) gets 403.',
         tags=["v2"],
     )
     async def delete_script(
