@@ -51,8 +51,9 @@ def read_input(name: str) -> Schema:
     return schema
 
 
-# Running scaffolded services' own generated tests (contract tests included) costs about 100 s for
-# the first service here, most of it a fresh pytest with its database, and more for each further one.
+# Running scaffolded services' own generated tests (contract tests included) costs about a minute for
+# the first service here (a fresh pytest, its database and every migration, then schemathesis), and
+# more for each further one.
 # The default run takes the schema.json service (library); the SQL services (playwrights, shop, and
 # stage with every construct) run theirs with the big real-data tests. The default run still migrates,
 # compares and checks them all (test_scaffold_dumps.py and the repository checks below).
