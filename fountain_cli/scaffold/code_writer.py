@@ -734,6 +734,16 @@ async def test_bad_input_is_400_with_a_message(client: httpx.AsyncClient) -> Non
         assert (await client.get(row["path"], params={{"limit": 0}})).status_code == 400
         assert (await client.get(row["path"], params={{"orderBy": "noSuchField"}})).status_code == 400
         assert (await client.get(row["path"], params={{row["keys"][0]: "nope"}})).status_code == 400
+        # Lists of fields past their length cap (orderBy and embed 500 characters, select 2000), each
+        # item valid on its own.
+        too_long = ",".join([row["keys"][0]] * 1001)
+        for parameter in ("orderBy", "select"):
+            refused = await client.get(row["path"], params={{parameter: too_long}})
+            assert refused.status_code == 400, (parameter, refused.text)
+        for _parent_path, _parent_field, embed in row["references"].values():
+            if embed is not None:
+                refused = await client.get(row["path"], params={{"embed": ",".join([embed] * 300)}})
+                assert refused.status_code == 400, ("embed", refused.text)
 
 
 {{view_tests}}
@@ -768,9 +778,11 @@ the spec, with all of its checks, and follows the OpenAPI links from each create
 
 import pytest
 import schemathesis
+import yaml
 from hypothesis import settings
 
-from tests.contract import QUIET, run_stateful, served_schema
+from fountain_cli import registry
+from tests.contract import QUIET, run_stateful, bounded_lists, served_schema
 from tests.{service}.conftest import empty_tables
 
 schema = schemathesis.pytest.from_fixture("contract_schema")
@@ -778,7 +790,8 @@ schema = schemathesis.pytest.from_fixture("contract_schema")
 
 @pytest.fixture(scope="module")
 def contract_schema(database_url: str) -> schemathesis.BaseSchema:
-    return served_schema("{service}", database_url)
+    spec = yaml.safe_load(registry.load_service("{service}").spec_path.read_text())
+    return served_schema("{service}", database_url, bounded_lists(spec))
 
 
 @schema.parametrize()

@@ -155,6 +155,14 @@ def with_contract_settings(toml: str, service: str, schema: Schema) -> str:
         if any(c.type.name == "tsvector" and not c.type.array for c in t.columns)
         for verb, tail in (("list", ""), ("delete", "Where"))
     ]
+    # A date or time filter may name 29 February of a year that has none, which the pattern lets
+    # through (it is checked later): 400 to a schema-valid list.
+    ids += [
+        f"list{pascal(t.name)}"
+        for t in schema.served
+        if any(c.type.name in ("date", "timestamp", "timestamptz") and not c.type.array for c in t.columns)
+        and f"list{pascal(t.name)}" not in ids
+    ]
     return (
         toml.rstrip("\n")
         + f"""
@@ -162,7 +170,8 @@ def with_contract_settings(toml: str, service: str, schema: Schema) -> str:
 # {service}: a schema-valid row can still name a missing referenced row (400), repeat a unique
 # value (409) or break a CHECK constraint (400); an upsert's rows must give the same fields, and a
 # change or delete by filter names a filter or allRows=true (400), a full-text filter may not parse
-# (400); those answers are right, and declared.
+# and a date filter may name 29 February of a year without one (400); those answers are right, and
+# declared.
 [[operations]]
 include-operation-id = {ids!r}
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
