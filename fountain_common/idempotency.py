@@ -42,17 +42,41 @@ def fingerprint(
     method: str, path: str, body: BaseModel | Sequence[BaseModel] | str | None, precondition: str | None = None
 ) -> str:
     """What makes two requests the same request: method, path, body (a model, a list of them, or a
-    text) and If-Match. A text body (decoded strictly from UTF-8, so one text is one byte string) counts
-    by the hash of its raw bytes."""
+    text) and If-Match. A field sent as null and one left out differ (a null the operation refuses
+    must not replay the answer to the body without it). A text body (decoded strictly from UTF-8, so
+    one text is one byte string) counts by the hash of its raw bytes."""
     payload: Any = None
+    nulls: list[str] = []
     if isinstance(body, str):
         payload = {"text/plain": hashlib.sha256(body.encode()).hexdigest()}
     elif isinstance(body, BaseModel):
         payload = body.model_dump(mode="json")
+        nulls = _sent_as_null(body)
     elif body is not None:
         payload = [item.model_dump(mode="json") for item in body]
+        nulls = [f"{index}.{path}" for index, item in enumerate(body) for path in _sent_as_null(item)]
+    if nulls:
+        # Only then: every other request keeps the fingerprint it had (stored keys outlive a deploy).
+        payload = {"body": payload, "sent as null": nulls}
     canonical = json.dumps([method, path, payload, precondition], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _sent_as_null(model: BaseModel, prefix: str = "") -> list[str]:
+    """The fields of `model` (nested ones by their path) the client sent as null: a model holds None
+    for those and for the ones left out alike."""
+    found = []
+    for name in sorted(model.model_fields_set):
+        value = getattr(model, name)
+        if value is None:
+            found.append(prefix + name)
+        elif isinstance(value, BaseModel):
+            found.extend(_sent_as_null(value, f"{prefix}{name}."))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found.extend(_sent_as_null(item, f"{prefix}{name}.{index}."))
+    return found
 
 
 def caller_key(key: str) -> str:

@@ -2,10 +2,12 @@
 makes two requests the same, a claim that replays, refuses or lets the operation run, and expiry."""
 
 import hashlib
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -44,6 +46,23 @@ def test_a_fingerprint_covers_method_path_body_and_precondition() -> None:
     ]
     assert len({base, *others}) == 1 + len(others)
     assert fingerprint("POST", "/x", None) == fingerprint("POST", "/x", None, None)
+
+
+class Note(BaseModel):
+    title: str
+    note: str | None = None
+    inner: "Note | None" = None
+
+
+def test_a_field_sent_as_null_is_another_request_than_one_left_out() -> None:
+    """A POST whose null the operation refuses must not replay the answer to the same body without it."""
+    left_out = fingerprint("POST", "/x", Note.model_validate({"title": "a"}))
+    as_null = fingerprint("POST", "/x", Note.model_validate({"title": "a", "note": None}))
+    nested = fingerprint("POST", "/x", Note.model_validate({"title": "a", "inner": {"title": "b", "note": None}}))
+    nested_left_out = fingerprint("POST", "/x", Note.model_validate({"title": "a", "inner": {"title": "b"}}))
+    in_a_list = fingerprint("POST", "/x", [Note.model_validate({"title": "a", "note": None})])
+    assert len({left_out, as_null, nested, nested_left_out, in_a_list}) == 5
+    assert left_out == fingerprint("POST", "/x", Note(title="a"))
 
 
 def test_a_fingerprint_keeps_its_canonical_form() -> None:
@@ -226,3 +245,15 @@ async def test_a_purge_skips_expired_keys_another_transaction_holds(engine: Asyn
             await conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
             assert await claim(conn, table, key="new", request_fingerprint="f1") is None
     assert await keys_held(engine) == ["new", "x2"]
+
+
+async def test_a_retry_that_adds_a_null_is_not_replayed(client_for: Callable[[str], httpx.AsyncClient]) -> None:
+    """The same key with a field now sent as null is another request (422), not the first one's 201:
+    the null it carries would be refused."""
+    scripts = client_for("core_script")
+    key = {"Idempotency-Key": f"null-retry-{uuid.uuid4().hex}"}
+    first = await scripts.post("/v2/scripts", json={"title": "Kept"}, headers=key)
+    assert first.status_code == 201, first.text
+    again = await scripts.post("/v2/scripts", json={"title": "Kept", "titlePage": None}, headers=key)
+    assert again.status_code == 422, again.text
+    assert again.json()["type"].endswith("idempotency-key-reused")

@@ -43,7 +43,7 @@ ID_FIELDS = {
     "contextId": "contextId",
     "headingId": "headingId",
     "lineId": "lineId",
-    "originalId": "characterId",
+    "originalId": "originalId",
     "elementId": "scriptId",
 }
 ID_LISTS = {"characters": "characterId", "actions": "actionId", "spokenWords": "spokenWordId", "ids": "characterId"}
@@ -218,7 +218,9 @@ def test_another_account_reaches_nothing_of_hers(deployment: dict[str, Account])
     for service, method, path in _operations():
         spec = _spec(service)
         body, media_type = _body(spec, method, path)
-        body = _with_her_ids(body, ids)
+        # A /v1 paraphrase names its original in the body too: hers, of the path's kind.
+        kind = next((name for name in ("characterId", "actionId", "spokenWordId") if f"{{{name}}}" in path), "")
+        body = _with_her_ids(body, {**ids, "originalId": ids[kind or "characterId"]})
         query = {name: ids[field] for name, field in ID_FIELDS.items() if _has_query(spec, method, path, name)}
         kwargs: dict[str, Any] = {"params": query}
         if media_type == "application/json" or (media_type or "").endswith("+json"):
