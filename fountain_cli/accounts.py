@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fountain_cli import gateway
+from fountain_cli.files import replace_file
 from fountain_common.settings import Settings, get_settings
 
 FORMAT_VERSION = 1
@@ -128,19 +128,7 @@ def save(path: Path, accounts: dict[str, Account]) -> None:
             for account in sorted(accounts.values(), key=lambda a: a.name)
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".accounts-", suffix=".json")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(path, (json.dumps(document, indent=2) + "\n").encode(), 0o600)
 
 
 @contextmanager

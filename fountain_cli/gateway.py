@@ -24,7 +24,6 @@ deployment's (GATEWAY_TOKEN_PUBLIC_KEY, `fountain accounts token-key`).
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +32,7 @@ import typer
 import yaml
 
 from fountain_cli import deployment, monitoring, registry
+from fountain_cli.files import replace_file
 from fountain_common import identity
 from fountain_common.service import REPO_ROOT, ServiceDefinition
 
@@ -428,20 +428,6 @@ def with_gateway_proof(config: dict[str, Any], secret: str) -> dict[str, Any]:
     return {**config, "plugins": [*config.get("plugins", []), transformer]}
 
 
-def write_private(path: Path, content: str) -> None:
-    """Replace `path` in one step. Readable by Kong's own user, which reads it from a shared volume."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kong-", suffix=".yml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 gateway_app = typer.Typer(
     help="Kong gateway configuration (kong/kong.yml) and the Docker Compose deployment (docker-compose.yml).",
     invoke_without_command=True,
@@ -516,7 +502,8 @@ def render(
     config = with_consumers(config, consumers, public_pem)
     if secret:
         config = with_gateway_proof(config, secret)
-    write_private(output, to_yaml(config, RENDERED_HEADER))
+    # Readable by Kong's own user, which reads it from a shared volume.
+    replace_file(output, to_yaml(config, RENDERED_HEADER).encode(), 0o644)
     roles = ", ".join(f"{c.name} ({c.role})" for c in sorted(consumers, key=lambda c: c.name))
     proof = f"; requests carry {identity.PROOF_HEADER}" if secret else f"; no {SECRET_VARIABLE}: no proof header"
     logins = "; tokens accepted" if public_pem else f"; no {TOKEN_PUBLIC_KEY_VARIABLE}: keys only, no token"

@@ -18,7 +18,6 @@ import base64
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fountain_cli import accounts, gateway
+from fountain_cli.files import replace_file
 from fountain_common.settings import Settings, get_settings
 
 ALGORITHM = gateway.TOKEN_ALGORITHM
@@ -72,18 +72,7 @@ def parse_ttl(text: str) -> timedelta:
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     """Replace `path` in one step, readable by its owner only."""
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".token-key-", suffix=".pem")  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(path, pem, 0o600)
 
 
 def read_key(path: Path) -> rsa.RSAPrivateKey | None:
