@@ -292,8 +292,9 @@ def owner_statements(schema: Schema) -> list[Statement]:
                 on_delete += f" ({referring})"  # the referring columns only: never the owner
             action = f" ON DELETE {on_delete}" if on_delete else ""
             action += f" ON UPDATE {fk.on_update}" if fk.on_update else ""
-            if fk.deferrable:
-                action += " DEFERRABLE" + (" INITIALLY DEFERRED" if fk.initially_deferred else "")
+            # Deferrable (checked at once unless deferred): `fountain accounts claim` moves an account's rows
+            # table by table, and defers the checks to its commit.
+            action += " DEFERRABLE" + (" INITIALLY DEFERRED" if fk.initially_deferred else "")
             references.append(
                 f"ALTER TABLE {table.name} ADD CONSTRAINT {_fk_name(table, fk)} FOREIGN KEY ({OWNER}, {referring}) "
                 f"REFERENCES {fk.target_table} ({OWNER}, {', '.join(fk.target_columns)}){action}"
@@ -316,8 +317,7 @@ def owned_constraint_codes(table: Table) -> list[str]:
             options.append(f"ondelete={fk.on_delete!r}")
         if fk.on_update:
             options.append(f"onupdate={fk.on_update!r}")
-        if fk.deferrable:
-            options.append("deferrable=True")
+        options.append("deferrable=True")
         if fk.initially_deferred:
             options.append("initially='DEFERRED'")
         targets = [f"{fk.target_table}.{c}" for c in [OWNER, *fk.target_columns]]
@@ -387,6 +387,11 @@ def render_migration(service: str, schema: Schema, origin: str) -> str:
     downgrade = ",\n".join(f"    {_sql_literal(s)}" for s in downgrade_statements(statements))
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     tables = ", ".join(t.name for t in schema.served)
+    owned = (
+        "; then (--auth) each table's owner\n# column, unique constraints per owner and references over (owner, key)"
+        if schema.owned
+        else ""
+    )
     return f'''"""{tables}, as declared in {origin}
 
 Revision ID: 0001
@@ -404,7 +409,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The statements of {origin} as written (schema names left out: the migration runs with the
-# service's schema `{service}` first on the search path), in their order.
+# service's schema `{service}` first on the search path), in their order{owned}.
 UPGRADE = [
 {upgrade},
 ]

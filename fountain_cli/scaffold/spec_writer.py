@@ -279,6 +279,8 @@ def bounded(schema: dict[str, Any], column: Column) -> dict[str, Any]:
 
 
 def example_value(column: Column) -> Any:
+    if column.generated == "owner":
+        return "alice"
     if column.type.array:
         return [example_value(Column(column.name, ColumnType(**{**column.type.__dict__, "array": False})))]
     kind = column.type

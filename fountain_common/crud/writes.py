@@ -71,7 +71,13 @@ def _data_problem(error: DBAPIError) -> Problem | None:
 
 
 def _defers_checks(table: Table) -> bool:
-    return any(fk.deferrable for other in table.metadata.tables.values() for fk in other.foreign_key_constraints)
+    """Whether a foreign key of the schema is checked at COMMIT unless told otherwise (a deferrable one
+    that is initially immediate is checked at each statement already)."""
+    return any(
+        fk.deferrable and (fk.initially or "").upper() == "DEFERRED"
+        for other in table.metadata.tables.values()
+        for fk in other.foreign_key_constraints
+    )
 
 
 def _autocommit(conn: AsyncConnection) -> bool:

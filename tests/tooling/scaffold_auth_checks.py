@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fountain_cli.ownership_transfer import transfer
 from fountain_common.settings import Settings
 from tests.in_process import service_app
 
@@ -86,3 +87,21 @@ async def test_two_accounts_keep_their_rows_apart(account: Account) -> None:
     # A row deleted by its owner; the other account's stays.
     assert (await alice.delete(f"/v1/author/{author['id']}")).status_code == 204
     assert (await bob.get("/v1/author")).json()["total"] == 1
+
+
+async def test_rows_of_no_account_are_claimed_together(
+    account: Account, database_url: str, engine: AsyncEngine
+) -> None:
+    """Rows made with no identity checked belong to no account; `fountain accounts claim` moves a
+    table and the rows referring to it in one go, though each reference is over (owner, key)."""
+    unchecked = service_app("owned", Settings(database_url=database_url), engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=unchecked), base_url="http://t") as nobody:
+        author = (await nobody.post("/v1/author", json={"name": "Old", "email": "old@example.org"})).json()
+        book = (await nobody.post("/v1/book", json={"authorId": author["id"], "title": "Old"})).json()
+    assert author["owner"] == "" and book["owner"] == ""
+    carol = account("carol")
+    assert (await carol.get(f"/v1/book/{book['id']}")).status_code == 404
+    moved = await transfer(database_url, "carol")
+    assert {m.table: m.rows for m in moved if m.table.startswith("owned.")} == {"owned.author": 1, "owned.book": 1}
+    claimed = (await carol.get(f"/v1/book/{book['id']}", params={"embed": "author"})).json()
+    assert claimed["owner"] == "carol" and claimed["author"]["owner"] == "carol"
