@@ -83,7 +83,8 @@ async def upsert_rows(
     if any(set(fields) != set(given[0]) for fields in given):
         raise invalid("Every row of an upsert gives the same fields (a field left out would be reset).")
     target = targets[name]
-    missing = [api_name(c.name) for c in target if api_name(c.name) not in given[0]]
+    # The owner is the service's to give (the caller's own rows): never the request's.
+    missing = [api_name(c.name) for c in target if api_name(c.name) not in given[0] and c.name != resource.owner]
     if missing:
         raise invalid(f"Every row of an upsert on {name} gives {', '.join(missing)}.")
     inserting = postgresql.insert(resource.table).values(_rows_to_columns(resource, rows))

@@ -70,6 +70,12 @@ async def test_two_accounts_keep_their_rows_apart(account: Account) -> None:
     assert mine.status_code == 201
     again = await bob.post("/v1/author", json={"name": "Ann", "email": "ann@example.org"})
     assert again.status_code == 409  # unique within one account still
+    upsert = await bob.put(
+        "/v1/author", params={"onConflict": "email"}, json=[{"name": "Bob's Ann", "email": "ann@example.org"}]
+    )
+    assert upsert.status_code == 200, upsert.text
+    assert [row["id"] for row in upsert.json()] == [own.json()["id"]]  # bob's row, not alice's
+    assert (await alice.get(f"/v1/author/{author['id']}")).json()["name"] == "Ann"
 
     # Embeds leave another account's rows out; the owner is never given by a request.
     embedded = (await alice.get(f"/v1/author/{author['id']}", params={"embed": "book"})).json()

@@ -66,7 +66,7 @@ def test_a_view_is_refused_with_auth(repository_copy: Callable[[], Path], tmp_pa
 
 
 # Its schemathesis run (every operation, authenticated as an admin, and without a key or with a wrong
-# one) adds most of a minute: with the big real-data tests, as the SQL services' own suites.
+# one) takes about 100 s: with the big real-data tests, as the SQL services' own suites.
 @pytest.mark.realdata
 def test_its_contract_tests_pass(scaffolded: Path, tmp_path: Path) -> None:
     contract = f"tests/{SERVICE}/test_contract.py"
