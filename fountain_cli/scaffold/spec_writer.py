@@ -1053,7 +1053,7 @@ def _probes() -> dict[str, Any]:
 
 def with_accounts(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec` (changed in place) for a service whose rows belong to accounts (--auth): the gateway's
-    apiKey scheme, on every operation the roles the gateway admits for its method with their 401 and
+    apiKey and bearerAuth schemes, on every operation the roles the gateway admits for its method with their 401 and
     403, and the rule in the description."""
     from fountain_common.identity import roles_for_method
 
@@ -1065,7 +1065,15 @@ def with_accounts(spec: dict[str, Any]) -> dict[str, Any]:
             "name": "apikey",
             "description": "An API key (`fountain accounts add NAME --role writer`). The gateway checks it and names "
             "the caller to the service; each operation's scopes are the roles it admits (reader, writer, admin).",
-        }
+        },
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A token instead of a key (`fountain accounts token NAME`): `Authorization: Bearer "
+            "<token>`, checked by the gateway as a key is; the caller is the token's account, with its role. Each "
+            "operation's scopes are the roles it admits, as for apiKey.",
+        },
     }
     unauthorized = _error_response(
         "No API key, or one that is not valid (unknown and revoked keys get the same answer); `WWW-Authenticate` "
@@ -1087,7 +1095,8 @@ def with_accounts(spec: dict[str, Any]) -> dict[str, Any]:
             if path in ("/health", "/ready"):
                 operation["security"] = []
                 continue
-            operation["security"] = [{"apiKey": list(roles_for_method(method))}]
+            roles = list(roles_for_method(method))
+            operation["security"] = [{"apiKey": roles}, {"bearerAuth": list(roles)}]  # a token admits what a key does
             operation["responses"]["401"] = _ref("V1Unauthorized")
             operation["responses"]["403"] = _ref("V1Forbidden")
     spec["info"]["description"] += (
