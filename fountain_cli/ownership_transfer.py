@@ -7,9 +7,11 @@ transaction over every service: either every table is moved or none is.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -35,12 +37,24 @@ def owned_tables() -> list[Table]:
     ]
 
 
+@asynccontextmanager
+async def _refused_at_commit() -> AsyncIterator[None]:
+    """A deferred reference broken at COMMIT as a refusal (a row written meanwhile by another account)."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise TransferRefused(str(error.orig).splitlines()[0]) from None
+
+
 async def transfer(url: str, to: str, from_owner: str = UNOWNED) -> list[Moved]:
     """Give every row owned by `from_owner` to `to`; how many moved, per table."""
     engine = create_async_engine(url, poolclass=NullPool)
     moved = []
     try:
-        async with engine.begin() as conn:
+        async with _refused_at_commit(), engine.begin() as conn:
+            # References over (owner, key) (services scaffolded with --auth) are deferrable: checked at
+            # COMMIT, once every table has moved, as moving one table would break them for a moment.
+            await conn.execute(text("SET CONSTRAINTS ALL DEFERRED"))
             for table in owned_tables():
                 statement = update(table).where(table.c.owner == from_owner).values(owner=to)
                 try:

@@ -4,10 +4,14 @@ service.py, tables.py, operations.py, the initial migration, and its tests."""
 import json
 import pprint
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fountain_cli.scaffold.model import (
+    OWNER,
+    OWNER_LENGTH,
     Column,
+    ForeignKey,
     Relation,
     Schema,
     Statement,
@@ -153,7 +157,7 @@ def render_tables(service: str, schema: Schema, origin: str) -> str:
     body: list[str] = []
     for table in schema.tables:
         columns = [column_code(table, c, service) for c in table.columns]
-        constraints = constraint_codes(table)
+        constraints = owned_constraint_codes(table) if schema.owned else constraint_codes(table)
         body += ["", f"{table.name} = Table(", f"    {table.name!r},", "    metadata,"]
         body += [f"    {code}," for code in columns + constraints]
         if table.comment is not None:
@@ -207,6 +211,8 @@ def table_ddl(table: Table) -> str:
     """CREATE TABLE for a table read from schema.json (SQL input keeps its own statements)."""
     parts = []
     for column in table.columns:
+        if column.generated == "owner":  # added by the statements of --auth (owner_statements)
+            continue
         kind = column.type.sql()
         if column.generated == "serial":
             kind = {"smallint": "smallserial", "integer": "serial", "bigint": "bigserial"}[column.type.name]
@@ -234,6 +240,106 @@ def table_ddl(table: Table) -> str:
 
 
 def migration_statements(schema: Schema) -> list[Statement]:
+    """The statements of the first migration: the input's (or, for schema.json, the CREATE statements it
+    implies), and with --auth those that make every row an account's (`owner_statements`)."""
+    declared = _declared_statements(schema)
+    return declared + owner_statements(schema) if schema.owned else declared
+
+
+def owner_key_name(table: Table) -> str:
+    """The unique constraint over (owner, key) that rows of other tables refer to, and lists of one
+    account's rows use."""
+    return f"{table.name}_{OWNER}_{'_'.join(table.primary_key)}_key"
+
+
+def _fk_name(table: Table, fk: ForeignKey) -> str:
+    return fk.name or f"{table.name}_{'_'.join(fk.columns)}_fkey"
+
+
+def owner_statements(schema: Schema) -> list[Statement]:
+    """With --auth, after the input's statements: an owner column on every served table, unique
+    constraints (and unique indexes) per owner, and foreign keys over (owner, key), so that a row refers
+    only to rows of its own account; the database itself refuses any other."""
+    served = schema.served
+    adds = [f"ALTER TABLE {t.name} ADD COLUMN {OWNER} varchar({OWNER_LENGTH}) NOT NULL DEFAULT ''" for t in served]
+    # Foreign keys first: they depend on the unique constraints they point to.
+    drops = [f"ALTER TABLE {t.name} DROP CONSTRAINT {_fk_name(t, fk)}" for t in served for fk in t.foreign_keys]
+    uniques = []
+    for table in served:
+        for columns, given in table.uniques:
+            name = unique_name(table, columns, given)
+            uniques.append(f"ALTER TABLE {table.name} DROP CONSTRAINT {name}")
+            uniques.append(f"ALTER TABLE {table.name} ADD CONSTRAINT {name} UNIQUE ({OWNER}, {', '.join(columns)})")
+        for index in table.indexes:
+            if index.unique:
+                using = f" USING {index.using}" if index.using else ""
+                where = f" WHERE {index.where}" if index.where else ""
+                uniques.append(f"DROP INDEX {index.name}")
+                uniques.append(
+                    f"CREATE UNIQUE INDEX {index.name} ON {table.name}{using} ({OWNER}, {', '.join(index.columns)})"
+                    + where
+                )
+        uniques.append(
+            f"ALTER TABLE {table.name} ADD CONSTRAINT {owner_key_name(table)} UNIQUE ({OWNER}, "
+            f"{', '.join(table.primary_key)})"
+        )
+    references = []
+    for table in served:
+        for fk in table.foreign_keys:
+            referring = ", ".join(fk.columns)
+            on_delete = fk.on_delete
+            if on_delete in ("SET NULL", "SET DEFAULT"):
+                on_delete += f" ({referring})"  # the referring columns only: never the owner
+            action = f" ON DELETE {on_delete}" if on_delete else ""
+            action += f" ON UPDATE {fk.on_update}" if fk.on_update else ""
+            # Deferrable (checked at once unless deferred): `fountain accounts claim` moves an account's rows
+            # table by table, and defers the checks to its commit.
+            action += " DEFERRABLE" + (" INITIALLY DEFERRED" if fk.initially_deferred else "")
+            references.append(
+                f"ALTER TABLE {table.name} ADD CONSTRAINT {_fk_name(table, fk)} FOREIGN KEY ({OWNER}, {referring}) "
+                f"REFERENCES {fk.target_table} ({OWNER}, {', '.join(fk.target_columns)}){action}"
+            )
+    return [Statement(sql, "other") for sql in adds + drops + uniques + references]
+
+
+def owned_constraint_codes(table: Table) -> list[str]:
+    """The constraints of tables.py with --auth, as `owner_statements` makes them."""
+    codes = [
+        f"UniqueConstraint({OWNER!r}, {', '.join(map(repr, cols))}, name={unique_name(table, cols, name)!r})"
+        for cols, name in table.uniques
+    ]
+    codes.append(
+        f"UniqueConstraint({OWNER!r}, {', '.join(map(repr, table.primary_key))}, name={owner_key_name(table)!r})"
+    )
+    for fk in table.foreign_keys:
+        options = [f"name={_fk_name(table, fk)!r}"]
+        if fk.on_delete:
+            options.append(f"ondelete={fk.on_delete!r}")
+        if fk.on_update:
+            options.append(f"onupdate={fk.on_update!r}")
+        options.append("deferrable=True")
+        if fk.initially_deferred:
+            options.append("initially='DEFERRED'")
+        targets = [f"{fk.target_table}.{c}" for c in [OWNER, *fk.target_columns]]
+        codes.append(f"ForeignKeyConstraint({[OWNER, *fk.columns]!r}, {targets!r}, {', '.join(options)})")
+    unowned = constraint_codes(replace(table, uniques=[], foreign_keys=[], indexes=[]))
+    for index in table.indexes:
+        parts = [repr(OWNER)] + [
+            f"text({column!r})" if expression else repr(column)
+            for column, expression in zip(index.columns, index.expressions or [False] * len(index.columns), strict=True)
+        ]
+        options = ["unique=True"] if index.unique else []
+        if not index.unique:
+            parts = parts[1:]
+        if index.where:
+            options.append(f"postgresql_where=text({index.where!r})")
+        if index.using:
+            options.append(f"postgresql_using={index.using!r}")
+        unowned.append(f"Index({', '.join([repr(index.name), *parts, *options])})")
+    return codes + unowned
+
+
+def _declared_statements(schema: Schema) -> list[Statement]:
     if schema.statements:
         return schema.statements
     enums = {c.type.enum: c.type.labels for t in schema.tables for c in t.columns if c.type.enum}
@@ -281,6 +387,11 @@ def render_migration(service: str, schema: Schema, origin: str) -> str:
     downgrade = ",\n".join(f"    {_sql_literal(s)}" for s in downgrade_statements(statements))
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     tables = ", ".join(t.name for t in schema.served)
+    owned = (
+        "; then (--auth) each table's owner\n# column, unique constraints per owner and references over (owner, key)"
+        if schema.owned
+        else ""
+    )
     return f'''"""{tables}, as declared in {origin}
 
 Revision ID: 0001
@@ -298,7 +409,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The statements of {origin} as written (schema names left out: the migration runs with the
-# service's schema `{service}` first on the search path), in their order.
+# service's schema `{service}` first on the search path), in their order{owned}.
 UPGRADE = [
 {upgrade},
 ]
@@ -383,8 +494,10 @@ def render_operations(service: str, schema: Schema) -> str:
         lines += ["}", ""]
     for table in ordered:
         relations_arg = ", RELATIONS" if any(related.values()) else ""
+        owner_arg = f", owner={OWNER!r}" if schema.owned else ""
         lines.append(
-            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{relations_arg})"
+            f"{table.name.upper()}_ROWS = Resource(tables.{table.name}, {collection_path(table)!r}{relations_arg}"
+            f"{owner_arg})"
         )
     for view in views:
         relations_arg = ", RELATIONS" if related[view.name] else ""
@@ -805,7 +918,10 @@ def test_stateful_sequences_through_links_keep_the_contract(
 ) -> None:
     run_stateful(contract_schema, database_url, empty_tables, steps=5, runs=10)
 '''
-    return {"__init__.py": "", "conftest.py": conftest, "test_rows.py": behaviour, "test_contract.py": contract}
+    tests = {"__init__.py": "", "conftest.py": conftest, "test_rows.py": behaviour, "test_contract.py": contract}
+    if schema.owned:
+        tests["test_ownership.py"] = render_ownership_test(service, schema)
+    return tests
 
 
 DATA_FILE = "0002_data.jsonl"
@@ -862,4 +978,141 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     remove(op.get_bind(), DATA)
+'''
+
+
+def render_ownership_test(service: str, schema: Schema) -> str:
+    """With --auth: two accounts (and an admin) through the gateway's headers, the service trusting
+    them with FOUNTAIN_GATEWAY_SECRET set; it carries what it needs, the headers and the secret."""
+    # A key the client gives (not the database's) must differ between the accounts: keys are global.
+    other_keys = {
+        collection_path(table): {
+            camel(c.name): _changed(c)
+            for c in table.keys
+            if writable(c) and c.name not in {c for fk in table.foreign_keys for c in fk.columns}
+        }
+        for table in creation_order(schema)
+    }
+    return f'''"""The {service} service keeps each account's rows to itself: another account's row is answered as a
+missing one everywhere, lists and totals hold one's own rows, a row refers only to rows of its own
+account, unique values are unique per account, and an admin sees every row."""
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fountain_common.settings import Settings
+from tests.in_process import service_app
+from tests.{service}.conftest import empty_tables
+from tests.{service}.test_rows import ROWS, create_all, url_of
+
+# The gateway's proof: with it set, the service believes the caller the gateway names, and no one else.
+SECRET = "secret-of-the-{service}-ownership-test"
+# Per table, keys a client gives: the second account's rows take other ones (a key is everyone's).
+OTHER_KEYS: dict[str, dict[str, Any]] = {other_keys!r}
+Account = Callable[..., httpx.AsyncClient]
+
+
+def caller(name: str, role: str) -> dict[str, str]:
+    """The headers the gateway sends for consumer `name` holding `role` (docs/accounts.md)."""
+    return {{
+        "X-Consumer-ID": f"id-of-{{name}}",
+        "X-Consumer-Username": name,
+        "X-Credential-Identifier": f"key-of-{{name}}",
+        "X-Consumer-Groups": role,
+        "X-Fountain-Gateway": SECRET,
+    }}
+
+
+@pytest.fixture
+async def account(database_url: str, engine: AsyncEngine) -> AsyncIterator[Account]:
+    """account("alice") -> a client of the service calling as alice, a writer (or the role given)."""
+    await empty_tables(engine)
+    app = service_app("{service}", Settings(database_url=database_url, gateway_secret=SECRET), engine)
+    clients: list[httpx.AsyncClient] = []
+
+    def make(name: str, role: str = "writer") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app)
+        client = httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=caller(name, role))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+async def create_others(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The same rows as create_all, with the keys a client gives changed: same unique values, other keys."""
+    original = [dict(row["body"]) for row in ROWS]
+    for row in ROWS:
+        row["body"].update(OTHER_KEYS[row["path"]])
+    try:
+        return await create_all(client)
+    finally:
+        for row, body in zip(ROWS, original, strict=True):
+            row["body"].clear()
+            row["body"].update(body)
+
+
+async def test_another_accounts_rows_are_missing_everywhere(account: Account) -> None:
+    alice, bob = account("alice"), account("bob")
+    answers = await create_all(alice)
+    for row, answer in zip(ROWS, answers, strict=True):
+        assert answer["owner"] == "alice"
+        url = url_of(row, answer)
+        for response in (
+            await bob.get(url),
+            await bob.patch(url, json=dict([row["change"]]) if row["change"] else {{}}),
+            await bob.delete(url),
+        ):
+            assert response.status_code == 404, response.text
+            assert "alice" not in response.text
+        listed = (await bob.get(row["path"])).json()
+        assert listed["items"] == [] and listed["total"] == 0
+        everything = await bob.patch(row["path"], params={{"allRows": "true"}}, json={{}})
+        assert everything.json() == {{"count": 0}}
+        assert (await bob.delete(row["path"], params={{"allRows": "true"}})).json() == {{"count": 0}}
+        assert (await alice.get(url)).json() == answer  # nothing of it changed
+
+
+async def test_each_account_lists_its_own_rows_and_an_admin_every_row(account: Account) -> None:
+    alice, bob, admin = account("alice"), account("bob"), account("root", "admin")
+    mine = await create_all(alice)
+    theirs = await create_others(bob)  # the same unique values: each account's own
+    for row, alices, bobs in zip(ROWS, mine, theirs, strict=True):
+        assert bobs["owner"] == "bob"
+        assert (await alice.get(row["path"])).json()["items"] == [alices]
+        assert (await bob.get(row["path"])).json()["items"] == [bobs]
+        every = (await admin.get(row["path"], params={{"orderBy": "owner"}})).json()
+        assert every["items"] == [alices, bobs] and every["total"] == 2
+        assert (await admin.get(url_of(row, bobs))).json() == bobs
+        for _field, (_parent_path, _parent_field, embed) in row["references"].items():
+            if embed is not None:  # each row embeds its own account's row
+                embedded = (await bob.get(url_of(row, bobs), params={{"embed": embed}})).json()[embed]
+                assert embedded["owner"] == "bob"
+
+
+async def test_a_row_refers_only_to_rows_of_its_own_account(account: Account) -> None:
+    alice, bob = account("alice"), account("bob")
+    mine = await create_all(alice)
+    theirs = await create_others(bob)
+    created = {{row["path"]: answer for row, answer in zip(ROWS, mine, strict=True)}}
+    for row, bobs in zip(ROWS, theirs, strict=True):
+        for field, (parent_path, parent_field, _embed) in row["references"].items():
+            pointing = await bob.patch(url_of(row, bobs), json={{field: created[parent_path][parent_field]}})
+            assert pointing.status_code == 400, pointing.text
+            assert field in pointing.json()["message"] and "alice" not in pointing.text
+
+
+async def test_the_owner_is_never_given_by_a_request(account: Account) -> None:
+    alice = account("alice")
+    answers = await create_all(alice)
+    for row, answer in zip(ROWS, answers, strict=True):
+        given = await alice.post(row["path"], json={{**row["body"], "owner": "bob"}})
+        assert given.status_code == 400, given.text
+        assert (await alice.patch(url_of(row, answer), json={{"owner": "bob"}})).status_code == 400
 '''

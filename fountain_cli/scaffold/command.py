@@ -10,7 +10,7 @@ from fountain_common.service import REPO_ROOT
 EPILOG = (
     "Example: fountain scaffold playwrights --from-sql bootstrap.sql, or "
     "fountain scaffold library --from-json schema.json, or with the rows of a dump: fountain scaffold store "
-    "--from-sql dump.sql --with-data. The input format is described in docs/scaffolding.md."
+    "--from-sql dump.sql --with-data; rows of each account its own: --auth. The input format is described in docs/scaffolding.md."
 )
 
 
@@ -35,6 +35,14 @@ def scaffold(
             "data migration, 0002, in batches with a progress bar; its downgrade deletes exactly those rows.",
         ),
     ] = False,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth",
+            help="Rows belong to accounts: every table gets an owner column (the account that made the row, set by "
+            "the service); an account reads and changes its own rows only, admins every row (docs/scaffolding.md).",
+        ),
+    ] = False,
 ) -> None:
     """Create a complete new service from a declared schema: spec, tables, migration, code and tests.
 
@@ -57,7 +65,7 @@ def scaffold(
 
     try:
         step(f"reading {source} and checking it")
-        planned = plan(REPO_ROOT, name, source.resolve(), kind, with_data=with_data)
+        planned = plan(REPO_ROOT, name, source.resolve(), kind, with_data=with_data, auth=auth)
         for note in planned.schema.notes:
             typer.echo(f"      note: {note}")
         apply(REPO_ROOT, planned, step)

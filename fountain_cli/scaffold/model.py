@@ -230,6 +230,8 @@ class Schema:
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by name: the labels
     domains: dict[str, ColumnType] = field(default_factory=dict)  # by name: the type, its base named
     data: list[Rows] = field(default_factory=list)  # with --with-data: the rows to load, in load order
+    # With --auth: every served table has an `owner` column (OWNER), and rows are each account's own.
+    owned: bool = False
 
     def table(self, name: str) -> Table:
         return next(t for t in self.tables if t.name == name)
@@ -237,6 +239,48 @@ class Schema:
     @property
     def served(self) -> list[Table]:
         return [t for t in self.tables if t.served]
+
+
+# The column `fountain scaffold --auth` adds to every served table: the account a row belongs to
+# (fountain_common/ownership.py), set by the service, never by a request.
+OWNER = "owner"
+OWNER_LENGTH = 64  # fountain_common.ownership.OWNER_MAX_LENGTH
+
+
+def with_owners(schema: Schema) -> list[str]:
+    """`schema` with an owner column on every served table (--auth); the problems that keep it from one."""
+    problems = [
+        f"{view.where}view {view.name}: --auth: a view has no owner column, so its rows cannot be kept to each "
+        "account's own; leave the view out of the input, or scaffold without --auth"
+        for view in schema.views
+    ]
+    problems += [
+        f"{table.where}table {table.name}: --auth: a partition is served through its parent, and its owner column "
+        "would be the parent's; scaffold partitioned tables without --auth"
+        for table in schema.tables
+        if not table.served
+    ]
+    for table in schema.served:
+        if any(column.name == OWNER for column in table.columns):
+            problems.append(
+                f"{table.where}table {table.name}, column {OWNER}: --auth adds an {OWNER} column (the account a "
+                "row belongs to); rename this one"
+            )
+        for fk in table.foreign_keys:
+            if fk.on_update in ("SET NULL", "SET DEFAULT"):
+                problems.append(
+                    f"{table.where}table {table.name}, foreign key ({', '.join(fk.columns)}): --auth: ON UPDATE "
+                    f"{fk.on_update} cannot be kept on a key that holds the {OWNER} column too"
+                )
+    if not problems:
+        for table in schema.served:
+            table.columns.append(
+                Column(
+                    OWNER, ColumnType("varchar", length=OWNER_LENGTH), nullable=False, default="''", generated="owner"
+                )
+            )
+        schema.owned = True
+    return problems
 
 
 def camel(name: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fountain_cli.scaffold import code_writer
 from fountain_cli.scaffold.json_reader import read_json
-from fountain_cli.scaffold.model import Schema, SchemaError, check_schema, identifier_problems
+from fountain_cli.scaffold.model import Schema, SchemaError, check_schema, identifier_problems, with_owners
 from fountain_cli.scaffold.spec_writer import render_spec
 
 GENERATED_TREE = ["specs", "services", "kong", "docker-compose.yml"]
@@ -180,7 +180,14 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 
 
 def plan(
-    root: Path, service: str, input_path: Path, kind: str, database_url: str | None = None, *, with_data: bool = False
+    root: Path,
+    service: str,
+    input_path: Path,
+    kind: str,
+    database_url: str | None = None,
+    *,
+    with_data: bool = False,
+    auth: bool = False,
 ) -> Plan:
     problems = name_problems(root, service)
     dirty = dirty_files(root)
@@ -194,6 +201,8 @@ def plan(
     except SchemaError as error:
         problems += error.problems
         schema = Schema([])
+    if auth:
+        problems += with_owners(schema)
     problems += path_problems(root, schema)
     if problems:
         raise ScaffoldError(problems)

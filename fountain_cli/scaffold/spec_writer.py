@@ -245,6 +245,8 @@ def column_description(column: Column) -> str:
                 "identity": "identity",
                 "identity_always": "identity, always",
                 "computed": "computed",
+                "owner": "read-only: the account the row belongs to, the one that made it; set by the service, "
+                "never by a request",
             }[column.generated]
         )
     if column.default is not None and column.generated != "serial":
@@ -277,6 +279,8 @@ def bounded(schema: dict[str, Any], column: Column) -> dict[str, Any]:
 
 
 def example_value(column: Column) -> Any:
+    if column.generated == "owner":
+        return "alice"
     if column.type.array:
         return [example_value(Column(column.name, ColumnType(**{**column.type.__dict__, "array": False})))]
     kind = column.type
@@ -1047,7 +1051,68 @@ def _probes() -> dict[str, Any]:
     }
 
 
+def with_accounts(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` (changed in place) for a service whose rows belong to accounts (--auth): the gateway's
+    apiKey and bearerAuth schemes, on every operation the roles the gateway admits for its method with their 401 and
+    403, and the rule in the description."""
+    from fountain_common.identity import roles_for_method
+
+    components = spec["components"]
+    components["securitySchemes"] = {
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "apikey",
+            "description": "An API key (`fountain accounts add NAME --role writer`). The gateway checks it and names "
+            "the caller to the service; each operation's scopes are the roles it admits (reader, writer, admin).",
+        },
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A token instead of a key (`fountain accounts token NAME`): `Authorization: Bearer "
+            "<token>`, checked by the gateway as a key is; the caller is the token's account, with its role. Each "
+            "operation's scopes are the roles it admits, as for apiKey.",
+        },
+    }
+    unauthorized = _error_response(
+        "No API key, or one that is not valid (unknown and revoked keys get the same answer); `WWW-Authenticate` "
+        "names the header.",
+        _error(401, "unauthorized", "Unauthorized", "This request needs an API key in the `apikey` header."),
+    )
+    unauthorized["headers"] = {
+        "WWW-Authenticate": {"description": 'apikey header="apikey"', "schema": {"type": "string"}}
+    }
+    components["responses"]["V1Unauthorized"] = unauthorized
+    components["responses"]["V1Forbidden"] = _error_response(
+        "The caller's role may not call this operation (a reader's write); nothing was changed.",
+        _error(403, "forbidden", "Forbidden", "Role reader may not POST here; it needs one of: writer, admin."),
+    )
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "patch", "delete"):
+                continue
+            if path in ("/health", "/ready"):
+                operation["security"] = []
+                continue
+            roles = list(roles_for_method(method))
+            operation["security"] = [{"apiKey": roles}, {"bearerAuth": list(roles)}]  # a token admits what a key does
+            operation["responses"]["401"] = _ref("V1Unauthorized")
+            operation["responses"]["403"] = _ref("V1Forbidden")
+    spec["info"]["description"] += (
+        " Every row belongs to the account that made it (its `owner`, set by the service): an account reads, "
+        "lists and changes its own rows only, and an admin every row; another account's row is answered as a "
+        "missing one. A row refers only to rows of its own account, and unique values are unique per account."
+    )
+    return spec
+
+
 def build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, Any]:
+    spec = _build_spec(service, host, port, schema)
+    return with_accounts(spec) if schema.owned else spec
+
+
+def _build_spec(service: str, host: str, port: int, schema: Schema) -> dict[str, Any]:
     paths = _probes()
     schemas: dict[str, Any] = {}
     for table in schema.served:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ARRAY, Column, ColumnElement, Integer, String, Table, Text, Uuid, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fountain_common.crud.resources import Embed, Relations, Resource, api_name
+from fountain_common.crud.resources import Embed, Relations, Resource, api_name, owned_by_caller
 from fountain_common.crud.values import _item_type, _selected, to_fields
 from fountain_common.problems import Problem, invalid
 
@@ -44,6 +44,7 @@ class EmbedNode:
     embed: Embed
     fields: tuple[Column[Any], ...] | None
     children: "tuple[EmbedNode, ...]"
+    owner: str | None = None  # the owner column of the resource read: its embedded rows are limited too
 
 
 def _parse_embed(given: str) -> list[tuple[str, list[Any]]]:
@@ -108,7 +109,7 @@ def _embed_tree(embed: str | None, paths: list[list[str]]) -> EmbedTree:
     return tree
 
 
-def _resolve_embeds(relations: Relations, table: Table, tree: EmbedTree) -> list[EmbedNode]:
+def _resolve_embeds(relations: Relations, table: Table, tree: EmbedTree, owner: str | None) -> list[EmbedNode]:
     known = {e.name: e for e in relations.get(table.name, ())}
     unknown = [name for name in tree if name not in known]
     if unknown:
@@ -128,7 +129,7 @@ def _resolve_embeds(relations: Relations, table: Table, tree: EmbedTree) -> list
                 [{"location": "query.select", "message": f"Unknown field {', '.join(missing)}."}],
             )
         fields = tuple(columns[field] for field in dict.fromkeys(names)) or None
-        nodes.append(EmbedNode(embed, fields, tuple(_resolve_embeds(relations, embed.target, children))))
+        nodes.append(EmbedNode(embed, fields, tuple(_resolve_embeds(relations, embed.target, children, owner)), owner))
     return nodes
 
 
@@ -148,7 +149,7 @@ def _shape(resource: Resource, select_: str | None, embed: str | None) -> tuple[
             )
     own = [name for name in named if "." not in name]
     fields = _fields(resource, None if select_ is None or (paths and not own) else ",".join(own))
-    return fields, _resolve_embeds(resource.relations, resource.table, _embed_tree(embed, paths))
+    return fields, _resolve_embeds(resource.relations, resource.table, _embed_tree(embed, paths), resource.owner)
 
 
 def _among(column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
@@ -172,7 +173,11 @@ async def _related(conn: AsyncConnection, node: EmbedNode, values: list[Any]) ->
     else:
         link = target.c[embed.target_column]
         query = select(*columns, link.label("__link"))
-    query = query.where(_among(link, values)).order_by(*target.primary_key.columns)
+    # Another account's row is left out (a row pointing to it embeds null): the target's, and a join table's.
+    hidden = owned_by_caller(target, node.owner)
+    if embed.through is not None:
+        hidden += owned_by_caller(embed.through, node.owner)
+    query = query.where(_among(link, values), *hidden).order_by(*target.primary_key.columns)
     found = []
     for row in (await conn.execute(query)).mappings():
         fields = dict(row)

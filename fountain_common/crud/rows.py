@@ -25,6 +25,7 @@ from fountain_common.crud.values import (
 )
 from fountain_common.crud.writes import _data_problem, _write
 from fountain_common.database import PreparedRead
+from fountain_common.ownership import may_touch
 from fountain_common.pagination import fetch_page
 from fountain_common.problems import Problem, not_found
 
@@ -45,6 +46,7 @@ async def list_rows(
     rows `embed` asks for."""
     fields, nodes = _shape(resource, select_, embed)
     conditions = [_condition(resource.table.c[name], value) for name, value in filters.items() if value is not None]
+    conditions += resource.visible_rows()
     query = select(*_selected(resource.table, _read_columns(resource, fields, nodes))).where(*conditions)
     query = query.order_by(*_ordering(resource, order_by))
     try:
@@ -99,7 +101,7 @@ async def _read(
     every_column = columns is None or [id(c) for c in columns] == [id(c) for c in resource.table.columns]
     # Keys bound as text and cast, and a select= of some columns, take the statement's way.
     if not every_column or any(_text_wired(column) for column in resource.keys):
-        query = select(*_selected(resource.table, columns)).where(_key_clause(resource, key))
+        query = select(*_selected(resource.table, columns)).where(_key_clause(resource, key), *resource.visible_rows())
         found = (await conn.execute(query)).mappings().first()
     else:
         values = key if isinstance(key, tuple) else (key,)
@@ -108,6 +110,9 @@ async def _read(
             for n, (column, value) in enumerate(zip(resource.keys, values, strict=True))
         }
         found = await _key_read(resource.table).first(conn, **parsed)
+        # Checked after the fetch, so the prepared read stays one statement for every caller.
+        if found is not None and resource.owner is not None and not may_touch(found[resource.owner]):
+            found = None
     if found is None:
         raise _missing(resource, key)
     return dict(found)
@@ -133,7 +138,8 @@ class Created(NamedTuple):
 async def create_row(conn: AsyncConnection, resource: Resource, fields: Mapping[str, Any]) -> Created:
     """Insert a row from the fields given (the others take their defaults): one INSERT ... RETURNING,
     so that on a connection in autocommit (x-fountain-connection: statement) it is one round trip."""
-    statement = insert(resource.table).values(_to_columns(resource, fields)).returning(*_selected(resource.table))
+    values = {**_to_columns(resource, fields), **resource.new_owner()}
+    statement = insert(resource.table).values(values).returning(*_selected(resource.table))
     row = dict((await _write(conn, resource, statement)).mappings().one())
     return Created(to_fields(row), location(resource, row))
 
@@ -144,7 +150,10 @@ async def update_row(conn: AsyncConnection, resource: Resource, key: Any, fields
     if not values:
         return to_fields(await _read(conn, resource, key))
     statement = (
-        update(resource.table).where(_key_clause(resource, key)).values(values).returning(*_selected(resource.table))
+        update(resource.table)
+        .where(_key_clause(resource, key), *resource.visible_rows())
+        .values(values)
+        .returning(*_selected(resource.table))
     )
     row = (await _write(conn, resource, statement)).mappings().first()
     if row is None:
@@ -154,7 +163,9 @@ async def update_row(conn: AsyncConnection, resource: Resource, key: Any, fields
 
 async def delete_row(conn: AsyncConnection, resource: Resource, key: Any) -> None:
     """Delete one row; 404 when there is none, 409 while other rows still point to it."""
-    statement = delete(resource.table).where(_key_clause(resource, key)).returning(*resource.keys)
+    statement = (
+        delete(resource.table).where(_key_clause(resource, key), *resource.visible_rows()).returning(*resource.keys)
+    )
     deleted = (await _write(conn, resource, statement, deleting=True)).first() is not None
     if not deleted:
         raise _missing(resource, key)

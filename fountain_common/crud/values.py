@@ -142,4 +142,10 @@ def _selected(table: Table, columns: Sequence[Column[Any]] | None = None) -> lis
 
 def _to_columns(resource: Resource, fields: Mapping[str, Any]) -> dict[str, Any]:
     columns = resource.columns_by_field()
+    if resource.owner is not None and (owner := api_name(resource.owner)) in fields:
+        # A row is the account's that made it: no request gives a row away or makes one for another.
+        raise invalid(
+            f"{owner}: a {resource.table.name} row belongs to the account that made it; no request sets it.",
+            [{"location": f"body.{owner}", "message": "Set by the service."}],
+        )
     return {columns[name].name: _bound(columns[name], value) for name, value in fields.items()}
