@@ -130,14 +130,6 @@ async def client_for(
 ) -> AsyncIterator[object]:
     """client_for("central_sequence") -> an HTTP client talking to that service in-process; the
     service reaches the other services in-process too (`gateway_transport`)."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(name: str) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=service_app(name, settings, engine, gateway_transport))
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+    clients = in_process.Clients()
+    yield lambda name: clients.of(service_app(name, settings, engine, gateway_transport))
+    await clients.aclose()

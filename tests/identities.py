@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fountain_cli import gateway
 from fountain_common.identity import PROOF_HEADER
 from fountain_common.settings import Settings
+from tests.in_process import Clients, service_app
 from tests.in_process import gateway as in_process_gateway
-from tests.in_process import service_app
 
 SECRET = gateway.new_api_key()
 ClientFor = Callable[[str], httpx.AsyncClient]
@@ -58,14 +58,6 @@ async def secured_client(
     secured: Settings, engine: AsyncEngine, between_services: Recorder
 ) -> AsyncIterator[ClientFor]:
     """`secured_client("character")`: a client of that service, which trusts only the gateway's proof."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(name: str) -> httpx.AsyncClient:
-        app = service_app(name, secured, engine, between_services)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+    clients = Clients()
+    yield lambda name: clients.of(service_app(name, secured, engine, between_services))
+    await clients.aclose()

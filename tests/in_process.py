@@ -27,3 +27,19 @@ def gateway(settings: Settings, engine: AsyncEngine) -> httpx.ASGITransport:
     for service in registry.all_services():
         dispatcher.apps[service.host] = service_app(service.name, settings, engine, transport)
     return transport
+
+
+class Clients:
+    """HTTP clients of in-process apps, made as a test asks for them and closed together after it."""
+
+    def __init__(self) -> None:
+        self._open: list[httpx.AsyncClient] = []
+
+    def of(self, app: FastAPI) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        self._open.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._open:
+            await client.aclose()

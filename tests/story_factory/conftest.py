@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fountain_common.settings import Settings
 from tests.core_script.conftest import reset_scripts
-from tests.in_process import service_app
+from tests.in_process import Clients, service_app
 from tests.story_factory.authoring import Author, ClientFor
 from tests.story_factory.stub_upstreams import StubUpstreams, romeo_and_juliet
 
@@ -75,17 +75,13 @@ async def stories(settings: Settings, engine: AsyncEngine, recorder: Recorder) -
 async def story_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[StoryClient]:
     """story_client(stub, settings=None) -> a client of Story Factory (real app and database) whose
     calls to the services it reads from are answered by `stub`."""
-    clients: list[httpx.AsyncClient] = []
+    clients = Clients()
 
     def make(stub: StubUpstreams, custom: Settings | None = None) -> httpx.AsyncClient:
-        app = service_app("story_factory", custom or settings, engine, upstream_transport=stub.transport())
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-        clients.append(client)
-        return client
+        return clients.of(service_app("story_factory", custom or settings, engine, upstream_transport=stub.transport()))
 
     yield make
-    for client in clients:
-        await client.aclose()
+    await clients.aclose()
 
 
 @pytest.fixture
